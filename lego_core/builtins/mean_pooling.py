@@ -1,0 +1,28 @@
+"""Mean pooling over the history: the simplest behavior operator."""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from lego_core.model.bricks import BehaviorOperator
+from lego_core.model.inputs import UserBatch
+
+
+class MeanOperator(BehaviorOperator):
+    """User vector = mean of the clicked items' vectors (zeros for an empty history).
+
+    Example:
+        >>> import torch
+        >>> from lego_core.model.context import ModelContext
+        >>> op = MeanOperator(context=ModelContext(hidden_size=2, num_items=3, num_users=1))
+        >>> h = torch.tensor([[[1.0, 0.0], [3.0, 2.0], [9.0, 9.0]]])
+        >>> op(h, torch.tensor([[True, True, False]]), None)
+        tensor([[2., 1.]])
+    """
+
+    name = "mean"
+
+    def forward(self, history: Tensor, mask: Tensor, user: UserBatch) -> Tensor:
+        weights = mask.to(history.dtype).unsqueeze(-1)  # (B, H, 1)
+        total = (history * weights).sum(dim=1)  # (B, D)
+        return total / weights.sum(dim=1).clamp(min=1.0)

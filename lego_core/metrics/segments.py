@@ -1,0 +1,132 @@
+"""Grouped computation on flat arrays: sort once, then segment operations.
+
+Metrics receive three flat arrays over all scored pairs (``scores``,
+``labels``, ``groups``). :func:`segment` sorts them once by
+``(group, score descending)`` with :func:`numpy.lexsort`, after which every
+group is a contiguous slice and every per-group quantity is a
+:func:`numpy.bincount`, a ``ufunc.reduceat`` or a gather by group index.
+Nothing here loops over groups in Python.
+
+Example:
+    >>> seg = segment(np.array([0.1, 0.9, 0.5]), np.array([1, 0, 1]), np.array([7, 7, 3]))
+    >>> seg.num_groups, seg.rank.tolist(), seg.n_pos.tolist()
+    (2, [1, 1, 2], [1, 1])
+    >>> tied_ascending_ranks(seg).tolist()
+    [1.0, 2.0, 1.0]
+"""
+
+from __future__ import annotations
+
+import attrs
+import numpy as np
+
+
+@attrs.frozen
+class Segments:
+    """Pairs sorted by ``(group, score descending)``, with per-group counts.
+
+    Per pair (length ``n``, in sorted order): ``scores``, ``positive``,
+    ``group_of`` (index ``0..G-1`` of the pair's group) and ``rank`` (1-based
+    rank within its group; equal scores keep input order). Per group (length
+    ``G``, groups in increasing id order): ``starts`` (offset of its first
+    pair), ``sizes``, ``n_pos`` and ``n_neg``.
+    """
+
+    scores: np.ndarray
+    positive: np.ndarray
+    group_of: np.ndarray
+    rank: np.ndarray
+    starts: np.ndarray
+    sizes: np.ndarray
+    n_pos: np.ndarray
+    n_neg: np.ndarray
+
+    @property
+    def num_groups(self) -> int:
+        return int(self.starts.shape[0])
+
+    def per_group_sum(self, values: np.ndarray) -> np.ndarray:
+        """Sum of a per-pair array (sorted order) within each group, as float64."""
+        return np.bincount(self.group_of, weights=values, minlength=self.num_groups)
+
+
+def as_flat(
+    scores: np.ndarray, labels: np.ndarray, groups: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validate and convert inputs: float64 scores, boolean labels (``> 0.5``), int64 groups."""
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    positive = np.asarray(labels).reshape(-1) > 0.5
+    groups = np.asarray(groups).reshape(-1).astype(np.int64, copy=False)
+    if not (scores.shape[0] == positive.shape[0] == groups.shape[0]):
+        raise ValueError(
+            f"metric inputs differ in length: scores has {scores.shape[0]}, labels "
+            f"{positive.shape[0]}, groups {groups.shape[0]}; pass one entry per scored pair"
+        )
+    return scores, positive, groups
+
+
+def segment(scores: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> Segments:
+    """Sort pairs by ``(group, score descending)`` and compute group boundaries and counts.
+
+    :func:`numpy.lexsort` is stable, so pairs with equal scores in one group
+    keep their input order: rank-based metrics break ties that way.
+    """
+    scores, positive, groups = as_flat(scores, labels, groups)
+    # lexsort's last key is the primary one; negating sorts scores descending
+    # while keeping the stable (input-order) tie-break that reversing would flip.
+    order = np.lexsort((-scores, groups))
+    scores, positive, groups = scores[order], positive[order], groups[order]
+
+    n = scores.shape[0]
+    new_group = np.empty(n, dtype=bool)
+    new_group[:1] = True
+    np.not_equal(groups[1:], groups[:-1], out=new_group[1:])
+    starts = np.flatnonzero(new_group)
+    group_of = np.cumsum(new_group) - 1
+    rank = np.arange(1, n + 1) - starts[group_of]
+
+    num_groups = starts.shape[0]
+    sizes = np.diff(np.append(starts, n))
+    n_pos = np.bincount(group_of[positive], minlength=num_groups)
+    return Segments(
+        scores=scores,
+        positive=positive,
+        group_of=group_of,
+        rank=rank,
+        starts=starts,
+        sizes=sizes,
+        n_pos=n_pos,
+        n_neg=sizes - n_pos,
+    )
+
+
+def cumulative_positives(seg: Segments) -> np.ndarray:
+    """Per pair, the number of positives at or above its rank within its group."""
+    total = np.cumsum(seg.positive)
+    # Positives in all earlier groups, subtracted to restart the count per group.
+    before = total[seg.starts] - seg.positive[seg.starts]
+    return total - before[seg.group_of]
+
+
+def tied_ascending_ranks(seg: Segments) -> np.ndarray:
+    """Per pair, its 1-based rank by *ascending* score within its group, ties averaged.
+
+    This is the rank used by the Mann-Whitney U statistic: a run of ``m``
+    equal scores occupying descending ranks ``r..r+m-1`` all get the mean
+    descending rank ``r + (m-1)/2``, and ascending rank = ``size + 1 -
+    descending rank``.
+    """
+    n = seg.scores.shape[0]
+    if n == 0:
+        return np.zeros(0, dtype=np.float64)
+    # A tie run starts where the group starts or the score changes; sorted
+    # order makes equal scores in a group contiguous.
+    new_run = np.empty(n, dtype=bool)
+    new_run[0] = True
+    np.not_equal(seg.scores[1:], seg.scores[:-1], out=new_run[1:])
+    new_run[seg.starts] = True
+    run_starts = np.flatnonzero(new_run)
+    run_of = np.cumsum(new_run) - 1
+    run_last = np.append(run_starts[1:], n) - 1
+    mean_desc = 0.5 * (seg.rank[run_starts] + seg.rank[run_last])
+    return seg.sizes[seg.group_of] + 1.0 - mean_desc[run_of]
