@@ -1,0 +1,68 @@
+"""Run directories: one per run, never reused, with what is needed to reproduce it."""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import json
+import platform
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+CONFIG_FILE = "config.toml"
+METRICS_FILE = "metrics.jsonl"
+RESULTS_FILE = "results.json"
+ENVIRONMENT_FILE = "environment.json"
+CHECKPOINTS = "checkpoints"
+
+
+def new_run_dir(output: Path, name: str, seed: int) -> Path:
+    """``output/<name>-<YYYYmmdd-HHMMSS>-seed<seed>``, with a counter if that exists already."""
+    output.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = f"{name}-{stamp}-seed{seed}"
+    for attempt in range(1000):
+        candidate = output / (base if attempt == 0 else f"{base}-{attempt + 1}")
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"cannot create a run directory under {output}")
+
+
+def environment() -> dict[str, Any]:
+    """Package versions (lego distributions and the stack) and the git commit of the working directory."""
+    versions = {}
+    for dist in md.distributions():
+        dname = dist.metadata["Name"] or ""
+        if dname.startswith("lego-") or dname in ("torch", "transformers", "peft", "numpy", "pluggy", "cattrs", "attrs"):
+            versions[dname] = dist.version
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                                check=False).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "packages": dict(sorted(versions.items())),
+        "git_commit": commit,
+        "cuda": torch.version.cuda,
+    }
+
+
+def write_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=float) + "\n")
+    tmp.replace(path)
+
+
+def write_records(path: Path, records: list[dict[str, Any]]) -> None:
+    """Rewrite ``metrics.jsonl`` from the records (a resumed run drops what it redoes)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
+    tmp.replace(path)

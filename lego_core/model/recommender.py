@@ -1,0 +1,121 @@
+"""The assembled model: content operator -> behavior operator -> predictor.
+
+Two ways to score, which must agree to float tolerance:
+
+- :meth:`Recommender.forward` (training and the uncached evaluation): the
+  distinct items of a batch, history and candidates together, go through the
+  content operator once (in pages of ``item_page_size``) and are gathered back.
+- :meth:`encode_all_items` + :meth:`encode_users` + :meth:`score_pairs`
+  (cached evaluation): every item once, every user row once, then only the
+  predictor per pair.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from lego_core.model.bricks import BehaviorOperator, ContentOperator, Predictor
+from lego_core.model.inputs import FieldInputs
+from lego_core.model.stores import ItemStore, UserStore
+
+
+class Recommender(nn.Module):
+    """Three bricks plus the stores they read.
+
+    Args:
+        content, behavior, predictor: the bricks.
+        items, users: feature stores (not parameters; not saved in checkpoints).
+        item_fields, user_fields: categorical attributes fed to the predictor.
+        page_size: items per content-operator call.
+    """
+
+    def __init__(self, content: ContentOperator, behavior: BehaviorOperator, predictor: Predictor,
+                 items: ItemStore, users: UserStore, item_fields: Sequence[str] = (),
+                 user_fields: Sequence[str] = (), page_size: int = 1024) -> None:
+        super().__init__()
+        self.content = content
+        self.behavior = behavior
+        self.predictor = predictor
+        self.items = items
+        self.users = users
+        self.item_fields = list(item_fields)
+        self.user_fields = list(user_fields)
+        self.page_size = page_size
+
+    # ----------------------------------------------------------------- pieces
+    def encode_items(self, index: Tensor) -> Tensor:
+        """Vectors ``(M, D)`` of the given items, encoded in pages of ``page_size``."""
+        if index.numel() == 0:
+            return torch.zeros(0, self.content.context.hidden_size, device=self.items.device)
+        pages = [self.content(self.items.batch(index[s : s + self.page_size]))
+                 for s in range(0, index.numel(), self.page_size)]
+        return pages[0] if len(pages) == 1 else torch.cat(pages)
+
+    def behave(self, history_vectors: Tensor, mask: Tensor, rows: Tensor) -> tuple[Tensor, Tensor | None]:
+        out: Any = self.behavior(history_vectors, mask, self.users.batch(rows))
+        if self.behavior.output == "sequence":
+            return out[0], out[1]
+        return out, None
+
+    def fields(self, rows: Tensor, candidates: Tensor) -> FieldInputs:
+        return FieldInputs(
+            item={n: self.items.categories[n][candidates] for n in self.item_fields},
+            user={n: self.users.categories[n][rows] for n in self.user_fields},
+        )
+
+    def predict(self, user: Tensor, user_mask: Tensor | None, candidate_vectors: Tensor,
+                rows: Tensor, candidates: Tensor) -> Tensor:
+        return self.predictor(user, candidate_vectors, self.fields(rows, candidates), user_mask)
+
+    # ----------------------------------------------------------------- plain path
+    def forward(self, rows: Tensor, candidates: Tensor) -> Tensor:
+        """Scores ``(B, K)`` of candidates ``(B, K)`` for user rows ``(B,)``.
+
+        Each distinct item among the real history items and the candidates is
+        encoded once; padded history slots are never encoded.
+        """
+        rows = rows.to(self.items.device)
+        candidates = candidates.to(self.items.device)
+        history = self.users.history[rows]  # (B, H)
+        mask = self.users.mask[rows]  # (B, H)
+        wanted = torch.cat([history[mask], candidates.reshape(-1)])
+        unique, inverse = torch.unique(wanted, return_inverse=True)
+        vectors = self.encode_items(unique)  # (U, D)
+        n_hist = int(mask.sum())
+        history_vectors = vectors.new_zeros(*history.shape, vectors.shape[-1])  # (B, H, D)
+        history_vectors[mask] = vectors[inverse[:n_hist]]
+        candidate_vectors = vectors[inverse[n_hist:]].view(*candidates.shape, -1)  # (B, K, D)
+        user, user_mask = self.behave(history_vectors, mask, rows)
+        return self.predict(user, user_mask, candidate_vectors, rows, candidates)
+
+    # ----------------------------------------------------------------- cached path
+    @torch.no_grad()
+    def encode_all_items(self) -> Tensor:
+        """The item cache: every item encoded once, ``(num_items, D)``."""
+        return self.encode_items(torch.arange(self.items.num_items, device=self.items.device))
+
+    @torch.no_grad()
+    def encode_users(self, rows: Tensor, item_cache: Tensor, page_size: int = 1024) -> tuple[Tensor, Tensor | None]:
+        """The user cache for ``rows``: each row's representation computed once."""
+        reps, masks = [], []
+        for s in range(0, rows.numel(), page_size):
+            page = rows[s : s + page_size]
+            history = self.users.history[page]
+            mask = self.users.mask[page]
+            vectors = item_cache[history] * mask.unsqueeze(-1).to(item_cache.dtype)
+            rep, rep_mask = self.behave(vectors, mask, page)
+            reps.append(rep)
+            masks.append(rep_mask)
+        user = torch.cat(reps)
+        return user, (torch.cat(masks) if masks[0] is not None else None)
+
+    @torch.no_grad()
+    def score_pairs(self, user: Tensor, user_mask: Tensor | None, item_cache: Tensor,
+                    rows: Tensor, items: Tensor) -> Tensor:
+        """Scores ``(P,)`` of pairs: ``user``/``user_mask`` are already gathered per pair."""
+        candidates = items.unsqueeze(1)  # (P, 1)
+        return self.predict(user, user_mask, item_cache[candidates], rows, candidates).squeeze(1)
