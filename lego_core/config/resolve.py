@@ -98,6 +98,14 @@ def resolve(data: Mapping[str, Any], registries: Registries, *, source: str = "e
         raw["data"]["path"] = str(path if path.is_absolute() else (base_dir / path).resolve())
     config, problems = structure(raw, ExperimentConfig, "$")
     if config is None:
+        model = raw.get("model") if isinstance(raw.get("model"), dict) else {}
+        for kind in BRICKS:  # report unknown brick names in the same pass
+            name = model.get(kind)
+            if isinstance(name, str):
+                try:
+                    registries[kind].get(name, f"{source} [model] {kind}")
+                except RegistryError as err:
+                    problems.append(str(err))
         raise ConfigError(format_problems(problems, source))
     if not config.model.use_item_content and config.model.content != "id":
         config = attrs.evolve(config, model=attrs.evolve(config.model, content="id"))

@@ -1,0 +1,195 @@
+"""The training loop: epochs of planned batches, validation, checkpoints, early stopping.
+
+Everything the loop needs to continue is in the checkpoint: a resumed run
+rebuilds the epoch plan from ``(seed, epoch)``, skips the steps already
+done, restores model, optimizer, scheduler and RNG states, and reaches the
+same final metrics as a run that was never stopped.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from lego_core.config.schema import ExperimentConfig
+from lego_core.engine.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from lego_core.engine.evaluate import autocast
+from lego_core.engine.optim import make_optimizer, make_scheduler
+from lego_core.engine.plan import TrainingPlan
+from lego_core.errors import TrainingError
+from lego_core.model.recommender import Recommender
+
+
+class Interrupted(Exception):
+    """Ctrl-C during training; a resumable checkpoint has been written."""
+
+
+class Trainer:
+    """Trains a :class:`Recommender`; validation is a callback returning metrics.
+
+    Args:
+        model: the model (on its device).
+        plan: the training plan of the depot.
+        config: the experiment config (``train`` and ``model`` tables).
+        checkpoints: the folder of ``last.pt`` and ``best.pt``.
+        validate: ``() -> {metric: value}`` on the validation split, or None.
+        on_epoch_end: called with ``(epoch, record)`` after each epoch.
+        progress: an optional ``(description, total) -> advance(n)`` factory.
+    """
+
+    def __init__(self, model: Recommender, plan: TrainingPlan, config: ExperimentConfig, checkpoints: Path,
+                 validate: Callable[[], dict[str, float]] | None = None,
+                 on_epoch_end: Callable[[int, dict[str, Any]], None] | None = None,
+                 progress: Any = None) -> None:
+        self.model = model
+        self.plan = plan
+        self.config = config
+        self.train = config.train
+        self.checkpoints = checkpoints
+        self.validate = validate
+        self.on_epoch_end = on_epoch_end
+        self.progress = progress
+        self.device = model.items.device
+        self.optimizer = make_optimizer(model, self.train)
+        self.scheduler = make_scheduler(self.optimizer, self.train.warmup_steps)
+        self.epoch = 1
+        self.step_in_epoch = 0
+        self.global_step = 0
+        self.best: float | None = None
+        self.best_epoch = 0
+        self.bad_epochs = 0
+        self.records: list[dict[str, Any]] = []
+        self.epoch_loss = 0.0
+        self.epoch_pairs = 0
+        self.stopped_early = False
+        self.higher_is_better = True
+
+    # ------------------------------------------------------------------ state
+    def state(self) -> dict[str, Any]:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "rng": rng_state(),
+            "epoch": self.epoch,
+            "step_in_epoch": self.step_in_epoch,
+            "global_step": self.global_step,
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "bad_epochs": self.bad_epochs,
+            "records": self.records,
+            "epoch_loss": self.epoch_loss,
+            "epoch_pairs": self.epoch_pairs,
+            "stopped_early": self.stopped_early,
+        }
+
+    def restore(self, path: Path) -> None:
+        state = load_checkpoint(path, self.device)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        set_rng_state(state["rng"])
+        for key in ("epoch", "step_in_epoch", "global_step", "best", "best_epoch", "bad_epochs", "records",
+                    "epoch_loss", "epoch_pairs", "stopped_early"):
+            setattr(self, key, state[key])
+
+    def save(self, name: str) -> None:
+        save_checkpoint(self.checkpoints / name, self.state())
+
+    # ------------------------------------------------------------------ loop
+    def loss(self, rows: torch.Tensor, candidates: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        with autocast(self.device, self.train.amp):
+            scores = self.model(rows, candidates).float()  # (B, K)
+        if self.config.model.task == "matching":
+            target = torch.zeros(len(rows), dtype=torch.long, device=self.device)  # the positive is column 0
+            return F.cross_entropy(scores, target)
+        return F.binary_cross_entropy_with_logits(scores[:, 0], labels)
+
+    def steps_in(self, pairs: int) -> int:
+        steps = math.ceil(pairs / self.train.batch_size)
+        return min(steps, self.train.max_steps_per_epoch) if self.train.max_steps_per_epoch else steps
+
+    def fit(self, higher_is_better: bool = True) -> None:
+        self.higher_is_better = higher_is_better
+        self.model.train()
+        while self.epoch <= self.train.epochs and not self.stopped_early:
+            self._run_epoch()
+
+    def _run_epoch(self) -> None:
+        plan = self.plan.epoch(self.epoch)
+        steps = self.steps_in(len(plan))
+        bs = self.train.batch_size
+        started = time.perf_counter()
+        advance = self.progress(f"epoch {self.epoch}/{self.train.epochs}", steps) if self.progress else None
+        if advance and self.step_in_epoch:
+            advance(self.step_in_epoch)
+        try:
+            while self.step_in_epoch < steps:
+                s = self.step_in_epoch * bs
+                rows = torch.from_numpy(plan.rows[s : s + bs]).to(self.device)
+                candidates = torch.from_numpy(plan.candidates[s : s + bs]).to(self.device)
+                labels = torch.from_numpy(plan.labels[s : s + bs]).to(self.device)
+                loss = self.loss(rows, candidates, labels)
+                if not torch.isfinite(loss):
+                    raise TrainingError(
+                        f"the loss became {loss.item()} at epoch {self.epoch}, step {self.step_in_epoch + 1}; "
+                        f"the last good checkpoint is kept in {self.checkpoints}. Try a lower train.lr "
+                        "or train.grad_clip"
+                    )
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if self.train.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.train.grad_clip)
+                self.optimizer.step()
+                self.scheduler.step()
+                self.epoch_loss += float(loss.detach()) * len(rows)
+                self.epoch_pairs += len(rows)
+                self.step_in_epoch += 1
+                self.global_step += 1
+                if advance:
+                    advance(1)
+                if self.train.checkpoint_every and self.global_step % self.train.checkpoint_every == 0:
+                    self.save("last.pt")
+        except KeyboardInterrupt:
+            self.save("last.pt")
+            raise Interrupted(f"interrupted at epoch {self.epoch}, step {self.step_in_epoch}") from None
+        self._end_epoch(time.perf_counter() - started)
+
+    def _end_epoch(self, seconds: float) -> None:
+        record: dict[str, Any] = {
+            "epoch": self.epoch,
+            "loss": self.epoch_loss / max(self.epoch_pairs, 1),
+            "steps": self.global_step,
+        }
+        improved = True
+        if self.validate is not None:
+            metrics = self.validate()
+            record["valid"] = metrics
+            value = metrics[self.train.monitor]
+            if not np.isnan(value) and (self.best is None or (value > self.best if self.higher_is_better else value < self.best)):
+                self.best, self.best_epoch, self.bad_epochs = value, self.epoch, 0
+            else:
+                improved = False
+                self.bad_epochs += 1
+        else:
+            self.best_epoch = self.epoch
+        record["seconds"] = round(seconds, 3)
+        self.records.append(record)
+        if self.on_epoch_end:
+            self.on_epoch_end(self.epoch, record)
+        if self.train.patience and self.bad_epochs >= self.train.patience:
+            self.stopped_early = True
+        self.epoch += 1
+        self.step_in_epoch = 0
+        self.epoch_loss = 0.0
+        self.epoch_pairs = 0
+        if improved:
+            self.save("best.pt")
+        self.save("last.pt")
