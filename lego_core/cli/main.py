@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Sequence
 
 from rich.console import Console
+from rich.text import Text
 
 import lego_core
 from lego_core.cli import commands
@@ -45,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     is_plugins_command = bool(argv) and argv[-1] == "plugins"
     for w in caught:
         if issubclass(w.category, PluginWarning) and not is_plugins_command:
-            err_console.print(f"[yellow]warning:[/] {w.message}", highlight=False)
+            err_console.print(Text("warning: ", style="yellow") + Text(str(w.message)), highlight=False)
     try:
         parser = build_parser(host)
         args = parser.parse_args(argv)
@@ -57,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LegoError as err:
         if debug:
             raise
-        err_console.print(f"[red]error:[/] {err}", highlight=False, soft_wrap=True)
+        err_console.print(Text("error: ", style="red") + Text(str(err)), highlight=False, soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         err_console.print("interrupted")

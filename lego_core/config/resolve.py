@@ -103,7 +103,7 @@ def resolve(data: Mapping[str, Any], registries: Registries, *, source: str = "e
             name = model.get(kind)
             if isinstance(name, str):
                 try:
-                    registries[kind].get(name, f"{source} [model] {kind}")
+                    registries[kind].get(name, f"[model] {kind}")
                 except RegistryError as err:
                     problems.append(str(err))
         raise ConfigError(format_problems(problems, source))
@@ -114,7 +114,7 @@ def resolve(data: Mapping[str, Any], registries: Registries, *, source: str = "e
     for kind in BRICKS:
         name = getattr(config.model, kind)
         try:
-            entry = registries[kind].get(name, f"{source} [model] {kind}")
+            entry = registries[kind].get(name, f"[model] {kind}")
         except RegistryError as err:
             problems.append(str(err))
             continue
@@ -127,7 +127,7 @@ def resolve(data: Mapping[str, Any], registries: Registries, *, source: str = "e
     metrics = []
     for key in config.train.metrics:
         try:
-            metrics.append(parse_metric(key, registries, f"{source} [train] metrics"))
+            metrics.append(parse_metric(key, registries, "[train] metrics"))
         except (ConfigError, RegistryError) as err:
             problems.append(str(err))
     if config.train.monitor not in config.train.metrics:
@@ -135,7 +135,10 @@ def resolve(data: Mapping[str, Any], registries: Registries, *, source: str = "e
                         f"{config.train.metrics}; add it there or pick one of them @ $.train.monitor")
     if problems:
         raise ConfigError(format_problems(problems, source))
-    check_compatibility(bricks, config, registries)
+    try:
+        check_compatibility(bricks, config, registries)
+    except CompatibilityError as err:
+        raise CompatibilityError(f"{source}: {err}") from None
     return ResolvedExperiment(config=config, bricks=bricks, metrics=metrics, source=source)
 
 
