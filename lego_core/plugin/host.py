@@ -112,8 +112,9 @@ class PluginHost:
     def _mark_broken(self, info: PluginInfo, error: str) -> None:
         info.status = "broken"
         info.error = error
+        release = f"{info.distribution} {info.version}".strip()
         warnings.warn(
-            f"lego plugin {info.name!r} ({info.distribution} {info.version}, lego-core {lego_core.__version__}) "
+            f"lego plugin {info.name!r} ({release}, lego-core {lego_core.__version__}) "
             f"failed to load and is ignored: {error}",
             PluginWarning,
             stacklevel=3,
@@ -124,6 +125,8 @@ class PluginHost:
         info = self.plugins[name]
         if info.ok:
             self._mark_broken(info, error)
+        if self.manager.get_plugin(name) is not None:  # an ignored plugin observes no lifecycle hooks either
+            self.manager.unregister(name=name)
 
     @property
     def registries(self) -> Any:

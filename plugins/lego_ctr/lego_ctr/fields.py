@@ -52,6 +52,7 @@ def pair_indices(num_fields: int) -> tuple[Tensor, Tensor]:
 
 
 def field_ids(given: Mapping[str, Tensor], name: str, side: str) -> Tensor:
+    """The ids of field ``name`` in ``fields.item`` or ``fields.user`` (``side``), or a clear error."""
     try:
         return given[name]
     except KeyError:

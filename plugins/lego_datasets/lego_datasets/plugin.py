@@ -1,0 +1,12 @@
+"""Hook implementations of lego-datasets: registration only."""
+
+from lego_core.plugin import hookimpl
+
+
+@hookimpl
+def lego_register_processors():  # type: ignore[no-untyped-def]
+    from lego_datasets.mind import MINDProcessor
+    from lego_datasets.movielens import MovieLensProcessor
+    from lego_datasets.recbole import RecBoleProcessor
+
+    return [MovieLensProcessor, MINDProcessor, RecBoleProcessor]

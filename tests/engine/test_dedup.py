@@ -1,0 +1,24 @@
+"""Each distinct item of a training batch goes through the content operator once."""
+
+import torch
+
+from lego_core.data.depot import Depot
+from lego_core.experiment import Experiment
+
+
+def test_items_are_encoded_once_per_batch_in_pages(depot_path, experiment_dict):
+    exp = Experiment.from_dict(experiment_dict(model={"content": "id", "item_page_size": 7}))
+    model = exp.build(torch.device("cpu"))
+    seen = []
+    original = model.content.forward
+    model.content.forward = lambda items: (seen.append(items.index.clone()), original(items))[1]
+    rows = torch.tensor([0, 1, 2, 0])
+    candidates = torch.tensor([[5, 6, 7], [5, 8, 9], [6, 7, 1], [5, 6, 7]])
+    scores = model(rows, candidates)
+    assert scores.shape == (4, 3)
+    encoded = torch.cat(seen)
+    assert len(encoded) == len(torch.unique(encoded)), "an item was encoded twice"
+    assert all(len(page) <= 7 for page in seen)
+    history = model.users.history[rows][model.users.mask[rows]]
+    assert set(encoded.tolist()) == set(history.tolist()) | set(candidates.flatten().tolist())
+    Depot(depot_path)  # the depot is untouched
