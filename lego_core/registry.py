@@ -107,7 +107,11 @@ class Registry:
                 f"write the qualified form to choose one."
             )
         available = self.names()
-        close = difflib.get_close_matches(bare or name, available, n=3, cutoff=0.6)
+        if sep:  # a qualified name: suggest qualified names (a bare one may be ambiguous)
+            close = sorted(e.qualified for e in self.entries if e.name == bare) or difflib.get_close_matches(
+                name, sorted(e.qualified for e in self.entries), n=3, cutoff=0.6)
+        else:
+            close = difflib.get_close_matches(name, available, n=3, cutoff=0.6)
         hint = f' Did you mean {" or ".join(repr(c) for c in close)}?' if close else ""
         listing = ", ".join(available) if available else "(none installed)"
         raise RegistryError(
@@ -143,6 +147,7 @@ class Registries:
                 try:
                     returned = impl.function()
                     entries = [_check(obj, kind, base, noun, impl.plugin_name) for obj in returned or []]
+                    _check_unique(entries, noun)
                 except Exception as err:  # report, and keep the other plugins working
                     host.mark_broken(impl.plugin_name, f"{hook_name}() failed: {type(err).__name__}: {err}")
                     continue
@@ -151,7 +156,17 @@ class Registries:
                           distribution=info.distribution, version=info.version)
                     for o in entries
                 )
-        return cls({kind: Registry(kind, entries) for kind, entries in registries.items()})
+        # a plugin that broke in a later hook is ignored as a whole, like one that failed to import
+        return cls({kind: Registry(kind, [e for e in entries if host.plugins[e.plugin].ok])
+                    for kind, entries in registries.items()})
+
+
+def _check_unique(objs: list[Any], noun: str) -> None:
+    seen: dict[str, Any] = {}
+    for obj in objs:
+        if obj.name in seen:
+            raise TypeError(f"registers two {noun}s named {obj.name!r}: {seen[obj.name]!r} and {obj!r}")
+        seen[obj.name] = obj
 
 
 def _check(obj: Any, kind: str, base: type, noun: str, plugin: str) -> Any:

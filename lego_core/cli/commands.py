@@ -81,7 +81,8 @@ def cmd_run(args: argparse.Namespace, host: PluginHost, console: Console) -> int
     if args.json:
         console.print_json(json.dumps(results))
     else:
-        console.print(results_table(results, title=f"{experiment.name}: {experiment.run_dir}"))
+        console.print(f"run directory: {experiment.run_dir}", highlight=False, soft_wrap=True)
+        console.print(results_table(results, title=experiment.name))
     return 0
 
 

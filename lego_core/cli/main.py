@@ -43,7 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", PluginWarning)
         host = PluginHost()
-    is_plugins_command = bool(argv) and argv[-1] == "plugins"
+    # `lego plugins` shows broken plugins itself (also with options: `lego --debug plugins --json`)
+    is_plugins_command = next((a for a in argv if not a.startswith("-")), None) == "plugins"
     for w in caught:
         if issubclass(w.category, PluginWarning) and not is_plugins_command:
             err_console.print(Text("warning: ", style="yellow") + Text(str(w.message)), highlight=False)

@@ -9,11 +9,14 @@ is collected and reported at once.
 from __future__ import annotations
 
 import difflib
+import typing
 from typing import Any, TypeVar
 
 import attrs
 import cattrs
+from cattrs.cols import is_mapping, is_mutable_sequence, list_structure_factory
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
+from cattrs.gen import make_dict_structure_fn, mapping_structure_factory
 
 from lego_core.errors import ConfigError
 
@@ -21,6 +24,8 @@ T = TypeVar("T")
 
 
 def _type_name(tp: Any) -> str:
+    if typing.get_args(tp):  # list[str], float | None: the __name__ would drop the arguments
+        return str(tp).replace("typing.", "")
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
 
@@ -38,10 +43,38 @@ def _strict(kind: type, name: str) -> Any:
     return hook
 
 
+def _checked(kinds: tuple[type, ...], make: Any) -> Any:
+    """A hook factory that refuses values of the wrong container type before cattrs' own hook runs.
+
+    Without it a string structures into ``list[str]`` as its characters and a
+    string given for a table fails with ``'str' object has no attribute 'keys'``.
+    """
+
+    def factory(tp: Any, converter: cattrs.Converter) -> Any:
+        inner = make(tp, converter)
+
+        def hook(value: Any, cl: Any) -> Any:
+            if not isinstance(value, kinds):
+                raise TypeError(f"got {type(value).__name__} {value!r}")
+            return inner(value, cl)
+
+        return hook
+
+    return factory
+
+
+def _attrs_structure_fn(cl: Any, converter: cattrs.Converter) -> Any:
+    attrs.resolve_types(cl)
+    return make_dict_structure_fn(cl, converter)
+
+
 def make_converter() -> cattrs.Converter:
     converter = cattrs.Converter(forbid_extra_keys=True)
     for kind in (int, float, str, bool):
         converter.register_structure_hook(kind, _strict(kind, kind.__name__))
+    converter.register_structure_hook_factory(is_mutable_sequence, _checked((list, tuple), list_structure_factory))
+    converter.register_structure_hook_factory(is_mapping, _checked((dict,), mapping_structure_factory))
+    converter.register_structure_hook_factory(attrs.has, _checked((dict,), _attrs_structure_fn))
     return converter
 
 
@@ -55,12 +88,37 @@ def _format(exc: BaseException, tp: Any) -> str:
         for key in sorted(exc.extra_fields):
             close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
             parts.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-        return f"unknown key {', '.join(parts)}; known keys: {', '.join(known)}"
+        return f"unknown key {', '.join(parts)}; known keys: {', '.join(known) or '(none: it takes no options)'}"
     if isinstance(exc, KeyError):
         return "required key missing"
     if isinstance(exc, TypeError) and tp is not None:
-        return f"wrong type: {exc}, expected {_type_name(tp)}"
+        expected = "a table" if attrs.has(tp) or is_mapping(tp) else _type_name(tp)
+        return f"wrong type: {exc}, expected {expected}"
     return _message(exc)
+
+
+def _validated_field(exc: BaseException) -> str | None:
+    """The field an attrs validator complained about (it raises ``ValueError(msg, attribute, ...)``)."""
+    if len(exc.args) > 1 and isinstance(exc.args[1], attrs.Attribute):
+        return exc.args[1].name
+    return None
+
+
+def _transform(exc: BaseException, path: str, tp: Any = None) -> list[str]:
+    """``cattrs.transform_error``, except that a validator's error names its field in the path."""
+    if isinstance(exc, (ClassValidationError, IterableValidationError)):
+        with_notes, without = exc.group_exceptions()
+        errors = []
+        for inner, note in with_notes:
+            where = f"{path}[{note.index!r}]" if isinstance(exc, IterableValidationError) else f"{path}.{note.name}"
+            errors.extend(_transform(inner, where, note.type))
+        for inner in without:
+            errors.extend(_transform(inner, path))
+        return errors
+    field = _validated_field(exc)
+    if field is not None:
+        return [f"{_message(exc)} @ {path}.{field}"]
+    return [f"{_format(exc, tp)} @ {path}"]
 
 
 def _message(exc: BaseException) -> str:
@@ -76,10 +134,9 @@ def structure(data: Any, cls: type[T], path: str) -> tuple[T | None, list[str]]:
         return None, [f"expected a table, got {type(data).__name__} {data!r} @ {path}"]
     try:
         return CONVERTER.structure(data, cls), []
-    except (ClassValidationError, IterableValidationError) as err:
-        return None, cattrs.transform_error(err, path=path, format_exception=_format)
-    except (TypeError, ValueError) as err:  # raised by a validator in __init__
-        return None, [f"{_message(err)} @ {path}"]
+    except (ClassValidationError, IterableValidationError, TypeError, ValueError) as err:
+        # TypeError/ValueError: raised by a validator in the top-level class's __init__
+        return None, _transform(err, path)
 
 
 def structure_or_raise(data: Any, cls: type[T], path: str, source: str = "") -> T:

@@ -65,6 +65,8 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
             raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set model.hidden_size=256")
         node = out
         parts = key.strip().split(".")
+        if not all(part.strip() for part in parts):
+            raise ConfigError(f"--set {item!r}: empty part in the key {key.strip()!r}; write dotted keys like model.hidden_size")
         for i, part in enumerate(parts[:-1]):
             child = node.setdefault(part, {})
             if not isinstance(child, dict):
@@ -90,8 +92,8 @@ def resolve(data: Mapping[str, Any], registries: Registries, *, source: str = "e
     """Turn raw TOML data into a :class:`ResolvedExperiment` or raise one :class:`ConfigError`."""
     raw = apply_overrides(dict(data), overrides)
     preset_name = (raw.get("model") or {}).get("preset") if isinstance(raw.get("model"), dict) else None
-    if preset_name:
-        preset = registries.preset.get(str(preset_name), f"{source} [model] preset").obj
+    if preset_name and isinstance(preset_name, str):  # another type is reported by structure() below
+        preset = registries.preset.get(preset_name, f"{source} [model] preset").obj
         raw = merge_under(preset.tables, raw)
     if base_dir is not None and isinstance(raw.get("data"), dict) and isinstance(raw["data"].get("path"), str):
         path = Path(raw["data"]["path"]).expanduser()
@@ -125,14 +127,21 @@ def resolve(data: Mapping[str, Any], registries: Registries, *, source: str = "e
             bricks[kind] = BrickChoice(entry=entry, options=options)
 
     metrics = []
+    written: dict[str, Any] = {}  # what the file wrote -> the metric
     for key in config.train.metrics:
         try:
             metrics.append(parse_metric(key, registries, "[train] metrics"))
+            written[key] = metrics[-1]
         except (ConfigError, RegistryError) as err:
             problems.append(str(err))
-    if config.train.monitor not in config.train.metrics:
-        problems.append(f"train.monitor = {config.train.monitor!r} is not one of train.metrics "
+    monitor = config.train.monitor
+    if monitor not in config.train.metrics and monitor not in [m.key for m in metrics]:
+        problems.append(f"train.monitor = {monitor!r} is not one of train.metrics "
                         f"{config.train.metrics}; add it there or pick one of them @ $.train.monitor")
+    else:  # results are keyed by the metric's key ("auc"), also when the file wrote "core:auc"
+        chosen = written.get(monitor)
+        if chosen is not None and chosen.key != monitor:
+            config = attrs.evolve(config, train=attrs.evolve(config.train, monitor=chosen.key))
     if problems:
         raise ConfigError(format_problems(problems, source))
     try:

@@ -33,7 +33,8 @@ def _value(value: Any) -> str:
             return "inf" if value > 0 else "-inf"
         return repr(value)
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)  # a JSON string is a valid TOML basic string
+        # a JSON string is a TOML basic string, except that TOML also forbids a raw DEL (U+007F)
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_value(v) for v in value if v is not None) + "]"
     if isinstance(value, Mapping):

@@ -24,8 +24,9 @@ class Dice(nn.Module):
 
     Example:
         >>> dice = Dice(4).eval()  # running mean 0, variance 1, alpha 0
-        >>> dice(torch.tensor([[0.0, 10.0, -10.0, 1.0]])).round(decimals=3)
-        tensor([[0.0000, 10.0000, -0.0000, 0.7310]])
+        >>> with torch.no_grad():
+        ...     dice(torch.tensor([[0.0, 10.0, -10.0, 1.0]])).round(decimals=3)
+        tensor([[ 0.0000, 10.0000, -0.0000,  0.7310]])
     """
 
     def __init__(self, num_features: int, eps: float = 1e-8, momentum: float = 0.1) -> None:

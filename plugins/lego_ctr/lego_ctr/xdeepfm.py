@@ -18,7 +18,14 @@ from lego_core.model.context import ModelContext
 from lego_core.model.inputs import FieldInputs
 from lego_ctr.fields import FieldEmbedding, field_dim_option
 from lego_ctr.linear import FieldLinear
-from lego_ctr.mlp import MLP, activation_option, batch_norm_option, dropout_option, hidden_units_option, positive_ints
+from lego_ctr.mlp import (
+    MLP,
+    activation_option,
+    batch_norm_option,
+    dropout_option,
+    hidden_units_option,
+    positive_ints,
+)
 
 
 class CIN(nn.Module):

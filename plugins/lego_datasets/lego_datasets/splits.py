@@ -165,7 +165,6 @@ def assign_splits(r: Ratings, o: RatingOptions) -> np.ndarray:
     n_test = np.minimum(part(o.test_fraction), np.maximum(counts - 1, 0))
     n_valid = np.minimum(part(o.valid_fraction), np.maximum(counts - 1 - n_test, 0))
     person = r.person[order]
-    from_end = (np.cumsum(counts) - np.arange(n)[np.argsort(order)][order])[person]  # placeholder, replaced below
     from_end = np.cumsum(counts)[person] - np.arange(n)  # 1 for a user's last rating
     split[order] = np.where(from_end <= n_test[person], 2, np.where(from_end <= (n_test + n_valid)[person], 1, 0))
     return split

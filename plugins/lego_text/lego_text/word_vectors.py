@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 import attrs
@@ -48,18 +49,29 @@ class WordVectors:
     from_cache: bool
 
 
-def _file_dim(path: Path) -> int:
-    """The dimension of the vectors: the number of fields of the first vector line, minus the word."""
+def _file_dim(path: Path, sample: int = 100) -> int:
+    """The dimension of the vectors: from a ``count dim`` header, else the usual field count of the first lines.
+
+    The most common count over the first ``sample`` lines is used, so a word with
+    spaces in it (more fields) near the top does not mislead.
+    """
+    counts: Counter[int] = Counter()
     with path.open(encoding="utf-8", errors="replace") as f:
         for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
             fields = line.rstrip().split(" ")
             if number == 1 and len(fields) == 2 and all(x.isdigit() for x in fields):
-                continue  # a word2vec/fastText header: "count dim"
+                return int(fields[1])  # a word2vec/fastText header: "count dim"
             if len(fields) < 2:
                 raise DataError(f"{path}:{number}: expected a word followed by its numbers separated by spaces, "
                                 f"got {line.rstrip()[:60]!r}")
-            return len(fields) - 1
-    raise DataError(f"{path}: the file is empty; expected GloVe format (`word v1 v2 ...` per line)")
+            counts[len(fields) - 1] += 1
+            if number >= sample:
+                break
+    if not counts:
+        raise DataError(f"{path}: the file is empty; expected GloVe format (`word v1 v2 ...` per line)")
+    return counts.most_common(1)[0][0]
 
 
 def _parse(path: Path, vocabulary: list[str], dim: int) -> tuple[np.ndarray, np.ndarray]:
@@ -146,7 +158,7 @@ def load_word_vectors(path: str | Path, depot_path: str | Path, vocabulary: str,
         >>> import tempfile
         >>> from lego_core.testing import tiny_depot
         >>> folder = Path(tempfile.mkdtemp())
-        >>> depot = tiny_depot(folder / "depot", num_items=20, num_users=5)
+        >>> depot = tiny_depot(folder / "depot", num_items=60, num_users=5)
         >>> word = Depot(depot).vocab("words")[2]
         >>> _ = (folder / "glove.txt").write_text(f"{word} 0.5 -0.5\\nunused 1 1\\n")
         >>> vectors = load_word_vectors(folder / "glove.txt", depot, "words", 2)

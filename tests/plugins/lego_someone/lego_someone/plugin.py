@@ -1,0 +1,10 @@
+"""lego-someone's hook implementations: one content operator."""
+
+from lego_core.plugin import hookimpl
+
+
+@hookimpl
+def lego_register_content_operators():  # type: ignore[no-untyped-def]
+    from lego_someone.bigram import BigramOperator
+
+    return [BigramOperator]
