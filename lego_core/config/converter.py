@@ -9,6 +9,7 @@ is collected and reported at once.
 from __future__ import annotations
 
 import difflib
+import re
 import typing
 from typing import Any, TypeVar
 
@@ -97,14 +98,22 @@ def _format(exc: BaseException, tp: Any) -> str:
     return _message(exc)
 
 
-def _validated_field(exc: BaseException) -> str | None:
-    """The field an attrs validator complained about (it raises ``ValueError(msg, attribute, ...)``)."""
+def _validated_field(exc: BaseException, cl: Any) -> str | None:
+    """The field a validator of ``cl`` complained about, if the error says.
+
+    attrs' ``in_`` raises ``ValueError(msg, attribute, ...)``; its ``gt``/``ge``
+    and most hand-written validators start the message with the field name.
+    """
+    if not isinstance(exc, (ValueError, TypeError)) or not exc.args:
+        return None
     if len(exc.args) > 1 and isinstance(exc.args[1], attrs.Attribute):
         return exc.args[1].name
-    return None
+    names = {f.name for f in attrs.fields(cl)} if attrs.has(cl) else set()
+    match = re.match(r"'?([A-Za-z_]\w*)'?", str(exc.args[0]))
+    return match[1] if match and match[1] in names else None
 
 
-def _transform(exc: BaseException, path: str, tp: Any = None) -> list[str]:
+def _transform(exc: BaseException, path: str, tp: Any = None, cl: Any = None) -> list[str]:
     """``cattrs.transform_error``, except that a validator's error names its field in the path."""
     if isinstance(exc, (ClassValidationError, IterableValidationError)):
         with_notes, without = exc.group_exceptions()
@@ -113,9 +122,9 @@ def _transform(exc: BaseException, path: str, tp: Any = None) -> list[str]:
             where = f"{path}[{note.index!r}]" if isinstance(exc, IterableValidationError) else f"{path}.{note.name}"
             errors.extend(_transform(inner, where, note.type))
         for inner in without:
-            errors.extend(_transform(inner, path))
+            errors.extend(_transform(inner, path, cl=getattr(exc, "cl", None)))
         return errors
-    field = _validated_field(exc)
+    field = _validated_field(exc, cl)
     if field is not None:
         return [f"{_message(exc)} @ {path}.{field}"]
     return [f"{_format(exc, tp)} @ {path}"]
@@ -136,7 +145,7 @@ def structure(data: Any, cls: type[T], path: str) -> tuple[T | None, list[str]]:
         return CONVERTER.structure(data, cls), []
     except (ClassValidationError, IterableValidationError, TypeError, ValueError) as err:
         # TypeError/ValueError: raised by a validator in the top-level class's __init__
-        return None, _transform(err, path)
+        return None, _transform(err, path, cl=cls)
 
 
 def structure_or_raise(data: Any, cls: type[T], path: str, source: str = "") -> T:

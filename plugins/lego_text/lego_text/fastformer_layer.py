@@ -117,10 +117,10 @@ class FastformerEncoder(nn.Module):
         self.layers = nn.ModuleList(FastformerLayer(hidden_size, num_heads, dropout) for _ in range(num_layers))
 
     def forward(self, x: Tensor, mask: Tensor, positions: Tensor) -> Tensor:
-        """``x (N, L, E)``, ``mask (N, L)``, ``positions (L,)`` ids -> ``(N, L, D)``."""
-        if positions.numel() and int(positions.max()) >= self.positions.num_embeddings:
-            raise ValueError(f"fastformer: sequence of {x.shape[1]} positions, but the position table "
-                             f"holds {self.positions.num_embeddings}")
+        """``x (N, L, E)``, ``mask (N, L)``, ``positions (L,)`` ids in ``0..L-1`` -> ``(N, L, D)``."""
+        if x.shape[1] > self.positions.num_embeddings:  # positions are 0..L-1 in some order
+            raise ValueError(f"fastformer: a sequence of {x.shape[1]} positions, but the position table "
+                             f"holds {self.positions.num_embeddings} (max_length or max_history)")
         h = self.dropout(self.norm(self.projection(x) + self.positions(positions)))  # (N, L, D)
         for layer in self.layers:
             h = layer(h, mask)

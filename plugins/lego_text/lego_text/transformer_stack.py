@@ -48,9 +48,9 @@ class TransformerStack(nn.Module):
         self.encoder = nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
 
     def forward(self, x: Tensor, mask: Tensor, positions: Tensor) -> Tensor:
-        """``x (N, L, E)``, ``mask (N, L)`` True on real positions, ``positions (L,)`` -> ``(N, L, D)``."""
-        if positions.numel() and int(positions.max()) >= self.positions.num_embeddings:
-            raise ValueError(f"transformer: sequence of {x.shape[1]} positions, but the position table "
-                             f"holds {self.positions.num_embeddings}")
+        """``x (N, L, E)``, ``mask (N, L)`` True on real positions, ``positions (L,)`` ids in ``0..L-1`` -> ``(N, L, D)``."""
+        if x.shape[1] > self.positions.num_embeddings:  # positions are 0..L-1 in some order
+            raise ValueError(f"transformer: a sequence of {x.shape[1]} positions, but the position table "
+                             f"holds {self.positions.num_embeddings} (max_length or max_history)")
         h = self.dropout(self.norm(self.projection(x) + self.positions(positions)))  # (N, L, D)
         return self.encoder(h, src_key_padding_mask=~unmask_empty_rows(mask))  # (N, L, D)

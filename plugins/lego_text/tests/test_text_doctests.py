@@ -6,9 +6,8 @@ import doctest
 import importlib
 import pkgutil
 
-import pytest
-
 import lego_text
+import pytest
 
 MODULES = sorted(m.name for m in pkgutil.iter_modules(lego_text.__path__, "lego_text."))
 

@@ -1,0 +1,51 @@
+"""The presets: every predictor has an ID and a text variant, and they resolve into working experiments."""
+
+from __future__ import annotations
+
+import pytest
+from lego_ctr.plugin import PRESETS, lego_register_predictors
+
+from lego_core.config.resolve import resolve
+from lego_core.plugin.host import PluginHost
+
+NAMES = [c.name for c in lego_register_predictors()]
+
+
+@pytest.fixture(scope="module")
+def registries():
+    return PluginHost().registries
+
+
+def test_preset_files_load_through_the_plugin_host(registries):
+    entry = registries.preset.get("deepfm-id")
+    assert entry.plugin == "ctr" and entry.obj.tables["model"]["predictor"] == "deepfm"
+    assert sorted(p.stem for p in PRESETS.glob("*.toml")) == sorted(f"{n}-{v}" for n in NAMES for v in ("id", "text"))
+    for name in NAMES:
+        for variant in ("id", "text"):
+            preset = registries.preset.get(f"{name}-{variant}").obj
+            assert preset.name == f"{name}-{variant}" and preset.description and "http" in preset.paper
+            assert set(preset.tables) == {"model"}, "presets set [model] only"
+            model = preset.tables["model"]
+            assert model["predictor"] == name and model["neg_count"] == 0
+            assert model["behavior"] == ("sequence" if name == "din" else "mean")
+            if variant == "id":
+                assert model["use_item_content"] is False
+            else:
+                assert model["content"] == "pooling"
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if n != "din"])
+def test_id_presets_resolve_to_ranking(registries, name):
+    resolved = resolve({"data": {"path": "unused"}, "model": {"preset": f"{name}-id"}}, registries)
+    assert resolved.config.model.task == "ranking"
+    assert [resolved.bricks[k].entry.name for k in ("content", "behavior", "predictor")] == ["id", "mean", name]
+
+
+def test_text_and_din_presets_resolve_with_lego_text(registries):
+    pytest.importorskip("lego_text")
+    for name in NAMES:
+        resolved = resolve({"data": {"path": "unused", "item_attributes": ["title"]},
+                            "model": {"preset": f"{name}-text"}}, registries)
+        assert resolved.bricks["content"].entry.qualified == "text:pooling"
+    resolved = resolve({"data": {"path": "unused"}, "model": {"preset": "din-id"}}, registries)
+    assert resolved.bricks["behavior"].entry.obj.output == "sequence"

@@ -1,0 +1,343 @@
+"""The ``mind`` processor: MIND (Microsoft News Dataset), small, large or demo.
+
+``--raw`` holds the unzipped archives, one folder each: ``MINDsmall_train``,
+``MINDsmall_dev`` (and ``MINDsmall_test``), the same with ``MINDlarge_`` or
+``MINDdemo_``, or plain ``train``, ``dev``, ``test``. Each folder has
+``news.tsv`` and ``behaviors.tsv`` (``entity_embedding.vec`` and
+``relation_embedding.vec`` are not read).
+
+Items are the union of every folder's ``news.tsv`` (a news id in several
+folders is one item; its first row wins): ``title`` and ``abstract`` (word ids
+under ``words``, strings in ``title_text``/``abstract_text``), ``category``,
+``subcategory`` and ``title_entities``/``abstract_entities`` (the WikidataIds
+of the entity JSON, vocabulary ``entities``).
+
+Users: one row per impression, because MIND's history belongs to the
+impression (``user_id`` keeps the person). The history is the impression's
+own column 4, oldest first, with the impression's candidates removed (a
+history never holds a target; ``info["history_items_removed"]`` counts them)
+and cut to the last ``max_history`` items when that is positive.
+
+Interactions: every candidate of every impression, clicked = 1, not
+clicked = 0; ``group`` is one id per impression (its users row), ``time`` the
+impression time in Unix seconds (read as UTC).
+
+Splits. With a labelled test folder (candidates carry ``-0``/``-1``), train =
+train, valid = dev, test = test. Otherwise (the official MINDlarge test has no
+labels, and MINDsmall has no test) test = dev, and valid = the last
+``valid_fraction`` of the train impressions by time (ties in file order);
+an unlabelled test folder contributes its news only.
+
+Bad data. A malformed row raises ``file:line: ...`` or, with
+``skip_bad_rows``, is skipped and counted in ``info["skipped_rows"]``; a
+malformed candidate (``N1-x``, an unknown news id) skips its whole impression.
+A history id that is in no ``news.tsv`` is an error too; with
+``skip_bad_rows`` it is dropped from that history (the impression is kept)
+and counted in ``info["unknown_history_items"]``.
+
+Example:
+    >>> from pathlib import Path
+    >>> raw = Path(__file__).parents[1] / "tests" / "fixtures" / "mind-small"
+    >>> content = MINDProcessor().build(raw)
+    >>> content.info["splits"], content.info["impressions"]
+    ('test = dev; valid = last 0.1 of train by time', {'train': 5, 'valid': 1, 'test': 3})
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from array import array
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+from attrs import validators as v
+
+from lego_core.data.depot import Column, DepotContent
+from lego_core.data.processor import Processor, RawFile
+from lego_core.data.ragged import Ragged
+from lego_core.data.vocab import build_text_vocab, encode_texts
+from lego_core.errors import DataError
+from lego_datasets.columns import category_column, id_column, text_columns
+from lego_datasets.reader import RowErrors, read_lines, read_rows
+from lego_datasets.splits import _fraction, _one_of, take
+
+VARIANTS = {"small": "MINDsmall_", "large": "MINDlarge_", "demo": "MINDdemo_", "plain": ""}
+NEWS_FORMAT = ("UTF-8, TAB-separated, 8 columns: news_id, category, subcategory, title, abstract, url, "
+               "title_entities (JSON list), abstract_entities (JSON list); no header")
+BEHAVIORS_FORMAT = ("UTF-8, TAB-separated, 5 columns: impression_id, user_id, time (M/D/YYYY h:mm:ss AM/PM), "
+                    "history (space-separated news ids), impressions (space-separated NEWSID-1 / NEWSID-0)")
+SOURCE = "https://msnews.github.io/ (unzip each MIND*_{train,dev,test}.zip into a folder of its name)"
+EPOCH = datetime.date(1970, 1, 1).toordinal()
+
+
+@attrs.define(kw_only=True, frozen=True)
+class MINDOptions:
+    variant: str = attrs.field(default="auto", validator=_one_of(("auto", *VARIANTS)),
+                               metadata={"doc": "Folder names: small (MINDsmall_*), large, demo, plain "
+                                                "(train/dev/test), or auto to detect."})
+    valid_fraction: float = attrs.field(
+        default=0.1, validator=[v.instance_of((int, float)), _fraction],
+        metadata={"doc": "Without a labelled test folder: the last share of train impressions (by time) "
+                         "held out as valid; 0 writes no valid split."})
+    max_history: int = attrs.field(default=0, validator=[v.instance_of(int), v.ge(0)],
+                                   metadata={"doc": "Most recent history items kept per impression; 0 keeps all."})
+    skip_bad_rows: bool = attrs.field(
+        default=False, validator=v.instance_of(bool),
+        metadata={"doc": "Skip malformed rows (and drop unknown history ids), counting them, instead of failing."})
+
+
+def _files(prefix: str, optional_test: bool = True) -> list[RawFile]:
+    return [
+        RawFile(f"{prefix}{split}/{name}", fmt, SOURCE, optional=split == "test" and optional_test)
+        for split in ("train", "dev", "test")
+        for name, fmt in (("news.tsv", NEWS_FORMAT), ("behaviors.tsv", BEHAVIORS_FORMAT))
+    ]
+
+
+def parse_time(text: str, _days: dict[str, int] = {}) -> int:  # noqa: B006 - a deliberate cache
+    """``"11/15/2019 8:55:22 AM"`` -> Unix seconds (UTC); raises ``ValueError`` on anything else."""
+    date, clock, half = text.split(" ")
+    hours, minutes, seconds = (int(x) for x in clock.split(":"))
+    if not (1 <= hours <= 12 and 0 <= minutes < 60 and 0 <= seconds < 61) or half not in ("AM", "PM"):
+        raise ValueError(text)
+    day = _days.get(date)
+    if day is None:
+        month, dom, year = (int(x) for x in date.split("/"))
+        day = _days[date] = (datetime.date(year, month, dom).toordinal() - EPOCH) * 86400
+    return day + ((hours % 12) + (12 if half == "PM" else 0)) * 3600 + minutes * 60 + seconds
+
+
+class MINDProcessor(Processor):
+    name = "mind"
+    description = ("MIND news recommendation (small, large, demo): titles, abstracts, categories, entities; "
+                   "one history row per impression; impressions as groups.")
+    files = tuple(_files("MINDsmall_"))
+    Options = MINDOptions
+
+    def prefix(self, raw: Path) -> str | None:
+        """The folder prefix in ``raw`` (``"MINDsmall_"``, ``""`` for plain), ``None`` when none is there."""
+        o: MINDOptions = self.options
+        wanted = VARIANTS if o.variant == "auto" else {o.variant: VARIANTS[o.variant]}
+        found = [p for p in wanted.values() if (Path(raw) / f"{p}train").is_dir()]
+        if len(found) > 1:
+            raise DataError(f"{raw} holds several MIND variants ({', '.join(f + 'train' for f in found)}); "
+                            f"choose one with the option variant=small|large|demo|plain")
+        return found[0] if found else None
+
+    def expected_files(self, raw: Path) -> list[RawFile]:
+        prefix = self.prefix(raw)
+        return list(self.files) if prefix is None else _files(prefix)
+
+    def build(self, raw: Path) -> DepotContent:
+        o: MINDOptions = self.options
+        raw = Path(raw)
+        prefix = self.prefix(raw)
+        if prefix is None:
+            raise DataError(f"{raw}: no MIND folders (expected MINDsmall_train/, MINDlarge_train/, "
+                            f"MINDdemo_train/ or train/, each with news.tsv and behaviors.tsv)")
+        errors = RowErrors(raw, o.skip_bad_rows)
+        folders = {s: raw / f"{prefix}{s}" for s in ("train", "dev", "test")}
+        has_test = (folders["test"] / "news.tsv").is_file() or (folders["test"] / "behaviors.tsv").is_file()
+        labelled_test = (folders["test"] / "behaviors.tsv").is_file() and _labelled(folders["test"] / "behaviors.tsv")
+        news = _News()
+        for split in ("train", "dev", "test"):
+            if split != "test" or (folders["test"] / "news.tsv").is_file():
+                news.read(folders[split] / "news.tsv", errors)
+        log = _Log(news.index, errors, o.max_history)
+        parts = {"train": log.read(folders["train"] / "behaviors.tsv"), "dev": log.read(folders["dev"] / "behaviors.tsv")}
+        if labelled_test:
+            parts["test"] = log.read(folders["test"] / "behaviors.tsv")
+            splits = {"train": parts["train"], "valid": parts["dev"], "test": parts["test"]}
+            protocol = "train = train, valid = dev, test = test"
+        else:
+            rows = parts["train"]
+            held = int(np.floor(len(rows) * o.valid_fraction + 0.5))
+            by_time = rows[np.lexsort((rows, log.times()[rows]))]
+            valid = np.sort(by_time[len(rows) - held:])
+            splits = {"train": np.setdiff1d(rows, valid), "valid": valid, "test": parts["dev"]}
+            protocol = f"test = dev; valid = last {o.valid_fraction} of train by time"
+        return self._content(news, log, splits, errors, {
+            "variant": prefix.rstrip("_") or "plain", "splits": protocol,
+            "test_folder": "labelled" if labelled_test else ("unlabelled, news only" if has_test else "absent"),
+        })
+
+    def _content(self, news: _News, log: _Log, splits: dict[str, np.ndarray], errors: RowErrors,
+                 info: dict[str, Any]) -> DepotContent:
+        item_ids, item_vocab = id_column(news.ids, "item_id")
+        text, words = text_columns({"title": news.titles, "abstract": news.abstracts})
+        category, category_vocab = category_column(news.categories, "category")
+        subcategory, subcategory_vocab = category_column(news.subcategories, "subcategory")
+        entities = build_text_vocab(news.title_entities + news.abstract_entities)
+        items = {"item_id": item_ids, **text, "category": category, "subcategory": subcategory,
+                 "title_entities": Column("tokens", encode_texts(news.title_entities, entities), vocab="entities"),
+                 "abstract_entities": Column("tokens", encode_texts(news.abstract_entities, entities),
+                                             vocab="entities")}
+        person_ids, user_vocab = id_column(list(log.persons), "user_id")
+        users = {"user_id": take(person_ids, np.asarray(log.person, dtype=np.int64)),
+                 "history": Column("items", log.histories())}
+        candidates, labels = log.candidates()
+        times = log.times()
+        tables: dict[str, dict[str, Column]] = {"items": items, "users": users}
+        counts: dict[str, dict[str, int]] = {"impressions": {}, "interactions": {}, "clicks": {}}
+        for split, rows in splits.items():
+            if not len(rows):
+                continue
+            picked = take(Column("items", candidates), rows).data
+            per_row = np.diff(picked.offsets)
+            clicks = take(Column("items", labels), rows).data.values
+            tables[split] = {
+                "user": Column("int", np.repeat(rows, per_row).astype(np.int32)),
+                "item": Column("int", np.asarray(picked.values, dtype=np.int32)),
+                "label": Column("float", np.asarray(clicks, dtype=np.float32)),
+                "group": Column("int", np.repeat(rows, per_row).astype(np.int64)),
+                "time": Column("int", np.repeat(times[rows], per_row)),
+            }
+            counts["impressions"][split] = len(rows)
+            counts["interactions"][split] = int(per_row.sum())
+            counts["clicks"][split] = int(clicks.sum())
+        info = {**info, "items": len(news.ids), "persons": len(log.persons), "user_rows": len(log.person),
+                **counts, "unknown_history_items": log.unknown_history,
+                "history_items_removed": log.removed_targets, "skipped_rows": errors.counts}
+        vocabs = {"item_id": item_vocab, "words": words, "category": category_vocab,
+                  "subcategory": subcategory_vocab, "entities": entities, "user_id": user_vocab}
+        return DepotContent(tables=tables, vocabs=vocabs, info=info)
+
+
+def _labelled(path: Path) -> bool:
+    """Whether the first impression of a behaviors file carries ``-0``/``-1`` labels."""
+    for _, line in read_lines(path, RowErrors(path.parent, skip=True)):
+        fields = line.split("\t")
+        first = fields[4].split()[0] if len(fields) == 5 and fields[4].split() else ""
+        return first.rpartition("-")[2] in ("0", "1") and "-" in first
+    return False
+
+
+def _entity_ids(field: str) -> list[str]:
+    """The WikidataIds of an entity JSON list (empty field: none); raises ``ValueError``."""
+    if not field.strip():
+        return []
+    entities = json.loads(field)
+    if not isinstance(entities, list):
+        raise ValueError("not a JSON list")
+    return list(dict.fromkeys(str(e["WikidataId"]) for e in entities if isinstance(e, dict) and "WikidataId" in e))
+
+
+@attrs.define
+class _News:
+    """The union of the news files, first row of an id wins."""
+
+    index: dict[str, int] = attrs.field(factory=dict)
+    ids: list[str] = attrs.field(factory=list)
+    titles: list[str] = attrs.field(factory=list)
+    abstracts: list[str] = attrs.field(factory=list)
+    categories: list[str] = attrs.field(factory=list)
+    subcategories: list[str] = attrs.field(factory=list)
+    title_entities: list[list[str]] = attrs.field(factory=list)
+    abstract_entities: list[list[str]] = attrs.field(factory=list)
+
+    def read(self, path: Path, errors: RowErrors) -> None:
+        for number, f in read_rows(path, errors, sep="\t", columns=8, expected=NEWS_FORMAT):
+            news = f[0].strip()
+            if not news:
+                errors.bad(path, number, "empty news id", NEWS_FORMAT)
+                continue
+            if news in self.index:
+                continue
+            try:
+                title_entities, abstract_entities = _entity_ids(f[6]), _entity_ids(f[7])
+            except (ValueError, TypeError) as err:
+                errors.bad(path, number, f"the entity columns are not JSON lists of entities ({err})", NEWS_FORMAT)
+                continue
+            self.index[news] = len(self.ids)
+            self.ids.append(news)
+            self.categories.append(f[1])
+            self.subcategories.append(f[2])
+            self.titles.append(f[3])
+            self.abstracts.append(f[4])
+            self.title_entities.append(title_entities)
+            self.abstract_entities.append(abstract_entities)
+
+
+class _Log:
+    """Impressions of the behaviors files, one users row each, in reading order."""
+
+    def __init__(self, index: dict[str, int], errors: RowErrors, max_history: int) -> None:
+        self.index, self.errors, self.max_history = index, errors, max_history
+        self.persons: dict[str, int] = {}
+        self.person = array("q")
+        self._times = array("q")
+        self.history, self.history_lengths = array("i"), array("q")
+        self.items, self.labels, self.lengths = array("i"), array("b"), array("q")
+        self.unknown_history = 0
+        self.removed_targets = 0
+
+    def read(self, path: Path) -> np.ndarray:
+        """Append the impressions of ``path``; return their users rows."""
+        first = len(self.person)
+        index, errors, bad = self.index, self.errors, self.errors.bad
+        for number, (impression, user, when, history, shown) in read_rows(
+                path, errors, sep="\t", columns=5, expected=BEHAVIORS_FORMAT):
+            if not impression.strip().isdigit() or not user.strip():
+                bad(path, number, f"impression id {impression!r} or user id {user!r} is malformed", BEHAVIORS_FORMAT)
+                continue
+            try:
+                seconds = parse_time(when)
+            except ValueError:
+                bad(path, number, f"time {when!r} is not M/D/YYYY h:mm:ss AM/PM", BEHAVIORS_FORMAT)
+                continue
+            items, labels, problem = [], [], ""
+            for token in shown.split():
+                news, dash, label = token.rpartition("-")
+                item = index.get(news)
+                if not dash or label not in ("0", "1"):
+                    problem = f"impression {token!r} is not NEWSID-1 or NEWSID-0"
+                    break
+                if item is None:
+                    problem = f"candidate news {news!r} is in no news.tsv"
+                    break
+                items.append(item)
+                labels.append(label == "1")
+            if problem or not items:
+                bad(path, number, problem or "no impressions", BEHAVIORS_FORMAT)
+                continue
+            known = [index.get(n) for n in history.split()]
+            if None in known:
+                missing = [n for n, k in zip(history.split(), known, strict=True) if k is None]
+                if not errors.skip:
+                    bad(path, number, f"history news {missing[0]!r} is in no news.tsv", BEHAVIORS_FORMAT)
+                self.unknown_history += len(missing)
+                known = [k for k in known if k is not None]
+            shown_set = set(items)
+            if not shown_set.isdisjoint(known):
+                kept = [k for k in known if k not in shown_set]
+                self.removed_targets += len(known) - len(kept)
+                known = kept
+            if self.max_history and len(known) > self.max_history:
+                known = known[-self.max_history:]
+            self.person.append(self.persons.setdefault(user.strip(), len(self.persons)))
+            self._times.append(seconds)
+            self.history.extend(known)
+            self.history_lengths.append(len(known))
+            self.items.extend(items)
+            self.labels.extend(labels)
+            self.lengths.append(len(items))
+        return np.arange(first, len(self.person), dtype=np.int64)
+
+    def times(self) -> np.ndarray:
+        return np.frombuffer(self._times, dtype=np.int64) if len(self._times) else np.zeros(0, np.int64)
+
+    @staticmethod
+    def _ragged(values: array, lengths: array, dtype: type) -> Ragged:
+        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+        if len(lengths):
+            np.cumsum(np.frombuffer(lengths, dtype=np.int64), out=offsets[1:])
+        return Ragged(values=np.array(values, dtype=dtype), offsets=offsets)
+
+    def histories(self) -> Ragged:
+        return self._ragged(self.history, self.history_lengths, np.int32)
+
+    def candidates(self) -> tuple[Ragged, Ragged]:
+        return (self._ragged(self.items, self.lengths, np.int32), self._ragged(self.labels, self.lengths, np.int8))

