@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib.util
 import string
 from pathlib import Path
+from typing import Any
 
 from lego_core.model.context import Attribute, ModelContext
 from lego_core.testing import make_context
@@ -84,6 +85,19 @@ def minilm_folder() -> Path | None:
         return None
     folder = Path(spec.origin).parent / "model"
     return folder if (folder / "config.json").is_file() else None
+
+
+def depot_store(path: str | Path, attributes: tuple[str, ...] = ("title", "category"), hidden_size: int = 16,
+                max_length: int = 12) -> tuple[ModelContext, Any]:
+    """A context and an ``ItemStore`` over the depot at ``path`` with the given item attributes."""
+    from lego_core.data.depot import Depot
+    from lego_core.model.stores import ItemStore, attribute_of
+
+    depot = Depot(path)
+    attrs_ = {a: attribute_of(depot, "items", a, max_length, "test") for a in attributes}
+    context = ModelContext(hidden_size=hidden_size, num_items=depot.items.num_rows, num_users=depot.users.num_rows,
+                           item_attributes=attrs_, depot_path=Path(path))
+    return context, ItemStore(depot, attrs_)
 
 
 def lm_context(vocab_size: int, max_length: int = 12, hidden_size: int = 16) -> ModelContext:
