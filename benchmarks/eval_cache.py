@@ -14,8 +14,8 @@ import argparse
 import time
 
 import numpy as np
-
 from _common import peak_rss_mb, synthetic_depot, write
+
 from lego_core.engine.evaluate import SplitPairs, score_split
 from lego_core.experiment import Experiment
 

@@ -13,8 +13,8 @@ import argparse
 import time
 
 import torch
-
 from _common import peak_rss_mb, synthetic_depot, write
+
 from lego_core.engine.plan import TrainingPlan
 from lego_core.engine.trainer import Trainer
 from lego_core.experiment import Experiment

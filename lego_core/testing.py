@@ -92,7 +92,7 @@ def history_mask(b: int, h: int, lengths: list[int] | None = None) -> Tensor:
     return torch.arange(h)[None, :] >= (h - torch.tensor(lengths))[:, None]
 
 
-def _roundtrip_options(cls: type, options: Any) -> Any:
+def _roundtrip_options(cls: Any, options: Any) -> Any:
     options = cls.Options() if options is None else options
     data = CONVERTER.unstructure(options)
     again = CONVERTER.structure(data, cls.Options)
@@ -114,7 +114,7 @@ def _reload(module: torch.nn.Module, build: Any) -> torch.nn.Module:
     return fresh.eval()
 
 
-def check_content_operator(cls: type, options: Any = None, context: ModelContext | None = None, n: int = 5) -> None:
+def check_content_operator(cls: Any, options: Any = None, context: ModelContext | None = None, n: int = 5) -> None:
     """Run a content operator through the contract the engine relies on."""
     context = context or make_context()
     options = _roundtrip_options(cls, options)
@@ -137,7 +137,7 @@ def check_content_operator(cls: type, options: Any = None, context: ModelContext
         assert torch.allclose(reloaded(items), ref, atol=1e-6), f"{cls.__name__}: output changes after save/load"
 
 
-def check_behavior_operator(cls: type, options: Any = None, context: ModelContext | None = None, b: int = 4) -> None:
+def check_behavior_operator(cls: Any, options: Any = None, context: ModelContext | None = None, b: int = 4) -> None:
     """Shapes, masks (padding and empty histories), gradients, save/load, options round trip."""
     context = context or make_context()
     options = _roundtrip_options(cls, options)
@@ -175,7 +175,7 @@ def check_behavior_operator(cls: type, options: Any = None, context: ModelContex
         assert torch.allclose(again, ref, atol=1e-6), f"{cls.__name__}: output changes after save/load"
 
 
-def check_predictor(cls: type, options: Any = None, context: ModelContext | None = None, b: int = 3, k: int = 4) -> None:
+def check_predictor(cls: Any, options: Any = None, context: ModelContext | None = None, b: int = 3, k: int = 4) -> None:
     """Shapes, gradients, save/load, options round trip, and per-candidate independence.
 
     Scores must not depend on which other candidates share the call: the

@@ -77,7 +77,9 @@ def cmd_run(args: argparse.Namespace, host: PluginHost, console: Console) -> int
         experiment = Experiment.from_toml(args.experiment, overrides, host)
     else:
         raise LegoError("lego run needs an experiment file (lego run experiment.toml) or --resume RUN_DIR")
-    results = experiment.run(output=args.output, resume=args.resume, device=args.device, console=console)
+    # with --json, stdout holds only the JSON document: epoch lines and progress go to stderr
+    progress_console = Console(stderr=True) if args.json else console
+    results = experiment.run(output=args.output, resume=args.resume, device=args.device, console=progress_console)
     if args.json:
         console.print_json(json.dumps(results))
     else:
@@ -119,7 +121,7 @@ def cmd_list(args: argparse.Namespace, host: PluginHost, console: Console) -> in
 
 
 def cmd_plugins(args: argparse.Namespace, host: PluginHost, console: Console) -> int:
-    host.registries  # registration errors mark plugins broken too
+    _ = host.registries  # registration errors mark plugins broken too
     rows = [{"name": p.name, "distribution": p.distribution, "version": p.version, "status": p.status,
              "error": p.error} for p in host.plugins.values()]
     if args.json:

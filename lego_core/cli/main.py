@@ -43,11 +43,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", PluginWarning)
         host = PluginHost()
+        _ = host.registries  # a plugin whose registration hooks fail is reported here too, like one that fails to import
     # `lego plugins` shows broken plugins itself (also with options: `lego --debug plugins --json`)
     is_plugins_command = next((a for a in argv if not a.startswith("-")), None) == "plugins"
     for w in caught:
         if issubclass(w.category, PluginWarning) and not is_plugins_command:
-            err_console.print(Text("warning: ", style="yellow") + Text(str(w.message)), highlight=False)
+            err_console.print(Text("warning: ", style="yellow") + Text(str(w.message)), highlight=False,
+                              soft_wrap=True)
     try:
         parser = build_parser(host)
         args = parser.parse_args(argv)

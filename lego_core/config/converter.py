@@ -1,9 +1,10 @@
 """A strict cattrs converter and error messages that name the key path.
 
 cattrs on its own coerces quietly (``1.5`` into an ``int`` field becomes 1,
-``[1]`` into ``list[str]`` becomes ``["1"]``); a config value of the wrong
-type must be an error instead. Every problem found in one structuring pass
-is collected and reported at once.
+``[1]`` into ``list[str]`` becomes ``["1"]``, ``"title"`` becomes its
+characters); a config value of the wrong type must be an error instead.
+Every problem found in one structuring pass is collected and reported at
+once, each with its key path (a validator's error too: ``$.data.group_by``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,12 @@ from typing import Any, TypeVar
 
 import attrs
 import cattrs
-from cattrs.cols import is_mapping, is_mutable_sequence, list_structure_factory
+from cattrs.cols import (
+    homogenous_tuple_structure_factory,
+    is_mapping,
+    is_mutable_sequence,
+    list_structure_factory,
+)
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 from cattrs.gen import make_dict_structure_fn, mapping_structure_factory
 
@@ -64,6 +70,11 @@ def _checked(kinds: tuple[type, ...], make: Any) -> Any:
     return factory
 
 
+def _is_homogeneous_tuple(tp: Any) -> bool:
+    args = typing.get_args(tp)
+    return typing.get_origin(tp) is tuple and len(args) == 2 and args[1] is Ellipsis
+
+
 def _attrs_structure_fn(cl: Any, converter: cattrs.Converter) -> Any:
     attrs.resolve_types(cl)
     return make_dict_structure_fn(cl, converter)
@@ -74,6 +85,8 @@ def make_converter() -> cattrs.Converter:
     for kind in (int, float, str, bool):
         converter.register_structure_hook(kind, _strict(kind, kind.__name__))
     converter.register_structure_hook_factory(is_mutable_sequence, _checked((list, tuple), list_structure_factory))
+    converter.register_structure_hook_factory(_is_homogeneous_tuple,
+                                              _checked((list, tuple), homogenous_tuple_structure_factory))
     converter.register_structure_hook_factory(is_mapping, _checked((dict,), mapping_structure_factory))
     converter.register_structure_hook_factory(attrs.has, _checked((dict,), _attrs_structure_fn))
     return converter

@@ -19,8 +19,8 @@ import attrs
 from lego_core.config.converter import format_problems, structure, unstructure
 from lego_core.config.preset import merge_under
 from lego_core.config.schema import ExperimentConfig
-from lego_core.config.tomlio import load_toml, parse_value
 from lego_core.config.toml_writer import dumps
+from lego_core.config.tomlio import load_toml, parse_value
 from lego_core.errors import CompatibilityError, ConfigError, RegistryError
 from lego_core.registry import Entry, Registries
 
@@ -100,7 +100,7 @@ def resolve(data: Mapping[str, Any], registries: Registries, *, source: str = "e
         raw["data"]["path"] = str(path if path.is_absolute() else (base_dir / path).resolve())
     config, problems = structure(raw, ExperimentConfig, "$")
     if config is None:
-        model = raw.get("model") if isinstance(raw.get("model"), dict) else {}
+        model: dict[str, Any] = raw["model"] if isinstance(raw.get("model"), dict) else {}
         for kind in BRICKS:  # report unknown brick names in the same pass
             name = model.get(kind)
             if isinstance(name, str):

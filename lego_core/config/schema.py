@@ -20,6 +20,8 @@ def _doc(text: str) -> dict[str, str]:
 
 positive = v.gt(0)
 non_negative = v.ge(0)
+positive_float = v.gt(0.0)
+non_negative_float = v.ge(0.0)
 
 
 @attrs.define(kw_only=True, frozen=True)
@@ -59,11 +61,11 @@ class TrainConfig:
     epochs: int = attrs.field(default=5, validator=non_negative, metadata=_doc("Training epochs (0 evaluates the untrained model)."))
     batch_size: int = attrs.field(default=64, validator=positive, metadata=_doc("Positives (matching) or pairs (ranking) per step."))
     eval_batch_size: int = attrs.field(default=512, validator=positive, metadata=_doc("Users per evaluation step."))
-    lr: float = attrs.field(default=1e-3, validator=positive, metadata=_doc("AdamW learning rate."))
+    lr: float = attrs.field(default=1e-3, validator=positive_float, metadata=_doc("AdamW learning rate."))
     content_lr: float | None = attrs.field(default=None, metadata=_doc("Separate learning rate for the content operator (language models want a smaller one)."))
-    weight_decay: float = attrs.field(default=0.0, validator=non_negative, metadata=_doc("AdamW weight decay."))
+    weight_decay: float = attrs.field(default=0.0, validator=non_negative_float, metadata=_doc("AdamW weight decay."))
     warmup_steps: int = attrs.field(default=0, validator=non_negative, metadata=_doc("Linear learning-rate warm-up steps."))
-    grad_clip: float = attrs.field(default=0.0, validator=non_negative, metadata=_doc("Clip the gradient norm to this (0 disables)."))
+    grad_clip: float = attrs.field(default=0.0, validator=non_negative_float, metadata=_doc("Clip the gradient norm to this (0 disables)."))
     metrics: list[str] = attrs.field(factory=lambda: ["auc", "gauc", "mrr", "ndcg@5", "ndcg@10"], metadata=_doc("Metrics to report (`lego list metric`); cut-offs as name@k."))
     monitor: str = attrs.field(default="gauc", metadata=_doc("Validation metric for the best checkpoint and early stopping."))
     patience: int = attrs.field(default=0, validator=non_negative, metadata=_doc("Stop after this many epochs without improvement (0 never stops early)."))

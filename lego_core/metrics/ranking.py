@@ -156,7 +156,7 @@ class NDCGMetric(Metric):
 
     def compute(self, scores: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> MetricValue:
         seg = segment(scores, labels, groups)
-        k = int(self.k)
+        k = int(self.k or 0)
         gains = np.where(seg.positive & (seg.rank <= k), 1.0 / np.log2(seg.rank + 1.0), 0.0)
         dcg = seg.per_group_sum(gains)
         # ideal[m] = IDCG for m positives in the top k; m never exceeds max(n_pos).
@@ -179,7 +179,7 @@ class HitRatioMetric(Metric):
 
     def compute(self, scores: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> MetricValue:
         seg = segment(scores, labels, groups)
-        hits = (_top_k_positives(seg, int(self.k)) > 0).astype(np.float64)
+        hits = (_top_k_positives(seg, int(self.k or 0)) > 0).astype(np.float64)
         return _mean_over_groups(hits, seg.n_pos > 0)
 
 
@@ -195,7 +195,7 @@ class RecallMetric(Metric):
 
     def compute(self, scores: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> MetricValue:
         seg = segment(scores, labels, groups)
-        recall = _top_k_positives(seg, int(self.k)) / np.maximum(seg.n_pos, 1)
+        recall = _top_k_positives(seg, int(self.k or 0)) / np.maximum(seg.n_pos, 1)
         return _mean_over_groups(recall, seg.n_pos > 0)
 
 
@@ -213,7 +213,7 @@ class PrecisionMetric(Metric):
 
     def compute(self, scores: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> MetricValue:
         seg = segment(scores, labels, groups)
-        precision = _top_k_positives(seg, int(self.k)) / float(self.k)
+        precision = _top_k_positives(seg, int(self.k or 0)) / float(self.k or 0)
         return _mean_over_groups(precision, seg.n_pos > 0)
 
 

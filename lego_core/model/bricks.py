@@ -10,18 +10,16 @@ produces, so an incompatible combination is refused before training.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
-import attrs
 from torch import Tensor, nn
 
 from lego_core.model.context import ModelContext
 from lego_core.model.inputs import FieldInputs, ItemBatch, UserBatch
+from lego_core.options import NoOptions
 
-
-@attrs.define(kw_only=True, frozen=True)
-class NoOptions:
-    """Options of a brick that has none; any key in its table is an error."""
+__all__ = ["BehaviorOperator", "Brick", "ContentOperator", "NoOptions", "Predictor"]
 
 
 class Brick(nn.Module):
@@ -40,6 +38,16 @@ class Brick(nn.Module):
         super().__init__()
         self.options = self.Options() if options is None else options
         self.context = context
+
+    @classmethod
+    def example_options(cls, workdir: Path) -> Any:
+        """Small, quick options for tests that build every brick (the combination test).
+
+        The default is ``Options()``. A brick whose defaults need something big
+        (a pretrained language model) overrides this to return options that
+        point at a tiny stand-in it writes under ``workdir``.
+        """
+        return cls.Options()
 
 
 class ContentOperator(Brick):

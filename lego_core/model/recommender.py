@@ -101,7 +101,8 @@ class Recommender(nn.Module):
     @torch.no_grad()
     def encode_users(self, rows: Tensor, item_cache: Tensor, page_size: int = 1024) -> tuple[Tensor, Tensor | None]:
         """The user cache for ``rows``: each row's representation computed once."""
-        reps, masks = [], []
+        reps: list[Tensor] = []
+        masks: list[Tensor | None] = []
         for s in range(0, rows.numel(), page_size):
             page = rows[s : s + page_size]
             history = self.users.history[page]
@@ -111,7 +112,9 @@ class Recommender(nn.Module):
             reps.append(rep)
             masks.append(rep_mask)
         user = torch.cat(reps)
-        return user, (torch.cat(masks) if masks[0] is not None else None)
+        if masks[0] is None:
+            return user, None
+        return user, torch.cat([m for m in masks if m is not None])
 
     @torch.no_grad()
     def score_pairs(self, user: Tensor, user_mask: Tensor | None, item_cache: Tensor,

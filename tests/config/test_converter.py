@@ -136,3 +136,15 @@ def test_defaults_and_unstructure_round_trip():
     assert config.model == ModelConfig() and config.train == TrainConfig()
     assert config.data == DataConfig(path="d")
     assert structure_or_raise(unstructure(config), ExperimentConfig, "$") == config
+
+
+@attrs.define(kw_only=True, frozen=True)
+class FieldsConfig:
+    fields: tuple[str, ...] = ()
+
+
+def test_homogeneous_tuples_take_arrays_but_not_strings():
+    assert structure({"fields": ["title", "abstract"]}, FieldsConfig, "$") == (
+        FieldsConfig(fields=("title", "abstract")), [])
+    assert problems_of({"fields": "title"}, FieldsConfig, "$.p") == [
+        "wrong type: got str 'title', expected tuple[str, ...] @ $.p.fields"]

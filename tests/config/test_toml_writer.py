@@ -8,8 +8,8 @@ import pytest
 import lego_core
 import lego_core.builtins.plugin as core_plugin
 from lego_core.config.resolve import resolve
-from lego_core.config.tomlio import loads_toml
 from lego_core.config.toml_writer import dumps
+from lego_core.config.tomlio import loads_toml
 from lego_core.model.bricks import ContentOperator
 from lego_core.plugin import hookimpl
 from lego_core.plugin.host import PluginHost

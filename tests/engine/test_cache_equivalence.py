@@ -1,10 +1,10 @@
 """Cached evaluation (items once, users once, predictor per pair) equals the plain path.
 
 The combinations are every installed content x behavior x predictor that fit
-together, so the test grows as plugins land. Bricks whose options have no
-usable defaults (a language model needs a checkpoint) are given options by
-the plugin through ``lego_core.testing.COMBINATION_OPTIONS`` -like tables;
-those without any are skipped with a reason.
+together, so the test grows as plugins land. Each brick is built with its
+``example_options(workdir)`` (a language model points at a tiny stand-in).
+The default run covers every brick at least once; the full product is marked
+``slow`` (CI runs it).
 """
 
 from __future__ import annotations
@@ -24,67 +24,83 @@ from lego_core.plugin.host import PluginHost
 
 HOST = PluginHost()
 REG = HOST.registries
-
-
-def _default_options(entry):
-    try:
-        return entry.obj.Options()
-    except TypeError:  # required options: not testable without a fixture
-        return None
+KINDS = ("content", "behavior", "predictor")
 
 
 def _fits(content, behavior, predictor, task):
     return behavior.obj.output == predictor.obj.input and task in predictor.obj.tasks
 
 
-def combinations(task: str):
-    for c, b, p in itertools.product(REG.content, REG.behavior, REG.predictor):
-        if _fits(c, b, p, task) and all(_default_options(e) is not None for e in (c, b, p)):
-            yield pytest.param(c, b, p, id=f"{c.qualified}-{b.qualified}-{p.qualified}")
+def _task(predictor):
+    return "matching" if "matching" in predictor.obj.tasks else "ranking"
 
 
-def _check(experiment_dict, content, behavior, predictor, neg_count):
-    data = experiment_dict(model={"neg_count": neg_count, "item_fields": ["category"]},
-                           train={"batch_size": 16})
-    exp = Experiment.from_dict(data, host=HOST)
-    bricks = {k: BrickChoice(entry=e, options=_default_options(e))
-              for k, e in (("content", content), ("behavior", behavior), ("predictor", predictor))}
+def all_combinations():
+    return [(c, b, p) for c, b, p in itertools.product(REG.content, REG.behavior, REG.predictor)
+            if _fits(c, b, p, _task(p))]
+
+
+def covering_combinations():
+    """A few combinations in which every brick appears at least once."""
+    chosen, covered = [], set()
+    for combo in all_combinations():
+        if any(e.qualified not in covered for e in combo):
+            chosen.append(combo)
+            covered.update(e.qualified for e in combo)
+    return chosen
+
+
+def _params(combos):
+    return [pytest.param(*c, id="-".join(e.qualified for e in c)) for c in combos]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("bricks")
+
+
+def _check(experiment_dict, workdir, content, behavior, predictor):
+    neg_count = 2 if _task(predictor) == "matching" else 0
+    exp = Experiment.from_dict(experiment_dict(model={"neg_count": neg_count, "item_fields": ["category"]},
+                                               train={"batch_size": 16}), host=HOST)
+    bricks = {k: BrickChoice(entry=e, options=e.obj.example_options(workdir))
+              for k, e in zip(KINDS, (content, behavior, predictor))}
     exp.resolved = attrs.evolve(exp.resolved, bricks=bricks)
     try:
         model = exp.build(torch.device("cpu"))
     except (CompatibilityError, LegoError) as err:
         pytest.skip(f"not buildable on the tiny depot: {err}")
     # one training step so that nothing is at its initial value
-    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad] or [torch.zeros(1, requires_grad=True)], lr=0.05)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(params or [torch.zeros(1, requires_grad=True)], lr=0.05)
     rows = torch.arange(8)
-    candidates = torch.randint(0, model.items.num_items, (8, max(neg_count, 0) + 1))
+    candidates = torch.randint(0, model.items.num_items, (8, neg_count + 1))
     model.train()
     model(rows, candidates).sum().backward()
     optimizer.step()
     pairs = SplitPairs.from_depot(exp.depot, "test", "impression")
-    pairs = SplitPairs(rows=pairs.rows[:300], items=pairs.items[:300], labels=pairs.labels[:300], groups=pairs.groups[:300])
+    keep = slice(0, 200)
+    pairs = SplitPairs(rows=pairs.rows[keep], items=pairs.items[keep], labels=pairs.labels[keep],
+                       groups=pairs.groups[keep])
     cached = score_split(model, pairs, cache=True, batch_size=64)
     plain = score_split(model, pairs, cache=False, batch_size=64)
     assert np.isfinite(cached).all()
     np.testing.assert_allclose(cached, plain, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize(("content", "behavior", "predictor"), list(combinations("matching")))
-def test_cached_scores_equal_uncached_matching(experiment_dict, content, behavior, predictor):
-    _check(experiment_dict, content, behavior, predictor, neg_count=2)
+@pytest.mark.parametrize(("content", "behavior", "predictor"), _params(covering_combinations()))
+def test_cached_equals_uncached_for_every_brick(experiment_dict, workdir, content, behavior, predictor):
+    _check(experiment_dict, workdir, content, behavior, predictor)
 
 
-@pytest.mark.parametrize(("content", "behavior", "predictor"),
-                         [c for c in combinations("ranking") if "ranking" in c.values[2].obj.tasks
-                          and "matching" not in c.values[2].obj.tasks])
-def test_cached_scores_equal_uncached_ranking_only(experiment_dict, content, behavior, predictor):
-    _check(experiment_dict, content, behavior, predictor, neg_count=0)
+@pytest.mark.slow
+@pytest.mark.parametrize(("content", "behavior", "predictor"), _params(all_combinations()))
+def test_cached_equals_uncached_for_every_combination(experiment_dict, workdir, content, behavior, predictor):
+    _check(experiment_dict, workdir, content, behavior, predictor)
 
 
 def test_every_brick_is_covered():
-    covered = {e.qualified for combo in combinations("matching") for e in combo.values}
-    covered |= {e.qualified for combo in combinations("ranking") for e in combo.values}
-    for kind in ("content", "behavior", "predictor"):
+    covered = {e.qualified for combo in covering_combinations() for e in combo}
+    for kind in KINDS:
         for entry in REG[kind]:
-            if _default_options(entry) is not None:
-                assert entry.qualified in covered, f"{entry.qualified} fits no combination"
+            assert entry.qualified in covered, f"{entry.qualified} fits no combination"

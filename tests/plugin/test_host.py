@@ -9,7 +9,7 @@ import pytest
 import lego_core
 import lego_core.builtins.plugin as core_plugin
 from lego_core.cli.main import main
-from lego_core.model.bricks import BehaviorOperator, ContentOperator, Predictor
+from lego_core.model.bricks import ContentOperator, Predictor
 from lego_core.plugin import hookimpl
 from lego_core.plugin import host as host_module
 from lego_core.plugin.host import PluginHost, PluginWarning
@@ -104,7 +104,7 @@ def test_warning_of_an_inline_plugin_without_version_has_no_stray_space():
     host = core_host()
     host.add("bad", RaisingPlugin())
     with pytest.warns(PluginWarning, match=r"lego plugin 'bad' \(<inline>, lego-core "):
-        host.registries
+        _ = host.registries
 
 
 class NonClassPlugin:

@@ -45,10 +45,10 @@ class Dice(nn.Module):
                 return x
             mean = rows.mean(dim=0)
             var = rows.var(dim=0, unbiased=False)
-            with torch.no_grad():
-                self.running_mean.lerp_(mean, self.momentum)
-                self.running_var.lerp_(var, self.momentum)
+            with torch.no_grad():  # the buffers keep their dtype under autocast
+                self.running_mean.lerp_(mean.to(self.running_mean.dtype), self.momentum)
+                self.running_var.lerp_(var.to(self.running_var.dtype), self.momentum)
         else:
             mean, var = self.running_mean, self.running_var
-        p = torch.sigmoid((x - mean) / torch.sqrt(var + self.eps))
-        return p * x + (1 - p) * self.alpha * x
+        p = torch.sigmoid((x - mean) * torch.rsqrt(var + self.eps))
+        return x * (self.alpha + p * (1 - self.alpha))  # = p * x + (1 - p) * alpha * x, fewer passes

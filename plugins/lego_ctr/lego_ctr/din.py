@@ -111,7 +111,7 @@ class DINPredictor(Predictor):
         output = self.options.attention_output
         if output == "sigmoid":
             scores = torch.sigmoid(scores)
-        weights = history.new_zeros(b, k, s).masked_scatter(valid, scores)  # (B, K, S)
+        weights = history.new_zeros(b, k, s).masked_scatter(valid, scores.to(history.dtype))  # (B, K, S)
         if output == "softmax":
             lowest = torch.finfo(weights.dtype).min
             weights = torch.softmax(weights.masked_fill(~valid, lowest), dim=-1).masked_fill(~valid, 0.0)

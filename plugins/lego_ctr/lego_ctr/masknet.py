@@ -20,6 +20,29 @@ from lego_ctr.mlp import MLP, activation_option, batch_norm_option, dropout_opti
 MODES = ("serial", "parallel")
 
 
+class FieldLayerNorm(nn.Module):
+    """LN-EMB (the paper's Eq. 10): each field's embedding layer-normalised, with its own gain and bias.
+
+    Args:
+        num_fields: ``F``.
+        dim: embedding size ``E``.
+
+    Example:
+        >>> FieldLayerNorm(3, 4)(torch.randn(2, 3, 4)).shape
+        torch.Size([2, 3, 4])
+    """
+
+    def __init__(self, num_fields: int, dim: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(num_fields, dim))
+        self.bias = nn.Parameter(torch.zeros(num_fields, dim))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``(..., F, E)`` -> ``(..., F, E)``."""
+        return nn.functional.layer_norm(x, x.shape[-1:], eps=self.eps) * self.weight + self.bias
+
+
 class MaskBlock(nn.Module):
     """``V_out = ReLU(LN(W_i (V_mask * V_hid)))`` with the instance-guided mask
     ``V_mask = W_d2 ReLU(W_d1 V_emb + b_d1) + b_d2`` (the paper's Eq. 4-6 and 9).
@@ -64,7 +87,8 @@ class MaskNetConfig:
     reduction_ratio: float = attrs.field(default=1.0, validator=[v.instance_of(float), v.gt(0.0)], metadata={
         "doc": "Width of each mask's aggregation layer relative to the mask size."})
     embedding_layer_norm: bool = attrs.field(default=True, validator=v.instance_of(bool), metadata={
-        "doc": "Layer-normalise each field embedding before it enters a block (the paper's LN-EMB)."})
+        "doc": "Layer-normalise each field embedding (own gain and bias per field) before it enters a block "
+               "(the paper's LN-EMB)."})
     hidden_units: list[int] = hidden_units_option(
         [400, 400], "Parallel mode: hidden layers of the MLP over the concatenated blocks (unused in serial mode).")
     activation: str = activation_option()
@@ -101,7 +125,7 @@ class MaskNetPredictor(Predictor):
         opts: MaskNetConfig = self.options
         self.embedding = FieldEmbedding(context, opts.field_dim)
         f, e = self.embedding.num_fields, self.embedding.field_dim
-        self.embedding_norm = nn.LayerNorm(e) if opts.embedding_layer_norm else nn.Identity()
+        self.embedding_norm: nn.Module = FieldLayerNorm(f, e) if opts.embedding_layer_norm else nn.Identity()
         width = f * e
         if opts.mode == "serial":
             self.blocks = nn.ModuleList(

@@ -22,7 +22,7 @@ from lego_ctr.xdeepfm import XDeepFMConfig, XDeepFMPredictor
 
 from lego_core.config.converter import CONVERTER, structure
 from lego_core.errors import ConfigError
-from lego_core.testing import check_predictor, make_context
+from lego_core.testing import check_predictor, make_context, random_fields
 
 SMALL = [16, 8]
 CASES = {
@@ -138,3 +138,25 @@ def test_build_time_errors_name_the_problem(context):
         FinalMLPPredictor(options=FinalMLPConfig(fs1_context=["item.genre"]), context=context)
     with pytest.raises(ConfigError, match=r"num_heads = 3 .*\(400 and 400\)"):
         FinalMLPPredictor(options=FinalMLPConfig(num_heads=3), context=context)
+
+
+@pytest.mark.parametrize("case", ["deepfm", "pnn-outer", "dcnv2-mixture", "xdeepfm", "autoint", "fibinet-each",
+                                  "finalmlp", "masknet-serial", "din"])
+def test_bf16_autocast(case):
+    """The engine trains under bf16 autocast on CUDA; the same mixed dtypes on CPU must work."""
+    cls, options = CASES[case]
+    context = make_context()
+    model = cls(options=options, context=context)
+    g = torch.Generator().manual_seed(0)
+    if cls.input == "sequence":
+        user = torch.randn(3, 6, 16, generator=g)
+        mask = torch.tensor([[True] * 6, [False] * 4 + [True] * 2, [False] * 6])
+    else:
+        user, mask = torch.randn(3, 16, generator=g), None
+    for train in (True, False):
+        model.train(train)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            scores = model(user, torch.randn(3, 4, 16, generator=g), random_fields(context, 3, 4), mask)
+        assert scores.shape == (3, 4) and torch.isfinite(scores.float()).all()
+        if train:
+            scores.float().sum().backward()

@@ -10,7 +10,7 @@ from lego_ctr.deepfm import DeepFMConfig, DeepFMPredictor
 from lego_ctr.fibinet import Bilinear, FiBiNETConfig, FiBiNETPredictor, SENet
 from lego_ctr.finalmlp import BilinearFusion, FeatureSelection, FinalMLPConfig, FinalMLPPredictor
 from lego_ctr.fm import FMPredictor, pairwise_interaction
-from lego_ctr.masknet import MaskBlock, MaskNetConfig, MaskNetPredictor
+from lego_ctr.masknet import FieldLayerNorm, MaskBlock, MaskNetConfig, MaskNetPredictor
 from lego_ctr.pnn import PNNConfig, PNNPredictor, inner_products, outer_product
 from lego_ctr.widedeep import WideDeepConfig, WideDeepPredictor
 
@@ -184,3 +184,15 @@ def test_masknet_modes(context, make_inputs):
     v_emb, v_hid = x.reshape(12, -1), parallel.embedding_norm(x).reshape(12, -1)
     out = torch.cat([block(v_emb, v_hid) for block in parallel.blocks], dim=-1)
     assert torch.allclose(parallel(user, candidates, fields), parallel.output(out).view(3, 4), atol=1e-6)
+
+
+def test_masknet_layer_norm_per_field():
+    norm = FieldLayerNorm(3, 4)
+    with torch.no_grad():
+        norm.weight.normal_()
+        norm.bias.normal_()
+    x = torch.randn(2, 3, 4)
+    for n, f in itertools.product(range(2), range(3)):
+        e = x[n, f]
+        expected = (e - e.mean()) / torch.sqrt(e.var(unbiased=False) + 1e-5) * norm.weight[f] + norm.bias[f]
+        assert torch.allclose(norm(x)[n, f], expected, atol=1e-5)

@@ -62,7 +62,7 @@ from lego_core.data.vocab import build_text_vocab, encode_texts
 from lego_core.errors import DataError
 from lego_datasets.columns import category_column, id_column, text_columns
 from lego_datasets.reader import RowErrors, read_lines, read_rows
-from lego_datasets.splits import _fraction, _one_of, take
+from lego_datasets.splits import one_of, take, unit_fraction
 
 VARIANTS = {"small": "MINDsmall_", "large": "MINDlarge_", "demo": "MINDdemo_", "plain": ""}
 NEWS_FORMAT = ("UTF-8, TAB-separated, 8 columns: news_id, category, subcategory, title, abstract, url, "
@@ -71,15 +71,16 @@ BEHAVIORS_FORMAT = ("UTF-8, TAB-separated, 5 columns: impression_id, user_id, ti
                     "history (space-separated news ids), impressions (space-separated NEWSID-1 / NEWSID-0)")
 SOURCE = "https://msnews.github.io/ (unzip each MIND*_{train,dev,test}.zip into a folder of its name)"
 EPOCH = datetime.date(1970, 1, 1).toordinal()
+LABELS = frozenset(("0", "1"))
 
 
 @attrs.define(kw_only=True, frozen=True)
 class MINDOptions:
-    variant: str = attrs.field(default="auto", validator=_one_of(("auto", *VARIANTS)),
+    variant: str = attrs.field(default="auto", validator=one_of(("auto", *VARIANTS)),
                                metadata={"doc": "Folder names: small (MINDsmall_*), large, demo, plain "
                                                 "(train/dev/test), or auto to detect."})
     valid_fraction: float = attrs.field(
-        default=0.1, validator=[v.instance_of((int, float)), _fraction],
+        default=0.1, validator=[v.instance_of((int, float)), unit_fraction],
         metadata={"doc": "Without a labelled test folder: the last share of train impressions (by time) "
                          "held out as valid; 0 writes no valid split."})
     max_history: int = attrs.field(default=0, validator=[v.instance_of(int), v.ge(0)],
@@ -188,11 +189,12 @@ class MINDProcessor(Processor):
             picked = take(Column("items", candidates), rows).data
             per_row = np.diff(picked.offsets)
             clicks = take(Column("items", labels), rows).data.values
+            impression = np.repeat(rows, per_row)  # one group per impression: its users row
             tables[split] = {
-                "user": Column("int", np.repeat(rows, per_row).astype(np.int32)),
+                "user": Column("int", impression.astype(np.int32)),
                 "item": Column("int", np.asarray(picked.values, dtype=np.int32)),
                 "label": Column("float", np.asarray(clicks, dtype=np.float32)),
-                "group": Column("int", np.repeat(rows, per_row).astype(np.int64)),
+                "group": Column("int", impression),
                 "time": Column("int", np.repeat(times[rows], per_row)),
             }
             counts["impressions"][split] = len(rows)
@@ -213,6 +215,17 @@ def _labelled(path: Path) -> bool:
         first = fields[4].split()[0] if len(fields) == 5 and fields[4].split() else ""
         return first.rpartition("-")[2] in ("0", "1") and "-" in first
     return False
+
+
+def _candidate_problem(shown: str, index: dict[str, int]) -> str:
+    """What is wrong with an impressions column (the slow path, for the message)."""
+    for token in shown.split():
+        news, dash, label = token.rpartition("-")
+        if not dash or label not in LABELS:
+            return f"impression {token!r} is not NEWSID-1 or NEWSID-0"
+        if news not in index:
+            return f"candidate news {news!r} is in no news.tsv"
+    return "no impressions" if not shown.split() else f"impressions {shown[:60]!r} are malformed"
 
 
 def _entity_ids(field: str) -> list[str]:
@@ -270,7 +283,8 @@ class _Log:
         self.person = array("q")
         self._times = array("q")
         self.history, self.history_lengths = array("i"), array("q")
-        self.items, self.labels, self.lengths = array("i"), array("b"), array("q")
+        self.items, self.lengths = array("i"), array("q")
+        self.labels: list[str] = []  # "0"/"1" per candidate, joined per impression
         self.unknown_history = 0
         self.removed_targets = 0
 
@@ -288,22 +302,14 @@ class _Log:
             except ValueError:
                 bad(path, number, f"time {when!r} is not M/D/YYYY h:mm:ss AM/PM", BEHAVIORS_FORMAT)
                 continue
-            items, labels, problem = [], [], ""
-            for token in shown.split():
-                news, dash, label = token.rpartition("-")
-                item = index.get(news)
-                if not dash or label not in ("0", "1"):
-                    problem = f"impression {token!r} is not NEWSID-1 or NEWSID-0"
-                    break
-                if item is None:
-                    problem = f"candidate news {news!r} is in no news.tsv"
-                    break
-                items.append(item)
-                labels.append(label == "1")
-            if problem or not items:
-                bad(path, number, problem or "no impressions", BEHAVIORS_FORMAT)
+            parts = shown.replace("-", " ").split()  # "N1-0 N2-1" -> N1 0 N2 1
+            news_ids, flags = parts[0::2], parts[1::2]
+            items = list(map(index.get, news_ids))
+            if (not items or len(items) != len(flags) or len(items) != shown.count("-") or None in items
+                    or not LABELS.issuperset(flags)):
+                bad(path, number, _candidate_problem(shown, index), BEHAVIORS_FORMAT)
                 continue
-            known = [index.get(n) for n in history.split()]
+            known = list(map(index.get, history.split()))
             if None in known:
                 missing = [n for n, k in zip(history.split(), known, strict=True) if k is None]
                 if not errors.skip:
@@ -322,7 +328,7 @@ class _Log:
             self.history.extend(known)
             self.history_lengths.append(len(known))
             self.items.extend(items)
-            self.labels.extend(labels)
+            self.labels.append("".join(flags))
             self.lengths.append(len(items))
         return np.arange(first, len(self.person), dtype=np.int64)
 
@@ -340,4 +346,6 @@ class _Log:
         return self._ragged(self.history, self.history_lengths, np.int32)
 
     def candidates(self) -> tuple[Ragged, Ragged]:
-        return (self._ragged(self.items, self.lengths, np.int32), self._ragged(self.labels, self.lengths, np.int8))
+        flags = np.frombuffer("".join(self.labels).encode("ascii"), dtype=np.uint8) - ord("0")
+        return (self._ragged(self.items, self.lengths, np.int32),
+                self._ragged(flags.astype(np.int8), self.lengths, np.int8))

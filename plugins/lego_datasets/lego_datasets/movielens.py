@@ -42,10 +42,17 @@ from lego_core.data.depot import Column, DepotContent
 from lego_core.data.processor import Processor, RawFile
 from lego_core.errors import DataError
 from lego_datasets import grouplens as gl
-from lego_datasets.atomic import AtomicFile, atomic_files, atomic_ratings, atomic_stems, read_atomic_dataset, unique_ids
+from lego_datasets.atomic import (
+    AtomicFile,
+    atomic_files,
+    atomic_ratings,
+    atomic_stems,
+    read_atomic_dataset,
+    unique_ids,
+)
 from lego_datasets.columns import category_column, id_column, text_columns, token_list_column
 from lego_datasets.reader import RowErrors
-from lego_datasets.splits import RatingOptions, _one_of, rating_depot
+from lego_datasets.splits import RatingOptions, one_of, rating_depot
 
 LAYOUTS = ("auto", "100k", "1m", "csv", "recbole")
 SOURCE = "https://grouplens.org/datasets/movielens/"
@@ -72,7 +79,7 @@ RECBOLE_FIELDS = {"title": ("movie_title", "title"), "year": ("release_year", "y
 
 @attrs.define(kw_only=True, frozen=True)
 class MovieLensOptions(RatingOptions):
-    layout: str = attrs.field(default="auto", validator=_one_of(LAYOUTS),
+    layout: str = attrs.field(default="auto", validator=one_of(LAYOUTS),
                               metadata={"doc": "Raw layout; auto detects 100k, 1m, csv, then recbole."})
     dataset: str = attrs.field(default="", validator=v.instance_of(str),
                                metadata={"doc": "RecBole layout: NAME of NAME.inter; empty finds the only one."})

@@ -53,6 +53,7 @@ from attrs import validators as v
 
 from lego_core.data.depot import Column, DepotContent
 from lego_core.data.ragged import Ragged
+from lego_core.errors import DataError
 from lego_datasets.columns import id_column
 
 SPLITS = ("train", "valid", "test")
@@ -60,12 +61,12 @@ SPLIT_BY = ("user", "time")
 SAMPLING_ROUNDS = 16
 
 
-def _fraction(instance: object, attribute: attrs.Attribute, value: float) -> None:
+def unit_fraction(instance: object, attribute: attrs.Attribute, value: float) -> None:
     if not 0.0 <= value < 1.0:
         raise ValueError(f"{attribute.name} must be in [0, 1), got {value!r}")
 
 
-def _one_of(choices: Sequence[str]) -> Any:
+def one_of(choices: Sequence[str]) -> Any:
     def check(instance: object, attribute: attrs.Attribute, value: str) -> None:
         if value not in choices:
             raise ValueError(f"{attribute.name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
@@ -83,13 +84,13 @@ class RatingOptions:
         default=50, validator=[v.instance_of(int), v.ge(0)],
         metadata={"doc": "Most recent positives kept in a history row; 0 keeps all."})
     split_by: str = attrs.field(
-        default="user", validator=_one_of(SPLIT_BY),
+        default="user", validator=one_of(SPLIT_BY),
         metadata={"doc": '"user": the last ratings of each user form valid/test; "time": global time cut points.'})
     valid_fraction: float = attrs.field(
-        default=0.1, validator=[v.instance_of((int, float)), _fraction],
+        default=0.1, validator=[v.instance_of((int, float)), unit_fraction],
         metadata={"doc": "Share of ratings (per user, or in time) that form the valid split."})
     test_fraction: float = attrs.field(
-        default=0.1, validator=[v.instance_of((int, float)), _fraction],
+        default=0.1, validator=[v.instance_of((int, float)), unit_fraction],
         metadata={"doc": "Share of ratings (per user, or in time) that form the test split."})
     context_size: int = attrs.field(
         default=10, validator=[v.instance_of(int), v.ge(1)],
@@ -141,8 +142,11 @@ class Contexts:
     info: dict[str, Any]
 
 
-def assign_splits(r: Ratings, o: RatingOptions) -> np.ndarray:
-    """0/1/2 per rating: the given split, or the time-ordered one of ``o.split_by``."""
+def assign_splits(r: Ratings, o: RatingOptions, order: np.ndarray | None = None) -> np.ndarray:
+    """0/1/2 per rating: the given split, or the time-ordered one of ``o.split_by``.
+
+    ``order`` is :func:`person_time_order` of ``r`` when the caller has it already.
+    """
     n = len(r.person)
     if r.split is not None:
         return np.asarray(r.split, dtype=np.int8)
@@ -156,7 +160,7 @@ def assign_splits(r: Ratings, o: RatingOptions) -> np.ndarray:
             if fraction > 0 and first < n:
                 split[r.time >= times[first]] = level
         return split
-    order = np.lexsort((np.arange(n), r.time, r.person))
+    order = person_time_order(r) if order is None else order
     counts = np.bincount(r.person)
 
     def part(fraction: float) -> np.ndarray:
@@ -170,11 +174,16 @@ def assign_splits(r: Ratings, o: RatingOptions) -> np.ndarray:
     return split
 
 
+def person_time_order(r: Ratings) -> np.ndarray:
+    """Rating indices sorted by person, then time, then file order."""
+    return np.lexsort((np.arange(len(r.person)), r.time, r.person))
+
+
 def split_ratings(r: Ratings, num_items: int, o: RatingOptions) -> Contexts:
     """History contexts and interaction tables (steps 2-5 of the protocol)."""
     n = len(r.person)
-    split = assign_splits(r, o)
-    order = np.lexsort((np.arange(n), r.time, r.person))  # by person, time, file order
+    order = person_time_order(r)
+    split = assign_splits(r, o, order)
     trank = np.unique(r.time, return_inverse=True)[1].reshape(-1).astype(np.int64)
     span = int(trank.max(initial=0)) + 2
     person, level, tr, item = r.person[order], split[order], trank[order], r.item[order]
@@ -206,17 +215,23 @@ def split_ratings(r: Ratings, num_items: int, o: RatingOptions) -> Contexts:
         values.append(item[sel])
         base += len(lv_keys)
     pool = np.concatenate(values) if values else np.zeros(0, np.int64)
-    targets = np.bincount(ctx_sorted, minlength=num_ctx)
-    width = end - begin
-    if o.max_history > 0:
-        width = np.minimum(width, o.max_history + targets)
-    history_ctx = np.repeat(np.arange(num_ctx), width)
-    starts = np.cumsum(width) - width
-    history = pool[np.arange(int(width.sum())) - np.repeat(starts, width) + np.repeat(end - width, width)]
-    keep = ~np.isin(history_ctx * num_items + history, ctx_sorted.astype(np.int64) * num_items + item)
-    history, history_ctx = history[keep], history_ctx[keep]
-    if o.max_history > 0:
+    targets = sorted_unique(ctx_sorted.astype(np.int64) * num_items + item)
+    available = end - begin
+    width = available.copy()
+    if o.max_history > 0:  # the last max_history + (targets) candidates are usually enough ...
+        width = np.minimum(available, o.max_history + np.bincount(ctx_sorted, minlength=num_ctx))
+    while True:
+        history_ctx = np.repeat(np.arange(num_ctx), width)
+        starts = np.cumsum(width) - width
+        history = pool[np.arange(int(width.sum())) - np.repeat(starts, width) + np.repeat(end - width, width)]
+        keep = ~member(history_ctx * num_items + history, targets)
+        history, history_ctx = history[keep], history_ctx[keep]
         kept = np.bincount(history_ctx, minlength=num_ctx)
+        short = (kept < o.max_history) & (width < available)
+        if o.max_history == 0 or not short.any():
+            break
+        width[short] = np.minimum(available, 2 * width + 1)[short]  # ... unless a target was rated repeatedly
+    if o.max_history > 0:
         rank = np.arange(len(history)) - (np.cumsum(kept) - kept)[history_ctx]
         recent = rank >= (kept - o.max_history)[history_ctx]
         history, history_ctx = history[recent], history_ctx[recent]
@@ -228,14 +243,14 @@ def split_ratings(r: Ratings, num_items: int, o: RatingOptions) -> Contexts:
     ctx_row = np.empty(n, np.int64)
     ctx_row[order] = ctx_sorted
     num_persons = int(r.person.max(initial=-1)) + 1
-    group_keys = np.unique(split.astype(np.int64) * num_persons + r.person)
+    group_keys = sorted_unique(split.astype(np.int64) * num_persons + r.person)
     group = np.searchsorted(group_keys, split.astype(np.int64) * num_persons + r.person)
     time = np.floor(r.time).astype(np.int64) if np.issubdtype(r.time.dtype, np.floating) else r.time.astype(np.int64)
     ctx_time = time[order][first_row]
     out_order = np.arange(n) if r.split is not None else order
     sampled = np.zeros((num_ctx, 0), np.int64)
     if o.eval_negatives > 0:
-        rated = np.unique(r.person.astype(np.int64) * num_items + r.item)
+        rated = sorted_unique(r.person.astype(np.int64) * num_items + r.item)
         evaluated = np.flatnonzero(ctx_split > 0)
         sampled = np.full((num_ctx, o.eval_negatives), -1, np.int64)
         sampled[evaluated] = sample_negatives(np.random.default_rng(o.seed), ctx_person[evaluated], rated,
@@ -286,7 +301,7 @@ def sample_negatives(rng: np.random.Generator, persons: np.ndarray, rated: np.nd
         if not len(todo):
             break
         candidates = np.concatenate([chosen[todo], rng.integers(0, num_items, size=(len(todo), 2 * count))], axis=1)
-        ok = (candidates >= 0) & ~np.isin(persons[todo, None] * num_items + candidates, rated)
+        ok = (candidates >= 0) & ~member(persons[todo, None] * num_items + candidates, rated)
         flat = np.where(ok, np.arange(len(todo))[:, None] * num_items + candidates, -1).reshape(-1)
         by_key = np.argsort(flat, kind="stable")
         repeated = np.zeros(len(flat), bool)
@@ -305,6 +320,20 @@ def sample_negatives(rng: np.random.Generator, persons: np.ndarray, rated: np.nd
         chosen[row] = -1
         chosen[row, :len(picked)] = picked
     return chosen
+
+
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """``np.unique`` by sorting (NumPy 2.4's hash-based ``np.unique`` is far slower on large int arrays)."""
+    ordered = np.sort(values, axis=None)
+    return ordered[np.concatenate([[True], ordered[1:] != ordered[:-1]])] if len(ordered) else ordered
+
+
+def member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """``np.isin(values, sorted_set)`` for a sorted, unique ``sorted_set``, by binary search."""
+    if not len(sorted_set):
+        return np.zeros(np.shape(values), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
+    return sorted_set[at] == values
 
 
 def take(column: Column, rows: np.ndarray) -> Column:
@@ -333,6 +362,9 @@ def rating_depot(*, items: dict[str, Column], vocabs: dict[str, list[str]], pers
         options: the protocol options.
         info: facts from reading (layout, skipped rows); the split counts are added.
     """
+    if not len(ratings.person):
+        raise DataError(f"no usable ratings were read (skipped rows: {info.get('skipped_rows', {})}); "
+                        "check the raw files")
     ctx = split_ratings(ratings, len(items["item_id"]), options)
     user_ids, user_vocab = id_column(list(persons), "user_id")
     users = {"user_id": take(user_ids, ctx.person), "history": Column("items", ctx.history)}

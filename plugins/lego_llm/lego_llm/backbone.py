@@ -2,7 +2,6 @@
 
 Example:
     >>> import torch
-    >>> from lego_llm.families import FAMILIES
     >>> mask = torch.tensor([[True, True, False]])
     >>> page_order(mask, 2)
     [array([0])]

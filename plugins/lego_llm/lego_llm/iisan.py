@@ -106,7 +106,7 @@ class IISANOperator(ContentOperator):
         >>> import tempfile, torch
         >>> from lego_core.model.context import ModelContext
         >>> from lego_llm.testing import tiny_bert
-        >>> op = IISANOperator(options=IISANConfig(model=str(tiny_bert(tempfile.mkdtemp())), adapter_size=8),
+        >>> op = IISANOperator(options=IISANConfig(model=str(tiny_bert(tempfile.mkdtemp())), template="{title}"),
         ...                    context=ModelContext(hidden_size=8, num_items=3, num_users=1))
         >>> ids = torch.tensor([[2, 10, 11, 3], [2, 12, 3, 0]])
         >>> op(ItemBatch(index=torch.tensor([0, 1]), tokens={"lm": ids}, masks={"lm": ids > 0})).shape
@@ -152,7 +152,8 @@ class IISANOperator(ContentOperator):
     def prepare(self, store: Any) -> None:
         """Tokenise every item once and cache the frozen model's per-layer pooled states in the depot."""
         o: IISANConfig = self.options
-        tokens = tokenize_items(store.depot, self.backbone.tokenizer, self.layout, o.max_length)
+        tokens = tokenize_items(store.depot, self.backbone.tokenizer, self.layout, o.max_length,
+                                self.backbone.source.revision)
         store.add_tokens(TOKENS, tokens.ids, o.max_length, pad_value=tokens.pad_id)
         parts = split_key_parts(self.backbone, [("", self.model)], layout=self.layout, max_length=o.max_length,
                                 layer=-1, dtype=o.cache_dtype, model_dtype=o.dtype, what="pooled states per layer")

@@ -19,7 +19,6 @@ fine-tunes BERT as the news encoder; ONCE/DIRE (Liu et al., WSDM 2024,
 https://doi.org/10.1145/3616855.3635845) a LLaMA with LoRA on cached lower layers.
 
 Example:
-    >>> from lego_core.model.context import ModelContext
     >>> LMConfig(lora_r=8, tune_from=-2, split=True).lora_r
     8
 """
@@ -107,7 +106,8 @@ class LMOperator(ContentOperator):
         >>> from lego_llm.testing import tiny_bert
         >>> import tempfile
         >>> folder = tiny_bert(tempfile.mkdtemp())
-        >>> op = LMOperator(options=LMConfig(model=str(folder), lora_r=4), context=ModelContext(hidden_size=8, num_items=3, num_users=1))
+        >>> options = LMConfig(model=str(folder), lora_r=4, template="Title: {title}")
+        >>> op = LMOperator(options=options, context=ModelContext(hidden_size=8, num_items=3, num_users=1))
         >>> ids = torch.tensor([[2, 10, 11, 3], [2, 12, 3, 0]])
         >>> items = ItemBatch(index=torch.tensor([0, 1]), tokens={"lm": ids}, masks={"lm": ids > 0})
         >>> op(items).shape
@@ -164,7 +164,8 @@ class LMOperator(ContentOperator):
     def prepare(self, store: Any) -> None:
         """Tokenise every item once (depot cache), add the ``"lm"`` tokens; in split mode, cache the lower layers."""
         o: LMConfig = self.options
-        tokens = tokenize_items(store.depot, self.backbone.tokenizer, self.layout, o.max_length)
+        tokens = tokenize_items(store.depot, self.backbone.tokenizer, self.layout, o.max_length,
+                                self.backbone.source.revision)
         store.add_tokens(TOKENS, tokens.ids, o.max_length, pad_value=tokens.pad_id)
         self.tokens_key = tokens.key
         if self.runner is not None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -124,12 +125,15 @@ def load_tokenizer(source: Source, where: str = "content_options.model") -> Any:
         raise _load_failure(source, "tokenizer", err, where) from err
 
 
-def load_model(source: Source, dtype: str = "float32", where: str = "content_options.model") -> Any:
-    """``AutoModel.from_pretrained`` (the bare encoder/decoder, no task head) in ``dtype``."""
-    from transformers import AutoModel
+def load_model(source: Source, dtype: str = "float32", where: str = "content_options.model",
+               causal_lm: bool = False) -> Any:
+    """``AutoModel.from_pretrained`` (the bare encoder/decoder, no task head) in ``dtype``;
+    ``AutoModelForCausalLM`` (with its language-model head, for generation) when ``causal_lm``."""
+    from transformers import AutoModel, AutoModelForCausalLM
 
+    auto = AutoModelForCausalLM if causal_lm else AutoModel
     try:
-        return AutoModel.from_pretrained(source.location, revision=source.revision, dtype=DTYPES[dtype])
+        return auto.from_pretrained(source.location, revision=source.revision, dtype=DTYPES[dtype])
     except (OSError, ValueError) as err:
         raise _load_failure(source, "model", err, where) from err
 
@@ -141,11 +145,15 @@ def config_digest(config: Any) -> str:
 
 def tokenizer_digest(tokenizer: Any) -> str:
     """A hash of everything that decides token ids: the fast tokenizer's full JSON (vocab, merges,
-    normaliser, post-processor) or, for slow tokenizers, the vocabulary and special tokens."""
+    normaliser, post-processor; not the truncation/padding state of the last call) or, for slow
+    tokenizers, the vocabulary and special tokens."""
     h = hashlib.sha256(type(tokenizer).__name__.encode())
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is not None:
-        h.update(backend.to_str().encode())
+        definition = json.loads(backend.to_str())
+        definition.pop("truncation", None)  # call-time state, set by the last call
+        definition.pop("padding", None)
+        h.update(json.dumps(definition, sort_keys=True).encode())
     else:
         h.update(repr(sorted(tokenizer.get_vocab().items())).encode())
     h.update(repr(sorted(tokenizer.special_tokens_map.items())).encode())

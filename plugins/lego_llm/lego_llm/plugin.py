@@ -20,3 +20,11 @@ def lego_register_presets():  # type: ignore[no-untyped-def]
     from lego_core.config.preset import Preset
 
     return [Preset.from_toml(path) for path in sorted(PRESETS.glob("*.toml"))]
+
+
+@hookimpl
+def lego_register_commands():  # type: ignore[no-untyped-def]
+    from lego_llm.augment import AUGMENT
+    from lego_llm.embed import EMBED
+
+    return [EMBED, AUGMENT]

@@ -46,6 +46,7 @@ def split_key_parts(backbone: Backbone, frozen: list[tuple[str, Any]], *, layout
         "config": config_digest(backbone.model.config),
         "weights": weights_digest(frozen),
         "model_dtype": model_dtype,
+        "family": backbone.family.name,  # decides position ids
         "runner": backbone.family.runner,
         "tokenizer": tokenizer_digest(backbone.tokenizer),
         "tokenizer_name": backbone.tokenizer.name_or_path,

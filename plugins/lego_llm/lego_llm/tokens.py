@@ -3,7 +3,8 @@
 The token ids of all items are a ragged ``tokens`` column under
 ``depot/cache/lm-tokens-<hash>/``, built once by
 :meth:`~lego_core.data.depot.Depot.cached_column`. The key covers the
-tokenizer (its full definition, not only its name), the layout (template and
+tokenizer (name, revision and full definition: vocabulary, merges, normaliser,
+special tokens), the layout (template and
 columns) and ``max_length``; a change of any of them makes a new column.
 Rows are truncated to ``max_length`` with the tokenizer's own special tokens
 kept; an item whose text tokenises to nothing gets one token (EOS, else UNK,
@@ -47,12 +48,13 @@ def pad_id_of(tokenizer: Any) -> int:
     return 0
 
 
-def tokens_key(tokenizer: Any, layout: Layout, max_length: int) -> str:
+def tokens_key(tokenizer: Any, layout: Layout, max_length: int, revision: str | None = None) -> str:
     return cache_key("lm-tokens", tokenizer=tokenizer_digest(tokenizer), name=tokenizer.name_or_path,
-                     template=layout.template, fields=layout.fields, max_length=max_length)
+                     revision=revision, template=layout.template, fields=layout.fields, max_length=max_length)
 
 
-def tokenize_items(depot: Depot, tokenizer: Any, layout: Layout, max_length: int) -> ItemTokens:
+def tokenize_items(depot: Depot, tokenizer: Any, layout: Layout, max_length: int,
+                   revision: str | None = None) -> ItemTokens:
     """The token ids of every item of ``depot``, from the depot cache or built now."""
     fill = next((int(v) for v in (tokenizer.eos_token_id, tokenizer.unk_token_id) if v is not None),
                 pad_id_of(tokenizer))
@@ -66,6 +68,6 @@ def tokenize_items(depot: Depot, tokenizer: Any, layout: Layout, max_length: int
             rows.extend(list(r) if len(r) else [fill] for r in encoded)
         return Column(kind="tokens", data=Ragged.from_lists(rows))
 
-    key = tokens_key(tokenizer, layout, max_length)
+    key = tokens_key(tokenizer, layout, max_length, revision)
     column = depot.cached_column(key, build)
     return ItemTokens(ids=column.data, key=key, pad_id=pad_id_of(tokenizer))

@@ -3,12 +3,37 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Plain ``pytest`` runs the fast tests (docs/development.md); this plugin's ``real`` tests need ``-m real``."""
+    if config.option.markexpr:
+        return
+    skip = pytest.mark.skip(reason="uses the real all-MiniLM-L6-v2: run with -m real")
+    for item in items:
+        if "real" in item.keywords and HERE in Path(str(item.path)).parents:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread() -> Iterator[None]:
+    """Tiny tensors: one thread is many times faster than several fighting over shared cores."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +59,7 @@ def depot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture()
 def depot_copy(depot_dir: Path, tmp_path: Path) -> Path:
-    """A private copy of the tiny depot (for tests that count cache folders)."""
+    """A private copy of the tiny depot without its caches (for tests that count cache folders)."""
     import shutil
 
-    return Path(shutil.copytree(depot_dir, tmp_path / "depot"))
+    return Path(shutil.copytree(depot_dir, tmp_path / "depot", ignore=shutil.ignore_patterns("cache")))

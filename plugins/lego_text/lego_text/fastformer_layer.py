@@ -117,7 +117,7 @@ class FastformerEncoder(nn.Module):
         self.layers = nn.ModuleList(FastformerLayer(hidden_size, num_heads, dropout) for _ in range(num_layers))
 
     def forward(self, x: Tensor, mask: Tensor, positions: Tensor) -> Tensor:
-        """``x (N, L, E)``, ``mask (N, L)``, ``positions (L,)`` ids in ``0..L-1`` -> ``(N, L, D)``."""
+        """``x (N, L, E)``, ``mask (N, L)``, ``positions`` ids ``(L,)`` or ``(N, L)`` in ``0..L-1`` -> ``(N, L, D)``."""
         if x.shape[1] > self.positions.num_embeddings:  # positions are 0..L-1 in some order
             raise ValueError(f"fastformer: a sequence of {x.shape[1]} positions, but the position table "
                              f"holds {self.positions.num_embeddings} (max_length or max_history)")

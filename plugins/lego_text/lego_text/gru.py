@@ -11,6 +11,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 from lego_core.model.bricks import BehaviorOperator
 from lego_core.model.context import ModelContext
 from lego_core.model.inputs import UserBatch
+from lego_text.masking import real_items_first
 
 
 @attrs.define(kw_only=True, frozen=True)
@@ -19,29 +20,15 @@ class GRUConfig:
     user_dropout: float = attrs.field(default=0.5, validator=[v.ge(0.0), v.lt(1.0)], metadata={"doc": "Probability of masking a user's long-term embedding during training (LSTUR: 0.5); 0 disables."})
 
 
-def left_to_right(history: Tensor, lengths: Tensor) -> Tensor:
-    """Move each row's real items (right-aligned, padding first) to the front, keeping their order.
-
-    Example:
-        >>> left_to_right(torch.tensor([[[0.0], [0.0], [1.0], [2.0]]]), torch.tensor([2]))[0, :, 0]
-        tensor([1., 2., 0., 0.])
-    """
-    h = history.shape[1]
-    shift = (h - lengths).unsqueeze(1)  # (B, 1) padding before the first real item
-    index = (torch.arange(h, device=history.device).unsqueeze(0) + shift) % h  # (B, H)
-    moved = history.gather(1, index.unsqueeze(-1).expand_as(history))  # (B, H, D)
-    real = torch.arange(h, device=history.device).unsqueeze(0) < lengths.unsqueeze(1)  # (B, H)
-    return moved * real.unsqueeze(-1).to(history.dtype)
-
-
 class GRUOperator(BehaviorOperator):
     """Short-term interest from a GRU over clicked items, long-term interest from a user embedding.
 
     Paper: An et al., "Neural News Recommendation with Long- and Short-term
     User Representations", ACL 2019, https://aclanthology.org/P19-1033/.
 
-    The GRU reads the real history items oldest to newest (padding is on the
-    left; rows are realigned and packed, so padding never enters the GRU). The
+    The GRU reads the real history items oldest to newest: rows are realigned
+    (real items first, order kept, whichever side the padding is on) and
+    packed, so padding never enters the GRU. The
     long-term representation is ``nn.Embedding(num_persons, D)`` indexed by
     ``user.person`` (id 0, an unknown person, has a zero vector); during
     training it is zeroed per user with probability ``user_dropout``.
@@ -94,9 +81,8 @@ class GRUOperator(BehaviorOperator):
     def forward(self, history: Tensor, mask: Tensor, user: UserBatch) -> Tensor:
         batch = history.shape[0]
         long_term = self._long_term(user, batch)  # (B, D)
-        lengths = mask.sum(dim=1)  # (B,)
+        ordered, lengths = real_items_first(history, mask)  # (B, H, D) real items first, (B,)
         has_history = (lengths > 0).unsqueeze(1)  # (B, 1)
-        ordered = left_to_right(history, lengths)  # (B, H, D), real items first
         packed = pack_padded_sequence(ordered, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
         initial = long_term if self.projection is None else torch.zeros_like(long_term)
         _, last = self.gru(packed, initial.unsqueeze(0).contiguous())  # (1, B, D)

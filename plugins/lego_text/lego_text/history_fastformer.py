@@ -58,5 +58,5 @@ class HistoryFastformerOperator(BehaviorOperator):
         self.pooling = AdditiveAttention(hidden, opts.attention_dim)
 
     def forward(self, history: Tensor, mask: Tensor, user: UserBatch) -> Tensor:
-        h = self.encoder(history, mask, positions_from_end(history.shape[1], history.device))  # (B, H, D)
+        h = self.encoder(history, mask, positions_from_end(mask))  # (B, H, D)
         return self.pooling(h, mask)  # (B, D)

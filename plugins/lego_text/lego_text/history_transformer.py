@@ -64,7 +64,7 @@ class HistoryTransformerOperator(BehaviorOperator):
         self.pooling = AdditiveAttention(hidden, opts.attention_dim) if opts.pooling == "attention" else None
 
     def forward(self, history: Tensor, mask: Tensor, user: UserBatch) -> Tensor:
-        h = self.stack(history, mask, positions_from_end(history.shape[1], history.device))  # (B, H, D)
+        h = self.stack(history, mask, positions_from_end(mask))  # (B, H, D)
         if self.pooling is None:
             return masked_mean(h, mask, dim=1)  # (B, D)
         return self.pooling(h, mask)  # (B, D)

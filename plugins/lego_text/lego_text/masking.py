@@ -83,14 +83,37 @@ def unmask_empty_rows(mask: Tensor) -> Tensor:
     return mask | ~mask.any(dim=-1, keepdim=True)
 
 
-def positions_from_end(length: int, device: torch.device) -> Tensor:
-    """Position ids ``length-1, ..., 1, 0``: the most recent (last) history item is position 0.
+def positions_from_end(mask: Tensor) -> Tensor:
+    """``(B, H)`` position ids counted back from each row's most recent (last real) item, which is 0.
 
-    Histories are right-aligned (padding on the left), so counting from the end
-    gives an item the same position whatever the history's length.
+    Counting from the end gives an item the same position whatever the
+    history's length, and it does not matter on which side the padding is
+    (padded slots get 0; their outputs are masked away later).
 
     Example:
-        >>> positions_from_end(4, torch.device("cpu"))
-        tensor([3, 2, 1, 0])
+        >>> positions_from_end(torch.tensor([[False, False, True, True], [True, True, True, False]]))
+        tensor([[0, 0, 1, 0],
+                [2, 1, 0, 0]])
     """
-    return torch.arange(length - 1, -1, -1, device=device)
+    after = mask.flip(-1).long().cumsum(-1).flip(-1)  # (B, H) real items at or after each slot
+    return (after - 1).clamp(min=0) * mask
+
+
+def real_items_first(history: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+    """Move each row's real items to the front, keeping their order; return them and their lengths.
+
+    Works for padding on either side (or anywhere): a stable sort puts the
+    real slots first. Padded slots of the result are zero.
+
+    Example:
+        >>> x = torch.tensor([[[0.0], [0.0], [1.0], [2.0]], [[3.0], [4.0], [0.0], [0.0]]])
+        >>> moved, lengths = real_items_first(x, torch.tensor([[False, False, True, True], [True, True, False, False]]))
+        >>> moved[..., 0], lengths
+        (tensor([[1., 2., 0., 0.],
+                [3., 4., 0., 0.]]), tensor([2, 2]))
+    """
+    order = torch.argsort((~mask).to(torch.int8), dim=1, stable=True)  # (B, H) real slots first
+    lengths = mask.sum(dim=1)  # (B,)
+    moved = history.gather(1, order.unsqueeze(-1).expand_as(history))  # (B, H, D)
+    real = torch.arange(mask.shape[1], device=mask.device).unsqueeze(0) < lengths.unsqueeze(1)  # (B, H)
+    return moved * real.unsqueeze(-1).to(history.dtype), lengths

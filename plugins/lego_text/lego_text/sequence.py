@@ -50,8 +50,7 @@ class SequenceOperator(BehaviorOperator):
     def forward(self, history: Tensor, mask: Tensor, user: UserBatch) -> tuple[Tensor, Tensor]:
         if self.positions is None:
             return history, mask
-        positions = positions_from_end(history.shape[1], history.device)  # (H,)
         if history.shape[1] > self.positions.num_embeddings:
             raise ValueError(f"behavior operator 'sequence': history of {history.shape[1]} items, but the position "
                              f"table holds max_history = {self.positions.num_embeddings}")
-        return history + self.positions(positions), mask  # (B, H, D)
+        return history + self.positions(positions_from_end(mask)), mask  # (B, H, D)

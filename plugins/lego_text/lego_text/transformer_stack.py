@@ -48,7 +48,7 @@ class TransformerStack(nn.Module):
         self.encoder = nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
 
     def forward(self, x: Tensor, mask: Tensor, positions: Tensor) -> Tensor:
-        """``x (N, L, E)``, ``mask (N, L)`` True on real positions, ``positions (L,)`` ids in ``0..L-1`` -> ``(N, L, D)``."""
+        """``x (N, L, E)``, ``mask (N, L)`` True on real positions, ``positions`` ids ``(L,)`` or ``(N, L)`` in ``0..L-1`` -> ``(N, L, D)``."""
         if x.shape[1] > self.positions.num_embeddings:  # positions are 0..L-1 in some order
             raise ValueError(f"transformer: a sequence of {x.shape[1]} positions, but the position table "
                              f"holds {self.positions.num_embeddings} (max_length or max_history)")

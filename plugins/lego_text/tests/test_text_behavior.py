@@ -43,18 +43,19 @@ def _gru(mode: str) -> GRUOperator:
 
 
 @pytest.mark.parametrize("mode", ["ini", "con"])
-def test_text_gru_respects_left_padding(mode):
+def test_text_gru_ignores_padding_on_either_side(mode):
     op = _gru(mode)
     users = random_users(make_context(), 1)
     a, b = torch.randn(2, 16)
-    padded = torch.stack([torch.randn(16) * 100, torch.randn(16) * 100, a, b])[None]  # [pad, pad, a, b]
-    short = torch.stack([a, b])[None]  # [a, b]
+    pad = torch.randn(2, 16) * 100
     with torch.no_grad():
-        long_out = op(padded, torch.tensor([[False, False, True, True]]), users)
-        short_out = op(short, torch.tensor([[True, True]]), users)
+        short = op(torch.stack([a, b])[None], torch.tensor([[True, True]]), users)  # [a, b], H = 2
+        left = op(torch.stack([pad[0], pad[1], a, b])[None], torch.tensor([[False, False, True, True]]), users)
+        right = op(torch.stack([a, b, pad[0], pad[1]])[None], torch.tensor([[True, True, False, False]]), users)
         reversed_out = op(torch.stack([b, a])[None], torch.tensor([[True, True]]), users)
-    assert torch.allclose(long_out, short_out, atol=1e-6)
-    assert not torch.allclose(short_out, reversed_out, atol=1e-4)  # order matters: a GRU, not a bag
+    assert torch.allclose(left, short, atol=1e-6)  # [pad, pad, a, b] == [a, b]
+    assert torch.allclose(right, short, atol=1e-6)
+    assert not torch.allclose(short, reversed_out, atol=1e-4)  # order matters: a GRU, not a bag
 
 
 def test_text_gru_ini_and_con_shapes():
@@ -102,12 +103,24 @@ def test_text_polyattention_masked_positions_get_zero_weight():
     assert interest_mask.all() and (interests[1] == 0).all()
 
 
-def test_text_history_positions_count_from_most_recent():
+@pytest.mark.parametrize("cls", [HistoryTransformerOperator, HistoryFastformerOperator, SequenceOperator])
+def test_text_history_positions_count_from_most_recent(cls):
     torch.manual_seed(0)
-    op = HistoryTransformerOperator(options=HistoryTransformerConfig(num_heads=4, dropout=0.0),
-                                    context=make_context()).eval()
-    items = torch.randn(1, 3, 16)
+    options = {
+        HistoryTransformerOperator: HistoryTransformerConfig(num_heads=4, dropout=0.0),
+        HistoryFastformerOperator: HistoryFastformerConfig(num_heads=4, dropout=0.0),
+        SequenceOperator: SequenceConfig(position_embedding=True),
+    }[cls]
+    op = cls(options=options, context=make_context()).eval()
+    items, pad = torch.randn(1, 3, 16), torch.randn(1, 3, 16)
+
+    def run(history, mask):
+        out = op(history, mask, None)
+        return out[0][mask].view(1, 3, 16) if cls.output == "sequence" else out
+
     with torch.no_grad():
-        short = op(items, torch.ones(1, 3, dtype=torch.bool), None)
-        longer = op(torch.cat([torch.randn(1, 3, 16), items], dim=1), torch.tensor([[False] * 3 + [True] * 3]), None)
-    assert torch.allclose(short, longer, atol=1e-5)
+        short = run(items, torch.ones(1, 3, dtype=torch.bool))
+        left = run(torch.cat([pad, items], dim=1), torch.tensor([[False] * 3 + [True] * 3]))
+        right = run(torch.cat([items, pad], dim=1), torch.tensor([[True] * 3 + [False] * 3]))
+    assert torch.allclose(short, left, atol=1e-5)
+    assert torch.allclose(short, right, atol=1e-5)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import attrs
-import torch
 from attrs import validators as v
 from torch import Tensor, nn
 

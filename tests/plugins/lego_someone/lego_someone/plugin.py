@@ -4,7 +4,7 @@ from lego_core.plugin import hookimpl
 
 
 @hookimpl
-def lego_register_content_operators():  # type: ignore[no-untyped-def]
+def lego_register_content_operators():
     from lego_someone.bigram import BigramOperator
 
     return [BigramOperator]

@@ -1,0 +1,172 @@
+"""Adding item columns to an existing depot (what ``lego augment`` writes).
+
+The core writes a depot once (:func:`lego_core.data.depot.write_depot`) and
+has no API to add a column later. Until it has one, :func:`add_item_columns`
+does it here, following the depot's own layout and rules:
+
+1. every new column has one row per item, a known kind, and a vocabulary that
+   exists (or is written along with it); a name the item table already has is
+   an error (caches such as ``cache/lm-tokens-*`` are keyed by column names,
+   not contents, so a column is never replaced under them);
+2. new vocabularies go to ``vocabs/<name>.json`` and the column files to
+   ``items/``, each written to a temporary file and moved into place with
+   :func:`os.replace`;
+3. only then is ``meta.json`` updated (temporary file + :func:`os.replace`):
+   the column enters ``tables.items.columns`` with its kind, dtype and
+   vocabulary, the vocabulary its size in ``vocabs``, and what made the column
+   goes to ``added_columns``. A failure before this step leaves the depot as
+   it was (at most some unlisted files in ``items/``); readers never see a
+   listed column whose files are missing.
+
+The read-modify-write of ``meta.json`` runs under an advisory lock
+(``fcntl.flock`` on ``<depot>/.meta.lock``, where available), so two
+processes adding columns to one depot do not lose each other's entry.
+
+Example:
+    >>> import tempfile
+    >>> from lego_core.data.depot import Depot, text_column
+    >>> from lego_core.testing import tiny_depot
+    >>> path = tiny_depot(Path(tempfile.mkdtemp()) / "d", num_items=30, num_users=10)
+    >>> depot = add_item_columns(path, {"note_text": text_column(["x"] * 30)}, provenance={"by": "doctest"})
+    >>> depot.items.kind("note_text"), depot.items.strings("note_text")[:2]
+    ('text', ['x', 'x'])
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lego_core.data.depot import KINDS, Column, Depot
+from lego_core.data.ragged import Ragged
+from lego_core.errors import DataError
+
+PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+try:  # POSIX
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no lock
+    fcntl = None  # type: ignore[assignment]
+
+
+def replace_atomically(target: Path, write: Any) -> None:
+    """``write(handle)`` into a temporary sibling of ``target``, then move it over ``target``."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_array(target: Path, array: np.ndarray) -> None:
+    replace_atomically(target, lambda handle: np.save(handle, np.ascontiguousarray(array)))
+
+
+def save_json(target: Path, data: Any) -> None:
+    text = json.dumps(data, indent=2, ensure_ascii=False, default=str).encode()
+    replace_atomically(target, lambda handle: handle.write(text))
+
+
+@contextlib.contextmanager
+def _meta_lock(path: Path) -> Iterator[None]:
+    if fcntl is None:  # pragma: no cover
+        yield
+        return
+    with open(path / ".meta.lock", "a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _check(depot: Depot, columns: Mapping[str, Column], vocabs: Mapping[str, list[str]]) -> None:
+    problems = []
+    items = depot.items
+    known_vocabs = set(depot.meta.get("vocabs", {}))
+    for name in vocabs:
+        if name in known_vocabs:
+            problems.append(f"vocabulary {name!r} already exists in the depot; give the new one another name")
+        elif not PLAIN_NAME.match(name):
+            problems.append(f"vocabulary name {name!r} is not a plain name (letters, digits, _)")
+    for name, column in columns.items():
+        if not PLAIN_NAME.match(name):
+            problems.append(f"column name {name!r} is not a plain name (letters, digits, _)")
+        if name in items:
+            problems.append(f"the item table already has a column {name!r}; choose another name (columns are "
+                            "never replaced: caches derived from them are keyed by name)")
+        if column.kind not in KINDS:
+            problems.append(f"column {name!r}: kind {column.kind!r} is not one of {', '.join(KINDS)}")
+        if len(column) != items.num_rows:
+            problems.append(f"column {name!r} has {len(column)} rows, the item table {items.num_rows}")
+        if column.vocab is not None and column.vocab not in known_vocabs and column.vocab not in vocabs:
+            problems.append(f"column {name!r} names vocabulary {column.vocab!r}, which is neither in the depot "
+                            "nor written with it")
+        elif column.vocab is not None and column.kind in ("tokens", "category"):
+            size = len(vocabs[column.vocab]) if column.vocab in vocabs else depot.vocab_size(column.vocab)
+            values = column.data.values if isinstance(column.data, Ragged) else column.data
+            if len(values) and (int(np.min(values)) < 0 or int(np.max(values)) >= size):
+                problems.append(f"column {name!r} holds ids outside 0..{size - 1} of vocabulary {column.vocab!r}")
+    if problems:
+        raise DataError(f"{depot.path}: cannot add item columns:\n  - " + "\n  - ".join(problems))
+
+
+def _write_column(folder: Path, name: str, column: Column) -> dict[str, Any]:
+    if isinstance(column.data, Ragged):
+        save_array(folder / f"{name}.values.npy", np.asarray(column.data.values))
+        save_array(folder / f"{name}.offsets.npy", np.asarray(column.data.offsets, dtype=np.int64))
+        dtype = str(np.asarray(column.data.values).dtype)
+    else:
+        save_array(folder / f"{name}.npy", np.asarray(column.data))
+        dtype = str(np.asarray(column.data).dtype)
+    entry: dict[str, Any] = {"kind": column.kind, "dtype": dtype}
+    if column.vocab is not None:
+        entry["vocab"] = column.vocab
+    return entry
+
+
+def add_item_columns(path: str | Path, columns: Mapping[str, Column], vocabs: Mapping[str, list[str]] | None = None,
+                     provenance: Mapping[str, Any] | None = None) -> Depot:
+    """Add ``columns`` (and the new ``vocabs`` they name) to the item table of the depot at ``path``.
+
+    Args:
+        path: the depot folder.
+        columns: column name -> :class:`~lego_core.data.depot.Column`, one row per item.
+        vocabs: new vocabularies (id -> string lists, id 0 = padding/unknown) by name.
+        provenance: what made the columns, recorded under ``added_columns`` in ``meta.json``.
+
+    Returns:
+        The depot, opened again (its schema lists the new columns).
+
+    Raises:
+        DataError: a name is taken or not plain, a row count or id range is wrong, a vocabulary is missing.
+    """
+    path = Path(path)
+    vocabs = dict(vocabs or {})
+    with _meta_lock(path):
+        depot = Depot(path)
+        _check(depot, columns, vocabs)
+        for name, words in vocabs.items():
+            save_json(path / "vocabs" / f"{name}.json", list(words))
+        entries = {name: _write_column(path / "items", name, column) for name, column in columns.items()}
+        meta = json.loads((path / "meta.json").read_text())  # fresh: under the lock
+        meta["tables"]["items"]["columns"].update(entries)
+        meta.setdefault("vocabs", {}).update({name: len(words) for name, words in vocabs.items()})
+        added = meta.setdefault("added_columns", {})
+        for name in columns:
+            added[name] = dict(provenance or {})
+        save_json(path / "meta.json", meta)
+    return Depot(path)

@@ -1,0 +1,204 @@
+"""Text generators for ``lego augment``: a local causal LM, or an OpenAI-compatible HTTP endpoint.
+
+Both are called as ``generator(prompts, seed) -> texts`` (one output per
+prompt, in order) and describe themselves with ``key_parts()``, everything
+their outputs depend on (part of the resumable cache's key).
+
+- :class:`LocalGenerator`: ``AutoModelForCausalLM.generate`` on a batch of
+  prompts, left-padded (a decoder continues from the last position of every
+  row), greedy unless ``temperature > 0``; the random state is seeded per
+  call inside :func:`torch.random.fork_rng`, so the caller's RNG is untouched
+  and a resumed run draws the same samples. The output is the decoded new
+  tokens, special tokens skipped, stripped.
+- :class:`EndpointGenerator`: ``POST {endpoint}/v1/completions`` (vLLM,
+  Ollama, llama.cpp server, ... started by the user) with the standard
+  library's :mod:`urllib`, one prompt per request and ``batch_size``
+  requests in flight (threads). ``temperature = 0`` is greedy; ``seed`` is
+  sent, which servers that support it use. An API key is read from the
+  environment variable ``OPENAI_API_KEY`` when set (sent as a bearer token).
+  Connection failures, 429 and 5xx answers are retried twice; other errors
+  stop with the server's answer quoted.
+
+Example:
+    >>> EndpointGenerator("http://127.0.0.1:8000/v1", "m", max_new_tokens=8).url
+    'http://127.0.0.1:8000/v1/completions'
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import torch
+
+from lego_core.errors import ConfigError, LegoError
+from lego_llm.loading import (
+    config_digest,
+    load_model,
+    load_tokenizer,
+    resolve_source,
+    tokenizer_digest,
+    weights_digest,
+)
+
+RETRIES = 2
+API_KEY_VARIABLE = "OPENAI_API_KEY"
+
+
+def _check_sampling(max_new_tokens: int, temperature: float, top_p: float) -> None:
+    if max_new_tokens <= 0:
+        raise ConfigError(f"lego augment --max-new-tokens {max_new_tokens}: must be positive")
+    if temperature < 0:
+        raise ConfigError(f"lego augment --temperature {temperature}: must be >= 0 (0 is greedy decoding)")
+    if not 0 < top_p <= 1:
+        raise ConfigError(f"lego augment --top-p {top_p}: must be in (0, 1]")
+
+
+class LocalGenerator:
+    """A local causal language model (a checkpoint folder or a hub id), batched ``generate``.
+
+    Args:
+        model: checkpoint folder or hub id.
+        max_new_tokens: tokens generated per prompt at most.
+        temperature: 0 (default) decodes greedily; above 0 samples.
+        top_p: nucleus sampling mass (only when sampling).
+        device: a torch device.
+        dtype: ``"float32"``, ``"bfloat16"`` or ``"float16"``.
+        revision: hub revision.
+    """
+
+    def __init__(self, model: str, *, max_new_tokens: int = 32, temperature: float = 0.0, top_p: float = 1.0,
+                 device: str | torch.device = "cpu", dtype: str = "float32", revision: str | None = None) -> None:
+        _check_sampling(max_new_tokens, temperature, top_p)
+        where = "lego augment --model"
+        self.source = resolve_source(model, revision, where)
+        self.tokenizer = load_tokenizer(self.source, where)
+        self.tokenizer.padding_side = "left"
+        self.model = load_model(self.source, dtype, where, causal_lm=True).to(device).eval()
+        config = self.model.generation_config
+        self.eos_id = config.eos_token_id if config.eos_token_id is not None else self.tokenizer.eos_token_id
+        pad = self.tokenizer.pad_token_id
+        if pad is None:
+            pad = self.tokenizer.eos_token_id if self.tokenizer.eos_token_id is not None else self.tokenizer.unk_token_id
+            if pad is None:
+                raise ConfigError(f"{where} = {model!r}: the tokenizer has no pad, EOS or UNK token to pad with")
+        self.pad_id = int(pad)
+        self.max_new_tokens = max_new_tokens
+        self.temperature = temperature
+        self.top_p = top_p
+        self.dtype = dtype
+
+    def key_parts(self) -> dict[str, Any]:
+        return {
+            "kind": "local",
+            "model": self.source.label,
+            "revision": self.source.revision,
+            "config": config_digest(self.model.config),
+            "weights": weights_digest([("", self.model)]),
+            "dtype": self.dtype,
+            "tokenizer": tokenizer_digest(self.tokenizer),
+            "max_new_tokens": self.max_new_tokens,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+        }
+
+    def __call__(self, prompts: Sequence[str], seed: int) -> list[str]:
+        from transformers import GenerationConfig
+
+        sample = self.temperature > 0
+        config = GenerationConfig(max_new_tokens=self.max_new_tokens, do_sample=sample,
+                                  temperature=self.temperature if sample else None,
+                                  top_p=self.top_p if sample else None, top_k=None,
+                                  pad_token_id=self.pad_id, eos_token_id=self.eos_id)
+        device = next(self.model.parameters()).device
+        batch = self.tokenizer(list(prompts), return_tensors="pt", padding=True).to(device)
+        devices = [device] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices), torch.inference_mode():
+            torch.manual_seed(seed)
+            out = self.model.generate(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                                      generation_config=config)
+        new = out[:, batch["input_ids"].shape[1]:]
+        return [text.strip() for text in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
+
+
+class EndpointGenerator:
+    """An OpenAI-compatible completions endpoint, e.g. ``vllm serve`` or Ollama.
+
+    Args:
+        endpoint: the server's base URL (``http://host:8000`` or ``http://host:8000/v1``).
+        model: the model name the server knows (``--endpoint-model``).
+        max_new_tokens: ``max_tokens`` per request.
+        temperature, top_p: sampling settings (0 = greedy).
+        batch_size: requests in flight at once.
+        timeout: seconds per request.
+    """
+
+    def __init__(self, endpoint: str, model: str, *, max_new_tokens: int = 32, temperature: float = 0.0,
+                 top_p: float = 1.0, batch_size: int = 8, timeout: float = 120.0, retry_wait: float = 1.0) -> None:
+        _check_sampling(max_new_tokens, temperature, top_p)
+        if not endpoint.startswith(("http://", "https://")):
+            raise ConfigError(f"lego augment --endpoint {endpoint!r}: give the server's URL, e.g. http://127.0.0.1:8000")
+        if not model:
+            raise ConfigError("lego augment --endpoint needs --endpoint-model (the model name the server serves)")
+        base = endpoint.rstrip("/")
+        self.url = f"{base}/completions" if base.endswith("/v1") else f"{base}/v1/completions"
+        self.model = model
+        self.max_new_tokens = max_new_tokens
+        self.temperature = temperature
+        self.top_p = top_p
+        self.batch_size = max(1, batch_size)
+        self.timeout = timeout
+        self.retry_wait = retry_wait
+
+    def key_parts(self) -> dict[str, Any]:
+        return {"kind": "endpoint", "url": self.url, "model": self.model, "max_new_tokens": self.max_new_tokens,
+                "temperature": self.temperature, "top_p": self.top_p}
+
+    def _post(self, body: dict[str, Any]) -> dict[str, Any]:
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        key = os.environ.get(API_KEY_VARIABLE)
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        data = json.dumps(body).encode()
+        for attempt in range(RETRIES + 1):
+            request = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                    return json.loads(response.read().decode("utf-8"))
+            except urllib.error.HTTPError as err:
+                answer = err.read().decode("utf-8", "replace")[:300]
+                if (err.code == 429 or err.code >= 500) and attempt < RETRIES:
+                    time.sleep(self.retry_wait * 2 ** attempt)
+                    continue
+                raise LegoError(f"lego augment --endpoint: {self.url} answered HTTP {err.code} {err.reason}: "
+                                f"{answer}") from None
+            except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
+                if attempt < RETRIES:
+                    time.sleep(self.retry_wait * 2 ** attempt)
+                    continue
+                reason = getattr(err, "reason", err)
+                raise LegoError(f"lego augment --endpoint: cannot reach {self.url} ({reason}); is the server "
+                                "running (e.g. `vllm serve MODEL` or `ollama serve`)?") from None
+            except json.JSONDecodeError as err:
+                raise LegoError(f"lego augment --endpoint: {self.url} did not answer JSON ({err})") from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _complete(self, prompt: str, seed: int) -> str:
+        body = {"model": self.model, "prompt": prompt, "max_tokens": self.max_new_tokens,
+                "temperature": self.temperature, "top_p": self.top_p, "seed": seed, "n": 1, "stream": False}
+        answer = self._post(body)
+        try:
+            return str(answer["choices"][0]["text"]).strip()
+        except (KeyError, IndexError, TypeError):
+            raise LegoError(f"lego augment --endpoint: {self.url} answered without choices[0].text: "
+                            f"{json.dumps(answer)[:300]}") from None
+
+    def __call__(self, prompts: Sequence[str], seed: int) -> list[str]:
+        with ThreadPoolExecutor(max_workers=min(self.batch_size, max(1, len(prompts)))) as pool:
+            return list(pool.map(self._complete, prompts, [seed + i for i in range(len(prompts))]))

@@ -1,0 +1,29 @@
+"""Every docstring example in lego_llm runs (torchrec's style guide: examples are doctests)."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import pkgutil
+
+import lego_llm
+import pytest
+
+MODULES = sorted(m.name for m in pkgutil.iter_modules(lego_llm.__path__, "lego_llm."))
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_doctests(name: str) -> None:
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0, f"{name}: {result.failed} doctest(s) failed"
+
+
+def test_every_option_is_documented() -> None:
+    import attrs
+    from lego_llm.iisan import IISANConfig
+    from lego_llm.lm_operator import LMConfig
+
+    for cls in (LMConfig, IISANConfig):
+        undocumented = [f.name for f in attrs.fields(cls) if not f.metadata.get("doc")]
+        assert not undocumented, f"{cls.__name__}: {undocumented}"
