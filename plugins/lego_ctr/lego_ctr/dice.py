@@ -5,7 +5,7 @@ https://arxiv.org/abs/1706.06978, section 4.3:
 ``p(s) = sigmoid((s - E[s]) / sqrt(Var[s] + eps))`` and
 ``f(s) = p(s) * s + (1 - p(s)) * alpha * s``, where ``E[s]`` and ``Var[s]`` are
 the mini-batch mean and variance in training and running averages in
-evaluation (as batch normalisation, without affine parameters).
+evaluation: batch normalisation without affine parameters.
 """
 
 from __future__ import annotations
@@ -39,16 +39,13 @@ class Dice(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """``(..., C)`` -> ``(..., C)``; statistics over every leading position."""
-        if self.training:
-            rows = x.reshape(-1, x.shape[-1])  # (N, C)
-            if rows.shape[0] == 0:
-                return x
-            mean = rows.mean(dim=0)
-            var = rows.var(dim=0, unbiased=False)
-            with torch.no_grad():  # the buffers keep their dtype under autocast
-                self.running_mean.lerp_(mean.to(self.running_mean.dtype), self.momentum)
-                self.running_var.lerp_(var.to(self.running_var.dtype), self.momentum)
-        else:
-            mean, var = self.running_mean, self.running_var
-        p = torch.sigmoid((x - mean) * torch.rsqrt(var + self.eps))
-        return x * (self.alpha + p * (1 - self.alpha))  # = p * x + (1 - p) * alpha * x, fewer passes
+        rows = x.reshape(-1, x.shape[-1])  # (N, C)
+        if rows.shape[0] == 0:
+            return x
+        if self.training and rows.shape[0] == 1:  # a single row is its own mean
+            normed = torch.zeros_like(rows)
+        else:  # one fused kernel; updates the running statistics in training
+            normed = nn.functional.batch_norm(rows, self.running_mean, self.running_var, training=self.training,
+                                              momentum=self.momentum, eps=self.eps)
+        p = torch.sigmoid(normed)
+        return (rows * torch.addcmul(self.alpha, p, 1 - self.alpha)).reshape(x.shape)  # p x + (1 - p) alpha x

@@ -46,11 +46,11 @@ second column from the same generations is free); delete it to reclaim space.
 Example:
     >>> import tempfile
     >>> from lego_core.testing import tiny_depot
-    >>> depot = tiny_depot(Path(tempfile.mkdtemp()) / "d", num_items=30, num_users=10)
+    >>> depot = tiny_depot(Path(tempfile.mkdtemp()) / "d", num_items=60, num_users=15)
     >>> shout = lambda prompts, seed: [p.upper() for p in prompts]
     >>> result = augment_depot(depot, shout, template="{category} news", column="loud")
     >>> result.columns, result.rows, result.vocab
-    (('loud', 'loud_text'), 30, 'words')
+    (('loud', 'loud_text'), 60, 'words')
 """
 
 from __future__ import annotations
@@ -144,6 +144,15 @@ def _check_names(depot: Depot, column: str, vocab: str | None) -> None:
                           "choose another --column")
 
 
+def check_request(depot: str | Path, template: str, column: str, vocab: str) -> tuple[Depot, Layout, str | None]:
+    """Open the depot and check the template, the column name and the vocabulary choice (before any generation)."""
+    opened = Depot(depot)
+    layout = make_layout([], template, where="lego augment --template")
+    vocab_name = pick_vocab(opened, layout, vocab)
+    _check_names(opened, column, vocab_name)
+    return opened, layout, vocab_name
+
+
 @contextlib.contextmanager
 def _exclusive(folder: Path) -> Iterator[None]:
     if fcntl is None:  # pragma: no cover
@@ -199,19 +208,16 @@ def augment_depot(depot: str | Path, generator: Generator, *, template: str, col
         column: the new column's name.
         batch_size: prompts per generator call.
         chunk_size: items per saved chunk (the unit of resumption).
-        seed: base seed; a call gets ``seed + first item position of its batch``.
+        seed: base seed; a batch gets ``seed + its offset in the item order`` (chunk start + offset in the chunk).
         vocab: ``"auto"``, ``"new"`` or an existing vocabulary name (see the module doc).
         key_parts: what the generator's outputs depend on (default: ``generator.key_parts()``).
         progress: ``(description, total) -> advance(n)``.
         on_chunk: called after each chunk is saved with ``(chunk, chunks done, chunks in all)``.
     """
     started = time.perf_counter()
-    opened = Depot(depot)
     if batch_size <= 0 or chunk_size <= 0:
         raise ConfigError(f"lego augment: --batch-size ({batch_size}) and --chunk-size ({chunk_size}) must be positive")
-    layout = make_layout([], template, where="lego augment --template")
-    vocab_name = pick_vocab(opened, layout, vocab)
-    _check_names(opened, column, vocab_name)
+    opened, layout, vocab_name = check_request(depot, template, column, vocab)
     prompts = item_texts(opened, layout)
     n = len(prompts)
     sizes = [min(chunk_size, n - s) for s in range(0, n, chunk_size)]
@@ -323,6 +329,7 @@ def _run(args: argparse.Namespace) -> int:
     from lego_core.engine.progress import progress_factory
 
     console = Console()
+    check_request(args.depot, args.template, args.column, args.vocab)  # fail before loading a model
     generator = make_generator(args)
     try:
         with progress_factory(console) as progress:
@@ -338,7 +345,7 @@ def _run(args: argparse.Namespace) -> int:
     console.print(f"added item columns {tokens} (tokens, {vocab}, {result.unknown_share:.1%} unknown words) and "
                   f"{text} (text) to {args.depot}: {result.rows:,} items, {result.generated:,} generated now, "
                   f"{result.resumed:,} from {result.cache.name}, in {result.seconds:.1f}s", markup=False,
-                  highlight=False)
+                  highlight=False, soft_wrap=True)
     console.print(f'Use it: [data] item_attributes = ["{tokens}", ...], or an lm template "{{{tokens}}}"',
                   markup=False, highlight=False, soft_wrap=True)
     return 0

@@ -26,8 +26,8 @@ Example:
     >>> import tempfile
     >>> from lego_core.data.depot import Depot, text_column
     >>> from lego_core.testing import tiny_depot
-    >>> path = tiny_depot(Path(tempfile.mkdtemp()) / "d", num_items=30, num_users=10)
-    >>> depot = add_item_columns(path, {"note_text": text_column(["x"] * 30)}, provenance={"by": "doctest"})
+    >>> path = tiny_depot(Path(tempfile.mkdtemp()) / "d", num_items=60, num_users=15)
+    >>> depot = add_item_columns(path, {"note_text": text_column(["x"] * 60)}, provenance={"by": "doctest"})
     >>> depot.items.kind("note_text"), depot.items.strings("note_text")[:2]
     ('text', ['x', 'x'])
 """

@@ -24,10 +24,10 @@ Example:
     >>> import tempfile
     >>> from lego_core.testing import tiny_depot
     >>> from lego_llm.testing import tiny_bert
-    >>> depot = tiny_depot(Path(tempfile.mkdtemp()) / "d", num_items=30, num_users=10)
+    >>> depot = tiny_depot(Path(tempfile.mkdtemp()) / "d", num_items=60, num_users=15)
     >>> result = embed_depot(depot, str(tiny_bert(tempfile.mkdtemp())), name="tiny", device="cpu")
     >>> result.path.relative_to(depot).as_posix(), result.shape
-    ('embeddings/tiny.npy', (30, 32))
+    ('embeddings/tiny.npy', (60, 32))
 """
 
 from __future__ import annotations

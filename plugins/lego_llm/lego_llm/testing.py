@@ -108,3 +108,13 @@ def lm_context(vocab_size: int, max_length: int = 12, hidden_size: int = 16) -> 
     """
     lm = Attribute(name="lm", kind="tokens", vocab_size=vocab_size, max_length=max_length)
     return make_context(hidden_size=hidden_size, item_attributes={"lm": lm})
+
+
+
+def example_bert(workdir: str | Path) -> Path:
+    """The tiny random BERT under ``workdir/lego-llm-tiny-bert``, written on first use (the operators'
+    ``example_options``: the core's every-combination test builds each brick with them)."""
+    folder = Path(workdir) / "lego-llm-tiny-bert"
+    if not (folder / "config.json").is_file():
+        tiny_bert(folder)
+    return folder

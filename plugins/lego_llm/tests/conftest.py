@@ -12,19 +12,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
-HERE = Path(__file__).parent
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Plain ``pytest`` runs the fast tests (docs/development.md); this plugin's ``real`` tests need ``-m real``."""
-    if config.option.markexpr:
-        return
-    skip = pytest.mark.skip(reason="uses the real all-MiniLM-L6-v2: run with -m real")
-    for item in items:
-        if "real" in item.keywords and HERE in Path(str(item.path)).parents:
-            item.add_marker(skip)
-
-
 @pytest.fixture(autouse=True, scope="module")
 def _one_torch_thread() -> Iterator[None]:
     """Tiny tensors: one thread is many times faster than several fighting over shared cores."""

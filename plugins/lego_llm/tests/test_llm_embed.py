@@ -84,3 +84,10 @@ def test_decoupled_design_trains_on_the_frozen_file(bert_dir: Path, depot_copy: 
     assert not table.requires_grad
     np.testing.assert_array_equal(table.detach().numpy(), np.load(result.path))  # still the file's vectors
     assert exp.model.content.projection.weight.requires_grad  # 32 -> 16
+
+
+@pytest.mark.parametrize("command", ["embed", "augment"])
+def test_help(capsys: pytest.CaptureFixture[str], command: str) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--help"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.startswith(f"usage: lego {command}")

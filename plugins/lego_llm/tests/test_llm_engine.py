@@ -43,3 +43,17 @@ def test_train_then_cached_scores_equal_uncached(options: dict, layers: tuple[st
     fresh = exp.build(torch.device("cpu"))
     fresh.load_state_dict(saved)  # strict: the frozen weights come from the checkpoint folder
     np.testing.assert_allclose(score_split(fresh, pairs, cache=True, batch_size=16), cached, rtol=1e-5, atol=1e-6)
+
+
+def test_example_options_are_the_tiny_bert(tmp_path: Path) -> None:
+    """What the core's every-combination test builds each operator with: fast, no download."""
+    from lego_llm.iisan import IISANOperator
+    from lego_llm.lm_operator import LMOperator
+    from lego_llm.testing import lm_context
+
+    from lego_core.testing import check_content_operator
+
+    lm, iisan = LMOperator.example_options(tmp_path), IISANOperator.example_options(tmp_path)
+    assert lm.model == iisan.model == str(tmp_path / "lego-llm-tiny-bert") and lm.split and lm.lora_r
+    check_content_operator(LMOperator, lm, context=lm_context(78))
+    check_content_operator(IISANOperator, iisan, context=lm_context(78))
