@@ -68,19 +68,20 @@ class FastformerLayer(nn.Module):
     Args:
         hidden_size: size of the vectors.
         num_heads: attention heads.
+        feedforward_size: width of the feed-forward block.
         dropout: dropout after the attention and the feed-forward block.
 
     Example:
-        >>> FastformerLayer(8, 2)(torch.randn(3, 5, 8), torch.ones(3, 5, dtype=torch.bool)).shape
+        >>> FastformerLayer(8, 2, 16)(torch.randn(3, 5, 8), torch.ones(3, 5, dtype=torch.bool)).shape
         torch.Size([3, 5, 8])
     """
 
-    def __init__(self, hidden_size: int, num_heads: int, dropout: float = 0.0) -> None:
+    def __init__(self, hidden_size: int, num_heads: int, feedforward_size: int, dropout: float = 0.0) -> None:
         super().__init__()
         self.attention = FastformerAttention(hidden_size, num_heads)
         self.attention_norm = nn.LayerNorm(hidden_size)
         self.feedforward = nn.Sequential(
-            nn.Linear(hidden_size, 4 * hidden_size), nn.GELU(), nn.Linear(4 * hidden_size, hidden_size)
+            nn.Linear(hidden_size, feedforward_size), nn.GELU(), nn.Linear(feedforward_size, hidden_size)
         )
         self.output_norm = nn.LayerNorm(hidden_size)
         self.dropout = nn.Dropout(dropout)
@@ -98,23 +99,26 @@ class FastformerEncoder(nn.Module):
         hidden_size: size of the outputs.
         num_heads: attention heads per layer.
         num_layers: number of layers.
+        feedforward_size: width of each layer's feed-forward block.
         max_positions: size of the position table.
         dropout: dropout on the embeddings and inside the layers.
 
     Example:
-        >>> encoder = FastformerEncoder(6, 8, num_heads=2, num_layers=1, max_positions=5)
+        >>> encoder = FastformerEncoder(6, 8, num_heads=2, num_layers=1, feedforward_size=16,
+        ...                             max_positions=5)
         >>> encoder(torch.randn(3, 5, 6), torch.ones(3, 5, dtype=torch.bool), torch.arange(5)).shape
         torch.Size([3, 5, 8])
     """
 
     def __init__(self, input_dim: int, hidden_size: int, *, num_heads: int, num_layers: int,
-                 max_positions: int, dropout: float = 0.0) -> None:
+                 feedforward_size: int, max_positions: int, dropout: float = 0.0) -> None:
         super().__init__()
         self.projection: nn.Module = nn.Identity() if input_dim == hidden_size else nn.Linear(input_dim, hidden_size)
         self.positions = nn.Embedding(max_positions, hidden_size)
         self.norm = nn.LayerNorm(hidden_size)
         self.dropout = nn.Dropout(dropout)
-        self.layers = nn.ModuleList(FastformerLayer(hidden_size, num_heads, dropout) for _ in range(num_layers))
+        self.layers = nn.ModuleList(FastformerLayer(hidden_size, num_heads, feedforward_size, dropout)
+                                    for _ in range(num_layers))
 
     def forward(self, x: Tensor, mask: Tensor, positions: Tensor) -> Tensor:
         """``x (N, L, E)``, ``mask (N, L)``, ``positions`` ids ``(L,)`` or ``(N, L)`` in ``0..L-1`` -> ``(N, L, D)``."""

@@ -25,7 +25,7 @@ CASES = [
     (PolyAttentionOperator, PolyAttentionConfig(num_interests=3, attention_dim=8)),
     (PolyAttentionOperator, PolyAttentionConfig(num_interests=1, attention_dim=4)),
     (HistoryFastformerOperator, HistoryFastformerConfig(num_heads=4, attention_dim=8)),
-    (HistoryFastformerOperator, HistoryFastformerConfig(num_heads=2, num_layers=2, attention_dim=8)),
+    (HistoryFastformerOperator, HistoryFastformerConfig(num_heads=2, num_layers=2, feedforward_size=8, attention_dim=8)),
     (SequenceOperator, SequenceConfig()),
     (SequenceOperator, SequenceConfig(position_embedding=True)),
 ]

@@ -29,7 +29,7 @@ CASES = [
     (TransformerOperator, TransformerConfig(attention_dim=8, num_layers=1, num_heads=4, **SMALL)),
     (TransformerOperator, TransformerConfig(attention_dim=8, num_layers=2, num_heads=2, feedforward_size=12, **SMALL)),
     (FastformerOperator, FastformerConfig(attention_dim=8, num_heads=4, **SMALL)),
-    (FastformerOperator, FastformerConfig(attention_dim=8, num_heads=2, num_layers=2, **SMALL)),
+    (FastformerOperator, FastformerConfig(attention_dim=8, num_heads=2, num_layers=2, feedforward_size=6, **SMALL)),
 ]
 IDS = [f"{cls.name}-{i}" for i, (cls, _) in enumerate(CASES)]
 
