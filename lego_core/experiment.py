@@ -107,6 +107,8 @@ class Experiment:
         """
         console = console or Console(quiet=True)
         train = self.config.train
+        if train.threads:
+            torch.set_num_threads(train.threads)
         device_obj = pick_device(device or train.device)
         if resume is not None:
             run_dir = Path(resume)

@@ -72,6 +72,7 @@ class TrainConfig:
     seed: int = attrs.field(default=2023, metadata=_doc("Seed of everything random: init, sampling, order."))
     device: str = attrs.field(default="auto", metadata=_doc('"cpu", "cuda", "cuda:1" or "auto" (CUDA when available).'))
     cache: bool = attrs.field(default=True, metadata=_doc("Evaluate with item and user caches (every item and user encoded once)."))
+    threads: int = attrs.field(default=0, validator=non_negative, metadata=_doc("CPU threads torch may use (0: torch's default). On a busy machine 1 is often fastest; this is process-wide."))
     amp: bool = attrs.field(default=True, metadata=_doc("bf16 autocast on CUDA (ignored on CPU)."))
     checkpoint_every: int = attrs.field(default=0, validator=non_negative, metadata=_doc("Also save a resumable checkpoint every N steps (0: at epoch ends only)."))
     max_steps_per_epoch: int = attrs.field(default=0, validator=non_negative, metadata=_doc("Cut epochs to this many steps (0: whole epochs); for smoke runs."))
