@@ -143,8 +143,8 @@ def lego_register_commands() -> list[Any]:
 
         @hookimpl
         def lego_register_commands():
-            from lego_llm.embed import EMBED_COMMAND
-            return [EMBED_COMMAND]
+            from lego_llm.embed import EMBED
+            return [EMBED]
     """
 
 
