@@ -113,9 +113,8 @@ def generate(raw: Path, *, news: int, impressions: int, users: int, seed: int) -
 
 def worker(raw: str, out: str) -> None:
     """Run in a fresh process: prepare twice, print the measurements as JSON."""
-    from lego_datasets.mind import MINDProcessor
-
     from lego_core.data.prepare import prepare
+    from lego_datasets.mind import MINDProcessor
 
     import_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     start = time.perf_counter()

@@ -87,9 +87,9 @@ def random_fields(context: ModelContext, b: int, k: int, generator: torch.Genera
 
 
 def history_mask(b: int, h: int, lengths: list[int] | None = None) -> Tensor:
-    """``(b, h)`` bool mask, real items last (most recent), row lengths given or decreasing."""
+    """``(b, h)`` bool mask as the engine makes it: real items first (oldest to most recent), padding after."""
     lengths = lengths if lengths is not None else [max(h - i, 0) for i in range(b)]
-    return torch.arange(h)[None, :] >= (h - torch.tensor(lengths))[:, None]
+    return torch.arange(h)[None, :] < torch.tensor(lengths)[:, None]
 
 
 def _roundtrip_options(cls: Any, options: Any) -> Any:

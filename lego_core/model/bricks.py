@@ -74,6 +74,11 @@ class ContentOperator(Brick):
 class BehaviorOperator(Brick):
     """History vectors ``(B, H, D)`` + mask ``(B, H)`` -> user representation.
 
+    A row holds the user's last ``H`` items in time order (oldest first, most
+    recent last), then padding: ``mask`` is True on real items, which always
+    come first. Padded vectors are zeros; an operator's output must not depend
+    on them, and an all-padding row (an empty history) must give finite values.
+
     ``output = "vector"``: return ``(B, D)``.
     ``output = "sequence"``: return ``(vectors (B, S, D), mask (B, S))`` for a
     predictor that attends over the history itself (DIN) or over several

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+
+from lego_core.config.converter import CONVERTER, structure
+from lego_core.errors import ConfigError
+from lego_core.testing import check_predictor, make_context, random_fields
 from lego_ctr.autoint import AutoIntConfig, AutoIntPredictor
 from lego_ctr.dcn import DCNConfig, DCNPredictor
 from lego_ctr.dcnv2 import DCNv2Config, DCNv2Predictor
@@ -19,10 +23,6 @@ from lego_ctr.plugin import lego_register_predictors
 from lego_ctr.pnn import PNNConfig, PNNPredictor
 from lego_ctr.widedeep import WideDeepConfig, WideDeepPredictor
 from lego_ctr.xdeepfm import XDeepFMConfig, XDeepFMPredictor
-
-from lego_core.config.converter import CONVERTER, structure
-from lego_core.errors import ConfigError
-from lego_core.testing import check_predictor, make_context, random_fields
 
 SMALL = [16, 8]
 CASES = {

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from lego_ctr.din import DINConfig, DINPredictor
 
 from lego_core.testing import make_context, random_fields
+from lego_ctr.din import DINConfig, DINPredictor
 
 torch.manual_seed(0)
 B, S, K, D = 3, 5, 2, 16

@@ -7,8 +7,9 @@ import importlib
 import pkgutil
 
 import attrs
-import lego_ctr
 import pytest
+
+import lego_ctr
 from lego_ctr.plugin import lego_register_predictors
 
 MODULES = sorted(m.name for m in pkgutil.iter_modules(lego_ctr.__path__))

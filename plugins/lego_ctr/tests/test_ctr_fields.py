@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 import torch
+
+from lego_core.model.inputs import FieldInputs
+from lego_core.testing import make_context
 from lego_ctr.dice import Dice
 from lego_ctr.fields import FieldEmbedding, pair_indices
 from lego_ctr.linear import FieldLinear
 from lego_ctr.mlp import MLP
-
-from lego_core.model.inputs import FieldInputs
-from lego_core.testing import make_context
 
 
 def test_fields_stack_vectors_and_categories(context, make_inputs):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import torch
+
 from lego_ctr.dcn import CrossNet, DCNConfig, DCNPredictor
 from lego_ctr.dcnv2 import CrossNetMix, CrossNetV2, DCNv2Config, DCNv2Predictor
 from lego_ctr.gdcn import GatedCrossNet, GDCNConfig, GDCNPredictor

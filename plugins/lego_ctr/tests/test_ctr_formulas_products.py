@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import torch
+
 from lego_ctr.autoint import AutoIntConfig, AutoIntPredictor, InteractingLayer
 from lego_ctr.deepfm import DeepFMConfig, DeepFMPredictor
 from lego_ctr.fibinet import Bilinear, FiBiNETConfig, FiBiNETPredictor, SENet

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from lego_ctr.plugin import PRESETS, lego_register_predictors
 
 from lego_core.config.resolve import resolve
 from lego_core.plugin.host import PluginHost
+from lego_ctr.plugin import PRESETS, lego_register_predictors
 
 NAMES = [c.name for c in lego_register_predictors()]
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from lego_datasets.mind import MINDOptions, MINDProcessor, parse_time
 
 from lego_core.data.prepare import prepare
 from lego_core.errors import DataError
+from lego_datasets.mind import MINDOptions, MINDProcessor, parse_time
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

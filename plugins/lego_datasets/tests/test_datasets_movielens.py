@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from lego_datasets.movielens import MovieLensOptions, MovieLensProcessor
 
 from lego_core.data.depot import Depot
 from lego_core.data.prepare import prepare
 from lego_core.errors import DataError
+from lego_datasets.movielens import MovieLensOptions, MovieLensProcessor
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from lego_datasets.grouplens import split_year
-from lego_datasets.reader import RowErrors, read_lines, read_rows
 
 from lego_core.errors import DataError
+from lego_datasets.grouplens import split_year
+from lego_datasets.reader import RowErrors, read_lines, read_rows
 
 
 def test_rows_keep_their_physical_line_numbers(tmp_path: Path) -> None:

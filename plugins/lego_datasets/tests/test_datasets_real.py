@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from lego_datasets.fetch_ml100k import fetch_ml100k
-from lego_datasets.movielens import MovieLensProcessor
 
 from lego_core.data.depot import Depot
 from lego_core.data.prepare import prepare
+from lego_datasets.fetch_ml100k import fetch_ml100k
+from lego_datasets.movielens import MovieLensProcessor
 
 pytestmark = pytest.mark.real
 REPO = Path(__file__).resolve().parents[3]

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from lego_datasets.recbole import RecBoleOptions, RecBoleProcessor
 
 from lego_core.data.prepare import prepare
 from lego_core.errors import DataError
+from lego_datasets.recbole import RecBoleOptions, RecBoleProcessor
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from lego_datasets.splits import RatingOptions, Ratings, assign_splits, sample_negatives, split_ratings
 
 NUM_ITEMS = 25

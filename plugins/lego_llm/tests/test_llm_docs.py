@@ -6,8 +6,9 @@ import doctest
 import importlib
 import pkgutil
 
-import lego_llm
 import pytest
+
+import lego_llm
 
 MODULES = sorted(m.name for m in pkgutil.iter_modules(lego_llm.__path__, "lego_llm."))
 
@@ -21,6 +22,7 @@ def test_doctests(name: str) -> None:
 
 def test_every_option_is_documented() -> None:
     import attrs
+
     from lego_llm.iisan import IISANConfig
     from lego_llm.lm_operator import LMConfig
 

@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from lego_llm.embed import default_name, embed_depot
-from lego_llm.lm_operator import LMConfig, LMOperator
-from lego_llm.testing import depot_store
 
 from lego_core.cli.main import main
 from lego_core.config.tomlio import loads_toml
 from lego_core.errors import ConfigError
 from lego_core.experiment import Experiment
+from lego_llm.embed import default_name, embed_depot
+from lego_llm.lm_operator import LMConfig, LMOperator
+from lego_llm.testing import depot_store
 
 
 def test_rows_equal_the_lm_operator_before_its_projection(bert_dir: Path, depot_copy: Path) -> None:

@@ -47,11 +47,10 @@ def test_train_then_cached_scores_equal_uncached(options: dict, layers: tuple[st
 
 def test_example_options_are_the_tiny_bert(tmp_path: Path) -> None:
     """What the core's every-combination test builds each operator with: fast, no download."""
+    from lego_core.testing import check_content_operator
     from lego_llm.iisan import IISANOperator
     from lego_llm.lm_operator import LMOperator
     from lego_llm.testing import lm_context
-
-    from lego_core.testing import check_content_operator
 
     lm, iisan = LMOperator.example_options(tmp_path), IISANOperator.example_options(tmp_path)
     assert lm.model == iisan.model == str(tmp_path / "lego-llm-tiny-bert") and lm.split and lm.lora_r

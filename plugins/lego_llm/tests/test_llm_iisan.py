@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from lego_llm.iisan import IISANConfig, IISANOperator
-from lego_llm.testing import depot_store, lm_context
 
 from lego_core.testing import check_content_operator
+from lego_llm.iisan import IISANConfig, IISANOperator
+from lego_llm.testing import depot_store, lm_context
 
 
 @pytest.mark.parametrize("which", ["bert", "llama"])

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from lego_core.data.depot import Depot
+from lego_core.errors import ConfigError
 from lego_llm.families import FAMILIES, family_of
 from lego_llm.layout import column_strings, item_texts, make_layout
 from lego_llm.loading import hub_offline, load_tokenizer, resolve_source
 from lego_llm.tokens import tokenize_items
-
-from lego_core.data.depot import Depot
-from lego_core.errors import ConfigError
 
 
 def test_local_folder_is_used_as_is(bert_dir: Path) -> None:

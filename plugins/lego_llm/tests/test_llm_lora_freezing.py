@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from lego_llm.lm_operator import LMConfig, LMOperator
-from lego_llm.testing import lm_context
 from torch import nn
 
 from lego_core.model.inputs import ItemBatch
+from lego_llm.lm_operator import LMConfig, LMOperator
+from lego_llm.testing import lm_context
 
 
 def _trainable(op: nn.Module) -> dict[str, int]:

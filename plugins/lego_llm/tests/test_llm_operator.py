@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from lego_llm.lm_operator import LMConfig, LMOperator
-from lego_llm.testing import depot_store, lm_context
 
 from lego_core.config.converter import structure
 from lego_core.errors import ConfigError, DataError
 from lego_core.model.inputs import ItemBatch
 from lego_core.testing import check_content_operator
+from lego_llm.lm_operator import LMConfig, LMOperator
+from lego_llm.testing import depot_store, lm_context
 
 BERT_VOCAB, LLAMA_VOCAB = 78, 289
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from lego_llm.iisan import IISANConfig
-from lego_llm.lm_operator import LMConfig
-from lego_llm.plugin import PRESETS
 
 from lego_core.config.converter import structure
 from lego_core.config.preset import Preset
+from lego_llm.iisan import IISANConfig
+from lego_llm.lm_operator import LMConfig
+from lego_llm.plugin import PRESETS
 
 EXPECTED = {"plm-nr", "once", "dire", "iisan", "iisan-llama", "bert-dcn"} | {
     f"{lm}-{m}" for lm in ("bert", "llama") for m in ("naml", "nrms", "lstur", "miner")}

@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
+from lego_core.model.inputs import ItemBatch
 from lego_llm.iisan import IISANConfig, IISANOperator
 from lego_llm.lm_operator import LMConfig, LMOperator
 from lego_llm.loading import DEFAULT_MODEL
 from lego_llm.testing import depot_store, lm_context, minilm_folder
-
-from lego_core.model.inputs import ItemBatch
 
 pytestmark = [
     pytest.mark.real,

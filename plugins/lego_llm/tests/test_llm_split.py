@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from lego_llm.lm_operator import LMConfig, LMOperator
-from lego_llm.testing import depot_store, lm_context, tiny_bert
 
 from lego_core.errors import ConfigError, DataError
 from lego_core.model.inputs import ItemBatch
+from lego_llm.lm_operator import LMConfig, LMOperator
+from lego_llm.testing import depot_store, lm_context, tiny_bert
 
 
 def _perturb(op: LMOperator, seed: int = 0) -> None:

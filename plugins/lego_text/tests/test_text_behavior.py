@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+
+from lego_core.testing import check_behavior_operator, make_context, random_users
 from lego_text.additive import AdditiveConfig, AdditiveOperator
 from lego_text.gru import GRUConfig, GRUOperator
 from lego_text.history_attention import HistoryAttentionConfig, HistoryAttentionOperator
@@ -11,8 +13,6 @@ from lego_text.history_fastformer import HistoryFastformerConfig, HistoryFastfor
 from lego_text.history_transformer import HistoryTransformerConfig, HistoryTransformerOperator
 from lego_text.polyattention import PolyAttentionConfig, PolyAttentionOperator
 from lego_text.sequence import SequenceConfig, SequenceOperator
-
-from lego_core.testing import check_behavior_operator, make_context, random_users
 
 CASES = [
     (AdditiveOperator, AdditiveConfig(attention_dim=8)),

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pytest
 import torch
+
+from lego_core.errors import ConfigError
+from lego_core.model.inputs import ItemBatch
+from lego_core.testing import check_content_operator, make_context, random_items
 from lego_text.attention import AttentionConfig, AttentionOperator
 from lego_text.cnn import CNNConfig, CNNOperator
 from lego_text.cnn_concat import CNNConcatConfig, CNNConcatOperator
 from lego_text.fastformer import FastformerConfig, FastformerOperator
 from lego_text.pooling import PoolingConfig, PoolingOperator
 from lego_text.transformer import TransformerConfig, TransformerOperator
-
-from lego_core.errors import ConfigError
-from lego_core.model.inputs import ItemBatch
-from lego_core.testing import check_content_operator, make_context, random_items
 
 SMALL = dict(embedding_dim=8, category_dim=4)
 

@@ -6,8 +6,9 @@ import doctest
 import importlib
 import pkgutil
 
-import lego_text
 import pytest
+
+import lego_text
 
 MODULES = sorted(m.name for m in pkgutil.iter_modules(lego_text.__path__, "lego_text."))
 

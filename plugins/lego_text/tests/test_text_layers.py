@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+
 from lego_text.additive_attention import AdditiveAttention
 from lego_text.fastformer_layer import FastformerAttention
 from lego_text.masking import masked_max, masked_mean, masked_softmax

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from lego_text.miner import MINERConfig, MINERPredictor
 
 from lego_core.model.inputs import FieldInputs
 from lego_core.testing import check_predictor, make_context
+from lego_text.miner import MINERConfig, MINERPredictor
 
 
 @pytest.mark.parametrize("aggregate", ["attention", "max", "mean"])

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import lego_text
 import pytest
 
+import lego_text
 from lego_core.config.converter import structure_or_raise
 from lego_core.config.preset import Preset
 from lego_core.plugin.host import PluginHost

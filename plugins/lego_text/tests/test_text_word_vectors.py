@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from lego_text.cnn import CNNConfig, CNNOperator
-from lego_text.pooling import PoolingConfig, PoolingOperator
-from lego_text.word_vectors import load_word_vectors
 
 from lego_core.data.depot import Depot
 from lego_core.errors import ConfigError, DataError
 from lego_core.model.context import Attribute
 from lego_core.testing import check_content_operator, make_context, random_items, tiny_depot
+from lego_text.cnn import CNNConfig, CNNOperator
+from lego_text.pooling import PoolingConfig, PoolingOperator
+from lego_text.word_vectors import load_word_vectors
 
 
 @pytest.fixture(scope="module")

@@ -7,13 +7,13 @@ import pytest
 pytest.importorskip("lego_someone")
 
 import torch  # noqa: E402
-from lego_someone.bigram import BigramConfig, BigramOperator  # noqa: E402
 
 from lego_core.errors import ConfigError  # noqa: E402
 from lego_core.experiment import Experiment  # noqa: E402
 from lego_core.model.inputs import ItemBatch  # noqa: E402
 from lego_core.plugin.host import PluginHost  # noqa: E402
 from lego_core.testing import check_content_operator, make_context, tiny_depot  # noqa: E402
+from lego_someone.bigram import BigramConfig, BigramOperator  # noqa: E402
 
 
 @pytest.mark.parametrize("options", [None, BigramConfig(attribute="abstract", num_buckets=8, unigrams=False)],
