@@ -99,8 +99,18 @@ def test_cached_equals_uncached_for_every_combination(experiment_dict, workdir, 
     _check(experiment_dict, workdir, content, behavior, predictor)
 
 
+def _has_partner(kind, entry):
+    """Whether the installed plugins hold a brick this one can be combined with."""
+    if kind == "predictor":
+        return any(b.obj.output == entry.obj.input for b in REG.behavior)
+    if kind == "behavior":
+        return any(p.obj.input == entry.obj.output for p in REG.predictor)
+    return True
+
+
 def test_every_brick_is_covered():
     covered = {e.qualified for combo in covering_combinations() for e in combo}
     for kind in KINDS:
         for entry in REG[kind]:
-            assert entry.qualified in covered, f"{entry.qualified} fits no combination"
+            if _has_partner(kind, entry):  # e.g. DIN needs a sequence behavior (lego-text) to be installed
+                assert entry.qualified in covered, f"{entry.qualified} fits no combination"
