@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from _common import peak_rss_mb, write
+
 from lego_core.data.depot import Depot
 from lego_core.data.prepare import prepare
 from lego_core.engine.evaluate import SplitPairs, compute_metrics, score_split

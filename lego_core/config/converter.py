@@ -132,7 +132,8 @@ def _transform(exc: BaseException, path: str, tp: Any = None, cl: Any = None) ->
         with_notes, without = exc.group_exceptions()
         errors = []
         for inner, note in with_notes:
-            where = f"{path}[{note.index!r}]" if isinstance(exc, IterableValidationError) else f"{path}.{note.name}"
+            step = f"[{getattr(note, 'index', '?')!r}]" if isinstance(exc, IterableValidationError) else f".{getattr(note, 'name', '?')}"
+            where = f"{path}{step}"
             errors.extend(_transform(inner, where, note.type))
         for inner in without:
             errors.extend(_transform(inner, path, cl=getattr(exc, "cl", None)))
