@@ -308,8 +308,9 @@ def _draw_items(rng: np.random.Generator, topic_weight: np.ndarray, topic: np.nd
     item_weight = item_weight.astype(np.float32)
     for start in range(0, rows, chunk):
         weight = topic_weight[start:start + chunk].astype(np.float32)[:, topic] * item_weight  # (R, N)
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):
             race = rng.standard_exponential(size=weight.shape, dtype=np.float32) / weight
+        race[weight == 0] = np.inf  # a draw of exactly 0 over a zero weight would be NaN, not "never"
         if exclude is not None:
             rows_at, slots = np.nonzero(exclude[start:start + chunk] >= 0)
             race[rows_at, exclude[start:start + chunk][rows_at, slots]] = np.inf
