@@ -14,10 +14,9 @@ from torch import Tensor, nn
 from lego_core.model.bricks import Predictor
 from lego_core.model.context import ModelContext
 from lego_core.model.inputs import FieldInputs
+from lego_ctr.cross_deep import STRUCTURES, attach_deep_and_output, cross_and_deep
 from lego_ctr.fields import FieldEmbedding, field_dim_option
-from lego_ctr.mlp import MLP, activation_option, batch_norm_option, dropout_option, hidden_units_option
-
-STRUCTURES = ("stacked", "parallel")
+from lego_ctr.mlp import activation_option, batch_norm_option, dropout_option, hidden_units_option
 
 
 class CrossNetV2(nn.Module):
@@ -151,23 +150,10 @@ class DCNv2Predictor(Predictor):
             self.cross: nn.Module = CrossNetMix(dim, opts.num_cross_layers, opts.low_rank, opts.num_experts)
         else:
             self.cross = CrossNetV2(dim, opts.num_cross_layers, opts.low_rank)
-        self.deep = (MLP(dim, opts.hidden_units, activation=opts.activation, dropout=opts.dropout,
-                         batch_norm=opts.batch_norm) if opts.hidden_units else None)
-        if self.deep is None:
-            out_dim = dim
-        else:
-            out_dim = self.deep.output_dim + (dim if opts.structure == "parallel" else 0)
-        self.output = nn.Linear(out_dim, 1)
+        attach_deep_and_output(self, dim, opts)
 
     def forward(self, user: Tensor, candidates: Tensor, fields: FieldInputs, user_mask: Tensor | None = None) -> Tensor:
         x = self.embedding(user, candidates, fields)  # (B, K, F, E)
         b, k = x.shape[:2]
         x0 = x.reshape(b * k, -1)  # (N, F*E)
-        crossed = self.cross(x0)  # (N, F*E)
-        if self.deep is None:
-            out = crossed
-        elif self.options.structure == "stacked":
-            out = self.deep(crossed)  # (N, H)
-        else:
-            out = torch.cat([crossed, self.deep(x0)], dim=-1)  # (N, F*E + H)
-        return self.output(out).view(b, k)  # (B, K)
+        return cross_and_deep(self, x0, self.options.structure).view(b, k)  # (B, K)
