@@ -56,7 +56,8 @@ class ItemStore:
                 self.add_category(name, np.asarray(column))
 
     def add_tokens(self, name: str, column: Ragged, max_length: int, pad_value: int = 0) -> None:
-        ids, mask = column.pad(max_length=max_length, keep="first", pad_value=pad_value)
+        longest = int(column.lengths.max(initial=0))
+        ids, mask = column.pad(max_length=max(1, min(max_length, longest)), keep="first", pad_value=pad_value)
         self.tokens[name] = torch.from_numpy(ids.astype(np.int64)).to(self.device)
         self.masks[name] = torch.from_numpy(mask).to(self.device)
 
@@ -64,13 +65,20 @@ class ItemStore:
         self.categories[name] = torch.from_numpy(np.asarray(values, dtype=np.int64)).to(self.device)
 
     def batch(self, index: Tensor) -> ItemBatch:
+        """The inputs of the given items; text is cut to the longest real row among them.
+
+        Padding is masked, so cutting it changes no output, and attention over
+        8 real tokens costs a quarter of attention over 32.
+        """
         index = index.to(self.device)
-        return ItemBatch(
-            index=index,
-            tokens={k: v[index] for k, v in self.tokens.items()},
-            masks={k: v[index] for k, v in self.masks.items()},
-            categories={k: v[index] for k, v in self.categories.items()},
-        )
+        tokens, masks = {}, {}
+        for name, column in self.tokens.items():
+            mask = self.masks[name][index]
+            width = max(1, int(mask.sum(dim=1).max())) if len(index) else 1
+            tokens[name] = column[index, :width]
+            masks[name] = mask[:, :width]
+        return ItemBatch(index=index, tokens=tokens, masks=masks,
+                         categories={k: v[index] for k, v in self.categories.items()})
 
 
 class UserStore:

@@ -99,7 +99,8 @@ def test_augment_cli_with_tiny_llama_then_info_and_an_experiment(capsys: pytest.
     })
     results = exp.run(output=tmp_path / "runs")
     assert np.isfinite(results["test"]["auc"])
-    assert exp.model.items.tokens["rewritten"].shape == (60, 8)  # the tokens column, loaded as an attribute
+    rewritten = exp.model.items.tokens["rewritten"]  # the tokens column, loaded as an attribute
+    assert rewritten.shape[0] == 60 and 1 <= rewritten.shape[1] <= 8  # cut to max_length, or the longest row
     assert exp.model.content.layout.template == "rewritten: {rewritten}"  # the lm operator reads rewritten_text
 
 
