@@ -27,7 +27,7 @@ endpoint) answers each prompt, and the answers become two item columns:
   "new"`` builds a separate vocabulary named after the column, used by that
   column only. No existing id ever changes.
 
-The columns are added with :func:`lego_llm.depot_columns.add_item_columns`
+The columns are added with :func:`lego_core.data.add_columns.add_item_columns`
 (files first, then ``meta.json`` atomically).
 
 **Resumable.** Items are generated in chunks of ``chunk_size`` (in item order;
@@ -70,10 +70,10 @@ import attrs
 from rich.console import Console
 
 from lego_core.cli.command import Command
+from lego_core.data.add_columns import PLAIN_NAME, add_item_columns, save_json
 from lego_core.data.depot import Column, Depot, cache_key, text_column
 from lego_core.data.vocab import build_text_vocab, encode_texts, tokenize
 from lego_core.errors import ConfigError, DataError
-from lego_llm.depot_columns import PLAIN_NAME, add_item_columns, save_json
 from lego_llm.layout import Layout, item_texts, make_layout
 from lego_llm.loading import DTYPES
 

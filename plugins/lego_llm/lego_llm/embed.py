@@ -45,10 +45,10 @@ import torch
 from rich.console import Console
 
 from lego_core.cli.command import Command
+from lego_core.data.add_columns import save_array, save_json
 from lego_core.data.depot import Depot
 from lego_core.errors import ConfigError
 from lego_llm.backbone import Backbone, load_backbone, page_order, run_model
-from lego_llm.depot_columns import save_array, save_json
 from lego_llm.families import FAMILY_NAMES
 from lego_llm.layout import make_layout
 from lego_llm.loading import DTYPES, config_digest, tokenizer_digest

@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 
 from lego_core.cli.main import main
+from lego_core.data.add_columns import add_item_columns
 from lego_core.data.depot import Column, Depot, text_column
 from lego_core.data.ragged import Ragged
 from lego_core.data.vocab import tokenize
 from lego_core.errors import ConfigError, DataError, LegoError
 from lego_core.experiment import Experiment
 from lego_llm.augment import augment_depot, read_progress
-from lego_llm.depot_columns import add_item_columns
 from lego_llm.generation import EndpointGenerator, LocalGenerator
 
 TEMPLATE = "Rewrite this news title: {title}"

@@ -1,8 +1,8 @@
 """Adding item columns to an existing depot (what ``lego augment`` writes).
 
-The core writes a depot once (:func:`lego_core.data.depot.write_depot`) and
-has no API to add a column later. Until it has one, :func:`add_item_columns`
-does it here, following the depot's own layout and rules:
+A depot is written once by :func:`lego_core.data.depot.write_depot`; a new
+attribute (an LLM-rewritten title) is one new item column, added by
+:func:`add_item_columns` under the depot's own layout and rules:
 
 1. every new column has one row per item, a known kind, and a vocabulary that
    exists (or is written along with it); a name the item table already has is
