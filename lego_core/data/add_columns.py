@@ -36,15 +36,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from lego_core.atomic import replace_atomically
 from lego_core.data.depot import KINDS, Column, Depot
 from lego_core.data.ragged import Ragged
 from lego_core.errors import DataError
@@ -55,20 +54,6 @@ try:  # POSIX
     import fcntl
 except ImportError:  # pragma: no cover - Windows: no lock
     fcntl = None  # type: ignore[assignment]
-
-
-def replace_atomically(target: Path, write: Any) -> None:
-    """``write(handle)`` into a temporary sibling of ``target``, then move it over ``target``."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_array(target: Path, array: np.ndarray) -> None:
