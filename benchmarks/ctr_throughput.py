@@ -93,9 +93,11 @@ def auc(scores: torch.Tensor, labels: torch.Tensor) -> float:
 def train_one(name: str, args: dict[str, Any]) -> dict[str, Any]:
     """Build, train and time one predictor; runs in a child process."""
     from lego_core.builtins.id_embedding import IDOperator
+    from lego_core.model.bricks import PREDICTOR
     from lego_core.model.context import Attribute, ModelContext
     from lego_core.model.inputs import FieldInputs, ItemBatch
     from lego_core.plugin.host import PluginHost
+    from lego_core.registry import Registries
 
     torch.manual_seed(args["seed"])
     if args["threads"]:
@@ -106,7 +108,7 @@ def train_one(name: str, args: dict[str, Any]) -> dict[str, Any]:
         item_fields={n: Attribute(name=n, kind="category", vocab_size=v) for n, v in ITEM_FIELDS.items()},
         user_fields={n: Attribute(name=n, kind="category", vocab_size=v) for n, v in USER_FIELDS.items()},
     )
-    predictor_cls = PluginHost().registries.predictor.get(name).obj
+    predictor_cls = Registries(PluginHost())[PREDICTOR].get(name).obj
     content = IDOperator(context=context)
     predictor = predictor_cls(context=context)
     model = nn.ModuleDict({"content": content, "predictor": predictor})

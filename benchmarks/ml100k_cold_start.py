@@ -22,9 +22,11 @@ from _common import peak_rss_mb, write
 
 from lego_core.data.depot import Depot
 from lego_core.data.prepare import prepare
+from lego_core.data.processor import PROCESSOR
 from lego_core.engine.evaluate import SplitPairs, compute_metrics, score_split
 from lego_core.experiment import Experiment
 from lego_core.plugin.host import PluginHost
+from lego_core.registry import Registries
 
 
 def run(depot: Path, output: Path, model: dict, epochs: int, threads: int) -> tuple[Experiment, dict]:
@@ -48,7 +50,7 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="lego-ml100k-"))
     host = PluginHost()
-    processor = host.registries.processor.get("movielens").obj
+    processor = Registries(host)[PROCESSOR].get("movielens").obj
     prepare(processor(processor.Options(split_by="time")), Path(args.raw), work / "depot")
     depot = Depot(work / "depot")
     train_items = np.unique(np.asarray(depot.table("train")["item"]))

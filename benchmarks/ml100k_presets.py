@@ -16,9 +16,12 @@ from pathlib import Path
 
 from _common import peak_rss_mb, write
 
+from lego_core.config.preset import PRESET
 from lego_core.data.prepare import prepare
+from lego_core.data.processor import PROCESSOR
 from lego_core.experiment import Experiment
 from lego_core.plugin.host import PluginHost
+from lego_core.registry import Registries
 
 
 def main() -> None:
@@ -30,10 +33,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     host = PluginHost()
-    presets = args.preset or sorted(e.name for e in host.registries.preset
+    presets = args.preset or sorted(e.name for e in Registries(host)[PRESET]
                                     if e.plugin == "ctr" and e.name.endswith(("-id", "-text")))
     work = Path(tempfile.mkdtemp(prefix="lego-ml100k-"))
-    processor = host.registries.processor.get("movielens").obj
+    processor = Registries(host)[PROCESSOR].get("movielens").obj
     prepare(processor(), Path(args.raw), work / "depot")
     results = {}
     for preset in presets:

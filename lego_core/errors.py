@@ -32,5 +32,9 @@ class CompatibilityError(ConfigError):
     """Bricks that cannot work together; the message says which ones fit."""
 
 
+class LockedError(LegoError):
+    """Another process holds a lock on a depot, run directory or cache; the message names it."""
+
+
 class TrainingError(LegoError):
     """Training cannot go on (for example a NaN loss); the last good checkpoint is kept."""

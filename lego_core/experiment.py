@@ -1,73 +1,144 @@
 """The Python API: ``Experiment.from_toml(path).run()`` does what ``lego run`` does.
 
-An :class:`Experiment` owns its plugin host, config, model and run
-directory; nothing is global, so two experiments can run in one process.
+Data flows one way, in phases:
+
+1. :meth:`Experiment.from_toml` / :meth:`~Experiment.from_dict` read and
+   resolve the config (presets, registries, brick and task options, metrics,
+   settings, brick fit); a mistake is a :class:`~lego_core.errors.ConfigError`
+   naming every key path at once.
+2. :meth:`Experiment.bind` checks the experiment against its depot and
+   machine (columns, splits, device) with no side effect, reporting every
+   problem at once, and returns a :class:`BoundExperiment`.
+3. A :class:`~lego_core.engine.run.Run` is created from the bound experiment:
+   only then does a run directory exist. It builds the model, trains it
+   through the task with an evaluator, and writes the results.
+
+An :class:`Experiment` owns its plugin host and registries; nothing is
+global, so two experiments can run in one process.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
 import torch
 from rich.console import Console
 
 from lego_core.config.resolve import ResolvedExperiment, load_experiment, resolve
+from lego_core.config.schema import ExperimentConfig, TrainConfig
 from lego_core.data.depot import Depot
 from lego_core.engine import rundir
 from lego_core.engine.checkpoint import load_checkpoint
-from lego_core.engine.evaluate import SplitPairs, compute_metrics, score_split
-from lego_core.engine.plan import TrainingPlan
-from lego_core.engine.progress import progress_factory
-from lego_core.engine.trainer import Interrupted, Trainer
-from lego_core.errors import ConfigError, LegoError
-from lego_core.model.build import build_model
+from lego_core.engine.evaluate import Evaluator
+from lego_core.engine.task import Task
+from lego_core.errors import ConfigError, DataError, LegoError
+from lego_core.model.build import build_model, model_context
 from lego_core.model.recommender import Recommender
 from lego_core.plugin.host import PluginHost
+from lego_core.registry import Registries
+
+DEFAULT_EVAL_SPLITS = TrainConfig().eval_splits
 
 
 def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise ConfigError(f'train.device = "{name}" is not a device; use "cpu", "cuda", "cuda:N" or "auto"') from None
+    if device.type not in ("cpu", "cuda"):
+        raise ConfigError(f'train.device = "{name}": lego runs on "cpu" or "cuda" ("cuda:N"), or "auto"')
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f'train.device = "{name}" but CUDA is not available here; use "cpu" or "auto"')
     return device
 
 
+@attrs.frozen
+class BoundExperiment:
+    """An experiment checked against its depot and device: everything a run needs, nothing written yet."""
+
+    resolved: ResolvedExperiment
+    host: PluginHost
+    registries: Registries
+    depot: Depot
+    device: torch.device
+    task: Task
+    eval_splits: tuple[str, ...]
+    valid_split: str | None
+    name: str
+
+    @property
+    def config(self) -> ExperimentConfig:
+        return self.resolved.config
+
+
+def _splits(config: ExperimentConfig, depot: Depot, problems: list[str]) -> tuple[str, ...]:
+    """The evaluation splits: every one listed must exist and hold pairs (the default skips absent ones)."""
+    listed = list(config.train.eval_splits)
+    if not listed:
+        problems.append("train.eval_splits is empty; list at least one split to evaluate, e.g. [\"test\"]")
+        return ()
+    default = listed == list(DEFAULT_EVAL_SPLITS)
+    chosen = []
+    for split in listed:
+        if split not in depot.splits:
+            if not default:
+                problems.append(f"train.eval_splits names {split!r}, but the depot {depot.path} has the splits "
+                                f"{', '.join(depot.splits)}")
+            continue
+        if depot.table(split).num_rows == 0:
+            problems.append(f"the {split!r} split of {depot.path} is empty; remove it from train.eval_splits")
+            continue
+        chosen.append(split)
+    if default and not chosen and not problems:
+        problems.append(f"the depot {depot.path} has none of the evaluation splits {listed}; "
+                        f"set train.eval_splits to some of {depot.splits}")
+    return tuple(chosen)
+
+
 class Experiment:
-    """A resolved experiment, ready to run or evaluate.
+    """A resolved experiment, ready to bind, run or evaluate.
 
     Args:
         resolved: the checked config (see :func:`lego_core.config.resolve.resolve`).
         host: the plugin host it was resolved with (for lifecycle hooks).
         name: used in the run directory's name.
+        registries: the host's registries (built from ``host`` when omitted).
     """
 
-    def __init__(self, resolved: ResolvedExperiment, host: PluginHost, name: str = "experiment") -> None:
+    def __init__(self, resolved: ResolvedExperiment, host: PluginHost, name: str = "experiment",
+                 registries: Registries | None = None) -> None:
         self.resolved = resolved
         self.config = resolved.config
         self.host = host
+        self.registries = registries or Registries(host)
         self.name = name
         self.model: Recommender | None = None
         self.run_dir: Path | None = None
+        self._depot: Depot | None = None
 
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_toml(cls, path: str | Path, overrides: Sequence[str] = (), host: PluginHost | None = None) -> Experiment:
         host = host or PluginHost()
-        resolved = load_experiment(path, host.registries, overrides)
-        return cls(resolved, host, name=Path(path).stem)
+        registries = Registries(host)
+        if Path(path).is_dir():
+            raise ConfigError(f"{path} is a folder; give the experiment's TOML file (lego run experiment.toml)")
+        resolved = load_experiment(path, registries, overrides)
+        return cls(resolved, host, name=Path(path).stem, registries=registries)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], overrides: Sequence[str] = (), host: PluginHost | None = None,
                   base_dir: str | Path | None = None, name: str = "experiment") -> Experiment:
         host = host or PluginHost()
-        resolved = resolve(data, host.registries, source=name, overrides=overrides,
+        registries = Registries(host)
+        resolved = resolve(data, registries, source=name, overrides=overrides,
                            base_dir=Path(base_dir).resolve() if base_dir else None)
-        return cls(resolved, host, name=name)
+        return cls(resolved, host, name=name, registries=registries)
 
     @classmethod
     def from_run_dir(cls, run_dir: str | Path, overrides: Sequence[str] = (), host: PluginHost | None = None) -> Experiment:
@@ -79,20 +150,63 @@ class Experiment:
         experiment.name = run_dir.name
         return experiment
 
+    # ------------------------------------------------------------------ phases
+    def bind(self, device: str | None = None) -> BoundExperiment:
+        """Check the experiment against its depot and the machine; no file is written.
+
+        Raises one :class:`~lego_core.errors.LegoError` listing every problem: a
+        missing depot or column, an absent or empty split, a device that is not there.
+        """
+        config = self.config
+        problems: list[str] = []
+        try:
+            device_obj = pick_device(device or config.train.device)
+        except ConfigError as err:
+            problems.append(str(err))
+            device_obj = torch.device("cpu")
+        try:
+            depot = Depot(config.data.path)
+        except DataError as err:
+            raise DataError("; ".join([*problems, str(err)])) from None
+        try:
+            model_context(self.resolved, depot)
+        except DataError as err:
+            problems.append(str(err))
+        if config.train.epochs > 0 and "train" not in depot.splits:
+            problems.append(f"{depot.path}: the depot has no train split (it has {', '.join(depot.splits)}); "
+                            "set train.epochs = 0 to only evaluate")
+        eval_splits = _splits(config, depot, problems)
+        if problems:
+            raise DataError(problems[0] if len(problems) == 1 else
+                            f"{self.resolved.source}: {len(problems)} problems:\n  - " + "\n  - ".join(problems))
+        assert self.resolved.task is not None
+        task = self.resolved.task.cls(options=self.resolved.task.options, neg_count=config.model.neg_count)
+        self._depot = depot
+        return BoundExperiment(resolved=self.resolved, host=self.host, registries=self.registries, depot=depot,
+                               device=device_obj, task=task, eval_splits=eval_splits,
+                               valid_split=eval_splits[0] if eval_splits else None, name=self.name)
+
     # ------------------------------------------------------------------ pieces
-    def build(self, device: torch.device) -> Recommender:
-        depot = Depot(self.config.data.path)
-        self.depot = depot
-        self.model = build_model(self.resolved, depot, device, seed=self.config.train.seed)
+    @property
+    def depot(self) -> Depot:
+        if self._depot is None:
+            self._depot = Depot(self.config.data.path)
+        return self._depot
+
+    def build(self, device: torch.device | str = "cpu") -> Recommender:
+        """The model with fresh, seeded parameters (no run directory)."""
+        self.model = build_model(self.resolved, self.depot, device, seed=self.config.train.seed)
         return self.model
 
-    def evaluate_split(self, split: str, cache: bool | None = None) -> dict[str, float]:
+    def evaluator(self, cache: bool | None = None) -> Evaluator:
         assert self.model is not None, "build() the model first"
-        pairs = SplitPairs.from_depot(self.depot, split, self.config.data.group_by)
         train = self.config.train
-        scores = score_split(self.model, pairs, cache=train.cache if cache is None else cache,
-                             batch_size=train.eval_batch_size, amp=train.amp)
-        return compute_metrics(self.resolved.metrics, scores, pairs.labels, pairs.groups)
+        return Evaluator(self.model, self.depot, self.resolved.metrics, group_by=self.config.data.group_by,
+                         batch_size=train.eval_batch_size, cache=train.cache if cache is None else cache,
+                         amp=train.amp)
+
+    def evaluate_split(self, split: str, cache: bool | None = None) -> dict[str, float]:
+        return self.evaluator(cache).evaluate(split)
 
     # ------------------------------------------------------------------ run
     def run(self, output: str | Path = "runs", resume: str | Path | None = None, device: str | None = None,
@@ -105,90 +219,37 @@ class Experiment:
             device: overrides ``train.device``.
             console: where tables and progress go (a quiet one by default in the API).
         """
+        from lego_core.engine.run import Run
+
         console = console or Console(quiet=True)
-        train = self.config.train
-        if train.threads:
-            torch.set_num_threads(train.threads)
-        device_obj = pick_device(device or train.device)
+        bound = self.bind(device)
         if resume is not None:
-            run_dir = Path(resume)
-            if not (run_dir / rundir.CHECKPOINTS / "last.pt").is_file():
-                raise LegoError(f"{run_dir}: nothing to resume (no {rundir.CHECKPOINTS}/last.pt)")
+            run = Run.reopen(bound, Path(resume), console, build=self.build)
         else:
-            run_dir = rundir.new_run_dir(Path(output), self.name, train.seed)
-            (run_dir / rundir.CONFIG_FILE).write_text(self.resolved.to_toml())
-            rundir.write_json(run_dir / rundir.ENVIRONMENT_FILE, rundir.environment())
-        self.run_dir = run_dir
-        started = time.perf_counter()
-        model = self.build(device_obj)
-        self.host.notify("lego_experiment_start", config=self.config, run_dir=run_dir)
-        checkpoints = run_dir / rundir.CHECKPOINTS
-        splits = [s for s in train.eval_splits if s in self.depot.splits]
-        valid = splits[0] if splits else None
-        monitor = next(m for m in self.resolved.metrics if m.key == train.monitor)
-
-        def validate() -> dict[str, float]:
-            assert valid is not None
-            metrics = self.evaluate_split(valid)
-            self.host.notify("lego_evaluation_end", split=valid, metrics=metrics, run_dir=run_dir)
-            return metrics
-
-        def on_epoch_end(epoch: int, record: dict[str, Any]) -> None:
-            rundir.write_records(run_dir / rundir.METRICS_FILE, trainer.records)
-            shown = " ".join(f"{k}={v:.4f}" for k, v in record.get("valid", {}).items())
-            console.print(f"epoch {epoch}: loss={record['loss']:.4f} {shown}")
-            self.host.notify("lego_epoch_end", epoch=epoch, metrics={"loss": record["loss"], **record.get("valid", {})},
-                             run_dir=run_dir)
-
-        trainer = Trainer(model, TrainingPlan(self.depot, self.config.model.neg_count, train.seed), self.config,
-                          checkpoints, validate=validate if valid else None, on_epoch_end=on_epoch_end)
-        if resume is not None:
-            trainer.restore(checkpoints / "last.pt")
-            rundir.write_records(run_dir / rundir.METRICS_FILE, trainer.records)
-        with progress_factory(console) as progress:
-            trainer.progress = progress
-            try:
-                trainer.fit(higher_is_better=monitor.higher_is_better)
-            except Interrupted as err:
-                raise LegoError(f"{err}; a checkpoint was saved. Continue with: lego run --resume {run_dir}") from None
-        train_seconds = time.perf_counter() - started
-        if (checkpoints / "best.pt").is_file():
-            model.load_state_dict(load_checkpoint(checkpoints / "best.pt", device_obj)["model"])
-        eval_started = time.perf_counter()
-        results: dict[str, Any] = {}
-        for split in splits:
-            results[split] = self.evaluate_split(split)
-            self.host.notify("lego_evaluation_end", split=split, metrics=results[split], run_dir=run_dir)
-        results["run"] = {
-            "seed": train.seed,
-            "epochs": trainer.epoch - 1,
-            "best_epoch": trainer.best_epoch,
-            "steps": trainer.global_step,
-            "stopped_early": trainer.stopped_early,
-            "monitor": train.monitor,
-            "task": self.config.model.task,
-            "bricks": {k: b.entry.qualified for k, b in self.resolved.bricks.items()},
-        }
-        results["timing"] = {
-            "train_seconds": round(train_seconds, 3),
-            "eval_seconds": round(time.perf_counter() - eval_started, 3),
-        }
-        rundir.write_json(run_dir / rundir.RESULTS_FILE, results)
-        self.host.notify("lego_experiment_end", results=results, run_dir=run_dir)
-        return results
+            run = Run.create(bound, Path(output), console, build=self.build)
+        self.run_dir = run.run_dir
+        try:
+            return run.execute()
+        finally:
+            self.model = run.model
 
     def evaluate(self, run_dir: str | Path, checkpoint: str = "best.pt", device: str | None = None,
                  cache: bool | None = None) -> dict[str, Any]:
         """Re-evaluate a finished run's checkpoint on its evaluation splits."""
         run_dir = Path(run_dir)
-        device_obj = pick_device(device or self.config.train.device)
-        model = self.build(device_obj)
+        bound = self.bind(device)
+        model = self.build(bound.device)
         path = run_dir / rundir.CHECKPOINTS / checkpoint
         if not path.is_file():
             path = run_dir / rundir.CHECKPOINTS / "last.pt"
-        model.load_state_dict(load_checkpoint(path, device_obj)["model"])
+        model.load_state_dict(load_checkpoint(path, bound.device)["model"])
+        evaluator = self.evaluator(cache)
         results = {}
-        for split in [s for s in self.config.train.eval_splits if s in self.depot.splits]:
-            results[split] = self.evaluate_split(split, cache=cache)
-            self.host.notify("lego_evaluation_end", split=split, metrics=results[split], run_dir=run_dir)
+        for split in bound.eval_splits:
+            results[split] = evaluator.evaluate(split)
+            self.host.notify("lego_evaluation_end", split=split, metrics=results[split], run_dir=run_dir,
+                             settings=self.resolved.settings)
         return results
+
+
+__all__ = ["BoundExperiment", "Experiment", "pick_device"]

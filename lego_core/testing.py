@@ -18,7 +18,10 @@ from :func:`tiny_depot`.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import io
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +32,33 @@ from torch import Tensor
 from lego_core.config.converter import CONVERTER
 from lego_core.model.context import Attribute, ModelContext
 from lego_core.model.inputs import FieldInputs, ItemBatch, UserBatch
+
+_EXAMPLES: dict[type, Callable[[Path], Any]] = {}
+
+
+def register_example_options(cls: type, factory: Callable[[Path], Any]) -> None:
+    """Register small, quick options for ``cls`` in tests that build every brick.
+
+    ``factory(workdir)`` returns the options; a brick whose defaults need
+    something big (a pretrained language model) returns options that point at
+    a tiny stand-in it writes under ``workdir``. Call this in your package's
+    ``testing`` module (``mypkg.testing``): :func:`example_options` imports it.
+    """
+    _EXAMPLES[cls] = factory
+
+
+def example_options(cls: type, workdir: Path) -> Any:
+    """The registered example options of a brick, or its default ``Options()``.
+
+    The first time a class of package ``mypkg`` is asked for, ``mypkg.testing``
+    is imported if it exists, so that it can register its examples.
+    """
+    if cls not in _EXAMPLES:
+        package = cls.__module__.split(".")[0]
+        if importlib.util.find_spec(f"{package}.testing") is not None:
+            importlib.import_module(f"{package}.testing")
+    factory = _EXAMPLES.get(cls)
+    return factory(Path(workdir)) if factory is not None else cls.Options()  # type: ignore[attr-defined]
 
 
 def make_context(**overrides: Any) -> ModelContext:

@@ -1,4 +1,4 @@
-"""The core's own bricks, metrics and processor, registered like any plugin's."""
+"""The core's own bricks, metrics, tasks, processor, settings and commands, registered like any plugin's."""
 
 from lego_core.plugin import hookimpl
 
@@ -36,3 +36,46 @@ def lego_register_processors():  # type: ignore[no-untyped-def]
     from lego_core.data.synth import SyntheticProcessor
 
     return [SyntheticProcessor]
+
+
+@hookimpl
+def lego_register_tasks():  # type: ignore[no-untyped-def]
+    from lego_core.builtins.tasks import MatchingTask, PairwiseTask, RankingTask
+
+    return [MatchingTask, RankingTask, PairwiseTask]
+
+
+@hookimpl
+def lego_register_settings():  # type: ignore[no-untyped-def]
+    from lego_core.builtins.csv_log import LogSettings
+
+    return [LogSettings]
+
+
+@hookimpl
+def lego_register_commands():  # type: ignore[no-untyped-def]
+    from lego_core.cli.builtin_commands import BUILTIN_COMMANDS
+
+    return list(BUILTIN_COMMANDS)
+
+
+# the built-in CSV logger ([log] table), written against the lifecycle hooks like any logger plugin
+@hookimpl
+def lego_experiment_start(run_dir, settings, step):  # type: ignore[no-untyped-def]
+    from lego_core.builtins import csv_log
+
+    csv_log.start(run_dir, settings, step)
+
+
+@hookimpl
+def lego_train_step_end(step, epoch, loss, lr, run_dir, settings):  # type: ignore[no-untyped-def]
+    from lego_core.builtins import csv_log
+
+    csv_log.step_end(run_dir, settings, step, epoch, loss, lr)
+
+
+@hookimpl
+def lego_epoch_end(epoch, step, metrics, run_dir, settings):  # type: ignore[no-untyped-def]
+    from lego_core.builtins import csv_log
+
+    csv_log.epoch_end(run_dir, settings, epoch, step, metrics)

@@ -1,4 +1,9 @@
-"""The built-in subcommands: run, eval, list, plugins, data."""
+"""The built-in commands ``run``, ``eval``, ``list`` and ``plugins``.
+
+Each is a :class:`~lego_core.cli.command.Command` registered by the core
+plugin through ``lego_register_commands()``, like a plugin's command. This
+module imports no torch: ``run`` and ``eval`` import the engine when they run.
+"""
 
 from __future__ import annotations
 
@@ -7,48 +12,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from lego_core.cli import data_commands
+from lego_core.cli.command import Command, CommandContext
 from lego_core.errors import LegoError
-from lego_core.plugin.host import PluginHost
-from lego_core.registry import KINDS
-
-
-def add_builtin_commands(sub: Any) -> None:
-    run = sub.add_parser("run", help="train and evaluate an experiment", description="Train and evaluate an "
-                         "experiment file; results go to a new run directory.")
-    run.add_argument("experiment", nargs="?", help="the experiment TOML file (omit with --resume)")
-    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                     help="override a config value, e.g. --set model.hidden_size=256 (repeatable)")
-    run.add_argument("--output", default="runs", help="folder for run directories (default: runs)")
-    run.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint")
-    run.add_argument("--device", help="cpu, cuda, cuda:N or auto (overrides train.device)")
-    run.add_argument("--no-cache", action="store_true", help="evaluate without item/user caches")
-    run.add_argument("--json", action="store_true", help="print results as JSON")
-    run.set_defaults(handler=cmd_run)
-
-    ev = sub.add_parser("eval", help="re-evaluate a finished run", description="Evaluate a run directory's "
-                        "best checkpoint on its evaluation splits.")
-    ev.add_argument("run_dir")
-    ev.add_argument("--checkpoint", default="best.pt", help="best.pt (default) or last.pt")
-    ev.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    ev.add_argument("--device")
-    ev.add_argument("--no-cache", action="store_true", help="evaluate without item/user caches")
-    ev.add_argument("--json", action="store_true")
-    ev.set_defaults(handler=cmd_eval)
-
-    ls = sub.add_parser("list", help="list components (content, behavior, predictor, processor, metric, preset)")
-    ls.add_argument("kind", nargs="?", choices=[k for k in KINDS if k != "command"])
-    ls.add_argument("--json", action="store_true")
-    ls.set_defaults(handler=cmd_list)
-
-    plugins = sub.add_parser("plugins", help="installed plugins and their status")
-    plugins.add_argument("--json", action="store_true")
-    plugins.set_defaults(handler=cmd_plugins)
-
-    data_commands.add(sub)
+from lego_core.kinds import KIND_NAMES, kind_named
 
 
 def results_table(results: dict[str, Any], title: str = "results") -> Table:
@@ -56,7 +25,7 @@ def results_table(results: dict[str, Any], title: str = "results") -> Table:
     keys: list[str] = []
     for s in splits:
         keys.extend(k for k in results[s] if k not in keys)
-    table = Table(title=title)
+    table = Table(title=escape(title))
     table.add_column("metric")
     for s in splits:
         table.add_column(s, justify="right")
@@ -65,73 +34,145 @@ def results_table(results: dict[str, Any], title: str = "results") -> Table:
     return table
 
 
-def cmd_run(args: argparse.Namespace, host: PluginHost, console: Console) -> int:
+# ------------------------------------------------------------------ run
+def _run_arguments(run: argparse.ArgumentParser) -> None:
+    run.add_argument("experiment", nargs="?", help="the experiment TOML file (omit with --resume)")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a config value, e.g. --set model.hidden_size=256 (repeatable)")
+    run.add_argument("--output", default="runs", help="folder for run directories (default: runs)")
+    run.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint")
+    run.add_argument("--device", help="cpu, cuda, cuda:N or auto (overrides train.device)")
+    run.add_argument("--no-cache", action="store_true", help="evaluate without item/user caches")
+    run.add_argument("--json", action="store_true", help="print results as JSON")
+
+
+def cmd_run(args: argparse.Namespace, context: CommandContext) -> int:
     from lego_core.experiment import Experiment
 
     overrides = list(args.overrides) + (["train.cache=false"] if args.no_cache else [])
     if args.resume:
         if args.experiment:
             raise LegoError("--resume continues the run's own config; drop the experiment file argument")
-        experiment = Experiment.from_run_dir(args.resume, overrides, host)
+        experiment = Experiment.from_run_dir(args.resume, overrides, context.host)
     elif args.experiment:
-        experiment = Experiment.from_toml(args.experiment, overrides, host)
+        experiment = Experiment.from_toml(args.experiment, overrides, context.host)
     else:
         raise LegoError("lego run needs an experiment file (lego run experiment.toml) or --resume RUN_DIR")
     # with --json, stdout holds only the JSON document: epoch lines and progress go to stderr
-    progress_console = Console(stderr=True) if args.json else console
+    progress_console = context.err_console if args.json else context.console
     results = experiment.run(output=args.output, resume=args.resume, device=args.device, console=progress_console)
     if args.json:
-        console.print_json(json.dumps(results))
+        context.console.print_json(json.dumps(results))
     else:
-        console.print(f"run directory: {experiment.run_dir}", highlight=False, soft_wrap=True)
-        console.print(results_table(results, title=experiment.name))
+        context.console.print(f"run directory: {experiment.run_dir}", highlight=False, soft_wrap=True, markup=False)
+        context.console.print(results_table(results, title=experiment.name))
     return 0
 
 
-def cmd_eval(args: argparse.Namespace, host: PluginHost, console: Console) -> int:
+# ------------------------------------------------------------------ eval
+def _eval_arguments(ev: argparse.ArgumentParser) -> None:
+    ev.add_argument("run_dir", help="the run directory to evaluate")
+    ev.add_argument("--checkpoint", default="best.pt", help="best.pt (default) or last.pt")
+    ev.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a config value of the run, e.g. --set train.eval_batch_size=1024")
+    ev.add_argument("--device", help="cpu, cuda, cuda:N or auto (overrides train.device)")
+    ev.add_argument("--no-cache", action="store_true", help="evaluate without item/user caches")
+    ev.add_argument("--json", action="store_true", help="print results as JSON")
+
+
+def cmd_eval(args: argparse.Namespace, context: CommandContext) -> int:
     from lego_core.experiment import Experiment
 
-    experiment = Experiment.from_run_dir(args.run_dir, args.overrides, host)
+    experiment = Experiment.from_run_dir(args.run_dir, args.overrides, context.host)
     results = experiment.evaluate(args.run_dir, checkpoint=args.checkpoint, device=args.device,
                                   cache=False if args.no_cache else None)
     if args.json:
-        console.print_json(json.dumps(results))
+        context.console.print_json(json.dumps(results))
     else:
-        console.print(results_table(results, title=f"eval: {Path(args.run_dir)}"))
+        context.console.print(results_table(results, title=f"eval: {Path(args.run_dir)}"))
     return 0
 
 
-def cmd_list(args: argparse.Namespace, host: PluginHost, console: Console) -> int:
-    kinds = [args.kind] if args.kind else [k for k in KINDS if k != "command"]
-    rows = [
-        {"name": e.name, "kind": kind, "plugin": e.plugin, "distribution": e.distribution,
-         "qualified": e.qualified, "doc": e.summary, **({"paper": e.obj.paper} if getattr(e.obj, "paper", "") else {})}
-        for kind in kinds for e in sorted(host.registries[kind], key=lambda e: e.name)
-    ]
+# ------------------------------------------------------------------ list
+LISTED = [k for k in KIND_NAMES if k != "command"]
+
+
+def _list_arguments(ls: argparse.ArgumentParser) -> None:
+    ls.add_argument("kind", nargs="?", choices=LISTED, help="one kind (default: all of them)")
+    ls.add_argument("--json", action="store_true", help="print the list as JSON")
+
+
+def _row(kind: str, entry: Any) -> dict[str, Any]:
+    row = {"name": entry.name, "kind": kind, "plugin": entry.plugin, "distribution": entry.distribution,
+           "qualified": entry.qualified, "doc": entry.summary}
+    paper = getattr(entry.obj, "paper", "")
+    if paper:
+        row["paper"] = paper
+    if kind == "preset":
+        row["requires"] = list(entry.obj.requires)
+        missing = entry.obj.missing()
+        if missing:
+            row["missing"] = missing
+            row["install"] = entry.obj.install_hint()
+    return row
+
+
+def cmd_list(args: argparse.Namespace, context: CommandContext) -> int:
+    kinds = [args.kind] if args.kind else LISTED
+    rows = [_row(name, e) for name in kinds
+            for e in sorted(context.registries[kind_named(name)], key=lambda e: e.name)]
     if args.json:
-        console.print_json(json.dumps(rows))
+        context.console.print_json(json.dumps(rows))
         return 0
     table = Table(title="lego components")
-    for column in ("kind", "name", "plugin", "doc"):
+    columns = ["kind", "name", "plugin", "doc"] + (["paper", "requires"] if args.kind == "preset" else [])
+    for column in columns:
         table.add_column(column, overflow="fold")
     for r in rows:
-        table.add_row(r["kind"], r["name"], r["plugin"], r["doc"])
-    console.print(table)
+        cells = [r["kind"], r["name"], r["plugin"], r["doc"]]
+        if args.kind == "preset":
+            needs = ", ".join(r["requires"]) or "-"
+            if r.get("missing"):
+                needs += f" (missing: {r['install']})"
+            cells += [r.get("paper", ""), needs]
+        table.add_row(*(escape(c) for c in cells))
+    context.console.print(table)
     return 0
 
 
-def cmd_plugins(args: argparse.Namespace, host: PluginHost, console: Console) -> int:
-    _ = host.registries  # registration errors mark plugins broken too
-    rows = [{"name": p.name, "distribution": p.distribution, "version": p.version, "status": p.status,
-             "error": p.error} for p in host.plugins.values()]
+# ------------------------------------------------------------------ plugins
+def _plugins_arguments(plugins: argparse.ArgumentParser) -> None:
+    plugins.add_argument("--json", action="store_true", help="print the list as JSON")
+    plugins.add_argument("--check", action="store_true",
+                         help="also call every registration hook (imports every component) and report failures")
+
+
+def cmd_plugins(args: argparse.Namespace, context: CommandContext) -> int:
+    if args.check:
+        for name in KIND_NAMES:
+            _ = context.registries[kind_named(name)].entries
+    rows: list[dict[str, Any]] = [{"name": p.name, "distribution": p.distribution, "version": p.version,
+                                   "status": p.status, "error": p.error} for p in context.host.plugins.values()]
     if args.json:
-        console.print_json(json.dumps(rows))
+        context.console.print_json(json.dumps(rows))
         return 0
     table = Table(title="lego plugins")
     for column in ("plugin", "distribution", "version", "status", "error"):
         table.add_column(column, overflow="fold")
     for r in rows:
         status = "[green]ok[/]" if r["status"] == "ok" else "[red]broken[/]"
-        table.add_row(r["name"], r["distribution"], r["version"], status, r["error"] or "")
-    console.print(table)
+        table.add_row(escape(r["name"]), escape(r["distribution"]), escape(r["version"] or ""), status,
+                      escape(r["error"] or ""))
+    context.console.print(table)
     return 0
+
+
+RUN = Command(name="run", help="train and evaluate an experiment", add_arguments=_run_arguments, run=cmd_run,
+              description="Train and evaluate an experiment file; results go to a new run directory.")
+EVAL = Command(name="eval", help="re-evaluate a finished run", add_arguments=_eval_arguments, run=cmd_eval,
+               description="Evaluate a run directory's best checkpoint on its evaluation splits.")
+LIST = Command(name="list", help="list components (" + ", ".join(LISTED) + ")", add_arguments=_list_arguments,
+               run=cmd_list, description="List the installed components of one kind, or of every kind.")
+PLUGINS = Command(name="plugins", help="installed plugins and their status", add_arguments=_plugins_arguments,
+                  run=cmd_plugins, description="List the installed lego plugins, their versions, and the error "
+                  "of any that failed to load.")

@@ -1,14 +1,18 @@
 """From an experiment file to a checked, typed configuration.
 
 Order: read the TOML, apply ``--set`` overrides, merge the preset under the
-explicit keys, structure into :class:`ExperimentConfig`, then structure each
-brick's options table into that brick's ``Options`` class and check that the
-bricks fit together. Every problem found on the way is collected and raised
-once, each with its key path.
+explicit keys, take out the plugin settings tables, structure the rest into
+:class:`ExperimentConfig`, then structure each brick's options table into
+that brick's ``Options`` class, the task's options into the task's, every
+settings table into its plugin's settings class, and check that bricks and
+task fit together. Every problem found on the way is collected and raised
+once, each with its key path. Nothing here touches the disk beyond reading
+the file: the depot is checked by :meth:`lego_core.experiment.Experiment.bind`.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -17,22 +21,32 @@ from typing import Any
 import attrs
 
 from lego_core.config.converter import format_problems, structure, unstructure
-from lego_core.config.preset import merge_under
+from lego_core.config.preset import PRESET, merge_under
 from lego_core.config.schema import ExperimentConfig
+from lego_core.config.settings import CORE_TABLES, SETTINGS, PluginSettings
 from lego_core.config.toml_writer import dumps
 from lego_core.config.tomlio import load_toml, parse_value
-from lego_core.errors import CompatibilityError, ConfigError, RegistryError
-from lego_core.registry import Entry, Registries
+from lego_core.errors import CompatibilityError, ConfigError, PluginError, RegistryError
+from lego_core.registry import Entry, Kind, Registries
 
-BRICKS = ("content", "behavior", "predictor")
 _METRIC = re.compile(r"^(?P<name>[A-Za-z_][\w:-]*?)(?:@(?P<k>\d+))?$")
 
 
-@attrs.frozen
-class BrickChoice:
-    """A brick's registry entry and its structured options."""
+def brick_kinds() -> dict[str, Kind[Any]]:
+    """The three brick kinds by their ``[model]`` key (imported here: they bring torch)."""
+    from lego_core.model.bricks import BEHAVIOR, CONTENT, PREDICTOR
 
-    entry: Entry
+    return {"content": CONTENT, "behavior": BEHAVIOR, "predictor": PREDICTOR}
+
+
+BRICKS = ("content", "behavior", "predictor")
+
+
+@attrs.frozen
+class Choice:
+    """A registry entry and its structured options (a brick, or the task)."""
+
+    entry: Entry[Any]
     options: Any
 
     @property
@@ -40,20 +54,44 @@ class BrickChoice:
         return self.entry.obj
 
 
+BrickChoice = Choice  # the name earlier versions used
+
+
 @attrs.frozen
 class ResolvedExperiment:
-    """A checked experiment: typed config, chosen bricks, metric objects."""
+    """A checked experiment: typed config, chosen bricks and task, metric and settings objects."""
 
     config: ExperimentConfig
-    bricks: Mapping[str, BrickChoice]
+    bricks: Mapping[str, Choice]
     metrics: Sequence[Any]
     source: str
+    task: Choice | None = None
+    settings: Mapping[str, Any] = attrs.field(factory=dict)
+    settings_tables: Mapping[str, str] = attrs.field(factory=dict)  # settings name -> its table
 
-    def to_dict(self) -> dict[str, Any]:
-        return unstructure(self.config)
+    def to_dict(self, qualified: bool = False) -> dict[str, Any]:
+        """The resolved experiment as TOML data; every plugin's settings under its own table.
 
-    def to_toml(self) -> str:
-        return dumps(self.to_dict())
+        ``qualified``: bricks and task by their qualified names (``text:attention``), as a run
+        directory stores them, so a plugin installed later that reuses a name cannot change them.
+        """
+        data: dict[str, Any] = unstructure(self.config)
+        if qualified:
+            for kind, choice in self.bricks.items():
+                data["model"][kind] = choice.entry.qualified
+            if self.task is not None:
+                data["model"]["task"] = self.task.entry.qualified
+        for name, settings in self.settings.items():
+            table = self.settings_tables.get(name, f"plugins.{name}")
+            node = data
+            *parents, last = table.split(".")
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[last] = unstructure(settings)
+        return data
+
+    def to_toml(self, qualified: bool = False) -> str:
+        return dumps(self.to_dict(qualified))
 
 
 def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
@@ -66,7 +104,8 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
         node = out
         parts = key.strip().split(".")
         if not all(part.strip() for part in parts):
-            raise ConfigError(f"--set {item!r}: empty part in the key {key.strip()!r}; write dotted keys like model.hidden_size")
+            raise ConfigError(f"--set {item!r}: empty part in the key {key.strip()!r}; "
+                              "write dotted keys like model.hidden_size")
         for i, part in enumerate(parts[:-1]):
             child = node.setdefault(part, {})
             if not isinstance(child, dict):
@@ -77,46 +116,113 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
 
 
 def parse_metric(key: str, registries: Registries, where: str) -> Any:
+    from lego_core.metrics.base import METRIC
+
     match = _METRIC.match(key.strip())
     if not match:
         raise ConfigError(f"{where}: {key!r} is not a metric key; write name or name@k, e.g. ndcg@10")
-    entry = registries.metric.get(match["name"], where)
+    entry = registries[METRIC].get(match["name"], where)
     try:
         return entry.obj(k=int(match["k"]) if match["k"] else None)
     except ValueError as err:
         raise ConfigError(f"{where}: {err}") from None
 
 
+def settings_tables(registries: Registries) -> dict[str, Entry[type[PluginSettings]]]:
+    """Table name (``"log"``, ``"plugins.shout"``) -> settings entry; a clash names both plugins."""
+    tables: dict[str, Entry[type[PluginSettings]]] = {}
+    for entry in registries[SETTINGS]:
+        table = entry.obj.where()
+        if entry.obj.table is not None and entry.obj.table in CORE_TABLES:
+            raise PluginError(f"plugin {entry.plugin!r} ({entry.distribution}) claims the table [{table}] for its "
+                              f"settings {entry.name!r}, but [{table}] belongs to lego-core; the plugin must "
+                              "use [plugins.NAME] or another name")
+        other = tables.get(table)
+        if other is not None:
+            raise PluginError(f"the table [{table}] is claimed by {other.distribution} ({other.qualified!r}) and by "
+                              f"{entry.distribution} ({entry.qualified!r}); uninstall one of them")
+        tables[table] = entry
+    return tables
+
+
+def _take_settings(raw: dict[str, Any], registries: Registries,
+                   problems: list[str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Structure every settings table (defaults where absent); remove them from ``raw``."""
+    tables = settings_tables(registries)
+    plugin_tables = raw.pop("plugins", {})
+    if not isinstance(plugin_tables, dict):
+        problems.append(f"expected a table, got {type(plugin_tables).__name__} {plugin_tables!r} @ $.plugins")
+        plugin_tables = {}
+    settings: dict[str, Any] = {}
+    where: dict[str, str] = {}
+    for table, entry in tables.items():
+        if entry.obj.table is not None:
+            data = raw.pop(table, {})
+        else:
+            data = plugin_tables.pop(entry.name, {})
+        obj, more = structure(data, entry.obj, f"$.{table}")
+        problems.extend(more)
+        if obj is not None:
+            settings[entry.name] = obj
+            where[entry.name] = table
+    known = sorted(e.name for e in tables.values() if e.obj.table is None)
+    for name in sorted(plugin_tables):
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        problems.append(f"no installed plugin has settings named {name!r} "
+                        f"(known: {', '.join(known) or 'none'}).{hint} Install the plugin that reads it, "
+                        f"or remove the table @ $.plugins.{name}")
+    return settings, where
+
+
+def _brick_names_problems(raw: Mapping[str, Any], registries: Registries) -> list[str]:
+    model: dict[str, Any] = raw["model"] if isinstance(raw.get("model"), dict) else {}
+    problems = []
+    for kind, brick_kind in brick_kinds().items():  # report unknown brick names in the same pass
+        name = model.get(kind)
+        if isinstance(name, str):
+            try:
+                registries[brick_kind].get(name, f"[model] {kind}")
+            except RegistryError as err:
+                problems.append(str(err))
+    return problems
+
+
+def _apply_preset(raw: dict[str, Any], registries: Registries, source: str) -> dict[str, Any]:
+    preset_name = (raw.get("model") or {}).get("preset") if isinstance(raw.get("model"), dict) else None
+    if not preset_name or not isinstance(preset_name, str):  # another type is reported by structure()
+        return raw
+    preset = registries[PRESET].get(preset_name, f"{source} [model] preset").obj
+    missing = preset.missing()
+    if missing:
+        raise ConfigError(f"{source} [model] preset = {preset_name!r} needs {', '.join(missing)}, which is not "
+                          f"installed: {preset.install_hint()}")
+    return merge_under(preset.tables, raw)
+
+
 def resolve(data: Mapping[str, Any], registries: Registries, *, source: str = "experiment",
             base_dir: Path | None = None, overrides: Sequence[str] = ()) -> ResolvedExperiment:
     """Turn raw TOML data into a :class:`ResolvedExperiment` or raise one :class:`ConfigError`."""
-    raw = apply_overrides(dict(data), overrides)
-    preset_name = (raw.get("model") or {}).get("preset") if isinstance(raw.get("model"), dict) else None
-    if preset_name and isinstance(preset_name, str):  # another type is reported by structure() below
-        preset = registries.preset.get(preset_name, f"{source} [model] preset").obj
-        raw = merge_under(preset.tables, raw)
+    from lego_core.engine.task import TASK
+
+    raw = _apply_preset(apply_overrides(dict(data), overrides), registries, source)
     if base_dir is not None and isinstance(raw.get("data"), dict) and isinstance(raw["data"].get("path"), str):
         path = Path(raw["data"]["path"]).expanduser()
         raw["data"]["path"] = str(path if path.is_absolute() else (base_dir / path).resolve())
-    config, problems = structure(raw, ExperimentConfig, "$")
+    problems: list[str] = []
+    settings, where = _take_settings(raw, registries, problems)
+    config, more = structure(raw, ExperimentConfig, "$")
+    problems.extend(more)
     if config is None:
-        model: dict[str, Any] = raw["model"] if isinstance(raw.get("model"), dict) else {}
-        for kind in BRICKS:  # report unknown brick names in the same pass
-            name = model.get(kind)
-            if isinstance(name, str):
-                try:
-                    registries[kind].get(name, f"[model] {kind}")
-                except RegistryError as err:
-                    problems.append(str(err))
-        raise ConfigError(format_problems(problems, source))
+        raise ConfigError(format_problems(problems + _brick_names_problems(raw, registries), source))
     if not config.model.use_item_content and config.model.content != "id":
         config = attrs.evolve(config, model=attrs.evolve(config.model, content="id"))
 
-    bricks: dict[str, BrickChoice] = {}
-    for kind in BRICKS:
+    bricks: dict[str, Choice] = {}
+    for kind, brick_kind in brick_kinds().items():
         name = getattr(config.model, kind)
         try:
-            entry = registries[kind].get(name, f"[model] {kind}")
+            entry = registries[brick_kind].get(name, f"[model] {kind}")
         except RegistryError as err:
             problems.append(str(err))
             continue
@@ -124,7 +230,25 @@ def resolve(data: Mapping[str, Any], registries: Registries, *, source: str = "e
                                   f"$.model.{kind}_options")
         problems.extend(more)
         if options is not None:
-            bricks[kind] = BrickChoice(entry=entry, options=options)
+            bricks[kind] = Choice(entry=entry, options=options)
+
+    task: Choice | None = None
+    task_name = config.model.task
+    if task_name == "auto":
+        task_name = "matching" if config.model.neg_count > 0 else "ranking"
+    try:
+        task_entry = registries[TASK].get(task_name, "[model] task")
+    except RegistryError as err:
+        problems.append(str(err))
+    else:
+        options, more = structure(config.model.task_options, task_entry.obj.Options, "$.model.task_options")
+        problems.extend(more)
+        problem = task_entry.obj.problem(config.model.neg_count)
+        if problem:
+            problems.append(f"{problem} @ $.model.neg_count")
+        if options is not None:
+            task = Choice(entry=task_entry, options=options)
+            config = attrs.evolve(config, model=attrs.evolve(config.model, task=task_entry.name))
 
     metrics = []
     written: dict[str, Any] = {}  # what the file wrote -> the metric
@@ -144,27 +268,37 @@ def resolve(data: Mapping[str, Any], registries: Registries, *, source: str = "e
             config = attrs.evolve(config, train=attrs.evolve(config.train, monitor=chosen.key))
     if problems:
         raise ConfigError(format_problems(problems, source))
+    assert task is not None
     try:
-        check_compatibility(bricks, config, registries)
+        check_compatibility(bricks, task, config, registries)
     except CompatibilityError as err:
         raise CompatibilityError(f"{source}: {err}") from None
-    return ResolvedExperiment(config=config, bricks=bricks, metrics=metrics, source=source)
+    return ResolvedExperiment(config=config, bricks=bricks, metrics=metrics, source=source, task=task,
+                              settings=settings, settings_tables=where)
 
 
-def check_compatibility(bricks: Mapping[str, BrickChoice], config: ExperimentConfig, registries: Registries) -> None:
-    """Refuse bricks that cannot work together, saying which ones would fit."""
+def _fits(task: Any, predictor: Any) -> bool:
+    return task.name in predictor.tasks or task.like in predictor.tasks
+
+
+def check_compatibility(bricks: Mapping[str, Choice], task: Choice, config: ExperimentConfig,
+                        registries: Registries) -> None:
+    """Refuse bricks and a task that cannot work together, saying which ones would fit."""
+    from lego_core.engine.task import TASK
+
     content, behavior, predictor = (bricks[k].cls for k in BRICKS)
-    task = config.model.task
-    if task not in predictor.tasks:
-        fitting = sorted(e.name for e in registries.predictor if task in e.obj.tasks)
+    kinds = brick_kinds()
+    if not _fits(task.cls, predictor):
+        fitting = sorted(e.name for e in registries[kinds["predictor"]] if _fits(task.cls, e.obj))
+        tasks = sorted(e.name for e in registries[TASK] if _fits(e.obj, predictor))
         raise CompatibilityError(
-            f"predictor {predictor.name!r} does not train the {task} task "
-            f"({'neg_count = 0' if task == 'ranking' else f'neg_count = {config.model.neg_count}'}); "
-            f"it supports {', '.join(sorted(predictor.tasks))}. Predictors for {task}: {', '.join(fitting)}."
+            f"predictor {predictor.name!r} does not train the {task.cls.name} task "
+            f"(model.task = {config.model.task!r}, neg_count = {config.model.neg_count}); it trains "
+            f"{', '.join(tasks) or 'no installed task'}. Predictors for {task.cls.name}: {', '.join(fitting)}."
         )
     if behavior.output != predictor.input:
-        behaviors = sorted(e.name for e in registries.behavior if e.obj.output == predictor.input)
-        predictors = sorted(e.name for e in registries.predictor if e.obj.input == behavior.output)
+        behaviors = sorted(e.name for e in registries[kinds["behavior"]] if e.obj.output == predictor.input)
+        predictors = sorted(e.name for e in registries[kinds["predictor"]] if e.obj.input == behavior.output)
         raise CompatibilityError(
             f"behavior operator {behavior.name!r} produces a user {behavior.output} but predictor "
             f"{predictor.name!r} needs a user {predictor.input}. Behavior operators that fit "

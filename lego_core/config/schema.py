@@ -1,4 +1,4 @@
-"""The experiment file's schema: ``[data]``, ``[model]``, ``[train]``.
+"""The experiment file's schema: ``[data]``, ``[model]``, ``[train]`` (plugins' tables: ``config.settings``).
 
 Each field carries its documentation in ``metadata["doc"]`` (the reference in
 docs/config.md is checked against it). Brick options (``content_options``
@@ -44,16 +44,14 @@ class ModelConfig:
     use_item_content: bool = attrs.field(default=True, metadata=_doc('false replaces the content operator by the ID embedding table ("id").'))
     hidden_size: int = attrs.field(default=64, validator=positive, metadata=_doc("Size D of item and user vectors."))
     neg_count: int = attrs.field(default=4, validator=non_negative, metadata=_doc("Negatives per positive in matching; 0 trains ranking (binary cross-entropy)."))
+    task: str = attrs.field(default="auto", metadata=_doc('The task (`lego list task`): "matching", "ranking", "pairwise" or a plugin\'s; "auto" is matching when neg_count > 0, else ranking.'))
+    task_options: dict[str, Any] = attrs.field(factory=dict, metadata=_doc("Options of the task (its own Options class)."))
     item_page_size: int = attrs.field(default=1024, validator=positive, metadata=_doc("Items encoded per content-operator call (bounds memory)."))
     item_fields: list[str] = attrs.field(factory=list, metadata=_doc("Categorical item columns fed to the predictor as fields of their own (CTR models)."))
     user_fields: list[str] = attrs.field(factory=list, metadata=_doc("Categorical user columns fed to the predictor as fields."))
     content_options: dict[str, Any] = attrs.field(factory=dict, metadata=_doc("Options of the content operator (its own Options class)."))
     behavior_options: dict[str, Any] = attrs.field(factory=dict, metadata=_doc("Options of the behavior operator."))
     predictor_options: dict[str, Any] = attrs.field(factory=dict, metadata=_doc("Options of the predictor."))
-
-    @property
-    def task(self) -> str:
-        return "matching" if self.neg_count > 0 else "ranking"
 
 
 @attrs.define(kw_only=True, frozen=True)

@@ -37,23 +37,20 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from lego_core.atomic import replace_atomically
+from lego_core.atomic import write_text as _write_text
 from lego_core.data.depot import KINDS, Column, Depot
 from lego_core.data.ragged import Ragged
 from lego_core.errors import DataError
+from lego_core.lock import file_lock
 
 PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-try:  # POSIX
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: no lock
-    fcntl = None  # type: ignore[assignment]
 
 
 def save_array(target: Path, array: np.ndarray) -> None:
@@ -61,21 +58,11 @@ def save_array(target: Path, array: np.ndarray) -> None:
 
 
 def save_json(target: Path, data: Any) -> None:
-    text = json.dumps(data, indent=2, ensure_ascii=False, default=str).encode()
-    replace_atomically(target, lambda handle: handle.write(text))
+    _write_text(target, json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
-@contextlib.contextmanager
-def _meta_lock(path: Path) -> Iterator[None]:
-    if fcntl is None:  # pragma: no cover
-        yield
-        return
-    with open(path / ".meta.lock", "a") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+def _meta_lock(path: Path) -> contextlib.AbstractContextManager[None]:
+    return file_lock(path / ".meta.lock", what=f"the depot {path} (meta.json)")
 
 
 def _check(depot: Depot, columns: Mapping[str, Column], vocabs: Mapping[str, list[str]]) -> None:

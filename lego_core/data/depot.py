@@ -26,9 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -36,6 +33,7 @@ from typing import Any
 import attrs
 import numpy as np
 
+from lego_core.atomic import publish_folder
 from lego_core.data.ragged import Ragged
 from lego_core.errors import DataError
 
@@ -150,9 +148,8 @@ def write_depot(out: str | Path, content: DepotContent, meta: Mapping[str, Any] 
     """
     content.validate()
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
+
+    def fill(tmp: Path) -> None:
         schema: dict[str, Any] = {}
         for table, columns in content.tables.items():
             (tmp / table).mkdir()
@@ -171,20 +168,8 @@ def write_depot(out: str | Path, content: DepotContent, meta: Mapping[str, Any] 
             "vocabs": {name: len(words) for name, words in content.vocabs.items()},
         }
         (tmp / "meta.json").write_text(json.dumps(full_meta, indent=2, ensure_ascii=False, default=str))
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            out.rename(old)
-            try:
-                tmp.rename(out)
-            except BaseException:
-                old.rename(out)  # put the previous depot back
-                raise
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    publish_folder(out, fill)
     return out
 
 
@@ -305,21 +290,12 @@ class Depot:
         column = build(self)
         if len(column) != self.items.num_rows:
             raise DataError(f"cached column {key!r} has {len(column)} rows, the item table {self.items.num_rows}")
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{key}.tmp-", dir=folder.parent))
-        try:
+        def fill(tmp: Path) -> None:
             entry = _write_column(tmp, "column", column)
             entry["rows"] = len(column)
             (tmp / "column.json").write_text(json.dumps(entry))
-            try:
-                tmp.rename(folder)
-            except OSError:
-                shutil.rmtree(tmp, ignore_errors=True)
-                if not entry_file.is_file():  # not another process finishing first: a real failure
-                    raise
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+
+        publish_folder(folder, fill, replace=False)  # another process finishing first keeps its copy
         return self.cached_column(key, build)
 
 

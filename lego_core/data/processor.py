@@ -17,6 +17,7 @@ import attrs
 
 from lego_core.data.depot import DepotContent
 from lego_core.options import NoOptions
+from lego_core.registry import Kind
 
 
 @attrs.frozen
@@ -65,3 +66,7 @@ class Processor:
         to skip bad rows, in which case count them into ``content.info``.
         """
         raise NotImplementedError(f"{type(self).__name__} must implement build(raw)")
+
+
+PROCESSOR: Kind[type[Processor]] = Kind(
+    "processor", hook="lego_register_processors", base=Processor, noun="dataset processor")

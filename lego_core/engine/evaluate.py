@@ -82,3 +82,46 @@ def compute_metrics(metrics: Sequence[Metric], scores: np.ndarray, labels: np.nd
                     groups: np.ndarray) -> dict[str, float]:
     probabilities = 1.0 / (1.0 + np.exp(-np.clip(scores, -60, 60)))
     return {m.key: float(m(probabilities if m.on_probabilities else scores, labels, groups)) for m in metrics}
+
+
+class Evaluator:
+    """Scores a depot's splits with a model and computes the experiment's metrics.
+
+    The trainer is handed one of these for validation; the run uses the same
+    object for the final splits, and ``lego eval`` for a finished run.
+
+    Args:
+        model: the model (on its device).
+        depot: the depot its splits come from.
+        metrics: metric objects (``ResolvedExperiment.metrics``).
+        group_by: ``"impression"`` or ``"user"``.
+        batch_size: pairs (and users) per step.
+        cache: use the item and user caches.
+        amp: bf16 autocast on CUDA.
+    """
+
+    def __init__(self, model: Recommender, depot: Depot, metrics: Sequence[Metric], *, group_by: str,
+                 batch_size: int = 512, cache: bool = True, amp: bool = False) -> None:
+        self.model = model
+        self.depot = depot
+        self.metrics = list(metrics)
+        self.group_by = group_by
+        self.batch_size = batch_size
+        self.cache = cache
+        self.amp = amp
+        self._pairs: dict[str, SplitPairs] = {}
+
+    def pairs(self, split: str) -> SplitPairs:
+        if split not in self._pairs:
+            self._pairs[split] = SplitPairs.from_depot(self.depot, split, self.group_by)
+        return self._pairs[split]
+
+    def scores(self, split: str, cache: bool | None = None) -> np.ndarray:
+        """Every pair's score of ``split``, in the split's order."""
+        return score_split(self.model, self.pairs(split), cache=self.cache if cache is None else cache,
+                           batch_size=self.batch_size, amp=self.amp)
+
+    def evaluate(self, split: str, cache: bool | None = None) -> dict[str, float]:
+        """Metric key -> value on ``split``."""
+        pairs = self.pairs(split)
+        return compute_metrics(self.metrics, self.scores(split, cache), pairs.labels, pairs.groups)

@@ -12,10 +12,14 @@ from typing import Any
 
 import torch
 
+import lego_core
+from lego_core import atomic
+
 CONFIG_FILE = "config.toml"
 METRICS_FILE = "metrics.jsonl"
 RESULTS_FILE = "results.json"
 ENVIRONMENT_FILE = "environment.json"
+RUN_FILE = "run.json"  # what the run is bound to: bricks (qualified), depot fingerprint, config hash
 CHECKPOINTS = "checkpoints"
 
 
@@ -35,15 +39,20 @@ def new_run_dir(output: Path, name: str, seed: int) -> Path:
 
 
 def environment() -> dict[str, Any]:
-    """Package versions (lego distributions and the stack) and the git commit of the working directory."""
+    """Package versions (lego distributions and the stack) and the git commit of lego's own checkout."""
     versions = {}
     for dist in md.distributions():
         dname = dist.metadata["Name"] or ""
         if dname.startswith("lego-") or dname in ("torch", "transformers", "peft", "numpy", "pluggy", "cattrs", "attrs"):
             versions[dname] = dist.version
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                                check=False).stdout.strip() or None
+        # lego's own source folder, not the user's working directory: an installed (non-editable)
+        # lego is in no repository and records None
+        source = Path(lego_core.__file__).resolve().parent.parent
+        done = subprocess.run(["git", "-C", str(source), "rev-parse", "--show-toplevel", "HEAD"],
+                              capture_output=True, text=True, timeout=5, check=False)
+        lines = done.stdout.split()
+        commit = lines[1] if done.returncode == 0 and len(lines) == 2 and Path(lines[0]) == source else None
     except (OSError, subprocess.SubprocessError):
         commit = None
     return {
@@ -56,13 +65,9 @@ def environment() -> dict[str, Any]:
 
 
 def write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=float) + "\n")
-    tmp.replace(path)
+    atomic.write_json(path, data)
 
 
 def write_records(path: Path, records: list[dict[str, Any]]) -> None:
     """Rewrite ``metrics.jsonl`` from the records (a resumed run drops what it redoes)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
-    tmp.replace(path)
+    atomic.write_text(path, "".join(json.dumps(r) + "\n" for r in records))

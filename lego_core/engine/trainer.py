@@ -1,5 +1,11 @@
 """The training loop: epochs of planned batches, validation, checkpoints, early stopping.
 
+The trainer knows no loss and no file format beyond its checkpoints: the
+:class:`~lego_core.engine.task.Task` gives the plan and the loss, the bricks
+add their auxiliary terms, an :class:`~lego_core.engine.evaluate.Evaluator`
+validates, and a :class:`TrainingEvents` object (the run) hears about every
+step, evaluation and epoch.
+
 Everything the loop needs to continue is in the checkpoint: a resumed run
 rebuilds the epoch plan from ``(seed, epoch)``, skips the steps already
 done, restores model, optimizer, scheduler and RNG states, and reaches the
@@ -10,19 +16,18 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from lego_core.config.schema import ExperimentConfig
 from lego_core.engine.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from lego_core.engine.evaluate import autocast
+from lego_core.engine.evaluate import Evaluator, autocast
 from lego_core.engine.optim import make_optimizer, make_scheduler
 from lego_core.engine.plan import TrainingPlan
+from lego_core.engine.task import Task
 from lego_core.errors import TrainingError
 from lego_core.model.recommender import Recommender
 
@@ -31,30 +36,56 @@ class Interrupted(Exception):
     """Ctrl-C during training; a resumable checkpoint has been written."""
 
 
+class TrainingEvents(Protocol):
+    """What the trainer reports (a :class:`~lego_core.engine.run.Run` implements it)."""
+
+    def step_end(self, step: int, epoch: int, loss: float, lr: float) -> None: ...
+
+    def evaluated(self, split: str, metrics: dict[str, float]) -> None: ...
+
+    def epoch_end(self, epoch: int, record: dict[str, Any]) -> None: ...
+
+
+class NoEvents:
+    """Events nobody listens to (benchmarks, tests)."""
+
+    def step_end(self, step: int, epoch: int, loss: float, lr: float) -> None:
+        pass
+
+    def evaluated(self, split: str, metrics: dict[str, float]) -> None:
+        pass
+
+    def epoch_end(self, epoch: int, record: dict[str, Any]) -> None:
+        pass
+
+
 class Trainer:
-    """Trains a :class:`Recommender`; validation is a callback returning metrics.
+    """Trains a :class:`Recommender` for a task.
 
     Args:
         model: the model (on its device).
-        plan: the training plan of the depot.
+        plan: the task's training plan of the depot.
+        task: the task (its loss).
         config: the experiment config (``train`` and ``model`` tables).
         checkpoints: the folder of ``last.pt`` and ``best.pt``.
-        validate: ``() -> {metric: value}`` on the validation split, or None.
-        on_epoch_end: called with ``(epoch, record)`` after each epoch.
+        evaluator: validates after each epoch on ``valid_split`` (None: no validation).
+        valid_split: the split that drives early stopping and the best checkpoint.
+        events: hears every step, evaluation and epoch end.
         progress: an optional ``(description, total) -> advance(n)`` factory.
     """
 
-    def __init__(self, model: Recommender, plan: TrainingPlan, config: ExperimentConfig, checkpoints: Path,
-                 validate: Callable[[], dict[str, float]] | None = None,
-                 on_epoch_end: Callable[[int, dict[str, Any]], None] | None = None,
-                 progress: Any = None) -> None:
+    def __init__(self, model: Recommender, plan: TrainingPlan, task: Task, config: ExperimentConfig,
+                 checkpoints: Path, evaluator: Evaluator | None = None, valid_split: str | None = None,
+                 events: TrainingEvents | None = None, progress: Any = None) -> None:
         self.model = model
         self.plan = plan
+        self.task = task
         self.config = config
         self.train = config.train
         self.checkpoints = checkpoints
-        self.validate = validate
-        self.on_epoch_end = on_epoch_end
+        self.evaluator = evaluator if valid_split is not None else None
+        self.valid_split = valid_split
+        self.events: TrainingEvents = events if events is not None else NoEvents()
         self.progress = progress
         self.device = model.items.device
         self.optimizer = make_optimizer(model, self.train)
@@ -105,12 +136,12 @@ class Trainer:
 
     # ------------------------------------------------------------------ loop
     def loss(self, rows: torch.Tensor, candidates: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The task's loss of a batch plus the bricks' auxiliary terms."""
         with autocast(self.device, self.train.amp):
             scores = self.model(rows, candidates).float()  # (B, K)
-        if self.config.model.task == "matching":
-            target = torch.zeros(len(rows), dtype=torch.long, device=self.device)  # the positive is column 0
-            return F.cross_entropy(scores, target)
-        return F.binary_cross_entropy_with_logits(scores[:, 0], labels)
+        loss = self.task.loss(scores, labels)
+        extra = self.model.auxiliary_loss()
+        return loss if extra is None else loss + extra.float()
 
     def steps_in(self, pairs: int) -> int:
         steps = math.ceil(pairs / self.train.batch_size)
@@ -149,10 +180,12 @@ class Trainer:
                     torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.train.grad_clip)
                 self.optimizer.step()
                 self.scheduler.step()
-                self.epoch_loss += float(loss.detach()) * len(rows)
+                value = float(loss.detach())
+                self.epoch_loss += value * len(rows)
                 self.epoch_pairs += len(rows)
                 self.step_in_epoch += 1
                 self.global_step += 1
+                self.events.step_end(self.global_step, self.epoch, value, self.optimizer.param_groups[0]["lr"])
                 if advance:
                     advance(1)
                 if self.train.checkpoint_every and self.global_step % self.train.checkpoint_every == 0:
@@ -169,8 +202,9 @@ class Trainer:
             "steps": self.global_step,
         }
         improved = True
-        if self.validate is not None:
-            metrics = self.validate()
+        if self.evaluator is not None and self.valid_split is not None:
+            metrics = self.evaluator.evaluate(self.valid_split)
+            self.events.evaluated(self.valid_split, metrics)
             record["valid"] = metrics
             value = metrics[self.train.monitor]
             if not np.isnan(value) and (self.best is None or (value > self.best if self.higher_is_better else value < self.best)):
@@ -182,8 +216,7 @@ class Trainer:
             self.best_epoch = self.epoch
         record["seconds"] = round(seconds, 3)
         self.records.append(record)
-        if self.on_epoch_end:
-            self.on_epoch_end(self.epoch, record)
+        self.events.epoch_end(self.epoch, record)
         if self.train.patience and self.bad_epochs >= self.train.patience:
             self.stopped_early = True
         self.epoch += 1

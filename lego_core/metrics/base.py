@@ -14,6 +14,8 @@ from typing import ClassVar
 import attrs
 import numpy as np
 
+from lego_core.registry import Kind
+
 
 @attrs.frozen
 class MetricValue:
@@ -61,3 +63,6 @@ class Metric:
 
     def __call__(self, scores: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> float:
         return self.compute(scores, labels, groups).value
+
+
+METRIC: Kind[type[Metric]] = Kind("metric", hook="lego_register_metrics", base=Metric, noun="metric")

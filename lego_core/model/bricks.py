@@ -10,7 +10,6 @@ produces, so an incompatible combination is refused before training.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, ClassVar
 
 from torch import Tensor, nn
@@ -18,8 +17,10 @@ from torch import Tensor, nn
 from lego_core.model.context import ModelContext
 from lego_core.model.inputs import FieldInputs, ItemBatch, UserBatch
 from lego_core.options import NoOptions
+from lego_core.registry import Kind
 
-__all__ = ["BehaviorOperator", "Brick", "ContentOperator", "NoOptions", "Predictor"]
+__all__ = ["BEHAVIOR", "CONTENT", "PREDICTOR", "BehaviorOperator", "Brick", "ContentOperator", "NoOptions",
+           "Predictor"]
 
 
 class Brick(nn.Module):
@@ -39,15 +40,15 @@ class Brick(nn.Module):
         self.options = self.Options() if options is None else options
         self.context = context
 
-    @classmethod
-    def example_options(cls, workdir: Path) -> Any:
-        """Small, quick options for tests that build every brick (the combination test).
+    def auxiliary_loss(self) -> Tensor | None:
+        """An extra training-loss term from the last forward pass, or None (the default).
 
-        The default is ``Options()``. A brick whose defaults need something big
-        (a pretrained language model) overrides this to return options that
-        point at a tiny stand-in it writes under ``workdir``.
+        The trainer adds the terms of all three bricks to the task's loss after
+        every training forward pass (never during evaluation), so a brick with a
+        regulariser computes it in ``forward`` (when ``self.training``), keeps
+        it, and returns it here, already weighted (MINER's disagreement term).
         """
-        return cls.Options()
+        return None
 
 
 class ContentOperator(Brick):
@@ -114,3 +115,11 @@ class Predictor(Brick):
         self, user: Tensor, candidates: Tensor, fields: FieldInputs, user_mask: Tensor | None = None
     ) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__} must implement forward(user, candidates, fields)")
+
+
+CONTENT: Kind[type[ContentOperator]] = Kind(
+    "content", hook="lego_register_content_operators", base=ContentOperator, noun="content operator")
+BEHAVIOR: Kind[type[BehaviorOperator]] = Kind(
+    "behavior", hook="lego_register_behavior_operators", base=BehaviorOperator, noun="behavior operator")
+PREDICTOR: Kind[type[Predictor]] = Kind(
+    "predictor", hook="lego_register_predictors", base=Predictor, noun="predictor")

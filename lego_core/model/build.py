@@ -2,43 +2,58 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
 
 from lego_core.config.resolve import ResolvedExperiment
 from lego_core.data.depot import Depot
-from lego_core.errors import CompatibilityError
-from lego_core.model.context import ModelContext
+from lego_core.errors import CompatibilityError, DataError
+from lego_core.model.context import Attribute, ModelContext
 from lego_core.model.recommender import Recommender
 from lego_core.model.stores import ItemStore, UserStore, attribute_of
 
 
+def _attributes(depot: Depot, table: str, names: Sequence[str], lengths: Callable[[str], int], where: str,
+                problems: list[str]) -> dict[str, Attribute]:
+    out = {}
+    for name in names:
+        try:
+            out[name] = attribute_of(depot, table, name, lengths(name), where)
+        except (DataError, CompatibilityError) as err:
+            problems.append(str(err))
+    return out
+
+
 def model_context(resolved: ResolvedExperiment, depot: Depot) -> ModelContext:
+    """The facts bricks are built with; every column problem is reported at once (a :class:`DataError`)."""
     config = resolved.config
     data, model = config.data, config.model
-    item_attributes = {
-        name: attribute_of(depot, "items", name, data.max_lengths.get(name, data.max_length),
-                           f"{resolved.source} [data] item_attributes")
-        for name in data.item_attributes
-    }
-    user_attributes = {
-        name: attribute_of(depot, "users", name, 1, f"{resolved.source} [data] user_attributes")
-        for name in data.user_attributes
-    }
-    item_fields = {
-        name: attribute_of(depot, "items", name, 1, f"{resolved.source} [model] item_fields")
-        for name in model.item_fields
-    }
+    where = resolved.source
+    problems: list[str] = []
+    item_attributes = _attributes(depot, "items", data.item_attributes,
+                                  lambda n: data.max_lengths.get(n, data.max_length),
+                                  f"{where} [data] item_attributes", problems)
+    user_attributes = _attributes(depot, "users", data.user_attributes, lambda n: 1,
+                                  f"{where} [data] user_attributes", problems)
+    item_fields = _attributes(depot, "items", model.item_fields, lambda n: 1, f"{where} [model] item_fields",
+                              problems)
     for name, attr in item_fields.items():
         if attr.kind != "category":
-            raise CompatibilityError(f"{resolved.source} [model] item_fields: {name!r} is a text column; "
-                                     "only categorical columns can be predictor fields")
-    user_fields = {}
-    for name in model.user_fields:
-        if name not in user_attributes:
-            user_attributes[name] = attribute_of(depot, "users", name, 1, f"{resolved.source} [model] user_fields")
-        user_fields[name] = user_attributes[name]
+            problems.append(f"{where} [model] item_fields: {name!r} is a text column; "
+                            "only categorical columns can be predictor fields")
+    missing_users = [n for n in model.user_fields if n not in user_attributes]
+    user_attributes.update(_attributes(depot, "users", missing_users, lambda n: 1,
+                                       f"{where} [model] user_fields", problems))
+    user_fields = {n: user_attributes[n] for n in model.user_fields if n in user_attributes}
+    behavior_cls = resolved.bricks["behavior"].cls
+    if behavior_cls.needs_user_index and "user_id" not in depot.users:
+        problems.append(f"behavior operator {behavior_cls.name!r} needs a user id (a long-term user embedding), "
+                        f"but the depot {depot.path} has no users.user_id column; pick another behavior operator")
+    if problems:
+        raise DataError(problems[0] if len(problems) == 1 else
+                        f"{len(problems)} problems with the depot {depot.path}:\n  - " + "\n  - ".join(problems))
     users = depot.users
     num_persons = depot.vocab_size(users.vocab_name("user_id") or "user_id") if "user_id" in users else 1
     return ModelContext(
@@ -62,11 +77,6 @@ def build_model(resolved: ResolvedExperiment, depot: Depot, device: torch.device
     context = model_context(resolved, depot)
     bricks = resolved.bricks
     behavior_cls = bricks["behavior"].cls
-    if behavior_cls.needs_user_index and "user_id" not in depot.users:
-        raise CompatibilityError(
-            f"behavior operator {behavior_cls.name!r} needs a user id (a long-term user embedding), but the "
-            f"depot {depot.path} has no users.user_id column; pick another behavior operator"
-        )
     if seed is not None:
         torch.manual_seed(seed)
     content_cls = bricks["content"].cls

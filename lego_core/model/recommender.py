@@ -92,6 +92,14 @@ class Recommender(nn.Module):
         user, user_mask = self.behave(history_vectors, mask, rows)
         return self.predict(user, user_mask, candidate_vectors, rows, candidates)
 
+    def auxiliary_loss(self) -> Tensor | None:
+        """The sum of the bricks' auxiliary loss terms of the last forward pass, or None."""
+        terms = [t for t in (self.content.auxiliary_loss(), self.behavior.auxiliary_loss(),
+                             self.predictor.auxiliary_loss()) if t is not None]
+        if not terms:
+            return None
+        return terms[0] if len(terms) == 1 else torch.stack([t.float() for t in terms]).sum()
+
     # ----------------------------------------------------------------- cached path
     @torch.no_grad()
     def encode_all_items(self) -> Tensor:

@@ -7,6 +7,13 @@ module with a pluggy ``PluginManager``, and records, per plugin, its
 distribution, version and status; a plugin that raises on import or whose
 hooks do not match the specs is recorded as broken (with the cause) and
 reported by ``lego plugins`` and as a warning.
+
+The host knows pluggy and entry points and nothing else: :meth:`collect`
+calls one hook of every healthy plugin and returns, per plugin, what it
+returned or the error it raised; :class:`lego_core.registry.Registries`
+turns that into typed registries. Loading an entry point imports only the
+plugin's hook module (its ``plugin.py``), which by convention imports its
+components inside the hook functions, so a host is cheap to build.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import pluggy
 import lego_core
 from lego_core.plugin import spec
 from lego_core.plugin.markers import PROJECT
+from lego_core.registry import Collected
 
 ENTRY_POINT_GROUP = "lego"
 
@@ -65,7 +73,7 @@ class PluginHost:
         self.manager = pluggy.PluginManager(PROJECT)
         self.manager.add_hookspecs(spec)
         self.plugins: dict[str, PluginInfo] = {}
-        self._registries: Any = None
+        self.generation = 0  # grows with every plugin added (registries rebuild)
         if entry_points:
             for ep in sorted(md.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
                 self._load_entry_point(ep)
@@ -97,7 +105,7 @@ class PluginHost:
             raise ValueError(f"a plugin named {name!r} is already registered ({self.plugins[name].distribution})")
         self.plugins[name] = info
         self._register(info, module)
-        self._registries = None
+        self.generation += 1
         return info
 
     def _register(self, info: PluginInfo, module: Any) -> None:
@@ -128,14 +136,29 @@ class PluginHost:
         if self.manager.get_plugin(name) is not None:  # an ignored plugin observes no lifecycle hooks either
             self.manager.unregister(name=name)
 
-    @property
-    def registries(self) -> Any:
-        """The component registries, built on first use (see :mod:`lego_core.registry`)."""
-        if self._registries is None:
-            from lego_core.registry import Registries
+    def is_ok(self, plugin: str) -> bool:
+        info = self.plugins.get(plugin)
+        return info is not None and info.ok
 
-            self._registries = Registries.from_host(self)
-        return self._registries
+    def collect(self, hook: str) -> list[Collected]:
+        """Call ``hook`` (a registration hook, no arguments) of every healthy plugin, one by one.
+
+        Returns one :class:`~lego_core.registry.Collected` per implementing
+        plugin, in load order, holding its result or the exception it raised.
+        """
+        out = []
+        for impl in getattr(self.manager.hook, hook).get_hookimpls():
+            info = self.plugins.get(impl.plugin_name)
+            if info is None or not info.ok:
+                continue
+            try:
+                out.append(Collected(plugin=info.name, distribution=info.distribution, version=info.version,
+                                     result=impl.function()))
+            except Exception as err:  # the registry marks the plugin broken
+                out.append(Collected(plugin=info.name, distribution=info.distribution, version=info.version,
+                                     error=err))
+        order = {name: i for i, name in enumerate(self.plugins)}
+        return sorted(out, key=lambda c: order[c.plugin])
 
     def notify(self, hook: str, **kwargs: Any) -> None:
         """Call a lifecycle hook with keyword arguments."""

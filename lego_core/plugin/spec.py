@@ -10,15 +10,17 @@ and return values are ignored.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from lego_core.plugin.markers import hookspec
 
 # --------------------------------------------------------------------- registration
-# Called once per plugin host, when a registry is first needed. Each returns a
-# list of classes (or preset/command objects), each with a ``name`` attribute
-# that is unique within its kind and plugin. All results are kept.
+# Called once per plugin host, the first time a registry of that kind is
+# needed (each kind separately: ``lego list processor`` calls only the
+# processor hook). Each returns a list of classes (or preset/command objects),
+# each with a ``name`` attribute unique within its kind and plugin.
 
 
 @hookspec
@@ -132,10 +134,54 @@ def lego_register_presets() -> list[Any]:
 
 
 @hookspec
+def lego_register_tasks() -> list[type]:
+    """Return task classes (subclasses of ``lego_core.engine.task.Task``).
+
+    A task owns the training plan (``like = "matching"``: a positive and
+    ``neg_count`` negatives per row; ``"ranking"``: labelled pairs) and the
+    loss over the predictor's scores. Its ``name`` is the key of ``model.task``
+    and its ``Options`` class receives ``[model.task_options]``.
+
+    :return: a list of classes.
+
+    Example::
+
+        @hookimpl
+        def lego_register_tasks():
+            from lego_mytasks.hinge import HingeTask
+            return [HingeTask]
+    """
+
+
+@hookspec
+def lego_register_settings() -> list[type]:
+    """Return settings classes (attrs subclasses of ``lego_core.config.settings.PluginSettings``).
+
+    Each class's ``name`` is the experiment table ``[plugins.NAME]`` (or the
+    top-level table it claims with ``table = "..."``), structured into the
+    class with the strict converter. Lifecycle hooks receive every plugin's
+    settings object in their ``settings`` argument.
+
+    :return: a list of classes.
+
+    Example::
+
+        @hookimpl
+        def lego_register_settings():
+            from lego_mylogger.settings import MyLoggerSettings
+            return [MyLoggerSettings]
+    """
+
+
+@hookspec
 def lego_register_commands() -> list[Any]:
     """Return CLI subcommands (``lego_core.cli.command.Command`` objects).
 
-    Each command adds ``lego <name>`` with its own arguments.
+    Each command adds ``lego <name>`` (or ``lego <group> <name>`` for a
+    two-word name such as ``"data import"``): ``add_arguments(parser)``
+    declares its arguments and ``run(args, context)`` runs it. The built-in
+    commands are registered through this hook too. Keep the module that
+    defines a command cheap to import: ``lego --help`` imports it.
 
     :return: a list of ``Command`` objects.
 
@@ -143,22 +189,26 @@ def lego_register_commands() -> list[Any]:
 
         @hookimpl
         def lego_register_commands():
-            from lego_llm.embed import EMBED
+            from lego_llm.commands import EMBED
             return [EMBED]
     """
 
 
 # --------------------------------------------------------------------- lifecycle
-# Called by the engine in every process of a run (rank included in ``run_dir``'s
-# facts); return values are ignored. Use them for loggers (CSV, TensorBoard).
+# Called by the engine in the process that runs the experiment (rank 0 of a
+# distributed run); return values are ignored. Use them for loggers (CSV,
+# TensorBoard). ``settings`` maps every settings name to its structured object.
 
 
 @hookspec
-def lego_experiment_start(config: Any, run_dir: Path) -> None:
-    """Called once when a run starts, after the run directory is created.
+def lego_experiment_start(config: Any, run_dir: Path, settings: Mapping[str, Any], step: int) -> None:
+    """Called once when a run starts or resumes, after the run directory exists and the model is built.
 
     :param config: the resolved ``ExperimentConfig``.
     :param run_dir: the run directory.
+    :param settings: settings name -> the plugin's settings object.
+    :param step: the global step training starts from (0 for a new run, the
+        checkpoint's step on resume: a logger drops what it wrote after it).
 
     Example::
 
@@ -169,12 +219,29 @@ def lego_experiment_start(config: Any, run_dir: Path) -> None:
 
 
 @hookspec
-def lego_epoch_end(epoch: int, metrics: dict[str, float], run_dir: Path) -> None:
+def lego_train_step_end(step: int, epoch: int, loss: float, lr: float, run_dir: Path,
+                        settings: Mapping[str, Any]) -> None:
+    """Called after every optimiser step.
+
+    :param step: the global step, counted from 1.
+    :param epoch: the epoch it belongs to, counted from 1.
+    :param loss: the step's training loss (task loss plus auxiliary terms).
+    :param lr: the learning rate of the first parameter group after the step.
+    :param run_dir: the run directory.
+    :param settings: settings name -> the plugin's settings object.
+    """
+
+
+@hookspec
+def lego_epoch_end(epoch: int, step: int, metrics: dict[str, float], run_dir: Path,
+                   settings: Mapping[str, Any]) -> None:
     """Called after each training epoch and its validation.
 
     :param epoch: the epoch that ended, counted from 1.
+    :param step: the global step at the end of the epoch.
     :param metrics: the training loss (``"loss"``) and the validation metrics.
     :param run_dir: the run directory.
+    :param settings: settings name -> the plugin's settings object.
 
     Example::
 
@@ -185,19 +252,22 @@ def lego_epoch_end(epoch: int, metrics: dict[str, float], run_dir: Path) -> None
 
 
 @hookspec
-def lego_evaluation_end(split: str, metrics: dict[str, float], run_dir: Path | None) -> None:
+def lego_evaluation_end(split: str, metrics: dict[str, float], run_dir: Path | None,
+                        settings: Mapping[str, Any]) -> None:
     """Called after a split is evaluated (validation during training, test at the end, ``lego eval``).
 
     :param split: ``"valid"`` or ``"test"``.
     :param metrics: metric key -> value.
     :param run_dir: the run directory (None when evaluating outside a run).
+    :param settings: settings name -> the plugin's settings object.
     """
 
 
 @hookspec
-def lego_experiment_end(results: dict[str, Any], run_dir: Path) -> None:
+def lego_experiment_end(results: dict[str, Any], run_dir: Path, settings: Mapping[str, Any]) -> None:
     """Called once when a run finishes, after ``results.json`` is written.
 
     :param results: the content of ``results.json``.
     :param run_dir: the run directory.
+    :param settings: settings name -> the plugin's settings object.
     """

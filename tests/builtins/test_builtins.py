@@ -13,9 +13,11 @@ from lego_core.builtins.id_embedding import IDConfig, IDOperator
 from lego_core.builtins.mean_pooling import MeanOperator
 from lego_core.data.synth import SyntheticProcessor
 from lego_core.errors import ConfigError
+from lego_core.kinds import kind_named
 from lego_core.metrics import BUILTIN_METRICS
 from lego_core.model.inputs import ItemBatch
 from lego_core.plugin.host import PluginHost
+from lego_core.registry import Registries
 from lego_core.testing import check_behavior_operator, check_content_operator, check_predictor, make_context
 
 
@@ -31,7 +33,7 @@ def test_core_is_loaded_from_its_entry_point():
     host = PluginHost()
     assert host.plugins["core"].module == "lego_core.builtins.plugin"
     for kind, name in [("content", "id"), ("behavior", "mean"), ("predictor", "dot"), ("processor", "synthetic")]:
-        assert host.registries[kind].get(f"core:{name}").distribution == "lego-core"
+        assert Registries(host)[kind_named(kind)].get(f"core:{name}").distribution == "lego-core"
 
 
 @pytest.mark.parametrize("options", [None, IDConfig()], ids=["default", "explicit"])

@@ -1,5 +1,6 @@
 """The `lego` command, called in-process through main() and once as the installed console script."""
 
+import importlib.metadata as md
 import json
 import shutil
 import subprocess
@@ -45,11 +46,40 @@ def run_user_error(capsys, *argv: str) -> str:
 # ------------------------------------------------------------------ version, help
 
 
-def test_version(capsys):
-    with pytest.raises(SystemExit) as exit_:
-        main(["--version"])
-    assert exit_.value.code == 0
-    assert capsys.readouterr().out.strip() == f"lego-core {lego_core.__version__}"
+def test_version_lists_the_core_and_every_plugin_distribution(capsys):
+    lines = run_ok(capsys, "--version").splitlines()
+    assert lines[0] == f"lego-core {lego_core.__version__}"
+    installed = {ep.dist.name for ep in md.entry_points(group="lego") if ep.dist is not None} - {"lego-core"}
+    assert {line.split()[0] for line in lines[1:]} == installed
+    assert all("(plugin " in line for line in lines[1:])
+
+
+def _imported_by(*argv: str) -> set[str]:
+    """The modules a fresh ``python -m lego_core.cli.main ARGV`` imports."""
+    code = ("import sys, runpy; sys.argv = ['lego', *sys.argv[1:]]\n"
+            "try:\n    runpy.run_module('lego_core.cli.main', run_name='__main__')\n"
+            "except SystemExit:\n    pass\n"
+            "print('\\n'.join(sorted(sys.modules)), file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return set(done.stderr.split())
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["--help"], ["plugins"], ["list", "processor"]],
+                         ids=lambda a: " ".join(a))
+def test_light_commands_import_no_torch_and_no_brick(argv):
+    modules = _imported_by(*argv)
+    assert "torch" not in modules
+    bricks = {m for m in modules if m.startswith(("lego_text.", "lego_ctr.", "lego_llm.", "lego_core.builtins.id",
+                                                   "lego_core.model"))}
+    assert bricks <= {"lego_text.plugin", "lego_ctr.plugin", "lego_llm.plugin", "lego_llm.commands",
+                      "lego_llm.families"}, bricks
+
+
+def test_version_loads_no_plugin_module():
+    modules = _imported_by("--version")
+    entry_points = {ep.value for ep in md.entry_points(group="lego")}
+    assert not entry_points & modules
 
 
 def test_no_command_prints_help(capsys):
@@ -119,7 +149,7 @@ class HelloPlugin:
         def add_arguments(parser):
             parser.add_argument("who")
 
-        def run(args):
+        def run(args, context):
             if args.who == "nobody":
                 raise LegoError("hello: nobody is there; name someone")
             print(f"hello {args.who}")
@@ -171,8 +201,11 @@ def test_a_plugin_failing_to_register_is_a_one_line_warning_and_lego_goes_on(cap
     ]
 
 
-def test_lego_plugins_shows_the_failure_instead_of_warning(capsys, failing_host):
-    assert main(["--debug", "plugins", "--json"]) == 0
+def test_lego_plugins_check_shows_the_failure_instead_of_warning(capsys, failing_host):
+    assert main(["--debug", "plugins", "--json"]) == 0  # without --check, no registration hook is called
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["failing"]["status"] == "ok"
+    assert main(["--debug", "plugins", "--check", "--json"]) == 0
     out, err = capsys.readouterr()
     assert err == ""
     rows = {r["name"]: r for r in json.loads(out)}

@@ -84,7 +84,8 @@ def test_every_problem_of_a_whole_experiment_at_once():
         "'group_by' must be in ['impression', 'user'] (got 'session') @ $.data.group_by",
         "wrong type: got str 'big', expected int @ $.model.hidden_size",
         "unknown key 'neg_cont' (did you mean 'neg_count'?); known keys: preset, content, behavior, predictor, "
-        "use_item_content, hidden_size, neg_count, item_page_size, item_fields, user_fields, content_options, "
+        "use_item_content, hidden_size, neg_count, task, task_options, item_page_size, item_fields, user_fields, "
+        "content_options, "
         "behavior_options, predictor_options @ $.model",
         "wrong type: got str 'fast', expected float @ $.train.lr",
         "wrong type: got int 5, expected str @ $.train.metrics[1]",

@@ -14,6 +14,7 @@ from lego_core.errors import CompatibilityError, ConfigError, RegistryError
 from lego_core.model.bricks import BehaviorOperator, ContentOperator, NoOptions, Predictor
 from lego_core.plugin import hookimpl
 from lego_core.plugin.host import PluginHost
+from lego_core.registry import Registries
 
 
 @attrs.define(kw_only=True, frozen=True)
@@ -80,7 +81,7 @@ def registries():
     host = PluginHost(entry_points=False)
     host.add("core", core_plugin, distribution="lego-core", version=lego_core.__version__)
     host.add("bricks", BricksPlugin(), distribution="lego-bricks")
-    return host.registries
+    return Registries(host)
 
 
 def experiment(**tables):
@@ -227,8 +228,8 @@ def test_ranking_only_predictor_with_negatives_is_refused(registries):
     with pytest.raises(CompatibilityError) as err:
         resolve(experiment(model={"predictor": "click", "neg_count": 4}), registries, source="exp.toml")
     assert str(err.value) == (
-        "exp.toml: predictor 'click' does not train the matching task (neg_count = 4); it supports ranking. "
-        "Predictors for matching: dot, target."
+        "exp.toml: predictor 'click' does not train the matching task (model.task = 'matching', neg_count = 4); "
+        "it trains ranking. Predictors for matching: dot, target."
     )
     resolved = resolve(experiment(model={"predictor": "click", "neg_count": 0}), registries)
     assert resolved.config.model.task == "ranking"

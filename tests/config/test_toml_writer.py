@@ -13,6 +13,7 @@ from lego_core.config.tomlio import loads_toml
 from lego_core.model.bricks import ContentOperator
 from lego_core.plugin import hookimpl
 from lego_core.plugin.host import PluginHost
+from lego_core.registry import Registries
 
 
 def test_scalars_first_then_one_table_per_mapping():
@@ -99,7 +100,7 @@ def registries():
     host = PluginHost(entry_points=False)
     host.add("core", core_plugin, distribution="lego-core", version=lego_core.__version__)
     host.add("nested", NestedPlugin())
-    return host.registries
+    return Registries(host)
 
 
 EXPERIMENTS = {

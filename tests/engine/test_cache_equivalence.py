@@ -2,7 +2,8 @@
 
 The combinations are every installed content x behavior x predictor that fit
 together, so the test grows as plugins land. Each brick is built with its
-``example_options(workdir)`` (a language model points at a tiny stand-in).
+registered example options (``lego_core.testing.example_options``: a language
+model points at a tiny stand-in).
 The default run covers every brick at least once; the full product is marked
 ``slow`` (CI runs it).
 """
@@ -20,10 +21,14 @@ from lego_core.config.resolve import BrickChoice
 from lego_core.engine.evaluate import SplitPairs, score_split
 from lego_core.errors import CompatibilityError, LegoError
 from lego_core.experiment import Experiment
+from lego_core.kinds import kind_named
+from lego_core.model.bricks import BEHAVIOR, CONTENT, PREDICTOR
 from lego_core.plugin.host import PluginHost
+from lego_core.registry import Registries
+from lego_core.testing import example_options
 
 HOST = PluginHost()
-REG = HOST.registries
+REG = Registries(HOST)
 KINDS = ("content", "behavior", "predictor")
 
 
@@ -36,7 +41,7 @@ def _task(predictor):
 
 
 def all_combinations():
-    return [(c, b, p) for c, b, p in itertools.product(REG.content, REG.behavior, REG.predictor)
+    return [(c, b, p) for c, b, p in itertools.product(REG[CONTENT], REG[BEHAVIOR], REG[PREDICTOR])
             if _fits(c, b, p, _task(p))]
 
 
@@ -63,7 +68,7 @@ def _check(experiment_dict, workdir, content, behavior, predictor):
     neg_count = 2 if _task(predictor) == "matching" else 0
     exp = Experiment.from_dict(experiment_dict(model={"neg_count": neg_count, "item_fields": ["category"]},
                                                train={"batch_size": 16}), host=HOST)
-    bricks = {k: BrickChoice(entry=e, options=e.obj.example_options(workdir))
+    bricks = {k: BrickChoice(entry=e, options=example_options(e.obj, workdir))
               for k, e in zip(KINDS, (content, behavior, predictor))}
     exp.resolved = attrs.evolve(exp.resolved, bricks=bricks)
     try:
@@ -102,15 +107,15 @@ def test_cached_equals_uncached_for_every_combination(experiment_dict, workdir, 
 def _has_partner(kind, entry):
     """Whether the installed plugins hold a brick this one can be combined with."""
     if kind == "predictor":
-        return any(b.obj.output == entry.obj.input for b in REG.behavior)
+        return any(b.obj.output == entry.obj.input for b in REG[BEHAVIOR])
     if kind == "behavior":
-        return any(p.obj.input == entry.obj.output for p in REG.predictor)
+        return any(p.obj.input == entry.obj.output for p in REG[PREDICTOR])
     return True
 
 
 def test_every_brick_is_covered():
     covered = {e.qualified for combo in covering_combinations() for e in combo}
     for kind in KINDS:
-        for entry in REG[kind]:
+        for entry in REG[kind_named(kind)]:
             if _has_partner(kind, entry):  # e.g. DIN needs a sequence behavior (lego-text) to be installed
                 assert entry.qualified in covered, f"{entry.qualified} fits no combination"

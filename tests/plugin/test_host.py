@@ -9,10 +9,12 @@ import pytest
 import lego_core
 import lego_core.builtins.plugin as core_plugin
 from lego_core.cli.main import main
-from lego_core.model.bricks import ContentOperator, Predictor
+from lego_core.kinds import KIND_NAMES, kind_named
+from lego_core.model.bricks import CONTENT, PREDICTOR, ContentOperator, Predictor
 from lego_core.plugin import hookimpl
 from lego_core.plugin import host as host_module
 from lego_core.plugin.host import PluginHost, PluginWarning
+from lego_core.registry import Registries
 
 
 class BagOperator(ContentOperator):
@@ -33,6 +35,14 @@ class RaisingPlugin:
         raise RuntimeError("boom in the hook")
 
 
+def loaded(host: PluginHost) -> Registries:
+    """The host's registries with every kind built (as a run or `lego plugins --check` does)."""
+    registries = Registries(host)
+    for name in KIND_NAMES:
+        _ = registries[kind_named(name)].entries
+    return registries
+
+
 def core_host(*plugins: tuple[str, object]) -> PluginHost:
     """A host with the core built-ins and the given inline plugins, and no installed entry points."""
     host = PluginHost(entry_points=False)
@@ -47,15 +57,15 @@ def test_installed_entry_points_include_core_as_an_ordinary_plugin():
     info = host.plugins["core"]
     assert (info.ok, info.distribution, info.version, info.module) == (
         True, "lego-core", lego_core.__version__, "lego_core.builtins.plugin")
-    assert host.registries.predictor.get("dot").plugin == "core"
+    assert Registries(host)[PREDICTOR].get("dot").plugin == "core"
 
 
 def test_host_without_entry_points_has_only_its_inline_plugins():
     host = PluginHost(modules=[("good", GoodPlugin())], entry_points=False)
     assert list(host.plugins) == ["good"]
     assert host.plugins["good"].distribution == "<inline>" and host.plugins["good"].module == "GoodPlugin"
-    assert host.registries.content.names() == ["bag"]
-    assert host.registries.predictor.names() == []
+    assert Registries(host)[CONTENT].names() == ["bag"]
+    assert Registries(host)[PREDICTOR].names() == []
 
 
 def test_an_inline_module_is_a_plugin():
@@ -68,7 +78,7 @@ def test_an_inline_module_is_a_plugin():
     module.lego_register_content_operators = lego_register_content_operators
     host = PluginHost(modules=[("inline", module)], entry_points=False)
     assert host.plugins["inline"].module == "lego_inline_example"
-    assert host.registries.content.get("inline:bag").obj is BagOperator
+    assert Registries(host)[CONTENT].get("inline:bag").obj is BagOperator
 
 
 def test_adding_a_plugin_twice_under_one_name_is_refused():
@@ -79,16 +89,18 @@ def test_adding_a_plugin_twice_under_one_name_is_refused():
 
 def test_adding_a_plugin_resets_the_registries():
     host = core_host()
-    assert "bag" not in host.registries.content
+    assert "bag" not in Registries(host)[CONTENT]
+    registries = Registries(host)
+    assert "bag" not in registries[CONTENT]
     host.add("good", GoodPlugin())
-    assert "bag" in host.registries.content
+    assert "bag" in registries[CONTENT]  # the same registries object sees the new plugin
 
 
 def test_a_raising_hook_marks_its_plugin_broken_and_the_others_keep_working():
     host = core_host(("good", GoodPlugin()))
     host.add("bad", RaisingPlugin(), distribution="lego-bad", version="1.2")
     with pytest.warns(PluginWarning) as caught:
-        registries = host.registries
+        registries = loaded(host)
     message = str(caught[0].message)
     assert "lego plugin 'bad' (lego-bad 1.2, lego-core " in message and "failed to load and is ignored" in message
     assert "RuntimeError: boom in the hook" in message
@@ -96,15 +108,15 @@ def test_a_raising_hook_marks_its_plugin_broken_and_the_others_keep_working():
     assert bad.status == "broken" and not bad.ok
     assert bad.error == "lego_register_content_operators() failed: RuntimeError: boom in the hook"
     assert host.plugins["good"].ok and host.plugins["core"].ok
-    assert registries.content.names() == ["bag", "id"]
-    assert registries.predictor.get("dot").plugin == "core"
+    assert registries[CONTENT].names() == ["bag", "id"]
+    assert registries[PREDICTOR].get("dot").plugin == "core"
 
 
 def test_warning_of_an_inline_plugin_without_version_has_no_stray_space():
     host = core_host()
     host.add("bad", RaisingPlugin())
     with pytest.warns(PluginWarning, match=r"lego plugin 'bad' \(<inline>, lego-core "):
-        _ = host.registries
+        _ = loaded(host)
 
 
 class NonClassPlugin:
@@ -163,12 +175,12 @@ class PresetNotAnObjectPlugin:
 def test_an_invalid_registration_marks_the_plugin_broken_with_a_clear_error(plugin, error):
     host = core_host(("odd", plugin))
     with pytest.warns(PluginWarning, match="lego plugin 'odd'"):
-        registries = host.registries
+        registries = loaded(host)
     info = host.plugins["odd"]
     assert info.status == "broken"
     assert error in info.error
-    assert registries.predictor.names() == ["dot"]
-    assert registries.content.names() == ["id"]
+    assert registries[PREDICTOR].names() == ["dot"]
+    assert registries[CONTENT].names() == ["id"]
 
 
 class HalfBrokenPlugin:
@@ -187,13 +199,13 @@ class HalfBrokenPlugin:
         raise AssertionError("a broken plugin must not observe lifecycle hooks")
 
 
-def test_a_plugin_broken_in_any_hook_is_ignored_as_a_whole():
+def test_a_plugin_broken_in_any_hook_is_ignored_as_a_whole(tmp_path):
     host = core_host(("half", HalfBrokenPlugin()))
     with pytest.warns(PluginWarning, match="ImportError: no module named 'torch_scatter'"):
-        registries = host.registries
+        registries = loaded(host)
     assert host.plugins["half"].status == "broken"
-    assert "bag" not in registries.content  # its content operator went with it
-    host.notify("lego_epoch_end", epoch=1, metrics={}, run_dir=None)  # and it observes nothing
+    assert "bag" not in registries[CONTENT]  # its content operator went with it
+    host.notify("lego_epoch_end", epoch=1, step=1, metrics={}, run_dir=tmp_path, settings={})  # and it observes nothing
 
 
 class TypoHookPlugin:
@@ -215,7 +227,7 @@ def test_an_unknown_hook_name_is_caught_by_pluggy_validation():
     assert info.status == "broken"
     assert info.error.startswith("PluginValidationError: unknown hook 'lego_register_contnet_operators'")
     assert host.manager.get_plugin("typo") is None  # not left half-registered
-    assert host.registries.content.names() == ["id"]
+    assert Registries(host)[CONTENT].names() == ["id"]
 
 
 def test_a_hookimpl_argument_the_spec_lacks_is_caught_by_pluggy_validation():
@@ -231,7 +243,7 @@ class RecordingPlugin:
         self.calls = []
 
     @hookimpl
-    def lego_epoch_end(self, epoch, metrics):  # opts into two of the three arguments
+    def lego_epoch_end(self, epoch, metrics):  # opts into two of the five arguments
         self.calls.append((epoch, metrics))
 
     @hookimpl
@@ -242,9 +254,9 @@ class RecordingPlugin:
 def test_lifecycle_hooks_are_called_with_the_arguments_a_plugin_asks_for(tmp_path):
     recorder = RecordingPlugin()
     host = core_host(("recorder", recorder))
-    host.notify("lego_epoch_end", epoch=2, metrics={"gauc": 0.6}, run_dir=tmp_path)
-    host.notify("lego_experiment_end", results={"test": {}}, run_dir=tmp_path)
-    host.notify("lego_experiment_start", config=None, run_dir=tmp_path)  # nobody implements it: fine
+    host.notify("lego_epoch_end", epoch=2, step=10, metrics={"gauc": 0.6}, run_dir=tmp_path, settings={})
+    host.notify("lego_experiment_end", results={"test": {}}, run_dir=tmp_path, settings={})
+    host.notify("lego_evaluation_end", split="test", metrics={}, run_dir=tmp_path, settings={})  # not implemented: fine
     assert recorder.calls == [(2, {"gauc": 0.6}), {"test": {}}]
 
 
@@ -261,7 +273,7 @@ def test_an_entry_point_that_fails_to_import_is_reported_and_the_rest_load(monke
     assert host.plugins["ghost"].status == "broken"
     assert host.plugins["ghost"].error == "ModuleNotFoundError: No module named 'lego_ghost_that_does_not_exist'"
     assert host.plugins["core"].ok
-    assert host.registries.predictor.get("dot").plugin == "core"
+    assert Registries(host)[PREDICTOR].get("dot").plugin == "core"
 
 
 def test_two_entry_points_with_one_name_keep_the_first(monkeypatch):
@@ -271,7 +283,7 @@ def test_two_entry_points_with_one_name_keep_the_first(monkeypatch):
         host = PluginHost()
     assert host.plugins["core"].ok
     assert host.plugins["core@?"].status == "broken"
-    assert len(host.registries.predictor) == 1
+    assert len(Registries(host)[PREDICTOR]) == 1
 
 
 def _installed(distribution: str) -> bool:

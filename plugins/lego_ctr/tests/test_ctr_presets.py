@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from lego_core.config.preset import PRESET
 from lego_core.config.resolve import resolve
 from lego_core.plugin.host import PluginHost
+from lego_core.registry import Registries
 from lego_ctr.plugin import PRESETS, lego_register_predictors
 
 NAMES = [c.name for c in lego_register_predictors()]
@@ -13,16 +15,16 @@ NAMES = [c.name for c in lego_register_predictors()]
 
 @pytest.fixture(scope="module")
 def registries():
-    return PluginHost().registries
+    return Registries(PluginHost())
 
 
 def test_preset_files_load_through_the_plugin_host(registries):
-    entry = registries.preset.get("deepfm-id")
+    entry = registries[PRESET].get("deepfm-id")
     assert entry.plugin == "ctr" and entry.obj.tables["model"]["predictor"] == "deepfm"
     assert sorted(p.stem for p in PRESETS.glob("*.toml")) == sorted(f"{n}-{v}" for n in NAMES for v in ("id", "text"))
     for name in NAMES:
         for variant in ("id", "text"):
-            preset = registries.preset.get(f"{name}-{variant}").obj
+            preset = registries[PRESET].get(f"{name}-{variant}").obj
             assert preset.name == f"{name}-{variant}" and preset.description and "http" in preset.paper
             assert set(preset.tables) == {"model"}, "presets set [model] only"
             model = preset.tables["model"]

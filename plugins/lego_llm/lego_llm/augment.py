@@ -62,30 +62,25 @@ import json
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
-from rich.console import Console
 
-from lego_core.cli.command import Command
+from lego_core.cli.command import CommandContext
 from lego_core.data.add_columns import PLAIN_NAME, add_item_columns, save_json
 from lego_core.data.depot import Column, Depot, cache_key, text_column
 from lego_core.data.vocab import build_text_vocab, encode_texts, tokenize
 from lego_core.errors import ConfigError, DataError
+from lego_core.lock import file_lock
 from lego_llm.layout import Layout, item_texts, make_layout
-from lego_llm.loading import DTYPES
 
 FORMAT = 1
 PROGRESS_FILE = "chunks.jsonl"
 Generator = Callable[[Sequence[str], int], list[str]]
 Progress = Callable[[str, int], Callable[[int], None]]
 
-try:  # POSIX
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: no lock
-    fcntl = None  # type: ignore[assignment]
 
 
 @attrs.frozen
@@ -153,21 +148,9 @@ def check_request(depot: str | Path, template: str, column: str, vocab: str) -> 
     return opened, layout, vocab_name
 
 
-@contextlib.contextmanager
-def _exclusive(folder: Path) -> Iterator[None]:
-    if fcntl is None:  # pragma: no cover
-        yield
-        return
-    with open(folder / ".lock", "a") as handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise DataError(f"{folder}: another `lego augment` is generating into this cache; wait for it to finish "
-                            "or stop it") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+def _exclusive(folder: Path) -> contextlib.AbstractContextManager[None]:
+    return file_lock(folder / ".lock", blocking=False,
+                     what=f"{folder} (another `lego augment` generating into this cache)")
 
 
 def read_progress(file: Path, sizes: Sequence[int]) -> dict[int, list[str]]:
@@ -282,32 +265,6 @@ def augment_depot(depot: str | Path, generator: Generator, *, template: str, col
                          seconds=time.perf_counter() - started)
 
 
-def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--depot", required=True, help="the depot folder")
-    parser.add_argument("--template", required=True,
-                        help='the prompt over item columns, e.g. "Rewrite this news title: {title}"')
-    parser.add_argument("--column", required=True, help="the new item column (also <column>_text with the raw text)")
-    source = parser.add_argument_group("generator (one of)")
-    source.add_argument("--model", help="a local causal LM: checkpoint folder or Hugging Face hub id")
-    source.add_argument("--endpoint", help="an OpenAI-compatible server, e.g. http://127.0.0.1:8000 (vLLM, Ollama); "
-                                           "POST /v1/completions, API key from $OPENAI_API_KEY if set")
-    source.add_argument("--endpoint-model", help="the model name the endpoint serves")
-    parser.add_argument("--max-new-tokens", type=int, default=32, help="tokens generated per item (default 32)")
-    parser.add_argument("--batch-size", type=int, default=8,
-                        help="prompts per generate call / requests in flight (default 8)")
-    parser.add_argument("--chunk-size", type=int, default=256, help="items per saved chunk (default 256)")
-    parser.add_argument("--temperature", type=float, default=0.0, help="0 (default): greedy; > 0: sampling")
-    parser.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass (default 1.0)")
-    parser.add_argument("--seed", type=int, default=0, help="base seed of sampling (default 0)")
-    parser.add_argument("--vocab", default="auto",
-                        help='word vocabulary of the tokens column: "auto" (default: the template\'s text column\'s), '
-                             '"new" (a vocabulary of its own) or a vocabulary name')
-    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto (local model)")
-    parser.add_argument("--dtype", choices=tuple(DTYPES), default="float32", help="dtype of the local model")
-    parser.add_argument("--revision", help="hub revision of a hub id")
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds per endpoint request (default 120)")
-
-
 def make_generator(args: argparse.Namespace) -> Any:
     """The generator the arguments ask for (exactly one of --model and --endpoint)."""
     from lego_llm.generation import EndpointGenerator, LocalGenerator
@@ -325,10 +282,11 @@ def make_generator(args: argparse.Namespace) -> Any:
                           top_p=args.top_p, device=pick_device(args.device), dtype=args.dtype, revision=args.revision)
 
 
-def _run(args: argparse.Namespace) -> int:
+def run_command(args: argparse.Namespace, context: CommandContext) -> int:
+    """``lego augment``."""
     from lego_core.engine.progress import progress_factory
 
-    console = Console()
+    console = context.console
     check_request(args.depot, args.template, args.column, args.vocab)  # fail before loading a model
     generator = make_generator(args)
     try:
@@ -349,7 +307,3 @@ def _run(args: argparse.Namespace) -> int:
     console.print(f'Use it: [data] item_attributes = ["{tokens}", ...], or an lm template "{{{tokens}}}"',
                   markup=False, highlight=False, soft_wrap=True)
     return 0
-
-
-AUGMENT = Command(name="augment", help="generate a new item column with a language model (ONCE-style augmentation)",
-                  add_arguments=_add_arguments, run=_run)

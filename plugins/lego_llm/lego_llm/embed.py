@@ -42,9 +42,8 @@ from pathlib import Path
 import attrs
 import numpy as np
 import torch
-from rich.console import Console
 
-from lego_core.cli.command import Command
+from lego_core.cli.command import CommandContext
 from lego_core.data.add_columns import save_array, save_json
 from lego_core.data.depot import Depot
 from lego_core.errors import ConfigError
@@ -186,28 +185,11 @@ def usage_snippet(result: EmbedResult, depot: Path) -> str:
             "freeze = true                       # fixed vectors (a Linear to hidden_size still trains)\n")
 
 
-def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--depot", required=True, help="the depot folder")
-    parser.add_argument("--model", required=True, help="a checkpoint folder (save_pretrained) or a Hugging Face hub id")
-    parser.add_argument("--attributes", default="title",
-                        help="item columns joined as 'name: value' when there is no --template (default: title)")
-    parser.add_argument("--template", help='item text over item columns, e.g. "Title: {title} Category: {category}"')
-    parser.add_argument("--pooling", choices=POOLINGS, help="default per family: encoders mean, decoders last")
-    parser.add_argument("--max-length", type=int, default=64, help="tokens kept per item (default 64)")
-    parser.add_argument("--batch-size", type=int, default=64, help="items per forward pass (default 64)")
-    parser.add_argument("--name", help="file name under <depot>/embeddings/ (default: from the model's name)")
-    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto (default)")
-    parser.add_argument("--dtype", choices=tuple(DTYPES), default="float32",
-                        help="dtype the model runs in (the file is float32)")
-    parser.add_argument("--revision", help="hub revision of a hub id")
-    parser.add_argument("--family", choices=FAMILY_NAMES, default="auto", help="force another family's defaults")
-    parser.add_argument("--normalize", action="store_true", help="L2-normalise every vector")
-
-
-def _run(args: argparse.Namespace) -> int:
+def run_command(args: argparse.Namespace, context: CommandContext) -> int:
+    """``lego embed``."""
     from lego_core.engine.progress import progress_factory
 
-    console = Console()
+    console = context.console
     attributes = [a.strip() for a in args.attributes.split(",") if a.strip()]
     with progress_factory(console) as progress:
         result = embed_depot(args.depot, args.model, attributes=attributes, template=args.template,
@@ -220,7 +202,3 @@ def _run(args: argparse.Namespace) -> int:
     console.print("Use it in an experiment (the decoupled design: the item vectors are fixed):", markup=False, soft_wrap=True)
     console.print(usage_snippet(result, Path(args.depot)), markup=False, highlight=False, soft_wrap=True)
     return 0
-
-
-EMBED = Command(name="embed", help="encode every item once with a frozen language model into <depot>/embeddings/",
-                add_arguments=_add_arguments, run=_run)

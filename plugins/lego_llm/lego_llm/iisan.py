@@ -38,7 +38,6 @@ Example:
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -117,13 +116,6 @@ class IISANOperator(ContentOperator):
     name = "iisan"
     paper = "Fu et al., SIGIR 2024. https://doi.org/10.1145/3626772.3657725"
     Options = IISANConfig
-
-    @classmethod
-    def example_options(cls, workdir: Path) -> IISANConfig:
-        """The tiny random BERT written under ``workdir`` (the defaults would load all-MiniLM-L6-v2)."""
-        from lego_llm.testing import example_bert
-
-        return IISANConfig(model=str(example_bert(workdir)), max_length=16, adapter_size=8)
 
     def __init__(self, *, options: IISANConfig | None = None, context: ModelContext) -> None:
         super().__init__(options=options, context=context)

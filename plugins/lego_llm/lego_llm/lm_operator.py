@@ -25,7 +25,6 @@ Example:
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -118,17 +117,6 @@ class LMOperator(ContentOperator):
     name = "lm"
     paper = "Wu et al., SIGIR 2021 (PLM-NR); Liu et al., WSDM 2024 (ONCE)"
     Options = LMConfig
-
-    @classmethod
-    def example_options(cls, workdir: Path) -> LMConfig:
-        """The tiny random BERT (written under ``workdir``) in the most involved setting: split mode + LoRA.
-
-        The defaults would load all-MiniLM-L6-v2 and fine-tune all of it: tens of seconds per
-        combination in the core's every-combination test.
-        """
-        from lego_llm.testing import example_bert
-
-        return LMConfig(model=str(example_bert(workdir)), tune_from=-1, split=True, lora_r=2, max_length=16)
 
     def __init__(self, *, options: LMConfig | None = None, context: ModelContext) -> None:
         super().__init__(options=options, context=context)

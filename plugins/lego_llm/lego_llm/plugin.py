@@ -24,7 +24,6 @@ def lego_register_presets():  # type: ignore[no-untyped-def]
 
 @hookimpl
 def lego_register_commands():  # type: ignore[no-untyped-def]
-    from lego_llm.augment import AUGMENT
-    from lego_llm.embed import EMBED
+    from lego_llm.commands import AUGMENT, EMBED
 
     return [EMBED, AUGMENT]

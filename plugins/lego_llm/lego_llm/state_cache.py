@@ -28,8 +28,6 @@ Example:
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -37,6 +35,8 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor
+
+from lego_core.atomic import publish_folder
 
 STORAGE = {"bfloat16": np.uint16, "float16": np.float16, "float32": np.float32}
 CACHE_DTYPES = tuple(STORAGE)
@@ -96,9 +96,7 @@ def write_state_cache(folder: Path, lengths: np.ndarray, hidden: int, dtype: str
         return StateCache(folder)
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
-    try:
+    def fill(tmp: Path) -> None:
         out = np.lib.format.open_memmap(tmp / "states.npy", mode="w+", dtype=STORAGE[dtype],
                                         shape=(int(offsets[-1]), hidden))
         starts = torch.from_numpy(offsets[:-1])
@@ -114,11 +112,6 @@ def write_state_cache(folder: Path, lengths: np.ndarray, hidden: int, dtype: str
         (tmp / "meta.json").write_text(json.dumps({**dict(meta), "dtype": dtype, "rows": len(lengths),
                                                    "positions": int(offsets[-1]), "hidden": hidden},
                                                   indent=2, default=str))
-        try:
-            tmp.rename(folder)
-        except OSError:  # another process finished the same cache first: keep theirs
-            shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    publish_folder(folder, fill, replace=False)  # another process finishing the same cache first: keep theirs
     return StateCache(folder)

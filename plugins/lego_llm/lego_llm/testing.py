@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from lego_core.model.context import Attribute, ModelContext
-from lego_core.testing import make_context
+from lego_core.testing import make_context, register_example_options
 
 BERT_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 CORPUS = [
@@ -113,8 +113,33 @@ def lm_context(vocab_size: int, max_length: int = 12, hidden_size: int = 16) -> 
 
 def example_bert(workdir: str | Path) -> Path:
     """The tiny random BERT under ``workdir/lego-llm-tiny-bert``, written on first use (the operators'
-    ``example_options``: the core's every-combination test builds each brick with them)."""
+    example options: the core's every-combination test builds each brick with them)."""
     folder = Path(workdir) / "lego-llm-tiny-bert"
     if not (folder / "config.json").is_file():
         tiny_bert(folder)
     return folder
+
+
+def _lm_example(workdir: Path) -> Any:
+    """The tiny random BERT in the most involved setting: split mode + LoRA (the defaults would load
+    all-MiniLM-L6-v2 and fine-tune all of it: tens of seconds per combination)."""
+    from lego_llm.lm_operator import LMConfig
+
+    return LMConfig(model=str(example_bert(workdir)), tune_from=-1, split=True, lora_r=2, max_length=16)
+
+
+def _iisan_example(workdir: Path) -> Any:
+    from lego_llm.iisan import IISANConfig
+
+    return IISANConfig(model=str(example_bert(workdir)), max_length=16, adapter_size=8)
+
+
+def _register_examples() -> None:
+    from lego_llm.iisan import IISANOperator
+    from lego_llm.lm_operator import LMOperator
+
+    register_example_options(LMOperator, _lm_example)
+    register_example_options(IISANOperator, _iisan_example)
+
+
+_register_examples()

@@ -47,12 +47,21 @@ def test_train_then_cached_scores_equal_uncached(options: dict, layers: tuple[st
 
 def test_example_options_are_the_tiny_bert(tmp_path: Path) -> None:
     """What the core's every-combination test builds each operator with: fast, no download."""
-    from lego_core.testing import check_content_operator
+    from lego_core.testing import check_content_operator, example_options
     from lego_llm.iisan import IISANOperator
     from lego_llm.lm_operator import LMOperator
     from lego_llm.testing import lm_context
 
-    lm, iisan = LMOperator.example_options(tmp_path), IISANOperator.example_options(tmp_path)
+    lm, iisan = example_options(LMOperator, tmp_path), example_options(IISANOperator, tmp_path)
     assert lm.model == iisan.model == str(tmp_path / "lego-llm-tiny-bert") and lm.split and lm.lora_r
     check_content_operator(LMOperator, lm, context=lm_context(78))
     check_content_operator(IISANOperator, iisan, context=lm_context(78))
+
+
+def test_the_command_module_repeats_the_dtype_and_pooling_names() -> None:
+    """lego_llm.commands stays light (no torch), so it repeats two lists of names: they must not drift."""
+    from lego_llm.commands import DTYPE_NAMES, POOLING_NAMES
+    from lego_llm.loading import DTYPES
+    from lego_llm.pooling import POOLINGS
+
+    assert DTYPE_NAMES == tuple(DTYPES) and POOLING_NAMES == POOLINGS

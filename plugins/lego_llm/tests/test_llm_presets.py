@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from lego_core.config.converter import structure
-from lego_core.config.preset import Preset
+from lego_core.config.preset import PRESET, Preset
+from lego_core.registry import Registries
 from lego_llm.iisan import IISANConfig
 from lego_llm.lm_operator import LMConfig
 from lego_llm.plugin import PRESETS
@@ -48,9 +49,9 @@ def test_presets_resolve_with_the_other_plugins(tmp_path) -> None:
     from lego_core.config.resolve import resolve
     from lego_core.plugin.host import PluginHost
 
-    registries = PluginHost().registries
+    registries = Registries(PluginHost())
     for name, preset in _presets().items():
-        assert name in registries.preset
+        assert name in registries[PRESET]
         experiment = {"data": {"path": str(tmp_path), "item_attributes": ["title"]}, "model": {"preset": name}}
         if _needs_model(preset):
             experiment["model"]["content_options"] = {"model": "/models/llama"}

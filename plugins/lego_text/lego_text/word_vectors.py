@@ -18,14 +18,13 @@ seed, so a changed file or vocabulary rebuilds it.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections import Counter
 from pathlib import Path
 
 import attrs
 import numpy as np
 
+from lego_core.atomic import replace_atomically
 from lego_core.data.depot import Depot, cache_key
 from lego_core.errors import ConfigError, DataError
 
@@ -126,16 +125,8 @@ def _resolve(path: str | Path, depot_path: Path) -> Path:
 
 def _save_atomic(target: Path, matrix: np.ndarray, stats: dict[str, int]) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    for suffix, write in ((".npy", lambda f: np.save(f, matrix)),
-                          (".json", lambda f: f.write(json.dumps(stats).encode()))):
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                write(f)
-            os.replace(tmp, target.with_suffix(suffix))
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+    replace_atomically(target.with_suffix(".npy"), lambda f: np.save(f, matrix))
+    replace_atomically(target.with_suffix(".json"), lambda f: f.write(json.dumps(stats).encode()))
 
 
 def load_word_vectors(path: str | Path, depot_path: str | Path, vocabulary: str, dim: int, *,

@@ -10,8 +10,10 @@ import torch  # noqa: E402
 
 from lego_core.errors import ConfigError  # noqa: E402
 from lego_core.experiment import Experiment  # noqa: E402
+from lego_core.model.bricks import CONTENT
 from lego_core.model.inputs import ItemBatch  # noqa: E402
 from lego_core.plugin.host import PluginHost  # noqa: E402
+from lego_core.registry import Registries
 from lego_core.testing import check_content_operator, make_context, tiny_depot  # noqa: E402
 from lego_someone.bigram import BigramConfig, BigramOperator  # noqa: E402
 
@@ -40,8 +42,9 @@ def test_bigram_names_the_text_attributes_when_the_attribute_is_missing():
 def test_installed_plugin_is_listed():
     host = PluginHost()
     assert host.plugins["someone"].ok and host.plugins["someone"].distribution == "lego-someone"
-    entry = host.registries.content.get("someone:bigram")
-    assert entry.obj is BigramOperator and host.registries.content.get("bigram") is entry
+    content = Registries(host)[CONTENT]
+    entry = content.get("someone:bigram")
+    assert entry.obj is BigramOperator and content.get("bigram") is entry
 
 
 EXPERIMENT = """\

@@ -1,0 +1,10 @@
+"""The commands lego-core registers (through ``lego_register_commands()``, as a plugin would)."""
+
+from __future__ import annotations
+
+from lego_core.cli import commands, data_commands
+
+BUILTIN_COMMANDS = (
+    commands.RUN, commands.EVAL, commands.LIST, commands.PLUGINS,
+    data_commands.DATA, data_commands.PREPARE, data_commands.SYNTH, data_commands.INFO, data_commands.LIST,
+)

@@ -1,0 +1,221 @@
+"""A run: one run directory, and everything that happens in it.
+
+A :class:`Run` exists only after :meth:`lego_core.experiment.Experiment.bind`
+has checked the whole experiment, so a mistake never leaves an empty run
+directory behind. The run owns its directory (``config.toml``,
+``environment.json``, ``run.json``, ``metrics.jsonl``, ``results.json``,
+``checkpoints/``), holds a lock on it while it works, builds the model,
+hands the trainer an :class:`~lego_core.engine.evaluate.Evaluator`, hears the
+trainer's events (it implements :class:`~lego_core.engine.trainer.TrainingEvents`)
+and forwards them to the plugins' lifecycle hooks.
+
+``run.json`` records what the run is bound to: the bricks and the task by
+qualified name, the depot's fingerprint and the resolved config. ``--resume``
+refuses a depot that was rebuilt and a config whose keys changed, except the
+keys listed in :data:`RESUMABLE_KEYS`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from rich.console import Console
+
+import lego_core
+from lego_core.engine import rundir
+from lego_core.engine.checkpoint import load_checkpoint
+from lego_core.engine.evaluate import Evaluator
+from lego_core.engine.progress import progress_factory
+from lego_core.engine.trainer import Interrupted, Trainer
+from lego_core.errors import LegoError
+from lego_core.lock import file_lock
+from lego_core.model.build import build_model
+from lego_core.model.recommender import Recommender
+
+if TYPE_CHECKING:
+    from lego_core.experiment import BoundExperiment
+
+# keys a resumed run may change (they do not change what the run computes, or only extend it)
+RESUMABLE_KEYS = ("train.epochs", "train.patience", "train.eval_batch_size", "train.cache", "train.threads",
+                  "train.device", "train.checkpoint_every", "log")
+LOCK_FILE = ".lock"
+
+
+def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(data, dict):
+        return {prefix: data}
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        out.update(_flatten(value, f"{prefix}.{key}" if prefix else key))
+    return out
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def changed_keys(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """The dotted keys whose values differ, ``"key: old -> new"``, except the resumable ones."""
+    old, new = _flatten(before), _flatten(after)
+    lines = []
+    for key in sorted(set(old) | set(new)):
+        if any(key == k or key.startswith(k + ".") for k in RESUMABLE_KEYS):
+            continue
+        if old.get(key, "<unset>") != new.get(key, "<unset>"):
+            lines.append(f"{key}: {old.get(key, '<unset>')!r} -> {new.get(key, '<unset>')!r}")
+    return lines
+
+
+class Run:
+    """One run directory of a bound experiment.
+
+    Use :meth:`create` for a new run and :meth:`reopen` to resume one; then :meth:`execute`.
+    """
+
+    def __init__(self, bound: BoundExperiment, run_dir: Path, *, resumed: bool, console: Console,
+                 build: Callable[[torch.device], Recommender] | None = None) -> None:
+        self.bound = bound
+        self.build = build or (lambda device: build_model(bound.resolved, bound.depot, device,
+                                                          seed=bound.config.train.seed))
+        self.run_dir = run_dir
+        self.resumed = resumed
+        self.console = console
+        self.checkpoints = run_dir / rundir.CHECKPOINTS
+        self.model: Recommender | None = None
+        self.trainer: Trainer | None = None
+
+    # ------------------------------------------------------------------ directories
+    def facts(self) -> dict[str, Any]:
+        """What ``run.json`` records."""
+        bound = self.bound
+        resolved = bound.resolved
+        config = resolved.to_dict(qualified=True)
+        return {
+            "name": bound.name,
+            "lego_version": lego_core.__version__,
+            "bricks": {k: c.entry.qualified for k, c in resolved.bricks.items()},
+            "task": resolved.task.entry.qualified if resolved.task else None,
+            "depot": {"path": str(bound.depot.path), "fingerprint": bound.depot.meta.get("fingerprint")},
+            "config_sha256": config_hash(config),
+            "config": config,
+        }
+
+    @classmethod
+    def create(cls, bound: BoundExperiment, output: Path, console: Console,
+               build: Callable[[torch.device], Recommender] | None = None) -> Run:
+        """A new run directory under ``output`` with the resolved config, environment and run facts.
+
+        ``build(device)`` makes the model (default: the bricks with the experiment's seed).
+        """
+        run_dir = rundir.new_run_dir(Path(output), bound.name, bound.config.train.seed)
+        run = cls(bound, run_dir, resumed=False, console=console, build=build)
+        (run_dir / rundir.CONFIG_FILE).write_text(bound.resolved.to_toml(qualified=True))
+        rundir.write_json(run_dir / rundir.ENVIRONMENT_FILE, rundir.environment())
+        rundir.write_json(run_dir / rundir.RUN_FILE, run.facts())
+        return run
+
+    @classmethod
+    def reopen(cls, bound: BoundExperiment, run_dir: Path, console: Console,
+               build: Callable[[torch.device], Recommender] | None = None) -> Run:
+        """An interrupted run, checked against what it was bound to."""
+        run_dir = Path(run_dir)
+        if not (run_dir / rundir.CHECKPOINTS / "last.pt").is_file():
+            raise LegoError(f"{run_dir}: nothing to resume (no {rundir.CHECKPOINTS}/last.pt)")
+        run = cls(bound, run_dir, resumed=True, console=console, build=build)
+        facts_file = run_dir / rundir.RUN_FILE
+        if facts_file.is_file():  # run directories of earlier versions have none
+            recorded = json.loads(facts_file.read_text())
+            now = run.facts()
+            if recorded["depot"].get("fingerprint") != now["depot"]["fingerprint"]:
+                raise LegoError(
+                    f"{run_dir}: the depot changed since this run started ({recorded['depot']['path']} fingerprint "
+                    f"{str(recorded['depot'].get('fingerprint'))[:12]}..., now {bound.depot.path} "
+                    f"{str(now['depot']['fingerprint'])[:12]}...); a resumed run must read the same data. "
+                    "Start a new run instead.")
+            changed = changed_keys(recorded["config"], now["config"])
+            if changed:
+                raise LegoError(f"{run_dir}: the experiment changed since this run started ("
+                                + "; ".join(changed) + "). Only " + ", ".join(RESUMABLE_KEYS)
+                                + " may change on resume; start a new run for anything else.")
+        return run
+
+    # ------------------------------------------------------------------ events (TrainingEvents)
+    def _notify(self, hook: str, **kwargs: Any) -> None:
+        self.bound.host.notify(hook, run_dir=self.run_dir, settings=self.bound.resolved.settings, **kwargs)
+
+    def step_end(self, step: int, epoch: int, loss: float, lr: float) -> None:
+        self._notify("lego_train_step_end", step=step, epoch=epoch, loss=loss, lr=lr)
+
+    def evaluated(self, split: str, metrics: dict[str, float]) -> None:
+        self._notify("lego_evaluation_end", split=split, metrics=metrics)
+
+    def epoch_end(self, epoch: int, record: dict[str, Any]) -> None:
+        assert self.trainer is not None
+        rundir.write_records(self.run_dir / rundir.METRICS_FILE, self.trainer.records)
+        shown = " ".join(f"{k}={v:.4f}" for k, v in record.get("valid", {}).items())
+        self.console.print(f"epoch {epoch}: loss={record['loss']:.4f} {shown}", highlight=False, soft_wrap=True)
+        self._notify("lego_epoch_end", epoch=epoch, step=record["steps"],
+                     metrics={"loss": record["loss"], **record.get("valid", {})})
+
+    # ------------------------------------------------------------------ the run
+    def execute(self) -> dict[str, Any]:
+        """Train, validate, test; write and return the results."""
+        with file_lock(self.run_dir / LOCK_FILE, blocking=False, what=f"the run directory {self.run_dir}"):
+            return self._execute()
+
+    def _execute(self) -> dict[str, Any]:
+        bound = self.bound
+        config, train = bound.config, bound.config.train
+        if train.threads:
+            torch.set_num_threads(train.threads)
+        started = time.perf_counter()
+        model = self.model = self.build(bound.device)
+        evaluator = Evaluator(model, bound.depot, bound.resolved.metrics, group_by=config.data.group_by,
+                              batch_size=train.eval_batch_size, cache=train.cache, amp=train.amp)
+        trainer = self.trainer = Trainer(model, bound.task.plan(bound.depot, train.seed), bound.task, config,
+                                         self.checkpoints, evaluator=evaluator, valid_split=bound.valid_split,
+                                         events=self)
+        if self.resumed:
+            trainer.restore(self.checkpoints / "last.pt")
+            rundir.write_records(self.run_dir / rundir.METRICS_FILE, trainer.records)
+        self._notify("lego_experiment_start", config=config, step=trainer.global_step)
+        monitor = next(m for m in bound.resolved.metrics if m.key == train.monitor)
+        with progress_factory(self.console) as progress:
+            trainer.progress = progress
+            try:
+                trainer.fit(higher_is_better=monitor.higher_is_better)
+            except Interrupted as err:
+                raise LegoError(f"{err}; a checkpoint was saved. Continue with: lego run --resume {self.run_dir}") \
+                    from None
+        train_seconds = time.perf_counter() - started
+        if (self.checkpoints / "best.pt").is_file():
+            model.load_state_dict(load_checkpoint(self.checkpoints / "best.pt", bound.device)["model"])
+        eval_started = time.perf_counter()
+        results: dict[str, Any] = {}
+        for split in bound.eval_splits:
+            results[split] = evaluator.evaluate(split)
+            self.evaluated(split, results[split])
+        resolved = bound.resolved
+        results["run"] = {
+            "seed": train.seed,
+            "epochs": trainer.epoch - 1,
+            "best_epoch": trainer.best_epoch,
+            "steps": trainer.global_step,
+            "stopped_early": trainer.stopped_early,
+            "monitor": train.monitor,
+            "task": config.model.task,
+            "bricks": {k: b.entry.qualified for k, b in resolved.bricks.items()},
+        }
+        results["timing"] = {
+            "train_seconds": round(train_seconds, 3),
+            "eval_seconds": round(time.perf_counter() - eval_started, 3),
+        }
+        rundir.write_json(self.run_dir / rundir.RESULTS_FILE, results)
+        self._notify("lego_experiment_end", results=results)
+        return results
