@@ -81,3 +81,54 @@ def test_merge_under_a_value_replaces_a_table_and_back():
     assert merge_under({"a": {"x": 1}}, {"a": 2}) == {"a": 2}
     assert merge_under({"a": 2}, {"a": {"x": 1}}) == {"a": {"x": 1}}
     assert merge_under({"a": [1, 2]}, {"a": [3]}) == {"a": [3]}  # arrays replace, never concatenate
+
+
+# ------------------------------------------------------------------ requirements
+
+
+def test_a_preset_declares_the_distributions_it_needs(tmp_path):
+    path = tmp_path / "p.toml"
+    path.write_text('[preset]\nname = "p"\nrequires = ["lego-core", "lego-not-installed-anywhere"]\n\n[model]\n'
+                    'content = "id"\n')
+    preset = Preset.from_toml(path)
+    assert preset.requires == ("lego-core", "lego-not-installed-anywhere")
+    assert preset.missing() == ["lego-not-installed-anywhere"]
+    assert preset.install_hint() == "pip install lego-not-installed-anywhere"
+    path.write_text('[preset]\nname = "p"\nrequires = "lego-text"\n')
+    with pytest.raises(ConfigError, match="requires must be a list of distribution names"):
+        Preset.from_toml(path)
+
+
+def test_an_experiment_naming_a_preset_with_unmet_requirements_gets_the_install_line():
+    from lego_core.config.resolve import resolve
+    from lego_core.plugin import hookimpl
+    from lego_core.plugin.host import PluginHost
+    from lego_core.registry import Registries
+
+    class Plugin:
+        @hookimpl
+        def lego_register_presets(self):
+            return [Preset(name="needy", description="", tables={"model": {"content": "id"}},
+                           requires=("lego-not-installed-anywhere",))]
+
+    host = PluginHost(modules=[("needy", Plugin())], entry_points=False)
+    with pytest.raises(ConfigError) as err:
+        resolve({"data": {"path": "/d"}, "model": {"preset": "needy"}}, Registries(host), source="exp.toml")
+    assert str(err.value) == ("exp.toml [model] preset = 'needy' needs lego-not-installed-anywhere, which is not "
+                              "installed: pip install lego-not-installed-anywhere")
+
+
+def test_every_installed_preset_declares_the_plugins_its_bricks_come_from():
+    from lego_core.config.preset import PRESET
+    from lego_core.kinds import kind_named
+    from lego_core.plugin.host import PluginHost
+    from lego_core.registry import Registries
+
+    registries = Registries(PluginHost())
+    for entry in registries[PRESET]:
+        model = entry.obj.tables.get("model", {})
+        for kind in ("content", "behavior", "predictor"):
+            if model.get(kind) and model[kind] in registries[kind_named(kind)]:
+                source = registries[kind_named(kind)].get(model[kind]).distribution
+                assert source in {entry.distribution, "lego-core", *entry.obj.requires}, \
+                    f"preset {entry.qualified} names {kind} {model[kind]!r} of {source}: add it to [preset] requires"
