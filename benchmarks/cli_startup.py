@@ -8,16 +8,19 @@ For each command (``--version``, ``--help``, ``plugins``, ``list processor``,
 ``list content``) it runs ``python -m lego_core.cli.main ARGS`` in a fresh
 process ``--repeat`` times and records the median wall time, then once more
 under ``python -X importtime`` to record the total import time, how many
-modules were imported and whether torch was among them. The baseline is the
-same commands on the previous version of the code (run the script from a
-checkout of it and keep both JSON files); ratios are only taken between runs
-made one after the other on the same machine.
+modules were imported and whether torch was among them.
+
+``--baseline PYTHONPATH`` measures the same commands with that PYTHONPATH in
+front (a checkout of the previous version of lego-core and its plugins), the
+runs of the two versions interleaved one by one, so both see the same load on
+a noisy machine; the ratio baseline / current is written per command.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -29,19 +32,23 @@ from typing import Any
 COMMANDS = [["--version"], ["--help"], ["plugins"], ["list", "processor"], ["list", "content"]]
 
 
-def _wall(args: list[str], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "lego_core.cli.main", *args], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def _env(pythonpath: str | None) -> dict[str, str]:
+    env = dict(os.environ)
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    return env
 
 
-def _imports(args: list[str]) -> dict[str, Any]:
+def _once(args: list[str], pythonpath: str | None) -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "lego_core.cli.main", *args], check=True, env=_env(pythonpath),
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def _imports(args: list[str], pythonpath: str | None = None) -> dict[str, Any]:
     done = subprocess.run([sys.executable, "-X", "importtime", "-m", "lego_core.cli.main", *args],
-                          capture_output=True, text=True, check=True)
+                          capture_output=True, text=True, check=True, env=_env(pythonpath))
     modules, total_us = [], 0
     for line in done.stderr.splitlines():
         if not line.startswith("import time:") or "|" not in line or "self [us]" in line:
@@ -58,12 +65,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="bench-out/cli_startup.json")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--baseline", metavar="PYTHONPATH", help="the previous version's source folders")
     args = parser.parse_args(argv)
-    figures: dict[str, Any] = {"commands": {}}
+    figures: dict[str, Any] = {"commands": {}, "baseline": args.baseline}
     for command in COMMANDS:
         key = " ".join(command)
-        figures["commands"][key] = {"wall_seconds": round(_wall(command, args.repeat), 3), **_imports(command)}
-        print(key, figures["commands"][key], flush=True)
+        current, baseline = [], []
+        for _ in range(args.repeat):  # interleaved: both versions see the same machine load
+            current.append(_once(command, None))
+            if args.baseline:
+                baseline.append(_once(command, args.baseline))
+        row: dict[str, Any] = {"wall_seconds": round(statistics.median(current), 3), **_imports(command)}
+        if args.baseline:
+            row["baseline"] = {"wall_seconds": round(statistics.median(baseline), 3),
+                               **_imports(command, args.baseline)}
+            row["speedup"] = round(row["baseline"]["wall_seconds"] / row["wall_seconds"], 2)
+        figures["commands"][key] = row
+        print(key, row, flush=True)
     figures["machine"] = {"python": platform.python_version(), "cpu": platform.processor() or platform.machine()}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(figures, indent=2) + "\n")

@@ -68,7 +68,7 @@ class Kind(Generic[T]):
         name = getattr(obj, "name", "")
         if not isinstance(name, str) or not name or ":" in name or name != name.strip():
             raise TypeError(f"{obj!r} has no usable `name` (got {name!r}); set a short lowercase key")
-        return obj  # type: ignore[no-any-return]
+        return obj
 
 
 @attrs.frozen

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from lego_core.errors import ConfigError
 from lego_core.model.bricks import ContentOperator
+from lego_core.model.context import ModelContext
 from lego_core.model.inputs import ItemBatch
 
 
@@ -43,7 +44,7 @@ class IDOperator(ContentOperator):
     uses_content = False
     Options = IDConfig
 
-    def __init__(self, *, options: IDConfig | None = None, context) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *, options: IDConfig | None = None, context: ModelContext) -> None:
         super().__init__(options=options, context=context)
         opts: IDConfig = self.options
         hidden = context.hidden_size

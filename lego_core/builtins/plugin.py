@@ -4,56 +4,56 @@ from lego_core.plugin import hookimpl
 
 
 @hookimpl
-def lego_register_content_operators():  # type: ignore[no-untyped-def]
+def lego_register_content_operators():
     from lego_core.builtins.id_embedding import IDOperator
 
     return [IDOperator]
 
 
 @hookimpl
-def lego_register_behavior_operators():  # type: ignore[no-untyped-def]
+def lego_register_behavior_operators():
     from lego_core.builtins.mean_pooling import MeanOperator
 
     return [MeanOperator]
 
 
 @hookimpl
-def lego_register_predictors():  # type: ignore[no-untyped-def]
+def lego_register_predictors():
     from lego_core.builtins.dot import DotPredictor
 
     return [DotPredictor]
 
 
 @hookimpl
-def lego_register_metrics():  # type: ignore[no-untyped-def]
+def lego_register_metrics():
     from lego_core.metrics import BUILTIN_METRICS
 
     return list(BUILTIN_METRICS)
 
 
 @hookimpl
-def lego_register_processors():  # type: ignore[no-untyped-def]
+def lego_register_processors():
     from lego_core.data.synth import SyntheticProcessor
 
     return [SyntheticProcessor]
 
 
 @hookimpl
-def lego_register_tasks():  # type: ignore[no-untyped-def]
+def lego_register_tasks():
     from lego_core.builtins.tasks import MatchingTask, PairwiseTask, RankingTask
 
     return [MatchingTask, RankingTask, PairwiseTask]
 
 
 @hookimpl
-def lego_register_settings():  # type: ignore[no-untyped-def]
+def lego_register_settings():
     from lego_core.builtins.csv_log import LogSettings
 
     return [LogSettings]
 
 
 @hookimpl
-def lego_register_commands():  # type: ignore[no-untyped-def]
+def lego_register_commands():
     from lego_core.cli.builtin_commands import BUILTIN_COMMANDS
 
     return list(BUILTIN_COMMANDS)
@@ -61,21 +61,21 @@ def lego_register_commands():  # type: ignore[no-untyped-def]
 
 # the built-in CSV logger ([log] table), written against the lifecycle hooks like any logger plugin
 @hookimpl
-def lego_experiment_start(run_dir, settings, step):  # type: ignore[no-untyped-def]
+def lego_experiment_start(run_dir, settings, step):
     from lego_core.builtins import csv_log
 
     csv_log.start(run_dir, settings, step)
 
 
 @hookimpl
-def lego_train_step_end(step, epoch, loss, lr, run_dir, settings):  # type: ignore[no-untyped-def]
+def lego_train_step_end(step, epoch, loss, lr, run_dir, settings):
     from lego_core.builtins import csv_log
 
     csv_log.step_end(run_dir, settings, step, epoch, loss, lr)
 
 
 @hookimpl
-def lego_epoch_end(epoch, step, metrics, run_dir, settings):  # type: ignore[no-untyped-def]
+def lego_epoch_end(epoch, step, metrics, run_dir, settings):
     from lego_core.builtins import csv_log
 
     csv_log.epoch_end(run_dir, settings, epoch, step, metrics)

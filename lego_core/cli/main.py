@@ -47,7 +47,7 @@ def build_parser(registries: Registries) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="store_true", help="print the versions of lego-core and its plugins")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    groups: dict[str, argparse._SubParsersAction] = {}  # type: ignore[type-arg]
+    groups: dict[str, argparse._SubParsersAction[argparse.ArgumentParser]] = {}
     commands: list[Command] = [e.obj for e in registries[COMMAND]]
     for command in sorted(commands, key=lambda c: len(c.path)):  # groups before their subcommands
         *group, name = command.path

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -208,7 +208,7 @@ class Table(Mapping[str, Any]):
                 self._cache[column] = np.load(self.folder / f"{column}.npy", mmap_mode="r")
         return self._cache[column]
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[str]:
         return iter(self.schema["columns"])
 
     def __len__(self) -> int:

@@ -161,7 +161,7 @@ def prepare(processor: Processor, raw: Path | None, out: Path, *, force: bool = 
                              info=dict(meta.get("info", {})))
 
     build_start = time.perf_counter()
-    content = processor.build(raw)  # type: ignore[arg-type]  # None for processors that read no files
+    content = processor.build(raw)  # raw is None for processors that read no files
     build_seconds = time.perf_counter() - build_start
     write_depot(out, content, meta={
         "name": out.name,

@@ -20,7 +20,7 @@ def attach_deep_and_output(predictor: nn.Module, dim: int, options: object) -> N
     hidden_units = options.hidden_units  # type: ignore[attr-defined]
     deep = (MLP(dim, hidden_units, activation=options.activation, dropout=options.dropout,  # type: ignore[attr-defined]
                 batch_norm=options.batch_norm) if hidden_units else None)  # type: ignore[attr-defined]
-    predictor.deep = deep
+    predictor.deep = deep  # type: ignore[assignment]  # None or an MLP, read back by cross_and_deep
     if deep is None:
         out_dim = dim
     else:
@@ -30,11 +30,14 @@ def attach_deep_and_output(predictor: nn.Module, dim: int, options: object) -> N
 
 def cross_and_deep(predictor: nn.Module, x0: Tensor, structure: str) -> Tensor:
     """``(N, d)`` -> ``(N, 1)`` logits through ``predictor.cross``, ``.deep`` and ``.output``."""
-    crossed = predictor.cross(x0)  # (N, d)
-    if predictor.deep is None:
+    cross: nn.Module = predictor.get_submodule("cross")
+    output: nn.Module = predictor.get_submodule("output")
+    deep: nn.Module | None = getattr(predictor, "deep", None)
+    crossed = cross(x0)  # (N, d)
+    if deep is None:
         out = crossed
     elif structure == "stacked":
-        out = predictor.deep(crossed)  # (N, H)
+        out = deep(crossed)  # (N, H)
     else:
-        out = torch.cat([crossed, predictor.deep(x0)], dim=-1)  # (N, d + H)
-    return predictor.output(out)
+        out = torch.cat([crossed, deep(x0)], dim=-1)  # (N, d + H)
+    return output(out)

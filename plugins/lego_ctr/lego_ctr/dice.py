@@ -29,6 +29,9 @@ class Dice(nn.Module):
         tensor([[ 0.0000, 10.0000, -0.0000,  0.7310]])
     """
 
+    running_mean: Tensor  # buffers, typed for mypy
+    running_var: Tensor
+
     def __init__(self, num_features: int, eps: float = 1e-8, momentum: float = 0.1) -> None:
         super().__init__()
         self.eps = eps

@@ -81,6 +81,8 @@ class Bilinear(nn.Module):
         bound = 1.0 / math.sqrt(dim)
         nn.init.uniform_(self.weight, -bound, bound)
         rows, cols = pair_indices(num_fields)
+        self.rows: Tensor
+        self.cols: Tensor
         self.register_buffer("rows", rows, persistent=False)
         self.register_buffer("cols", cols, persistent=False)
 

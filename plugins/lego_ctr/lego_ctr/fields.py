@@ -94,7 +94,7 @@ class FieldEmbedding(nn.Module):
         self.user_tables = nn.ModuleDict({n: nn.Embedding(a.vocab_size, self.field_dim)
                                           for n, a in context.user_fields.items()})
         for table in [*self.item_tables.values(), *self.user_tables.values()]:
-            nn.init.normal_(table.weight, std=EMBEDDING_STD)
+            nn.init.normal_(table.get_parameter("weight"), std=EMBEDDING_STD)
         self.names = (["user", "item"] + [f"item.{n}" for n in self.item_tables]
                       + [f"user.{n}" for n in self.user_tables])
 

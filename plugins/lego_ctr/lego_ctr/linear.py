@@ -39,7 +39,7 @@ class FieldLinear(nn.Module):
         self.item_weights = nn.ModuleDict({n: nn.Embedding(a.vocab_size, 1) for n, a in context.item_fields.items()})
         self.user_weights = nn.ModuleDict({n: nn.Embedding(a.vocab_size, 1) for n, a in context.user_fields.items()})
         for table in [*self.item_weights.values(), *self.user_weights.values()]:
-            nn.init.zeros_(table.weight)
+            nn.init.zeros_(table.get_parameter("weight"))
 
     def forward(self, user: Tensor, candidates: Tensor, fields: FieldInputs) -> Tensor:
         """``user`` ``(B, D)``, ``candidates`` ``(B, K, D)`` -> ``(B, K)``."""

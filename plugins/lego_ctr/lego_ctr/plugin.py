@@ -8,7 +8,7 @@ PRESETS = Path(__file__).parent / "presets"
 
 
 @hookimpl
-def lego_register_predictors():  # type: ignore[no-untyped-def]
+def lego_register_predictors():
     from lego_ctr.autoint import AutoIntPredictor
     from lego_ctr.dcn import DCNPredictor
     from lego_ctr.dcnv2 import DCNv2Predictor
@@ -30,7 +30,7 @@ def lego_register_predictors():  # type: ignore[no-untyped-def]
 
 
 @hookimpl
-def lego_register_presets():  # type: ignore[no-untyped-def]
+def lego_register_presets():
     from lego_core.config.preset import Preset
 
     return [Preset.from_toml(path) for path in sorted(PRESETS.glob("*.toml"))]

@@ -4,7 +4,7 @@ from lego_core.plugin import hookimpl
 
 
 @hookimpl
-def lego_register_processors():  # type: ignore[no-untyped-def]
+def lego_register_processors():
     from lego_datasets.mind import MINDProcessor
     from lego_datasets.movielens import MovieLensProcessor
     from lego_datasets.recbole import RecBoleProcessor

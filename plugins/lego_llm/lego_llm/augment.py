@@ -236,11 +236,12 @@ def augment_depot(depot: str | Path, generator: Generator, *, template: str, col
                     texts.update(zip(index, answers))
                     if advance:
                         advance(len(index))
-                record = {"chunk": chunk, "start": start, "texts": [texts[i] for i in range(start, start + size)]}
+                chunk_texts = [texts[i] for i in range(start, start + size)]
+                record = {"chunk": chunk, "start": start, "texts": chunk_texts}
                 out.write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
                 out.flush()
                 os.fsync(out.fileno())
-                done[chunk] = record["texts"]
+                done[chunk] = chunk_texts
                 generated += size
                 if on_chunk:
                     on_chunk(chunk, len(done), len(sizes))

@@ -38,6 +38,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import attrs
@@ -162,7 +163,7 @@ class IISANOperator(ContentOperator):
         device = self.backbone.device
         depth = int(self.model.config.num_hidden_layers) + 1
 
-        def pages():  # type: ignore[no-untyped-def]
+        def pages() -> Iterator[Any]:
             for rows in page_order(mask, o.prepare_batch_size):
                 index = torch.from_numpy(rows).to(ids.device)
                 b_ids, b_mask = trim(ids[index], mask[index])

@@ -8,7 +8,7 @@ PRESETS = Path(__file__).parent / "presets"
 
 
 @hookimpl
-def lego_register_content_operators():  # type: ignore[no-untyped-def]
+def lego_register_content_operators():
     from lego_llm.iisan import IISANOperator
     from lego_llm.lm_operator import LMOperator
 
@@ -16,14 +16,14 @@ def lego_register_content_operators():  # type: ignore[no-untyped-def]
 
 
 @hookimpl
-def lego_register_presets():  # type: ignore[no-untyped-def]
+def lego_register_presets():
     from lego_core.config.preset import Preset
 
     return [Preset.from_toml(path) for path in sorted(PRESETS.glob("*.toml"))]
 
 
 @hookimpl
-def lego_register_commands():  # type: ignore[no-untyped-def]
+def lego_register_commands():
     from lego_llm.commands import AUGMENT, EMBED
 
     return [EMBED, AUGMENT]

@@ -19,6 +19,7 @@ delete ``depot/cache/`` to reclaim the space.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -68,7 +69,7 @@ def build_split_cache(depot: Depot, ids: Tensor, mask: Tensor, runner: Runner, l
     folder = depot.path / "cache" / cache_key(prefix, **parts)
     device = next(runner.model.parameters()).device
 
-    def pages():  # type: ignore[no-untyped-def]
+    def pages() -> Iterator[Any]:
         for rows in page_order(mask, batch_size):
             index = torch.from_numpy(rows).to(ids.device)
             b_ids, b_mask = trim(ids[index], mask[index])

@@ -85,14 +85,15 @@ class ItemEmbeddings(nn.Module):
             module_key(name): nn.Embedding(attribute.vocab_size, options.category_dim)
             for name, attribute in context.categorical_attributes.items()
         })
-        for table in self.category_tables.values():
-            nn.init.normal_(table.weight, std=0.1)
+        for category_table in self.category_tables.values():
+            nn.init.normal_(category_table.get_parameter("weight"), std=0.1)
 
     @staticmethod
     def _load(table: nn.Embedding, vocabulary: str, context: ModelContext, options: EmbeddingConfig) -> None:
         if context.depot_path is None:
             raise ConfigError("content_options.word_vectors needs the depot's vocabulary, but the model "
                               "context has no depot_path")
+        assert options.word_vectors is not None  # the caller checked
         vectors = load_word_vectors(options.word_vectors, context.depot_path, vocabulary, options.embedding_dim)
         if vectors.matrix.shape[0] != table.num_embeddings:
             raise ConfigError(f"content_options.word_vectors: the depot vocabulary {vocabulary!r} has "
@@ -106,7 +107,7 @@ class ItemEmbeddings(nn.Module):
         """``(N, L, E)`` word vectors of text attribute ``name``, exactly zero at padded positions."""
         table = self.word_tables[module_key(self.vocabulary_of[name])]
         mask = items.masks[name]
-        return table(items.tokens[name] * mask) * mask.unsqueeze(-1).to(table.weight.dtype)
+        return table(items.tokens[name] * mask) * mask.unsqueeze(-1).to(table.get_parameter("weight").dtype)
 
     def category(self, items: ItemBatch, name: str) -> Tensor:
         """``(N, C)`` embeddings of categorical attribute ``name``."""

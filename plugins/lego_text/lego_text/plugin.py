@@ -6,7 +6,7 @@ from lego_core.plugin import hookimpl
 
 
 @hookimpl
-def lego_register_content_operators():  # type: ignore[no-untyped-def]
+def lego_register_content_operators():
     from lego_text.attention import AttentionOperator
     from lego_text.cnn import CNNOperator
     from lego_text.cnn_concat import CNNConcatOperator
@@ -18,7 +18,7 @@ def lego_register_content_operators():  # type: ignore[no-untyped-def]
 
 
 @hookimpl
-def lego_register_behavior_operators():  # type: ignore[no-untyped-def]
+def lego_register_behavior_operators():
     from lego_text.additive import AdditiveOperator
     from lego_text.gru import GRUOperator
     from lego_text.history_attention import HistoryAttentionOperator
@@ -32,14 +32,14 @@ def lego_register_behavior_operators():  # type: ignore[no-untyped-def]
 
 
 @hookimpl
-def lego_register_predictors():  # type: ignore[no-untyped-def]
+def lego_register_predictors():
     from lego_text.miner import MINERPredictor
 
     return [MINERPredictor]
 
 
 @hookimpl
-def lego_register_presets():  # type: ignore[no-untyped-def]
+def lego_register_presets():
     from lego_core.config.preset import Preset
 
     return [Preset.from_toml(path) for path in sorted((Path(__file__).parent / "presets").glob("*.toml"))]

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
-from lego_core.cli.main import main
-from lego_core.testing import tiny_depot
-from lego_someone.hinge import HingeOptions, HingeTask
-from lego_someone.summary import SUMMARY_FILE, SomeoneSettings
+pytest.importorskip("lego_someone")  # installed by the third-party nox session
+
+import torch  # noqa: E402
+
+from lego_core.cli.main import main  # noqa: E402
+from lego_core.testing import tiny_depot  # noqa: E402
+from lego_someone.hinge import HingeOptions, HingeTask  # noqa: E402
+from lego_someone.summary import SUMMARY_FILE, SomeoneSettings  # noqa: E402
 
 EXPERIMENT = """\
 [data]
