@@ -36,5 +36,13 @@ class LockedError(LegoError):
     """Another process holds a lock on a depot, run directory or cache; the message names it."""
 
 
+class Stopped(LegoError):
+    """A run stopped on SIGINT or SIGTERM after saving a resumable checkpoint; the CLI exits with ``exit_code``."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
 class TrainingError(LegoError):
     """Training cannot go on (for example a NaN loss); the last good checkpoint is kept."""

@@ -36,6 +36,7 @@ from lego_core.engine.evaluate import Evaluator
 from lego_core.engine.task import Task
 from lego_core.errors import ConfigError, DataError, LegoError
 from lego_core.model.build import build_model, model_context
+from lego_core.lock import depot_lock, file_lock
 from lego_core.model.recommender import Recommender
 from lego_core.plugin.host import PluginHost
 from lego_core.registry import Registries
@@ -168,6 +169,10 @@ class Experiment:
             depot = Depot(config.data.path)
         except DataError as err:
             raise DataError("; ".join([*problems, str(err)])) from None
+        damaged = depot.verify()  # sizes, shapes, dtypes, ids: cheap next to training
+        if damaged:
+            raise DataError(damaged[0] + (f" (and {len(damaged) - 1} more; `lego data verify {depot.path}` lists "
+                                          "them)" if len(damaged) > 1 else ""))
         try:
             model_context(self.resolved, depot)
         except DataError as err:
@@ -234,21 +239,39 @@ class Experiment:
             self.model = run.model
 
     def evaluate(self, run_dir: str | Path, checkpoint: str = "best.pt", device: str | None = None,
-                 cache: bool | None = None) -> dict[str, Any]:
-        """Re-evaluate a finished run's checkpoint on its evaluation splits."""
+                 cache: bool | None = None, splits: Sequence[str] | None = None) -> dict[str, Any]:
+        """Re-evaluate a run's checkpoint on its evaluation splits (or on ``splits``).
+
+        Returns the metrics per split and, under ``"checkpoint"``, which file was evaluated and the
+        epoch it was saved at. A missing checkpoint is an error listing the ones there; nothing falls
+        back silently.
+        """
         run_dir = Path(run_dir)
         bound = self.bind(device)
-        model = self.build(bound.device)
-        path = run_dir / rundir.CHECKPOINTS / checkpoint
+        folder = run_dir / rundir.CHECKPOINTS
+        path = folder / checkpoint
         if not path.is_file():
-            path = run_dir / rundir.CHECKPOINTS / "last.pt"
-        model.load_state_dict(load_checkpoint(path, bound.device)["model"])
-        evaluator = self.evaluator(cache)
-        results = {}
-        for split in bound.eval_splits:
-            results[split] = evaluator.evaluate(split)
-            self.host.notify("lego_evaluation_end", split=split, metrics=results[split], run_dir=run_dir,
-                             settings=self.resolved.settings)
+            present = sorted(p.name for p in folder.glob("*.pt")) if folder.is_dir() else []
+            raise LegoError(f"{run_dir}: no checkpoint {checkpoint!r} (present: {', '.join(present) or 'none'}); "
+                            "pick one with --checkpoint")
+        chosen = list(splits) if splits else list(bound.eval_splits)
+        unknown = [s for s in chosen if s not in bound.depot.splits]
+        if unknown:
+            raise LegoError(f"{run_dir}: the depot {bound.depot.path} has no split {', '.join(map(repr, unknown))}; "
+                            f"it has {', '.join(bound.depot.splits)}")
+        with file_lock(depot_lock(bound.depot.path), shared=True, blocking=False,
+                       what=f"the depot {bound.depot.path} (a prepare or augment is rewriting it)"):
+            model = self.build(bound.device)
+            state = load_checkpoint(path, bound.device, require_digest=(run_dir / rundir.RUN_FILE).is_file())
+            model.load_state_dict(state["model"])
+            evaluator = self.evaluator(cache)
+            results: dict[str, Any] = {}
+            for split in chosen:
+                results[split] = evaluator.evaluate(split)
+                self.host.notify("lego_evaluation_end", split=split, metrics=results[split], run_dir=run_dir,
+                                 settings=self.resolved.settings)
+        # the epoch the checkpoint was saved after (its "epoch" is the next one to train)
+        results["checkpoint"] = {"file": str(path.relative_to(run_dir)), "epoch": int(state["epoch"]) - 1}
         return results
 
 

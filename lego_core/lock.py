@@ -55,3 +55,13 @@ def file_lock(path: Path, *, shared: bool = False, blocking: bool = True, what: 
             yield
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def depot_lock(depot: Path) -> Path:
+    """The lock file of the depot folder ``depot``: beside it, so it survives the folder being replaced.
+
+    A run holds it shared while it reads the depot; ``prepare`` (replacing the
+    folder) and adding columns hold it exclusively.
+    """
+    depot = Path(depot)
+    return depot.parent / f".{depot.name}.lock"

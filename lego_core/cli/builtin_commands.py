@@ -6,5 +6,6 @@ from lego_core.cli import commands, data_commands
 
 BUILTIN_COMMANDS = (
     commands.RUN, commands.EVAL, commands.LIST, commands.PLUGINS,
-    data_commands.DATA, data_commands.PREPARE, data_commands.SYNTH, data_commands.INFO, data_commands.LIST,
+    data_commands.DATA, data_commands.PREPARE, data_commands.SYNTH, data_commands.INFO, data_commands.VERIFY,
+    data_commands.LIST,
 )

@@ -20,8 +20,11 @@ from lego_core.errors import LegoError
 from lego_core.kinds import KIND_NAMES, kind_named
 
 
+NOT_SPLITS = ("run", "timing", "checkpoint")
+
+
 def results_table(results: dict[str, Any], title: str = "results") -> Table:
-    splits = [s for s, v in results.items() if isinstance(v, dict) and s not in ("run", "timing")]
+    splits = [s for s, v in results.items() if isinstance(v, dict) and s not in NOT_SPLITS]
     keys: list[str] = []
     for s in splits:
         keys.extend(k for k in results[s] if k not in keys)
@@ -77,18 +80,28 @@ def _eval_arguments(ev: argparse.ArgumentParser) -> None:
                     help="override a config value of the run, e.g. --set train.eval_batch_size=1024")
     ev.add_argument("--device", help="cpu, cuda, cuda:N or auto (overrides train.device)")
     ev.add_argument("--no-cache", action="store_true", help="evaluate without item/user caches")
+    ev.add_argument("--split", dest="splits", action="append", metavar="NAME",
+                    help="evaluate this split (repeatable; default: the run's train.eval_splits)")
+    ev.add_argument("--out", metavar="FILE", help="also write the results as JSON to FILE")
     ev.add_argument("--json", action="store_true", help="print results as JSON")
 
 
 def cmd_eval(args: argparse.Namespace, context: CommandContext) -> int:
+    from lego_core.atomic import write_json
     from lego_core.experiment import Experiment
 
     experiment = Experiment.from_run_dir(args.run_dir, args.overrides, context.host)
     results = experiment.evaluate(args.run_dir, checkpoint=args.checkpoint, device=args.device,
-                                  cache=False if args.no_cache else None)
+                                  cache=False if args.no_cache else None, splits=args.splits)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        write_json(Path(args.out), results)
     if args.json:
         context.console.print_json(json.dumps(results))
     else:
+        used = results["checkpoint"]
+        context.console.print(f"evaluated {used['file']} (saved after epoch {used['epoch']})", markup=False,
+                              highlight=False, soft_wrap=True)
         context.console.print(results_table(results, title=f"eval: {Path(args.run_dir)}"))
     return 0
 

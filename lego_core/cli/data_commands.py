@@ -67,10 +67,39 @@ def cmd_info(args: argparse.Namespace, context: CommandContext) -> int:
     from lego_core.data.info import info_dict, render_info
 
     depot = Depot(args.path)
+    from lego_core.data.verify import raise_if_damaged
+
+    raise_if_damaged(depot)  # a damaged depot is an error here too, not a table of wrong counts
     if args.json:
         context.console.print_json(json.dumps(info_dict(depot), default=str))
     else:
         render_info(depot, context.console)
+    return 0
+
+
+def _verify_arguments(verify: argparse.ArgumentParser) -> None:
+    verify.add_argument("path", help="the depot folder")
+    verify.add_argument("--full", action="store_true", help="also re-hash every file against meta.json (slower)")
+
+
+def cmd_verify(args: argparse.Namespace, context: CommandContext) -> int:
+    from lego_core.data.depot import Depot
+    from lego_core.data.verify import leftovers, verify_depot
+    from lego_core.errors import DataError
+
+    depot = Depot(args.path)
+    problems = verify_depot(depot, full=args.full)
+    for stale in leftovers(depot.path):
+        context.err_console.print(f"note: {stale} is left over from an interrupted write of this depot; the next "
+                                  "`lego data prepare` of it removes it (or delete it)", markup=False,
+                                  highlight=False, soft_wrap=True)
+    if problems:
+        raise DataError(f"{depot.path}: {len(problems)} problem{'s' if len(problems) > 1 else ''}:\n  - "
+                        + "\n  - ".join(problems))
+    files = len(depot.meta.get("files", {}))
+    checked = "sizes, shapes, dtypes, ids and checksums" if args.full else "sizes, shapes, dtypes and ids"
+    context.console.print(f"{depot.path}: ok ({files} files; {checked})", markup=False, highlight=False,
+                          soft_wrap=True)
     return 0
 
 
@@ -107,6 +136,11 @@ SYNTH = Command(name="data synth", help="generate the synthetic demo dataset (th
                 "carries topic words, impressions with clicks.")
 INFO = Command(name="data info", help="schema and counts of a depot", add_arguments=_info_arguments, run=cmd_info,
                description="Print a depot's provenance, options, tables, columns and vocabularies.")
+VERIFY = Command(name="data verify", help="check a depot's files (sizes, shapes, ids; --full: checksums)",
+                 add_arguments=_verify_arguments, run=cmd_verify,
+                 description="Check every file of a depot against its meta.json: present, of the recorded size, "
+                 "shape and dtype, with ids that point at existing rows and vocabulary entries; with --full, "
+                 "also the sha256 of every file.")
 LIST = Command(name="data list", help="dataset processors and the raw files each expects",
                add_arguments=_list_arguments, run=cmd_list,
                description="List the installed dataset processors with the raw files each one reads.")

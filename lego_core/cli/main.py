@@ -12,6 +12,7 @@ with code 2; ``--debug`` shows the traceback.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib.metadata as md
 import sys
 import warnings
@@ -22,10 +23,12 @@ from rich.text import Text
 
 import lego_core
 from lego_core.cli.command import COMMAND, Command, CommandContext
-from lego_core.errors import LegoError
+from lego_core.errors import LegoError, Stopped
 from lego_core.plugin.host import ENTRY_POINT_GROUP, PluginHost, PluginWarning
 from lego_core.registry import Registries
 
+# the machine, not lego: a full disk, a read-only or forbidden folder (one line, exit 2)
+ENVIRONMENT_ERRORS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT}
 DESCRIPTION = "Content-based recommendation from three bricks, assembled from one TOML file."
 
 
@@ -115,10 +118,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not is_plugins_command:
             _warn(later, err_console)
         return int(code or 0)
+    except Stopped as err:  # SIGINT/SIGTERM with a resumable checkpoint: 130/143, as the signal would
+        err_console.print(Text("stopped: ", style="yellow") + Text(str(err)), highlight=False, soft_wrap=True)
+        return err.exit_code
     except LegoError as err:
         if debug:
             raise
         err_console.print(Text("error: ", style="red") + Text(str(err)), highlight=False, soft_wrap=True)
+        return 2
+    except OSError as err:
+        if debug or err.errno not in ENVIRONMENT_ERRORS:
+            raise
+        where = f" ({err.filename})" if err.filename else ""
+        err_console.print(Text("error: ", style="red") + Text(f"{err.strerror}{where}; free space or choose a folder "
+                                                              "you can write (--output, --out)"),
+                          highlight=False, soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         err_console.print("interrupted")

@@ -29,6 +29,7 @@ from lego_core.config.tomlio import load_toml, parse_value
 from lego_core.errors import CompatibilityError, ConfigError, PluginError, RegistryError
 from lego_core.registry import Entry, Kind, Registries
 
+MAX_CUTOFF = 1_000_000  # beyond any group's size; bigger numbers are typos (and overflow int64 arrays)
 _METRIC = re.compile(r"^(?P<name>[A-Za-z_][\w:-]*?)(?:@(?P<k>\d+))?$")
 
 
@@ -122,6 +123,8 @@ def parse_metric(key: str, registries: Registries, where: str) -> Any:
     if not match:
         raise ConfigError(f"{where}: {key!r} is not a metric key; write name or name@k, e.g. ndcg@10")
     entry = registries[METRIC].get(match["name"], where)
+    if match["k"] and not 1 <= int(match["k"]) <= MAX_CUTOFF:
+        raise ConfigError(f"{where}: {key!r}: the cut-off must be between 1 and {MAX_CUTOFF:,}")
     try:
         return entry.obj(k=int(match["k"]) if match["k"] else None)
     except ValueError as err:

@@ -8,6 +8,7 @@ into the chosen brick's own ``Options`` class.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import attrs
@@ -18,10 +19,17 @@ def _doc(text: str) -> dict[str, str]:
     return {"doc": text}
 
 
+def _finite(instance: object, attribute: attrs.Attribute, value: float | None) -> None:
+    if value is not None and not math.isfinite(value):
+        raise ValueError(f"{attribute.name} must be a finite number, got {value!r}")
+
+
 positive = v.gt(0)
 non_negative = v.ge(0)
-positive_float = v.gt(0.0)
-non_negative_float = v.ge(0.0)
+positive_float = [_finite, v.gt(0.0)]
+non_negative_float = [_finite, v.ge(0.0)]
+# numpy's and torch's generators both take seeds in 0 .. 2**32 - 1 (a negative seed is an error in numpy)
+seed_range = [v.ge(0), v.lt(2**32)]
 
 
 @attrs.define(kw_only=True, frozen=True)
@@ -60,14 +68,14 @@ class TrainConfig:
     batch_size: int = attrs.field(default=64, validator=positive, metadata=_doc("Positives (matching) or pairs (ranking) per step."))
     eval_batch_size: int = attrs.field(default=512, validator=positive, metadata=_doc("Users per evaluation step."))
     lr: float = attrs.field(default=1e-3, validator=positive_float, metadata=_doc("AdamW learning rate."))
-    content_lr: float | None = attrs.field(default=None, metadata=_doc("Separate learning rate for the content operator (language models want a smaller one)."))
+    content_lr: float | None = attrs.field(default=None, validator=v.optional([_finite, v.gt(0.0)]), metadata=_doc("Separate learning rate for the content operator (language models want a smaller one)."))
     weight_decay: float = attrs.field(default=0.0, validator=non_negative_float, metadata=_doc("AdamW weight decay."))
     warmup_steps: int = attrs.field(default=0, validator=non_negative, metadata=_doc("Linear learning-rate warm-up steps."))
     grad_clip: float = attrs.field(default=0.0, validator=non_negative_float, metadata=_doc("Clip the gradient norm to this (0 disables)."))
     metrics: list[str] = attrs.field(factory=lambda: ["auc", "gauc", "mrr", "ndcg@5", "ndcg@10"], metadata=_doc("Metrics to report (`lego list metric`); cut-offs as name@k."))
     monitor: str = attrs.field(default="gauc", metadata=_doc("Validation metric for the best checkpoint and early stopping."))
     patience: int = attrs.field(default=0, validator=non_negative, metadata=_doc("Stop after this many epochs without improvement (0 never stops early)."))
-    seed: int = attrs.field(default=2023, metadata=_doc("Seed of everything random: init, sampling, order."))
+    seed: int = attrs.field(default=2023, validator=seed_range, metadata=_doc("Seed of everything random: init, sampling, order."))
     device: str = attrs.field(default="auto", metadata=_doc('"cpu", "cuda", "cuda:1" or "auto" (CUDA when available).'))
     cache: bool = attrs.field(default=True, metadata=_doc("Evaluate with item and user caches (every item and user encoded once)."))
     threads: int = attrs.field(default=0, validator=non_negative, metadata=_doc("CPU threads torch may use (0: torch's default). On a busy machine 1 is often fastest; this is process-wide."))

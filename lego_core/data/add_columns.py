@@ -18,9 +18,10 @@ attribute (an LLM-rewritten title) is one new item column, added by
    it was (at most some unlisted files in ``items/``); readers never see a
    listed column whose files are missing.
 
-The read-modify-write of ``meta.json`` runs under an advisory lock
-(``fcntl.flock`` on ``<depot>/.meta.lock``, where available), so two
-processes adding columns to one depot do not lose each other's entry.
+The read-modify-write of ``meta.json`` runs under the depot's exclusive lock
+(:func:`lego_core.lock.depot_lock`): a run reading the depot holds it shared,
+so columns are never added under a running experiment, and two processes adding
+columns never lose each other's entry; the second one is told the depot is busy.
 
 Example:
     >>> import tempfile
@@ -47,8 +48,9 @@ from lego_core.atomic import replace_atomically
 from lego_core.atomic import write_text as _write_text
 from lego_core.data.depot import KINDS, Column, Depot
 from lego_core.data.ragged import Ragged
+from lego_core.data.verify import column_files, sha256_file
 from lego_core.errors import DataError
-from lego_core.lock import file_lock
+from lego_core.lock import depot_lock, file_lock
 
 PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -62,7 +64,9 @@ def save_json(target: Path, data: Any) -> None:
 
 
 def _meta_lock(path: Path) -> contextlib.AbstractContextManager[None]:
-    return file_lock(path / ".meta.lock", what=f"the depot {path} (meta.json)")
+    # exclusive and without waiting: a run reading the depot holds it shared
+    return file_lock(depot_lock(path), blocking=False, what=f"the depot {path} (a run reads it, or another "
+                                                             "process adds columns)")
 
 
 def _check(depot: Depot, columns: Mapping[str, Column], vocabs: Mapping[str, list[str]]) -> None:
@@ -136,6 +140,12 @@ def add_item_columns(path: str | Path, columns: Mapping[str, Column], vocabs: Ma
         entries = {name: _write_column(path / "items", name, column) for name, column in columns.items()}
         meta = json.loads((path / "meta.json").read_text())  # fresh: under the lock
         meta["tables"]["items"]["columns"].update(entries)
+        if isinstance(meta.get("files"), dict):  # the checksums of the new files (`lego data verify`)
+            added_files = [f"items/{f}" for name, column in columns.items() for f in column_files(name, column.kind)]
+            added_files += [f"vocabs/{name}.json" for name in vocabs]
+            for relative in added_files:
+                meta["files"][relative] = {"bytes": (path / relative).stat().st_size,
+                                           "sha256": sha256_file(path / relative)}
         meta.setdefault("vocabs", {}).update({name: len(words) for name, words in vocabs.items()})
         added = meta.setdefault("added_columns", {})
         for name in columns:

@@ -34,14 +34,14 @@ import attrs
 import numpy as np
 
 from lego_core.atomic import publish_folder
+from lego_core.data.layout import INTERACTION_COLUMNS, KINDS, RAGGED_KINDS, SPLITS
 from lego_core.data.ragged import Ragged
+from lego_core.data.verify import check_meta, file_records
 from lego_core.errors import DataError
 
 FORMAT_VERSION = 1
-KINDS = ("tokens", "category", "items", "int", "float", "text")
-RAGGED_KINDS = ("tokens", "items", "text")
-SPLITS = ("train", "valid", "test")
-INTERACTION_COLUMNS = ("user", "item", "label", "group")
+__all__ = ["FORMAT_VERSION", "INTERACTION_COLUMNS", "KINDS", "RAGGED_KINDS", "SPLITS", "Column", "Depot",
+           "DepotContent", "Table", "cache_key", "decode_text", "text_column", "write_depot"]
 
 
 @attrs.frozen(eq=False)
@@ -166,6 +166,7 @@ def write_depot(out: str | Path, content: DepotContent, meta: Mapping[str, Any] 
             "info": content.info,
             "tables": schema,
             "vocabs": {name: len(words) for name, words in content.vocabs.items()},
+            "files": file_records(tmp),  # size and sha256 of every file: `lego data verify`
         }
         (tmp / "meta.json").write_text(json.dumps(full_meta, indent=2, ensure_ascii=False, default=str))
 
@@ -230,12 +231,15 @@ class Depot:
             self.meta: dict[str, Any] = json.loads(meta_file.read_text())
         except json.JSONDecodeError as err:
             raise DataError(f"{meta_file}:{err.lineno}: invalid JSON ({err.msg}); re-create the depot") from err
-        version = self.meta.get("format_version")
+        except (OSError, UnicodeDecodeError) as err:
+            raise DataError(f"{meta_file}: unreadable ({err}); re-create the depot") from err
+        version = self.meta.get("format_version") if isinstance(self.meta, dict) else None
         if version != FORMAT_VERSION:
             raise DataError(
                 f"{meta_file}: depot format version {version!r}, this lego reads {FORMAT_VERSION}; "
                 "re-create the depot with this version's `lego data prepare`"
             )
+        check_meta(self.meta, meta_file)
         self._tables: dict[str, Table] = {}
         self._vocabs: dict[str, list[str]] = {}
 
@@ -261,6 +265,12 @@ class Depot:
     @property
     def users(self) -> Table:
         return self.table("users")
+
+    def verify(self, full: bool = False) -> list[str]:
+        """The problems of the depot's files, one line each (see :mod:`lego_core.data.verify`)."""
+        from lego_core.data.verify import verify_depot
+
+        return verify_depot(self, full)
 
     def vocab(self, name: str) -> list[str]:
         if name not in self._vocabs:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,11 @@ from typing import Any
 import attrs
 
 import lego_core
-from lego_core.data.depot import FORMAT_VERSION, write_depot
+from lego_core.data.depot import FORMAT_VERSION, Depot, write_depot
 from lego_core.data.processor import Processor, RawFile
+from lego_core.data.verify import leftovers
 from lego_core.errors import DataError
+from lego_core.lock import depot_lock, file_lock
 
 CHUNK_BYTES = 1 << 20
 
@@ -146,20 +149,36 @@ def prepare(processor: Processor, raw: Path | None, out: Path, *, force: bool = 
     found = check_raw_files(processor, raw)
     checksums = {name: sha256_file(path) for name, path in sorted(found.items())}
     depot_fingerprint = fingerprint(processor, checksums)
-
-    meta = _read_meta(out)
-    if out.exists():
-        if not out.is_dir():
-            raise DataError(f"--out {out} is a file, not a depot folder; choose another --out or remove it")
-        if meta is None and any(out.iterdir()):
+    if out.exists() and not out.is_dir():
+        raise DataError(f"--out {out} is a file, not a depot folder; choose another --out or remove it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # exclusive: no run is reading the depot (runs hold it shared) and no other prepare writes it
+    with file_lock(depot_lock(out), blocking=False, what=f"the depot {out} (a run reads it, or another "
+                                                          "prepare writes it)"):
+        for stale in leftovers(out):  # an interrupted write of this depot: nothing else uses these
+            shutil.rmtree(stale, ignore_errors=True)
+        meta = _read_meta(out)
+        if out.exists() and meta is None and any(out.iterdir()):
             raise DataError(
                 f"--out {out} is a non-empty folder but not a depot (no meta.json); lego will not overwrite it. "
                 "Choose a new --out, or empty the folder yourself."
             )
-    if meta and meta.get("fingerprint") == depot_fingerprint and not force:
-        return PrepareResult(path=out, skipped=True, seconds=time.perf_counter() - start,
-                             info=dict(meta.get("info", {})))
+        if meta and meta.get("fingerprint") == depot_fingerprint and not force and _intact(out):
+            return PrepareResult(path=out, skipped=True, seconds=time.perf_counter() - start,
+                                 info=dict(meta.get("info", {})))
+        return _build(processor, raw, out, checksums, depot_fingerprint, start)
 
+
+def _intact(out: Path) -> bool:
+    """Whether the depot at ``out`` still matches its recorded checksums (then a rebuild is not needed)."""
+    try:
+        return not Depot(out).verify(full=True)
+    except DataError:
+        return False
+
+
+def _build(processor: Processor, raw: Path | None, out: Path, checksums: dict[str, str], depot_fingerprint: str,
+           start: float) -> PrepareResult:
     build_start = time.perf_counter()
     content = processor.build(raw)  # raw is None for processors that read no files
     build_seconds = time.perf_counter() - build_start

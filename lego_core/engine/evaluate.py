@@ -16,6 +16,7 @@ import attrs
 import numpy as np
 import torch
 
+from lego_core import faults
 from lego_core.data.depot import Depot
 from lego_core.metrics.base import Metric
 from lego_core.model.recommender import Recommender
@@ -69,6 +70,7 @@ def score_split(model: Recommender, pairs: SplitPairs, *, cache: bool = True, ba
                 items = torch.from_numpy(pairs.items[s : s + batch_size]).to(device)
                 out = model.score_pairs(user[pos], None if user_mask is None else user_mask[pos], item_cache, rows, items)
                 scores[s : s + batch_size] = out.float().cpu().numpy()
+                faults.point("evaluation")
         else:
             for s in range(0, len(pairs.rows), batch_size):
                 rows = torch.from_numpy(pairs.rows[s : s + batch_size]).to(device)

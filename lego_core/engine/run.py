@@ -28,13 +28,15 @@ import torch
 from rich.console import Console
 
 import lego_core
+from lego_core import faults
 from lego_core.engine import rundir
 from lego_core.engine.checkpoint import load_checkpoint
 from lego_core.engine.evaluate import Evaluator
 from lego_core.engine.progress import progress_factory
+from lego_core.engine.stop import StopRequest
 from lego_core.engine.trainer import Interrupted, Trainer
-from lego_core.errors import LegoError
-from lego_core.lock import file_lock
+from lego_core.errors import LegoError, Stopped
+from lego_core.lock import depot_lock, file_lock
 from lego_core.model.build import build_model
 from lego_core.model.recommender import Recommender
 
@@ -89,6 +91,7 @@ class Run:
         self.checkpoints = run_dir / rundir.CHECKPOINTS
         self.model: Recommender | None = None
         self.trainer: Trainer | None = None
+        self.stop = StopRequest()
 
     # ------------------------------------------------------------------ directories
     def facts(self) -> dict[str, Any]:
@@ -113,6 +116,8 @@ class Run:
 
         ``build(device)`` makes the model (default: the bricks with the experiment's seed).
         """
+        if Path(output).exists() and not Path(output).is_dir():
+            raise LegoError(f"--output {output} is a file; give a folder for run directories")
         run_dir = rundir.new_run_dir(Path(output), bound.name, bound.config.train.seed)
         run = cls(bound, run_dir, resumed=False, console=console, build=build)
         (run_dir / rundir.CONFIG_FILE).write_text(bound.resolved.to_toml(qualified=True))
@@ -165,9 +170,27 @@ class Run:
 
     # ------------------------------------------------------------------ the run
     def execute(self) -> dict[str, Any]:
-        """Train, validate, test; write and return the results."""
-        with file_lock(self.run_dir / LOCK_FILE, blocking=False, what=f"the run directory {self.run_dir}"):
-            return self._execute()
+        """Train, validate, test; write and return the results.
+
+        Holds the run directory's lock (one process per run) and the depot's shared lock (no
+        ``prepare --force`` under a running experiment); SIGINT and SIGTERM stop it at a step boundary
+        with a resumable checkpoint (:class:`~lego_core.errors.Stopped`, exit code 130 or 143).
+        """
+        depot = self.bound.depot.path
+        with (file_lock(self.run_dir / LOCK_FILE, blocking=False, what=f"the run directory {self.run_dir}"),
+              file_lock(depot_lock(depot), shared=True, blocking=False,
+                        what=f"the depot {depot} (a prepare or augment is rewriting it)"),
+              StopRequest() as stop):
+            self.stop = stop
+            try:
+                return self._execute()
+            except Interrupted as err:
+                raise Stopped(f"{err}; a checkpoint was saved. Continue with: lego run --resume {self.run_dir}",
+                              err.exit_code) from None
+
+    def _stop_if_asked(self) -> None:
+        if self.stop.requested:
+            raise Interrupted(f"stopped by {self.stop.name} during the final evaluation", self.stop.exit_code)
 
     def _execute(self) -> dict[str, Any]:
         bound = self.bound
@@ -180,27 +203,27 @@ class Run:
                               batch_size=train.eval_batch_size, cache=train.cache, amp=train.amp)
         trainer = self.trainer = Trainer(model, bound.task.plan(bound.depot, train.seed), bound.task, config,
                                          self.checkpoints, evaluator=evaluator, valid_split=bound.valid_split,
-                                         events=self)
+                                         events=self, stop=self.stop)
         if self.resumed:
-            trainer.restore(self.checkpoints / "last.pt")
+            trainer.restore(self.checkpoints / "last.pt", require_digest=(self.run_dir / rundir.RUN_FILE).is_file())
             rundir.write_records(self.run_dir / rundir.METRICS_FILE, trainer.records)
         self._notify("lego_experiment_start", config=config, step=trainer.global_step)
         monitor = next(m for m in bound.resolved.metrics if m.key == train.monitor)
         with progress_factory(self.console) as progress:
             trainer.progress = progress
-            try:
-                trainer.fit(higher_is_better=monitor.higher_is_better)
-            except Interrupted as err:
-                raise LegoError(f"{err}; a checkpoint was saved. Continue with: lego run --resume {self.run_dir}") \
-                    from None
+            trainer.fit(higher_is_better=monitor.higher_is_better)
         train_seconds = time.perf_counter() - started
         if (self.checkpoints / "best.pt").is_file():
-            model.load_state_dict(load_checkpoint(self.checkpoints / "best.pt", bound.device)["model"])
+            model.load_state_dict(load_checkpoint(self.checkpoints / "best.pt", bound.device,
+                                                  require_digest=True)["model"])
         eval_started = time.perf_counter()
         results: dict[str, Any] = {}
         for split in bound.eval_splits:
+            self._stop_if_asked()
             results[split] = evaluator.evaluate(split)
             self.evaluated(split, results[split])
+        self._stop_if_asked()
+        faults.point("results")
         resolved = bound.resolved
         results["run"] = {
             "seed": train.seed,

@@ -22,18 +22,24 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from lego_core import faults
 from lego_core.config.schema import ExperimentConfig
 from lego_core.engine.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from lego_core.engine.evaluate import Evaluator, autocast
 from lego_core.engine.optim import make_optimizer, make_scheduler
 from lego_core.engine.plan import TrainingPlan
+from lego_core.engine.stop import StopRequest
 from lego_core.engine.task import Task
 from lego_core.errors import TrainingError
 from lego_core.model.recommender import Recommender
 
 
 class Interrupted(Exception):
-    """Ctrl-C during training; a resumable checkpoint has been written."""
+    """SIGINT or SIGTERM during training; ``last.pt`` holds the state of the step boundary it stopped at."""
+
+    def __init__(self, message: str, exit_code: int = 130) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 class TrainingEvents(Protocol):
@@ -72,11 +78,12 @@ class Trainer:
         valid_split: the split that drives early stopping and the best checkpoint.
         events: hears every step, evaluation and epoch end.
         progress: an optional ``(description, total) -> advance(n)`` factory.
+        stop: the run's :class:`~lego_core.engine.stop.StopRequest` (SIGINT/SIGTERM), checked at step boundaries.
     """
 
     def __init__(self, model: Recommender, plan: TrainingPlan, task: Task, config: ExperimentConfig,
                  checkpoints: Path, evaluator: Evaluator | None = None, valid_split: str | None = None,
-                 events: TrainingEvents | None = None, progress: Any = None) -> None:
+                 events: TrainingEvents | None = None, progress: Any = None, stop: StopRequest | None = None) -> None:
         self.model = model
         self.plan = plan
         self.task = task
@@ -87,6 +94,8 @@ class Trainer:
         self.valid_split = valid_split
         self.events: TrainingEvents = events if events is not None else NoEvents()
         self.progress = progress
+        self.stop = stop
+        self.recent_losses: list[float] = []  # evidence for the NaN message
         self.device = model.items.device
         self.optimizer = make_optimizer(model, self.train)
         self.scheduler = make_scheduler(self.optimizer, self.train.warmup_steps)
@@ -121,8 +130,8 @@ class Trainer:
             "stopped_early": self.stopped_early,
         }
 
-    def restore(self, path: Path) -> None:
-        state = load_checkpoint(path, self.device)
+    def restore(self, path: Path, require_digest: bool = False) -> None:
+        state = load_checkpoint(path, self.device, require_digest=require_digest)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -152,6 +161,33 @@ class Trainer:
         self.model.train()
         while self.epoch <= self.train.epochs and not self.stopped_early:
             self._run_epoch()
+            self._stop_if_asked()  # after the epoch's validation and checkpoints
+
+    def _stop_if_asked(self) -> None:
+        if self.stop is not None and self.stop.requested:
+            self.save("last.pt")
+            raise Interrupted(f"stopped by {self.stop.name} at epoch {self.epoch}, step {self.step_in_epoch} "
+                              f"(global step {self.global_step})", self.stop.exit_code)
+
+    def _non_finite(self, loss: torch.Tensor) -> TrainingError:
+        """The NaN/inf message, blaming the learning rate only when the losses before it were climbing."""
+        where = (f"the loss became {loss.item()} at epoch {self.epoch}, step {self.step_in_epoch + 1} "
+                 f"(global step {self.global_step + 1})")
+        kept = f"the last good checkpoint is kept in {self.checkpoints}"
+        bad = [n for n, p in self.model.named_parameters() if not bool(torch.isfinite(p).all())]
+        recent = self.recent_losses
+        if bad:
+            why = f"parameters are no longer finite ({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''})"
+        elif not recent:
+            why = ("it was not finite at the first step, with finite parameters: the bricks or the data give "
+                   "non-finite scores (check the depot with `lego data verify`)")
+        elif max(recent) > 10 * max(min(recent), 1e-8):
+            why = (f"the loss climbed from {min(recent):.4g} to {max(recent):.4g} over the last {len(recent)} "
+                   "steps before: training diverged; a lower train.lr or a train.grad_clip usually helps")
+        else:
+            why = (f"the previous {len(recent)} losses were finite and steady ({recent[-1]:.4g} last), so the "
+                   "scores of this batch were not finite: a brick gives NaN or inf for some inputs")
+        return TrainingError(f"{where}; {why}. {kept}")
 
     def _run_epoch(self) -> None:
         plan = self.plan.epoch(self.epoch)
@@ -163,17 +199,14 @@ class Trainer:
             advance(self.step_in_epoch)
         try:
             while self.step_in_epoch < steps:
+                self._stop_if_asked()
                 s = self.step_in_epoch * bs
                 rows = torch.from_numpy(plan.rows[s : s + bs]).to(self.device)
                 candidates = torch.from_numpy(plan.candidates[s : s + bs]).to(self.device)
                 labels = torch.from_numpy(plan.labels[s : s + bs]).to(self.device)
                 loss = self.loss(rows, candidates, labels)
                 if not torch.isfinite(loss):
-                    raise TrainingError(
-                        f"the loss became {loss.item()} at epoch {self.epoch}, step {self.step_in_epoch + 1}; "
-                        f"the last good checkpoint is kept in {self.checkpoints}. Try a lower train.lr "
-                        "or train.grad_clip"
-                    )
+                    raise self._non_finite(loss)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if self.train.grad_clip > 0:
@@ -181,6 +214,7 @@ class Trainer:
                 self.optimizer.step()
                 self.scheduler.step()
                 value = float(loss.detach())
+                self.recent_losses = [*self.recent_losses[-19:], value]
                 self.epoch_loss += value * len(rows)
                 self.epoch_pairs += len(rows)
                 self.step_in_epoch += 1
@@ -190,9 +224,11 @@ class Trainer:
                     advance(1)
                 if self.train.checkpoint_every and self.global_step % self.train.checkpoint_every == 0:
                     self.save("last.pt")
-        except KeyboardInterrupt:
-            self.save("last.pt")
-            raise Interrupted(f"interrupted at epoch {self.epoch}, step {self.step_in_epoch}") from None
+                faults.point("step")
+        except KeyboardInterrupt:  # no StopRequest (not the main thread): the state mid-step is not saved
+            raise Interrupted(f"interrupted at epoch {self.epoch}, step {self.step_in_epoch}; the last checkpoint "
+                              "is from before it") from None
+        self._stop_if_asked()  # before validation: a stop during the last step saves its state first
         self._end_epoch(time.perf_counter() - started)
 
     def _end_epoch(self, seconds: float) -> None:

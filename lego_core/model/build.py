@@ -87,7 +87,8 @@ def build_model(resolved: ResolvedExperiment, depot: Depot, device: torch.device
     items = ItemStore(depot, item_attributes, device)
     users = UserStore(depot, context.user_attributes, context.max_history, device)
     model = Recommender(content, behavior, predictor, items, users, item_fields=list(context.item_fields),
-                        user_fields=list(context.user_fields), page_size=resolved.config.model.item_page_size)
+                        user_fields=list(context.user_fields), page_size=resolved.config.model.item_page_size,
+                        names={kind: choice.entry.qualified for kind, choice in bricks.items()})
     model.to(device)
     content.prepare(items)
     model.to(device)

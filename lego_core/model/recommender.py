@@ -12,13 +12,14 @@ Two ways to score, which must agree to float tolerance:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from lego_core.model.bricks import BehaviorOperator, ContentOperator, Predictor
+from lego_core.model.checks import OutputCheck
 from lego_core.model.inputs import FieldInputs
 from lego_core.model.stores import ItemStore, UserStore
 
@@ -35,8 +36,12 @@ class Recommender(nn.Module):
 
     def __init__(self, content: ContentOperator, behavior: BehaviorOperator, predictor: Predictor,
                  items: ItemStore, users: UserStore, item_fields: Sequence[str] = (),
-                 user_fields: Sequence[str] = (), page_size: int = 1024) -> None:
+                 user_fields: Sequence[str] = (), page_size: int = 1024,
+                 names: Mapping[str, str] | None = None) -> None:
         super().__init__()
+        # every brick's output is checked against its contract (lego_core.model.checks)
+        self.check = OutputCheck(names or {"content": content.name, "behavior": behavior.name,
+                                           "predictor": predictor.name})
         self.content = content
         self.behavior = behavior
         self.predictor = predictor
@@ -49,17 +54,26 @@ class Recommender(nn.Module):
     # ----------------------------------------------------------------- pieces
     def encode_items(self, index: Tensor) -> Tensor:
         """Vectors ``(M, D)`` of the given items, encoded in pages of ``page_size``."""
+        hidden = self.content.context.hidden_size
         if index.numel() == 0:
-            return torch.zeros(0, self.content.context.hidden_size, device=self.items.device)
-        pages = [self.content(self.items.batch(index[s : s + self.page_size]))
-                 for s in range(0, index.numel(), self.page_size)]
+            return torch.zeros(0, hidden, device=self.items.device)
+        pages = []
+        for s in range(0, index.numel(), self.page_size):
+            page = index[s : s + self.page_size]
+            out = self.content(self.items.batch(page))
+            self.check.content(out, page.numel(), hidden)
+            pages.append(out)
         return pages[0] if len(pages) == 1 else torch.cat(pages)
 
     def behave(self, history_vectors: Tensor, mask: Tensor, rows: Tensor) -> tuple[Tensor, Tensor | None]:
         out: Any = self.behavior(history_vectors, mask, self.users.batch(rows))
-        if self.behavior.output == "sequence":
-            return out[0], out[1]
-        return out, None
+        sequence = self.behavior.output == "sequence"
+        if sequence and not (isinstance(out, tuple) and len(out) == 2):
+            raise self.check._fail("behavior", "keeps a sequence (output = \"sequence\") but did not return "
+                                   "(vectors, mask)")
+        user, user_mask = (out[0], out[1]) if sequence else (out, None)
+        self.check.behavior(user, user_mask, rows.numel(), history_vectors.shape[-1], sequence)
+        return user, user_mask
 
     def fields(self, rows: Tensor, candidates: Tensor) -> FieldInputs:
         return FieldInputs(
@@ -69,7 +83,9 @@ class Recommender(nn.Module):
 
     def predict(self, user: Tensor, user_mask: Tensor | None, candidate_vectors: Tensor,
                 rows: Tensor, candidates: Tensor) -> Tensor:
-        return self.predictor(user, candidate_vectors, self.fields(rows, candidates), user_mask)
+        scores = self.predictor(user, candidate_vectors, self.fields(rows, candidates), user_mask)
+        self.check.predictor(scores, candidates.shape[0], candidates.shape[1])
+        return scores
 
     # ----------------------------------------------------------------- plain path
     def forward(self, rows: Tensor, candidates: Tensor) -> Tensor:

@@ -112,7 +112,7 @@ EXPERIMENTS = {
                   "content_options": {"layers": [8, 4, 2], "weights": {"title": 0.25, "abstract": 1e-07}}},
         "train": {"lr": 3e-05, "content_lr": 1e-06, "weight_decay": 0.01, "grad_clip": 1.0, "epochs": 0,
                   "metrics": ["core:auc", "ndcg@10", "hit@5"], "monitor": "core:auc", "eval_splits": ["test"],
-                  "device": "cpu", "amp": False, "seed": -1},
+                  "device": "cpu", "amp": False, "seed": 0},
     },
 }
 
