@@ -35,8 +35,8 @@ from lego_core.engine.checkpoint import load_checkpoint
 from lego_core.engine.evaluate import Evaluator
 from lego_core.engine.task import Task
 from lego_core.errors import ConfigError, DataError, LegoError
-from lego_core.model.build import build_model, model_context
 from lego_core.lock import depot_lock, file_lock
+from lego_core.model.build import build_model, model_context
 from lego_core.model.recommender import Recommender
 from lego_core.plugin.host import PluginHost
 from lego_core.registry import Registries
@@ -71,6 +71,7 @@ class BoundExperiment:
     eval_splits: tuple[str, ...]
     valid_split: str | None
     name: str
+    overrides: tuple[str, ...] = ()
 
     @property
     def config(self) -> ExperimentConfig:
@@ -112,8 +113,9 @@ class Experiment:
     """
 
     def __init__(self, resolved: ResolvedExperiment, host: PluginHost, name: str = "experiment",
-                 registries: Registries | None = None) -> None:
+                 registries: Registries | None = None, overrides: Sequence[str] = ()) -> None:
         self.resolved = resolved
+        self.overrides = tuple(overrides)
         self.config = resolved.config
         self.host = host
         self.registries = registries or Registries(host)
@@ -130,7 +132,7 @@ class Experiment:
         if Path(path).is_dir():
             raise ConfigError(f"{path} is a folder; give the experiment's TOML file (lego run experiment.toml)")
         resolved = load_experiment(path, registries, overrides)
-        return cls(resolved, host, name=Path(path).stem, registries=registries)
+        return cls(resolved, host, name=Path(path).stem, registries=registries, overrides=overrides)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], overrides: Sequence[str] = (), host: PluginHost | None = None,
@@ -139,7 +141,7 @@ class Experiment:
         registries = Registries(host)
         resolved = resolve(data, registries, source=name, overrides=overrides,
                            base_dir=Path(base_dir).resolve() if base_dir else None)
-        return cls(resolved, host, name=name, registries=registries)
+        return cls(resolved, host, name=name, registries=registries, overrides=overrides)
 
     @classmethod
     def from_run_dir(cls, run_dir: str | Path, overrides: Sequence[str] = (), host: PluginHost | None = None) -> Experiment:
@@ -189,7 +191,8 @@ class Experiment:
         self._depot = depot
         return BoundExperiment(resolved=self.resolved, host=self.host, registries=self.registries, depot=depot,
                                device=device_obj, task=task, eval_splits=eval_splits,
-                               valid_split=eval_splits[0] if eval_splits else None, name=self.name)
+                               valid_split=eval_splits[0] if eval_splits else None, name=self.name,
+                               overrides=self.overrides)
 
     # ------------------------------------------------------------------ pieces
     @property

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from lego_core.cli import commands, data_commands
+from lego_core.cli import commands, data_commands, show
 
 BUILTIN_COMMANDS = (
-    commands.RUN, commands.EVAL, commands.LIST, commands.PLUGINS,
+    commands.RUN, commands.EVAL, commands.LIST, show.SHOW, commands.PLUGINS,
     data_commands.DATA, data_commands.PREPARE, data_commands.SYNTH, data_commands.INFO, data_commands.VERIFY,
     data_commands.LIST,
 )

@@ -16,9 +16,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from lego_core.cli.command import Command, CommandContext
+from lego_core.cli.text import first_line
 from lego_core.errors import LegoError
 from lego_core.kinds import KIND_NAMES, kind_named
-
 
 NOT_SPLITS = ("run", "timing", "checkpoint")
 
@@ -116,8 +116,9 @@ def _list_arguments(ls: argparse.ArgumentParser) -> None:
 
 
 def _row(kind: str, entry: Any) -> dict[str, Any]:
+    doc = first_line(getattr(entry.obj, "description", "") or getattr(entry.obj, "__doc__", "") or "")
     row = {"name": entry.name, "kind": kind, "plugin": entry.plugin, "distribution": entry.distribution,
-           "qualified": entry.qualified, "doc": entry.summary}
+           "qualified": entry.qualified, "doc": doc}
     paper = getattr(entry.obj, "paper", "")
     if paper:
         row["paper"] = paper

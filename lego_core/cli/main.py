@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import errno
 import importlib.metadata as md
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ from rich.console import Console
 from rich.text import Text
 
 import lego_core
+from lego_core.cli import text
 from lego_core.cli.command import COMMAND, Command, CommandContext
 from lego_core.errors import LegoError, Stopped
 from lego_core.plugin.host import ENTRY_POINT_GROUP, PluginHost, PluginWarning
@@ -74,6 +76,15 @@ def build_parser(registries: Registries) -> argparse.ArgumentParser:
     return parser
 
 
+def _complete(parser: argparse.ArgumentParser) -> None:
+    """Answer a shell's completion request through argcomplete, the usual completer of argparse CLIs."""
+    try:
+        import argcomplete
+    except ImportError:  # not installed: the shell gets no completions, lego still works
+        return
+    argcomplete.autocomplete(parser)  # writes the completions and exits
+
+
 def _warn(caught: list[warnings.WarningMessage], err_console: Console) -> None:
     for w in caught:
         if issubclass(w.category, PluginWarning):
@@ -83,8 +94,8 @@ def _warn(caught: list[warnings.WarningMessage], err_console: Console) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    console = Console()
-    err_console = Console(stderr=True)
+    console = text.console()
+    err_console = text.console(stderr=True)
     if argv[:1] == ["--version"]:  # answered before any plugin is loaded
         console.print(version_text(), markup=False, highlight=False, soft_wrap=True)
         return 0
@@ -97,6 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         registries = Registries(host)
         try:
             parser = build_parser(registries)
+            if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions (lego-core[completion])
+                _complete(parser)
         except LegoError as err:
             err_console.print(Text("error: ", style="red") + Text(str(err)), highlight=False, soft_wrap=True)
             return 2

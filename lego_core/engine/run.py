@@ -118,7 +118,7 @@ class Run:
         """
         if Path(output).exists() and not Path(output).is_dir():
             raise LegoError(f"--output {output} is a file; give a folder for run directories")
-        run_dir = rundir.new_run_dir(Path(output), bound.name, bound.config.train.seed)
+        run_dir = rundir.new_run_dir(Path(output), bound.name, bound.config.train.seed, bound.overrides)
         run = cls(bound, run_dir, resumed=False, console=console, build=build)
         (run_dir / rundir.CONFIG_FILE).write_text(bound.resolved.to_toml(qualified=True))
         rundir.write_json(run_dir / rundir.ENVIRONMENT_FILE, rundir.environment())

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata as md
 import json
 import platform
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +25,16 @@ RUN_FILE = "run.json"  # what the run is bound to: bricks (qualified), depot fin
 CHECKPOINTS = "checkpoints"
 
 
-def new_run_dir(output: Path, name: str, seed: int) -> Path:
-    """``output/<name>-<YYYYmmdd-HHMMSS>-seed<seed>``, with a counter if that exists already."""
+def new_run_dir(output: Path, name: str, seed: int, overrides: Sequence[str] = ()) -> Path:
+    """``output/<name>-<YYYYmmdd-HHMMSS>-seed<seed>[-<hash>]``, with a counter if that exists already.
+
+    ``hash`` (6 hex digits) appears when the run was started with ``--set`` overrides, so two runs of
+    one file that differ by an override are told apart by more than their time stamp.
+    """
     output.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    base = f"{name}-{stamp}-seed{seed}"
+    suffix = f"-{hashlib.sha256(chr(10).join(overrides).encode()).hexdigest()[:6]}" if overrides else ""
+    base = f"{name}-{stamp}-seed{seed}{suffix}"
     for attempt in range(1000):
         candidate = output / (base if attempt == 0 else f"{base}-{attempt + 1}")
         try:

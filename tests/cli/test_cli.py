@@ -1,7 +1,9 @@
 """The `lego` command, called in-process through main() and once as the installed console script."""
 
 import importlib.metadata as md
+import os
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -121,7 +123,7 @@ def test_list_json_has_the_builtins_from_core(capsys):
             ("metric", "auc"), ("metric", "gauc"), ("metric", "ndcg")} <= core
     dot = next(r for r in rows if r["qualified"] == "core:dot")
     assert dot == {"name": "dot", "kind": "predictor", "plugin": "core", "distribution": "lego-core",
-                   "qualified": "core:dot", "doc": "``score[b, k] = <user[b], candidates[b, k]>``."}
+                   "qualified": "core:dot", "doc": "score[b, k] = <user[b], candidates[b, k]>."}  # text, not RST
 
 
 def test_list_one_kind(capsys):
@@ -277,7 +279,7 @@ def test_run_prints_a_table_and_writes_results_then_eval(capsys, tmp_path, exper
     out = run_ok(capsys, "run", str(experiment_file), "--output", str(tmp_path), "--set", "train.seed=7")
     assert "metric" in out and "valid" in out and "test" in out and "ndcg@5" in out
     (run_dir,) = tmp_path.iterdir()
-    assert run_dir.name.startswith("tiny-") and run_dir.name.endswith("-seed7")
+    assert run_dir.name.startswith("tiny-") and re.search(r"-seed7-[0-9a-f]{6}$", run_dir.name)  # overrides' hash
     results = json.loads((run_dir / "results.json").read_text())
     assert set(results["test"]) == {"auc", "gauc", "ndcg@5"}
     assert results["run"]["seed"] == 7 and results["run"]["bricks"]["predictor"] == "core:dot"
@@ -336,3 +338,20 @@ def test_installed_console_script_exits_2_with_one_line(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert errors(proc.stderr) == [f"error: {bad}: wrong type: got str 'wide', expected int @ $.model.hidden_size"]
     assert proc.stdout == ""
+
+
+def test_shell_completion_through_argcomplete(tmp_path):
+    pytest.importorskip("argcomplete")
+    env = dict(os.environ, _ARGCOMPLETE="1", _ARGCOMPLETE_IFS="\n", COMP_LINE="lego li", COMP_POINT="7",
+               _ARGCOMPLETE_STDOUT_FILENAME=str(tmp_path / "completions"))
+    done = subprocess.run([sys.executable, "-m", "lego"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "list" in (tmp_path / "completions").read_text().split()
+
+
+def test_output_that_is_not_a_terminal_never_wraps_a_metric_line(capsys, tmp_path, experiment_file):
+    out = run_ok(capsys, "run", str(experiment_file), "--output", str(tmp_path),
+                 "--set", 'train.metrics=["auc", "gauc", "mrr", "ndcg@5", "ndcg@10", "hit@5", "recall@10"]',
+                 "--set", "train.monitor=auc")
+    epoch = [line for line in out.splitlines() if line.startswith("epoch 1:")]
+    assert len(epoch) == 1 and "recall@10=" in epoch[0]
