@@ -56,7 +56,8 @@ def _section(info: dict[str, Any]) -> list[str]:
                   for o in info["options"]]
         lines.append("")
     for key, value in info.get("fits", {}).items():
-        shown = ", ".join(value) if isinstance(value, list) else str(value).lower()
+        shown = ", ".join(value) if isinstance(value, list) else (str(value).lower() if isinstance(value, bool)
+                                                                  else str(value))
         lines.append(f"- {key}: {shown or 'none installed'}")
     if info.get("fits"):
         lines.append("")

@@ -63,7 +63,8 @@ def _render(info: dict[str, Any], context: CommandContext) -> None:
         else:
             console.print("options: none", markup=False)
     for key, value in info.get("fits", {}).items():
-        shown = ", ".join(value) if isinstance(value, list) else str(value).lower()
+        shown = ", ".join(value) if isinstance(value, list) else (str(value).lower() if isinstance(value, bool)
+                                                                  else str(value))
         console.print(f"{key}: {shown or 'none installed'}", markup=False, highlight=False, soft_wrap=True)
     for file in info.get("files", []):
         optional = " (optional)" if file["optional"] else ""
