@@ -19,6 +19,7 @@ import torch
 from lego_core import faults
 from lego_core.data.depot import Depot
 from lego_core.metrics.base import Metric
+from lego_core.metrics.segments import SortedPairs
 from lego_core.model.recommender import Recommender
 
 
@@ -82,8 +83,18 @@ def score_split(model: Recommender, pairs: SplitPairs, *, cache: bool = True, ba
 
 def compute_metrics(metrics: Sequence[Metric], scores: np.ndarray, labels: np.ndarray,
                     groups: np.ndarray) -> dict[str, float]:
-    probabilities = 1.0 / (1.0 + np.exp(-np.clip(scores, -60, 60)))
-    return {m.key: float(m(probabilities if m.on_probabilities else scores, labels, groups)) for m in metrics}
+    """Every metric of a split; the pairs are sorted once and shared (:class:`SortedPairs`)."""
+    raw = SortedPairs(scores, labels, groups)
+    probabilities = None
+    out = {}
+    for m in metrics:
+        if m.on_probabilities:
+            if probabilities is None:
+                probabilities = SortedPairs(1.0 / (1.0 + np.exp(-np.clip(scores, -60, 60))), labels, groups)
+            out[m.key] = float(m.compute_sorted(probabilities).value)
+        else:
+            out[m.key] = float(m.compute_sorted(raw).value)
+    return out
 
 
 class Evaluator:

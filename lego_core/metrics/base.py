@@ -14,6 +14,7 @@ from typing import ClassVar
 import attrs
 import numpy as np
 
+from lego_core.metrics.segments import SortedPairs
 from lego_core.registry import Kind
 
 
@@ -60,6 +61,14 @@ class Metric:
 
     def compute(self, scores: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> MetricValue:  # pragma: no cover
         raise NotImplementedError(f"{type(self).__name__} must implement compute(scores, labels, groups)")
+
+    def compute_sorted(self, pairs: SortedPairs) -> MetricValue:
+        """The metric on pairs already sorted for it (the evaluation shares one sort between metrics).
+
+        The default calls :meth:`compute` on the flat arrays, so a plugin metric needs only
+        ``compute``; the built-in ranking metrics read ``pairs.grouped`` / ``pairs.overall``.
+        """
+        return self.compute(pairs.scores, pairs.labels, pairs.groups)
 
     def __call__(self, scores: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> float:
         return self.compute(scores, labels, groups).value

@@ -33,10 +33,17 @@ import numpy as np
 from lego_core.metrics.base import Metric, MetricValue
 from lego_core.metrics.segments import (
     Segments,
+    SortedPairs,
     cumulative_positives,
-    segment,
     tied_ascending_ranks,
 )
+
+
+class SortedMetric(Metric):
+    """A metric computed from the shared sorted pairs; :meth:`compute` sorts them for a single call."""
+
+    def compute(self, scores: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> MetricValue:
+        return self.compute_sorted(SortedPairs(scores, labels, groups))
 
 
 def _mean_over_groups(values: np.ndarray, usable: np.ndarray) -> MetricValue:
@@ -64,7 +71,7 @@ def _top_k_positives(seg: Segments, k: int) -> np.ndarray:
     return np.bincount(seg.group_of[seg.positive & (seg.rank <= k)], minlength=seg.num_groups)
 
 
-class AUCMetric(Metric):
+class AUCMetric(SortedMetric):
     """ROC AUC over all pairs, ignoring groups.
 
     ``AUC = (R_pos - n_pos (n_pos + 1) / 2) / (n_pos n_neg)``, where
@@ -78,16 +85,15 @@ class AUCMetric(Metric):
     name = "auc"
     grouped = False
 
-    def compute(self, scores: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> MetricValue:
-        # One group for everything; ``groups`` only fixes the length.
-        seg = segment(scores, labels, np.zeros(np.asarray(groups).reshape(-1).shape[0], dtype=np.int64))
+    def compute_sorted(self, pairs: SortedPairs) -> MetricValue:
+        seg = pairs.overall  # one group for everything; ``groups`` only fixes the length
         if seg.num_groups == 0:
             return MetricValue(float("nan"))
         auc, usable = _auc_per_group(seg)
         return _mean_over_groups(auc, usable)
 
 
-class GAUCMetric(Metric):
+class GAUCMetric(SortedMetric):
     """Group AUC: unweighted mean over groups of the per-group ROC AUC.
 
     ``GAUC = mean_g AUC_g`` over groups with at least one positive and one
@@ -98,12 +104,12 @@ class GAUCMetric(Metric):
 
     name = "gauc"
 
-    def compute(self, scores: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> MetricValue:
-        auc, usable = _auc_per_group(segment(scores, labels, groups))
+    def compute_sorted(self, pairs: SortedPairs) -> MetricValue:
+        auc, usable = _auc_per_group(pairs.grouped)
         return _mean_over_groups(auc, usable)
 
 
-class MRRMetric(Metric):
+class MRRMetric(SortedMetric):
     """Mean reciprocal rank of the first relevant item.
 
     ``MRR = mean_g 1 / rank_g``, ``rank_g`` being the 1-based rank of the
@@ -113,8 +119,8 @@ class MRRMetric(Metric):
 
     name = "mrr"
 
-    def compute(self, scores: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> MetricValue:
-        seg = segment(scores, labels, groups)
+    def compute_sorted(self, pairs: SortedPairs) -> MetricValue:
+        seg = pairs.grouped
         if seg.num_groups == 0:
             return MetricValue(float("nan"))
         # Ranks of negatives become +inf, so the minimum per group is the first positive's.
@@ -122,7 +128,7 @@ class MRRMetric(Metric):
         return _mean_over_groups(1.0 / first, seg.n_pos > 0)
 
 
-class MindMRRMetric(Metric):
+class MindMRRMetric(SortedMetric):
     """MRR as computed by MIND's official evaluation script.
 
     ``MRR_g = (1 / n_pos,g) * sum_{positives i} 1 / rank_i``, averaged over
@@ -134,14 +140,14 @@ class MindMRRMetric(Metric):
 
     name = "mind_mrr"
 
-    def compute(self, scores: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> MetricValue:
-        seg = segment(scores, labels, groups)
+    def compute_sorted(self, pairs: SortedPairs) -> MetricValue:
+        seg = pairs.grouped
         reciprocal_sum = seg.per_group_sum(np.where(seg.positive, 1.0 / seg.rank, 0.0))
         usable = seg.n_pos > 0
         return _mean_over_groups(reciprocal_sum / np.maximum(seg.n_pos, 1), usable)
 
 
-class NDCGMetric(Metric):
+class NDCGMetric(SortedMetric):
     """Normalised discounted cumulative gain at ``k``, binary gains.
 
     ``DCG@k = sum_{rank <= k} label / log2(rank + 1)`` and
@@ -154,8 +160,8 @@ class NDCGMetric(Metric):
     name = "ndcg"
     needs_k = True
 
-    def compute(self, scores: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> MetricValue:
-        seg = segment(scores, labels, groups)
+    def compute_sorted(self, pairs: SortedPairs) -> MetricValue:
+        seg = pairs.grouped
         k = int(self.k or 0)
         gains = np.where(seg.positive & (seg.rank <= k), 1.0 / np.log2(seg.rank + 1.0), 0.0)
         dcg = seg.per_group_sum(gains)
@@ -167,7 +173,7 @@ class NDCGMetric(Metric):
         return _mean_over_groups(dcg / np.where(usable, idcg, 1.0), usable)
 
 
-class HitRatioMetric(Metric):
+class HitRatioMetric(SortedMetric):
     """Hit ratio at ``k``: whether any positive is ranked in the top ``k``.
 
     ``Hit@k = mean_g 1[exists positive i in g with rank_i <= k]``, over groups
@@ -177,13 +183,13 @@ class HitRatioMetric(Metric):
     name = "hit"
     needs_k = True
 
-    def compute(self, scores: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> MetricValue:
-        seg = segment(scores, labels, groups)
+    def compute_sorted(self, pairs: SortedPairs) -> MetricValue:
+        seg = pairs.grouped
         hits = (_top_k_positives(seg, int(self.k or 0)) > 0).astype(np.float64)
         return _mean_over_groups(hits, seg.n_pos > 0)
 
 
-class RecallMetric(Metric):
+class RecallMetric(SortedMetric):
     """Recall at ``k``: the share of a group's positives ranked in the top ``k``.
 
     ``Recall@k = mean_g |positives with rank <= k| / n_pos,g``, over groups
@@ -193,13 +199,13 @@ class RecallMetric(Metric):
     name = "recall"
     needs_k = True
 
-    def compute(self, scores: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> MetricValue:
-        seg = segment(scores, labels, groups)
+    def compute_sorted(self, pairs: SortedPairs) -> MetricValue:
+        seg = pairs.grouped
         recall = _top_k_positives(seg, int(self.k or 0)) / np.maximum(seg.n_pos, 1)
         return _mean_over_groups(recall, seg.n_pos > 0)
 
 
-class PrecisionMetric(Metric):
+class PrecisionMetric(SortedMetric):
     """Precision at ``k``: positives in the top ``k``, divided by ``k``.
 
     ``Precision@k = mean_g |positives with rank <= k| / k``, over groups with
@@ -211,13 +217,13 @@ class PrecisionMetric(Metric):
     name = "precision"
     needs_k = True
 
-    def compute(self, scores: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> MetricValue:
-        seg = segment(scores, labels, groups)
+    def compute_sorted(self, pairs: SortedPairs) -> MetricValue:
+        seg = pairs.grouped
         precision = _top_k_positives(seg, int(self.k or 0)) / float(self.k or 0)
         return _mean_over_groups(precision, seg.n_pos > 0)
 
 
-class LRAPMetric(Metric):
+class LRAPMetric(SortedMetric):
     """Label ranking average precision, a group being one row.
 
     ``LRAP_g = (1 / n_pos,g) * sum_{positives i} |positives j with rank_j <=
@@ -230,8 +236,8 @@ class LRAPMetric(Metric):
 
     name = "lrap"
 
-    def compute(self, scores: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> MetricValue:
-        seg = segment(scores, labels, groups)
+    def compute_sorted(self, pairs: SortedPairs) -> MetricValue:
+        seg = pairs.grouped
         precision_at_i = np.where(seg.positive, cumulative_positives(seg) / seg.rank, 0.0)
         usable = seg.n_pos > 0
         return _mean_over_groups(seg.per_group_sum(precision_at_i) / np.maximum(seg.n_pos, 1), usable)

@@ -1,11 +1,16 @@
 """Grouped computation on flat arrays: sort once, then segment operations.
 
 Metrics receive three flat arrays over all scored pairs (``scores``,
-``labels``, ``groups``). :func:`segment` sorts them once by
-``(group, score descending)`` with :func:`numpy.lexsort`, after which every
-group is a contiguous slice and every per-group quantity is a
-:func:`numpy.bincount`, a ``ufunc.reduceat`` or a gather by group index.
-Nothing here loops over groups in Python.
+``labels``, ``groups``). :func:`segment` sorts them by ``(group, score
+descending)``, after which every group is a contiguous slice and every
+per-group quantity is a :func:`numpy.bincount`, a ``ufunc.reduceat`` or a
+gather by group index. Nothing here loops over groups in Python.
+
+:class:`SortedPairs` shares the sorting between metrics: the evaluation
+sorts a split's pairs once (a stable sort by score, then a stable sort of
+that order by group) and every grouped metric, and the overall AUC, reads
+the same sorted arrays (:meth:`Metric.compute_sorted`), instead of each
+metric sorting a million pairs again.
 
 Example:
     >>> seg = segment(np.array([0.1, 0.9, 0.5]), np.array([1, 0, 1]), np.array([7, 7, 3]))
@@ -72,9 +77,23 @@ def segment(scores: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> Segme
     keep their input order: rank-based metrics break ties that way.
     """
     scores, positive, groups = as_flat(scores, labels, groups)
-    # lexsort's last key is the primary one; negating sorts scores descending
-    # while keeping the stable (input-order) tie-break that reversing would flip.
-    order = np.lexsort((-scores, groups))
+    return _segments(scores, positive, groups, _by_group(_by_score(scores), groups))
+
+
+def _by_score(scores: np.ndarray) -> np.ndarray:
+    """Pair indices by score descending, equal scores in input order (negating keeps the stable tie-break)."""
+    return np.argsort(-scores, kind="stable")
+
+
+def _by_group(by_score: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """``by_score`` stably re-sorted by group: (group, score descending, input order), lexsort's order."""
+    grouped = groups[by_score]
+    if grouped.shape[0] and bool((grouped[1:] >= grouped[:-1]).all()):
+        return by_score  # one group (the overall AUC) or already in group order
+    return by_score[np.argsort(grouped, kind="stable")]
+
+
+def _segments(scores: np.ndarray, positive: np.ndarray, groups: np.ndarray, order: np.ndarray) -> Segments:
     scores, positive, groups = scores[order], positive[order], groups[order]
 
     n = scores.shape[0]
@@ -130,3 +149,42 @@ def tied_ascending_ranks(seg: Segments) -> np.ndarray:
     run_last = np.append(run_starts[1:], n) - 1
     mean_desc = 0.5 * (seg.rank[run_starts] + seg.rank[run_last])
     return seg.sizes[seg.group_of] + 1.0 - mean_desc[run_of]
+
+
+class SortedPairs:
+    """A split's scored pairs, sorted once for every metric that needs an order.
+
+    Args:
+        scores, labels, groups: the flat arrays (as for :meth:`Metric.compute`).
+
+    ``grouped`` is the :class:`Segments` by ``(group, score descending)``;
+    ``overall`` the one-group :class:`Segments` by score (the overall AUC);
+    both are computed on first use and share the one sort by score.
+    """
+
+    def __init__(self, scores: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> None:
+        self.scores, self.positive, self.groups = as_flat(scores, labels, groups)
+        self.labels = labels
+        self._by_score: np.ndarray | None = None
+        self._grouped: Segments | None = None
+        self._overall: Segments | None = None
+
+    @property
+    def by_score(self) -> np.ndarray:
+        if self._by_score is None:
+            self._by_score = _by_score(self.scores)
+        return self._by_score
+
+    @property
+    def grouped(self) -> Segments:
+        if self._grouped is None:
+            self._grouped = _segments(self.scores, self.positive, self.groups,
+                                      _by_group(self.by_score, self.groups))
+        return self._grouped
+
+    @property
+    def overall(self) -> Segments:
+        if self._overall is None:
+            one = np.zeros(self.scores.shape[0], dtype=np.int64)
+            self._overall = _segments(self.scores, self.positive, one, self.by_score)
+        return self._overall
