@@ -107,3 +107,9 @@ def test_writing_a_plugin_points_at_files_that_exist():
         assert (root / path).is_file(), path
     plugin_py = (root / "tests/plugins/lego_someone/lego_someone/plugin.py").read_text()
     assert plugin_py.split('"""', 2)[2].strip() in text  # the walkthrough shows plugin.py as it is
+
+
+def test_the_readme_shows_the_quickstart_as_it_is():
+    readme = (DOCS.parent / "README.md").read_text()
+    quickstart = (DOCS.parent / "examples" / "quickstart.toml").read_text().split("\n\n", 1)[1].strip()
+    assert f"```toml\n{quickstart}\n```" in readme, "README.md's experiment snippet must be examples/quickstart.toml"
