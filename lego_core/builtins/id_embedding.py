@@ -24,6 +24,7 @@ from lego_core.model.inputs import ItemBatch
 class IDConfig:
     pretrained: str | None = attrs.field(default=None, metadata={"doc": "A .npy file of shape (num_items, E) to initialise the table from; a relative path is read from the depot folder."})
     freeze: bool = attrs.field(default=False, metadata={"doc": "Keep the loaded vectors fixed (a projection to hidden_size is still trained when E differs)."})
+    sparse: bool = attrs.field(default=True, metadata={"doc": "Sparse gradients: a step updates only the rows its batch touches (lazy Adam), so its cost does not grow with the catalogue; false: dense AdamW over the whole table (and train.weight_decay on it)."})
 
 
 class IDOperator(ContentOperator):
@@ -52,11 +53,12 @@ class IDOperator(ContentOperator):
         if opts.pretrained is None:
             if opts.freeze:
                 raise ConfigError("content_options.freeze = true needs content_options.pretrained (a .npy file)")
-            self.table = nn.Embedding(context.num_items, hidden)
+            self.table = nn.Embedding(context.num_items, hidden, sparse=opts.sparse)
             nn.init.normal_(self.table.weight, std=0.1)
             return
         vectors = self._load(opts.pretrained)
-        self.table = nn.Embedding.from_pretrained(torch.from_numpy(vectors), freeze=opts.freeze)
+        self.table = nn.Embedding.from_pretrained(torch.from_numpy(vectors), freeze=opts.freeze,
+                                                  sparse=opts.sparse and not opts.freeze)
         if vectors.shape[1] != hidden:
             self.projection = nn.Linear(vectors.shape[1], hidden)
 

@@ -26,7 +26,7 @@ from lego_core import faults
 from lego_core.config.schema import ExperimentConfig
 from lego_core.engine.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from lego_core.engine.evaluate import Evaluator, autocast
-from lego_core.engine.optim import make_optimizer, make_scheduler
+from lego_core.engine.optim import clip_gradients, make_optimizer, make_scheduler
 from lego_core.engine.plan import TrainingPlan
 from lego_core.engine.stop import StopRequest
 from lego_core.engine.task import Task
@@ -210,7 +210,7 @@ class Trainer:
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if self.train.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.train.grad_clip)
+                    clip_gradients(self.model.parameters(), self.train.grad_clip)
                 self.optimizer.step()
                 self.scheduler.step()
                 value = float(loss.detach())
