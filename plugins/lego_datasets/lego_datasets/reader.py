@@ -125,7 +125,8 @@ def read_json_lines(path: Path, errors: RowErrors, *, expected: str, python_lite
             value = json.loads(line)
         except ValueError as err:
             if not python_literals:
-                errors.bad(path, number, f"not a JSON object ({err.msg} at column {err.colno})", expected)
+                where = f"{err.msg} at column {err.colno}" if isinstance(err, json.JSONDecodeError) else str(err)
+                errors.bad(path, number, f"not a JSON object ({where})", expected)
                 continue
             try:
                 value = ast.literal_eval(line)
