@@ -28,6 +28,9 @@ labels, and MINDsmall has no test) test = dev, and valid = the last
 ``valid_fraction`` of the train impressions by time (ties in file order);
 an unlabelled test folder contributes its news only.
 
+The impression machinery (users rows, valid hold-out, depot tables) lives in
+:mod:`lego_datasets.impressions`, shared with ``xmind``, ``pens`` and ``ebnerd``.
+
 Bad data. A malformed row raises ``file:line: ...`` or, with
 ``skip_bad_rows``, is skipped and counted in ``info["skipped_rows"]``; a
 malformed candidate (``N1-x``, an unknown news id) skips its whole impression.
@@ -45,9 +48,8 @@ Example:
 
 from __future__ import annotations
 
-import datetime
 import json
-from array import array
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -57,12 +59,14 @@ from attrs import validators as v
 
 from lego_core.data.depot import Column, DepotContent
 from lego_core.data.processor import Processor, RawFile
-from lego_core.data.ragged import Ragged
 from lego_core.data.vocab import build_text_vocab, encode_texts
 from lego_core.errors import DataError
 from lego_datasets.columns import category_column, id_column, text_columns
+from lego_datasets.impressions import ImpressionLog, hold_out_latest, impression_depot, parse_time, raw_folder
 from lego_datasets.reader import RowErrors, read_lines, read_rows
-from lego_datasets.splits import one_of, take, unit_fraction
+from lego_datasets.splits import one_of, unit_fraction
+
+__all__ = ["MINDOptions", "MINDProcessor", "News", "news_columns", "parse_time", "read_behaviors"]
 
 VARIANTS = {"small": "MINDsmall_", "large": "MINDlarge_", "demo": "MINDdemo_", "plain": ""}
 NEWS_FORMAT = ("UTF-8, TAB-separated, 8 columns: news_id, category, subcategory, title, abstract, url, "
@@ -70,8 +74,8 @@ NEWS_FORMAT = ("UTF-8, TAB-separated, 8 columns: news_id, category, subcategory,
 BEHAVIORS_FORMAT = ("UTF-8, TAB-separated, 5 columns: impression_id, user_id, time (M/D/YYYY h:mm:ss AM/PM), "
                     "history (space-separated news ids), impressions (space-separated NEWSID-1 / NEWSID-0)")
 SOURCE = "https://msnews.github.io/ (unzip each MIND*_{train,dev,test}.zip into a folder of its name)"
-EPOCH = datetime.date(1970, 1, 1).toordinal()
 LABELS = frozenset(("0", "1"))
+_FLAGS = bytes.maketrans(b"01", b"\x00\x01")
 
 
 @attrs.define(kw_only=True, frozen=True)
@@ -98,19 +102,6 @@ def _files(prefix: str, optional_test: bool = True) -> list[RawFile]:
     ]
 
 
-def parse_time(text: str, _days: dict[str, int] = {}) -> int:  # noqa: B006 - a deliberate cache
-    """``"11/15/2019 8:55:22 AM"`` -> Unix seconds (UTC); raises ``ValueError`` on anything else."""
-    date, clock, half = text.split(" ")
-    hours, minutes, seconds = (int(x) for x in clock.split(":"))
-    if not (1 <= hours <= 12 and 0 <= minutes < 60 and 0 <= seconds < 61) or half not in ("AM", "PM"):
-        raise ValueError(text)
-    day = _days.get(date)
-    if day is None:
-        month, dom, year = (int(x) for x in date.split("/"))
-        day = _days[date] = (datetime.date(year, month, dom).toordinal() - EPOCH) * 86400
-    return day + ((hours % 12) + (12 if half == "PM" else 0)) * 3600 + minutes * 60 + seconds
-
-
 class MINDProcessor(Processor):
     name = "mind"
     description = ("MIND news recommendation (small, large, demo): titles, abstracts, categories, entities; "
@@ -132,9 +123,9 @@ class MINDProcessor(Processor):
         prefix = self.prefix(raw)
         return list(self.files) if prefix is None else _files(prefix)
 
-    def build(self, raw: Path) -> DepotContent:
+    def build(self, raw: Path | None) -> DepotContent:
         o: MINDOptions = self.options
-        raw = Path(raw)
+        raw = raw_folder(raw, self.name)
         prefix = self.prefix(raw)
         if prefix is None:
             raise DataError(f"{raw}: no MIND folders (expected MINDsmall_train/, MINDlarge_train/, "
@@ -143,69 +134,52 @@ class MINDProcessor(Processor):
         folders = {s: raw / f"{prefix}{s}" for s in ("train", "dev", "test")}
         has_test = (folders["test"] / "news.tsv").is_file() or (folders["test"] / "behaviors.tsv").is_file()
         labelled_test = (folders["test"] / "behaviors.tsv").is_file() and _labelled(folders["test"] / "behaviors.tsv")
-        news = _News()
+        news = News()
         for split in ("train", "dev", "test"):
             if split != "test" or (folders["test"] / "news.tsv").is_file():
                 news.read(folders[split] / "news.tsv", errors)
-        log = _Log(news.index, errors, o.max_history)
-        parts = {"train": log.read(folders["train"] / "behaviors.tsv"), "dev": log.read(folders["dev"] / "behaviors.tsv")}
+        log = ImpressionLog(o.max_history)
+        parts = {split: read_behaviors(folders[split] / "behaviors.tsv", news.index, log, errors)
+                 for split in ("train", "dev")}
         if labelled_test:
-            parts["test"] = log.read(folders["test"] / "behaviors.tsv")
+            parts["test"] = read_behaviors(folders["test"] / "behaviors.tsv", news.index, log, errors)
             splits = {"train": parts["train"], "valid": parts["dev"], "test": parts["test"]}
             protocol = "train = train, valid = dev, test = test"
         else:
-            rows = parts["train"]
-            held = int(np.floor(len(rows) * o.valid_fraction + 0.5))
-            by_time = rows[np.lexsort((rows, log.times()[rows]))]
-            valid = np.sort(by_time[len(rows) - held:])
-            splits = {"train": np.setdiff1d(rows, valid), "valid": valid, "test": parts["dev"]}
+            train, valid = hold_out_latest(parts["train"], log.times(), o.valid_fraction)
+            splits = {"train": train, "valid": valid, "test": parts["dev"]}
             protocol = f"test = dev; valid = last {o.valid_fraction} of train by time"
-        return self._content(news, log, splits, errors, {
+        info: dict[str, Any] = {
             "variant": prefix.rstrip("_") or "plain", "splits": protocol,
             "test_folder": "labelled" if labelled_test else ("unlabelled, news only" if has_test else "absent"),
-        })
+        }
+        items, vocabs = self.item_columns(raw, prefix, news, errors, info)
+        return impression_depot(items=items, vocabs=vocabs, log=log.freeze(), splits=splits, info=info,
+                                skipped=errors.counts)
 
-    def _content(self, news: _News, log: _Log, splits: dict[str, np.ndarray], errors: RowErrors,
-                 info: dict[str, Any]) -> DepotContent:
-        item_ids, item_vocab = id_column(news.ids, "item_id")
-        text, words = text_columns({"title": news.titles, "abstract": news.abstracts})
-        category, category_vocab = category_column(news.categories, "category")
-        subcategory, subcategory_vocab = category_column(news.subcategories, "subcategory")
-        entities = build_text_vocab(news.title_entities + news.abstract_entities)
-        items = {"item_id": item_ids, **text, "category": category, "subcategory": subcategory,
-                 "title_entities": Column("tokens", encode_texts(news.title_entities, entities), vocab="entities"),
-                 "abstract_entities": Column("tokens", encode_texts(news.abstract_entities, entities),
-                                             vocab="entities")}
-        person_ids, user_vocab = id_column(list(log.persons), "user_id")
-        users = {"user_id": take(person_ids, np.asarray(log.person, dtype=np.int64)),
-                 "history": Column("items", log.histories())}
-        candidates, labels = log.candidates()
-        times = log.times()
-        tables: dict[str, dict[str, Column]] = {"items": items, "users": users}
-        counts: dict[str, dict[str, int]] = {"impressions": {}, "interactions": {}, "clicks": {}}
-        for split, rows in splits.items():
-            if not len(rows):
-                continue
-            picked = take(Column("items", candidates), rows).data
-            per_row = np.diff(picked.offsets)
-            clicks = take(Column("items", labels), rows).data.values
-            impression = np.repeat(rows, per_row)  # one group per impression: its users row
-            tables[split] = {
-                "user": Column("int", impression.astype(np.int32)),
-                "item": Column("int", np.asarray(picked.values, dtype=np.int32)),
-                "label": Column("float", np.asarray(clicks, dtype=np.float32)),
-                "group": Column("int", impression),
-                "time": Column("int", np.repeat(times[rows], per_row)),
-            }
-            counts["impressions"][split] = len(rows)
-            counts["interactions"][split] = int(per_row.sum())
-            counts["clicks"][split] = int(clicks.sum())
-        info = {**info, "items": len(news.ids), "persons": len(log.persons), "user_rows": len(log.person),
-                **counts, "unknown_history_items": log.unknown_history,
-                "history_items_removed": log.removed_targets, "skipped_rows": errors.counts}
-        vocabs = {"item_id": item_vocab, "words": words, "category": category_vocab,
-                  "subcategory": subcategory_vocab, "entities": entities, "user_id": user_vocab}
-        return DepotContent(tables=tables, vocabs=vocabs, info=info)
+    def item_columns(self, raw: Path, prefix: str, news: News, errors: RowErrors,
+                     info: dict[str, Any]) -> tuple[dict[str, Column], dict[str, list[str]]]:
+        """The items table and its vocabularies (a subclass may replace the text; it may add to ``info``)."""
+        return news_columns(news)
+
+
+def news_columns(news: News, text: tuple[dict[str, Column], list[str]] | None = None,
+                 ) -> tuple[dict[str, Column], dict[str, list[str]]]:
+    """MIND's item columns; ``text`` replaces the title/abstract columns and the ``words`` vocabulary."""
+    item_ids, item_vocab = id_column(news.ids, "item_id")
+    if text is None:
+        text = text_columns({"title": news.titles, "abstract": news.abstracts})
+    columns, words = text
+    category, category_vocab = category_column(news.categories, "category")
+    subcategory, subcategory_vocab = category_column(news.subcategories, "subcategory")
+    entities = build_text_vocab(news.title_entities + news.abstract_entities)
+    items = {"item_id": item_ids, **columns, "category": category, "subcategory": subcategory,
+             "title_entities": Column("tokens", encode_texts(news.title_entities, entities), vocab="entities"),
+             "abstract_entities": Column("tokens", encode_texts(news.abstract_entities, entities),
+                                         vocab="entities")}
+    vocabs = {"item_id": item_vocab, "words": words, "category": category_vocab,
+              "subcategory": subcategory_vocab, "entities": entities}
+    return items, vocabs
 
 
 def _labelled(path: Path) -> bool:
@@ -217,7 +191,7 @@ def _labelled(path: Path) -> bool:
     return False
 
 
-def _candidate_problem(shown: str, index: dict[str, int]) -> str:
+def _candidate_problem(shown: str, index: Mapping[str, int]) -> str:
     """What is wrong with an impressions column (the slow path, for the message)."""
     for token in shown.split():
         news, dash, label = token.rpartition("-")
@@ -239,7 +213,7 @@ def _entity_ids(field: str) -> list[str]:
 
 
 @attrs.define
-class _News:
+class News:
     """The union of the news files, first row of an id wins."""
 
     index: dict[str, int] = attrs.field(factory=dict)
@@ -274,78 +248,39 @@ class _News:
             self.abstract_entities.append(abstract_entities)
 
 
-class _Log:
-    """Impressions of the behaviors files, one users row each, in reading order."""
+def read_behaviors(path: Path, index: Mapping[str, int], log: ImpressionLog, errors: RowErrors) -> np.ndarray:
+    """Append the impressions of a MIND ``behaviors.tsv`` to ``log``; return their indices.
 
-    def __init__(self, index: dict[str, int], errors: RowErrors, max_history: int) -> None:
-        self.index, self.errors, self.max_history = index, errors, max_history
-        self.persons: dict[str, int] = {}
-        self.person = array("q")
-        self._times = array("q")
-        self.history, self.history_lengths = array("i"), array("q")
-        self.items, self.lengths = array("i"), array("q")
-        self.labels: list[str] = []  # "0"/"1" per candidate, joined per impression
-        self.unknown_history = 0
-        self.removed_targets = 0
-
-    def read(self, path: Path) -> np.ndarray:
-        """Append the impressions of ``path``; return their users rows."""
-        first = len(self.person)
-        index, errors, bad = self.index, self.errors, self.errors.bad
-        for number, (impression, user, when, history, shown) in read_rows(
-                path, errors, sep="\t", columns=5, expected=BEHAVIORS_FORMAT):
-            if not impression.strip().isdigit() or not user.strip():
-                bad(path, number, f"impression id {impression!r} or user id {user!r} is malformed", BEHAVIORS_FORMAT)
-                continue
-            try:
-                seconds = parse_time(when)
-            except ValueError:
-                bad(path, number, f"time {when!r} is not M/D/YYYY h:mm:ss AM/PM", BEHAVIORS_FORMAT)
-                continue
-            parts = shown.replace("-", " ").split()  # "N1-0 N2-1" -> N1 0 N2 1
-            news_ids, flags = parts[0::2], parts[1::2]
-            items = list(map(index.get, news_ids))
-            if (not items or len(items) != len(flags) or len(items) != shown.count("-") or None in items
-                    or not LABELS.issuperset(flags)):
-                bad(path, number, _candidate_problem(shown, index), BEHAVIORS_FORMAT)
-                continue
-            known = list(map(index.get, history.split()))
-            if None in known:
-                missing = [n for n, k in zip(history.split(), known, strict=True) if k is None]
-                if not errors.skip:
-                    bad(path, number, f"history news {missing[0]!r} is in no news.tsv", BEHAVIORS_FORMAT)
-                self.unknown_history += len(missing)
-                known = [k for k in known if k is not None]
-            shown_set = set(items)
-            if not shown_set.isdisjoint(known):
-                kept = [k for k in known if k not in shown_set]
-                self.removed_targets += len(known) - len(kept)
-                known = kept
-            if self.max_history and len(known) > self.max_history:
-                known = known[-self.max_history:]
-            self.person.append(self.persons.setdefault(user.strip(), len(self.persons)))
-            self._times.append(seconds)
-            self.history.extend(known)
-            self.history_lengths.append(len(known))
-            self.items.extend(items)
-            self.labels.append("".join(flags))
-            self.lengths.append(len(items))
-        return np.arange(first, len(self.person), dtype=np.int64)
-
-    def times(self) -> np.ndarray:
-        return np.frombuffer(self._times, dtype=np.int64) if len(self._times) else np.zeros(0, np.int64)
-
-    @staticmethod
-    def _ragged(values: array, lengths: array, dtype: type) -> Ragged:
-        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-        if len(lengths):
-            np.cumsum(np.frombuffer(lengths, dtype=np.int64), out=offsets[1:])
-        return Ragged(values=np.array(values, dtype=dtype), offsets=offsets)
-
-    def histories(self) -> Ragged:
-        return self._ragged(self.history, self.history_lengths, np.int32)
-
-    def candidates(self) -> tuple[Ragged, Ragged]:
-        flags = np.frombuffer("".join(self.labels).encode("ascii"), dtype=np.uint8) - ord("0")
-        return (self._ragged(self.items, self.lengths, np.int32),
-                self._ragged(flags.astype(np.int8), self.lengths, np.int8))
+    A malformed row, or a candidate in no ``news.tsv``, is a bad row; a history
+    id in no ``news.tsv`` is one too, unless bad rows are skipped: then it is
+    dropped from the history and counted in ``log.unknown_history``.
+    """
+    first = len(log)
+    bad = errors.bad
+    for number, (impression, user, when, history, shown) in read_rows(
+            path, errors, sep="\t", columns=5, expected=BEHAVIORS_FORMAT):
+        if not impression.strip().isdigit() or not user.strip():
+            bad(path, number, f"impression id {impression!r} or user id {user!r} is malformed", BEHAVIORS_FORMAT)
+            continue
+        try:
+            seconds = parse_time(when)
+        except ValueError:
+            bad(path, number, f"time {when!r} is not M/D/YYYY h:mm:ss AM/PM", BEHAVIORS_FORMAT)
+            continue
+        parts = shown.replace("-", " ").split()  # "N1-0 N2-1" -> N1 0 N2 1
+        news_ids, flags = parts[0::2], parts[1::2]
+        items = list(map(index.get, news_ids))
+        if (not items or len(items) != len(flags) or len(items) != shown.count("-") or None in items
+                or not LABELS.issuperset(flags)):
+            bad(path, number, _candidate_problem(shown, index), BEHAVIORS_FORMAT)
+            continue
+        known = list(map(index.get, history.split()))
+        if None in known:
+            missing = [n for n, k in zip(history.split(), known, strict=True) if k is None]
+            if not errors.skip:
+                bad(path, number, f"history news {missing[0]!r} is in no news.tsv", BEHAVIORS_FORMAT)
+            log.unknown_history += len(missing)
+            known = [k for k in known if k is not None]
+        labels = "".join(flags).encode("ascii").translate(_FLAGS)
+        log.add(user.strip(), seconds, known, items, labels)  # type: ignore[arg-type]  # no None left
+    return np.arange(first, len(log), dtype=np.int64)

@@ -1,7 +1,8 @@
 """Line-numbered reading of delimited raw files, with errors that name the file and line.
 
-Every processor reads its raw files through :func:`read_rows`, which yields
-``(line_number, fields)`` and hands malformed rows to a :class:`RowErrors`.
+Every processor reads its raw files through :func:`read_rows` (delimited
+text) or :func:`read_json_lines` (JSON lines, also Python-literal lines),
+which yield ``(line_number, fields)`` and hand malformed rows to a :class:`RowErrors`.
 That object either raises ``DataError("file:line: what is wrong (expected
 FORMAT)")`` or, with the processor option ``skip_bad_rows``, counts the row
 and moves on; the counts end up in ``content.info["skipped_rows"]``.
@@ -19,11 +20,16 @@ Example:
 
 from __future__ import annotations
 
+import ast
 import csv
+import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from lego_core.errors import DataError
+from lego_datasets.progress import ReadProgress
+from lego_datasets.rawio import CountingReader, open_binary
 
 SKIP_HINT = "fix the row, or set the option skip_bad_rows=true to skip and count such rows"
 
@@ -68,14 +74,21 @@ def read_lines(path: Path, errors: RowErrors, *, encoding: str = "utf-8",
                latin1_fallback: bool = False) -> Iterator[tuple[int, str]]:
     """Non-blank lines of ``path`` with their 1-based numbers, line endings removed.
 
-    Each line is decoded on its own, so a bad byte names its line. With
-    ``latin1_fallback`` a line that is not valid ``encoding`` is read as
+    The file may be compressed (gzip, bzip2, xz, a one-member zip; see
+    :mod:`lego_datasets.rawio`); a UTF-8 byte-order mark and CRLF endings are
+    removed. Each line is decoded on its own, so a bad byte names its line.
+    With ``latin1_fallback`` a line that is not valid ``encoding`` is read as
     ISO-8859-1 (the official encoding of the older MovieLens files, which
     also accepts copies re-saved as UTF-8); without it the line is a bad row.
+    Reading a big file shows progress on stderr (:mod:`lego_datasets.progress`).
     """
     errors.seen(path)
-    with open(path, "rb") as handle:
+    counter: list[CountingReader] = []
+    progress = ReadProgress(errors.name(path), total_bytes=Path(path).stat().st_size)
+    with open_binary(path, counter) as handle:
         for number, raw in enumerate(handle, start=1):
+            if not number & 0x3FFF:
+                progress.update(bytes_read=counter[0].count, rows=number)
             raw = raw.rstrip(b"\r\n")
             if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
                 raw = raw[3:]
@@ -91,6 +104,44 @@ def read_lines(path: Path, errors: RowErrors, *, encoding: str = "utf-8",
                                f"is not valid {encoding.upper()}", f"{encoding.upper()} text")
                     continue
             yield number, line
+    progress.close()
+
+
+def read_json_lines(path: Path, errors: RowErrors, *, expected: str, python_literals: bool = False,
+                    required: Sequence[str] = ()) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Objects of a JSON-lines file as ``(line_number, dict)``.
+
+    Args:
+        path: the file (compressed or not).
+        errors: where malformed rows go.
+        expected: the row format, quoted in error messages.
+        python_literals: the lines may be Python dict literals (single quotes,
+            ``True``/``None``), as in the UCSD Amazon-2014 and Steam dumps; each
+            line is tried as JSON first (fast) and then with ``ast.literal_eval``.
+        required: keys every object must have; an object without one is a bad row.
+    """
+    for number, line in read_lines(path, errors):
+        try:
+            value = json.loads(line)
+        except ValueError as err:
+            if not python_literals:
+                where = f"{err.msg} at column {err.colno}" if isinstance(err, json.JSONDecodeError) else str(err)
+                errors.bad(path, number, f"not a JSON object ({where})", expected)
+                continue
+            try:
+                value = ast.literal_eval(line)
+            except (ValueError, SyntaxError, MemoryError, RecursionError) as literal_err:
+                errors.bad(path, number, f"neither JSON nor a Python literal ({type(literal_err).__name__})",
+                           expected)
+                continue
+        if not isinstance(value, dict):
+            errors.bad(path, number, f"a JSON {type(value).__name__}, not an object", expected)
+            continue
+        missing = [key for key in required if key not in value]
+        if missing:
+            errors.bad(path, number, f"no {', '.join(repr(k) for k in missing)}", expected)
+            continue
+        yield number, value
 
 
 def split_csv(line: str) -> list[str]:

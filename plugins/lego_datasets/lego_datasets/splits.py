@@ -55,10 +55,26 @@ from lego_core.data.depot import Column, DepotContent
 from lego_core.data.ragged import Ragged
 from lego_core.errors import DataError
 from lego_datasets.columns import id_column
+from lego_datasets.contexts import (
+    candidates,
+    chunks,
+    context_keys,
+    context_runs,
+    gather,
+    histories,
+    index_dtype,
+    levels_ordered,
+    sorted_order,
+    time_rank,
+    unix_seconds,
+)
+from lego_datasets.contexts import member as member
+from lego_datasets.contexts import sorted_unique as sorted_unique
 
 SPLITS = ("train", "valid", "test")
 SPLIT_BY = ("user", "time")
 SAMPLING_ROUNDS = 16
+SAMPLE_ENTRIES = 1 << 20  # candidates drawn at once when sampling evaluation negatives
 
 
 def unit_fraction(instance: object, attribute: attrs.Attribute, value: float) -> None:
@@ -167,122 +183,141 @@ def assign_splits(r: Ratings, o: RatingOptions, order: np.ndarray | None = None)
         return np.maximum(np.floor(counts * fraction + 0.5), 1).astype(np.int64) if fraction > 0 else 0 * counts
 
     n_test = np.minimum(part(o.test_fraction), np.maximum(counts - 1, 0))
-    n_valid = np.minimum(part(o.valid_fraction), np.maximum(counts - 1 - n_test, 0))
-    person = r.person[order]
-    from_end = np.cumsum(counts)[person] - np.arange(n)  # 1 for a user's last rating
-    split[order] = np.where(from_end <= n_test[person], 2, np.where(from_end <= (n_test + n_valid)[person], 1, 0))
+    n_held = n_test + np.minimum(part(o.valid_fraction), np.maximum(counts - 1 - n_test, 0))
+    ends = np.cumsum(counts)
+    for lo, hi in chunks(n):  # in slices of the sorted order: no full-size temporaries
+        rows = order[lo:hi]
+        person = r.person[rows]
+        from_end = ends[person] - np.arange(lo, hi)  # 1 for a user's last rating
+        split[rows] = np.where(from_end <= n_test[person], 2, np.where(from_end <= n_held[person], 1, 0))
     return split
 
 
 def person_time_order(r: Ratings) -> np.ndarray:
     """Rating indices sorted by person, then time, then file order."""
-    return np.lexsort((np.arange(len(r.person)), r.time, r.person))
+    n = len(r.person)
+    if not n:
+        return np.zeros(0, np.int64)
+    rank, span = time_rank(r.time)
+    return sorted_order(r.person, rank, span)
 
 
 def split_ratings(r: Ratings, num_items: int, o: RatingOptions) -> Contexts:
-    """History contexts and interaction tables (steps 2-5 of the protocol)."""
-    n = len(r.person)
-    order = person_time_order(r)
-    split = assign_splits(r, o, order)
-    trank = np.unique(r.time, return_inverse=True)[1].reshape(-1).astype(np.int64)
-    span = int(trank.max(initial=0)) + 2
-    person, level, tr, item = r.person[order], split[order], trank[order], r.item[order]
+    """History contexts and interaction tables (steps 2-5 of the protocol).
 
-    # contexts: (person, split, chunk of context_size train ratings)
-    is_train = level == 0
-    counts = np.bincount(person, minlength=1)
-    seen_train = np.cumsum(is_train)
-    first = np.cumsum(counts) - counts
-    before = np.where(first > 0, seen_train[np.maximum(first - 1, 0)], 0)
-    chunk = np.where(is_train, (seen_train - 1 - before[person]) // o.context_size, 0)
-    key = (person.astype(np.int64) * 3 + level) * (int(chunk.max(initial=0)) + 1) + chunk
-    _, first_row, ctx_sorted = np.unique(key, return_index=True, return_inverse=True)
-    ctx_sorted = ctx_sorted.reshape(-1)
+    Memory: besides ``r`` and the output tables, about 30 bytes a rating (the
+    sorted order, the split, the context of each rating, ...); the rest is
+    built in slices and batches (:mod:`lego_datasets.contexts`, and
+    :data:`SAMPLE_ENTRIES` sampled candidates at a time).
+    """
+    n = len(r.person)
+    rank, span = time_rank(r.time)
+    order = sorted_order(r.person, rank, span)
+    split = assign_splits(r, o, order)
+    num_persons = int(r.person.max(initial=-1)) + 1
+    # everything below is in the sorted order (person, time, file order) unless named otherwise
+    person = gather(r.person, order, index_dtype(num_persons))
+    level = split[order]
+    tr = gather(rank, order)
+    del rank
+    monotonic = levels_ordered(person, level)
+    if monotonic:  # train, then valid, then test within each person: contexts are runs
+        ctx_sorted, first_row = context_runs(person, level, num_persons, o.context_size)
+    else:  # pre-split files whose splits interleave in time
+        ctx_sorted, first_row = context_keys(person, level, num_persons, o.context_size)
     num_ctx = len(first_row)
-    ctx_person, ctx_split, ctx_start = person[first_row], level[first_row], tr[first_row]  # earliest rating
+    ctx_person, ctx_split, ctx_start = r.person[order[first_row]], level[first_row], tr[first_row]  # earliest
+    item = gather(r.item, order, index_dtype(max(num_items, int(r.item.max(initial=0)) + 1)))
 
     # candidate history: positives of splits <= the row's split, strictly before its earliest rating
-    positive = r.label[order] > 0
-    keys, values, begin, end = [], [], np.zeros(num_ctx, np.int64), np.zeros(num_ctx, np.int64)
-    base = 0
-    for lv in range(3):
-        sel = positive & (level <= lv)
-        lv_keys = person[sel].astype(np.int64) * span + tr[sel]
-        rows = ctx_split == lv
-        begin[rows] = base + np.searchsorted(lv_keys, ctx_person[rows].astype(np.int64) * span, "left")
-        end[rows] = base + np.searchsorted(lv_keys, ctx_person[rows].astype(np.int64) * span + ctx_start[rows], "left")
-        keys.append(lv_keys)
-        values.append(item[sel])
-        base += len(lv_keys)
-    pool = np.concatenate(values) if values else np.zeros(0, np.int64)
-    targets = sorted_unique(ctx_sorted.astype(np.int64) * num_items + item)
-    available = end - begin
-    width = available.copy()
-    if o.max_history > 0:  # the last max_history + (targets) candidates are usually enough ...
-        width = np.minimum(available, o.max_history + np.bincount(ctx_sorted, minlength=num_ctx))
-    while True:
-        history_ctx = np.repeat(np.arange(num_ctx), width)
-        starts = np.cumsum(width) - width
-        history = pool[np.arange(int(width.sum())) - np.repeat(starts, width) + np.repeat(end - width, width)]
-        keep = ~member(history_ctx * num_items + history, targets)
-        history, history_ctx = history[keep], history_ctx[keep]
-        kept = np.bincount(history_ctx, minlength=num_ctx)
-        short = (kept < o.max_history) & (width < available)
-        if o.max_history == 0 or not short.any():
-            break
-        width[short] = np.minimum(available, 2 * width + 1)[short]  # ... unless a target was rated repeatedly
-    if o.max_history > 0:
-        rank = np.arange(len(history)) - (np.cumsum(kept) - kept)[history_ctx]
-        recent = rank >= (kept - o.max_history)[history_ctx]
-        history, history_ctx = history[recent], history_ctx[recent]
-    lengths = np.bincount(history_ctx, minlength=num_ctx)
-    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    ragged = Ragged(values=history.astype(np.int32), offsets=offsets)
+    positive = np.empty(n, bool)
+    for lo, hi in chunks(n):
+        positive[lo:hi] = r.label[order[lo:hi]] > 0
+    pool, begin, end = candidates(person, level, tr, item, positive, ctx_person, ctx_split, ctx_start, span,
+                                   single=monotonic)
+    del positive, tr, person
+    ctx_size = np.bincount(ctx_sorted, minlength=num_ctx)
+    if monotonic:  # the ratings of contexts c0..c1-1 are rows first_row[c0]:first_row[c1]
+        by_ctx = None
+        bounds = np.append(first_row, n)
+    else:
+        by_ctx = np.argsort(ctx_sorted, kind="stable")
+        bounds = np.concatenate([[0], np.cumsum(ctx_size)])
+    history = histories(pool, begin, end, ctx_size, bounds, by_ctx, ctx_sorted, item, num_items, o.max_history)
+    del pool, begin, end, by_ctx, item
 
     # interaction tables
-    ctx_row = np.empty(n, np.int64)
-    ctx_row[order] = ctx_sorted
-    num_persons = int(r.person.max(initial=-1)) + 1
-    group_keys = sorted_unique(split.astype(np.int64) * num_persons + r.person)
-    group = np.searchsorted(group_keys, split.astype(np.int64) * num_persons + r.person)
-    time = np.floor(r.time).astype(np.int64) if np.issubdtype(r.time.dtype, np.floating) else r.time.astype(np.int64)
-    ctx_time = time[order][first_row]
-    out_order = np.arange(n) if r.split is not None else order
-    sampled = np.zeros((num_ctx, 0), np.int64)
+    ctx_time = unix_seconds(r.time[order[first_row]])
+    sampled, evaluated = np.zeros((0, 0), np.int64), np.flatnonzero(ctx_split > 0)
     if o.eval_negatives > 0:
-        rated = sorted_unique(r.person.astype(np.int64) * num_items + r.item)
-        evaluated = np.flatnonzero(ctx_split > 0)
-        sampled = np.full((num_ctx, o.eval_negatives), -1, np.int64)
-        sampled[evaluated] = sample_negatives(np.random.default_rng(o.seed), ctx_person[evaluated], rated,
-                                              num_items, o.eval_negatives)
+        rated = _rated_keys(r, num_items)
+        sampled = sample_negatives(np.random.default_rng(o.seed), ctx_person[evaluated], rated, num_items,
+                                   o.eval_negatives)
+        del rated
+    present = np.zeros(3 * max(num_persons, 1), bool)  # (split, person) pairs that have ratings
+    present[ctx_split.astype(np.int64) * num_persons + ctx_person] = True
+    ctx_group = (np.cumsum(present) - 1)[ctx_split.astype(np.int64) * num_persons + ctx_person]
+    del present
+    if r.split is not None:  # tables keep the file order
+        ctx_row = np.empty(n, ctx_sorted.dtype)
+        ctx_row[order] = ctx_sorted
+        del ctx_sorted
     tables: dict[str, dict[str, Column]] = {}
     info: dict[str, Any] = {"user_rows": {}, "interactions": {}, "positives": {}, "sampled_negatives": {}}
     for lv, name in enumerate(SPLITS):
-        rows = out_order[split[out_order] == lv]
-        user, items, label = ctx_row[rows], r.item[rows], r.label[rows].astype(np.float32)
-        groups, times = group[rows], time[rows]
-        ctx_ids, slots = np.nonzero((sampled >= 0) & (ctx_split == lv)[:, None])
-        if len(ctx_ids):
-            user = np.concatenate([user, ctx_ids])
-            items = np.concatenate([items, sampled[ctx_ids, slots]])
-            label = np.concatenate([label, np.zeros(len(ctx_ids), np.float32)])
-            groups = np.concatenate([groups, np.searchsorted(
-                group_keys, lv * num_persons + ctx_person[ctx_ids].astype(np.int64))])
-            times = np.concatenate([times, ctx_time[ctx_ids]])
-        if not len(user):
+        ctx_ids, negatives = np.zeros(0, np.int64), np.zeros(0, np.int64)
+        if len(sampled):
+            at = ctx_split[evaluated] == lv
+            local, slots = np.nonzero(sampled[at] >= 0)
+            ctx_ids, negatives = evaluated[at][local], sampled[at][local, slots]
+        rated_rows = int(np.count_nonzero(level == lv))
+        total = rated_rows + len(ctx_ids)
+        if not total:
             continue
+        user, items = np.empty(total, np.int32), np.empty(total, np.int32)
+        label, times = np.empty(total, np.float32), np.empty(total, np.int64)
+        done = 0
+        for lo, hi in chunks(n):
+            if r.split is None:  # sorted order
+                here = level[lo:hi] == lv
+                rows = order[lo:hi][here]
+                user_here = ctx_sorted[lo:hi][here]
+            else:  # file order
+                rows = lo + np.flatnonzero(split[lo:hi] == lv)
+                user_here = ctx_row[rows]
+            k = done + len(rows)
+            user[done:k], items[done:k], label[done:k] = user_here, r.item[rows], r.label[rows]
+            times[done:k] = unix_seconds(r.time[rows])
+            done = k
+        user[done:], items[done:], label[done:] = ctx_ids, negatives, 0.0
+        times[done:] = ctx_time[ctx_ids]
         tables[name] = {
-            "user": Column("int", user.astype(np.int32)),
-            "item": Column("int", items.astype(np.int32)),
+            "user": Column("int", user),
+            "item": Column("int", items),
             "label": Column("float", label),
-            "group": Column("int", groups.astype(np.int64)),
-            "time": Column("int", times.astype(np.int64)),
+            "group": Column("int", ctx_group[user]),
+            "time": Column("int", times),
         }
         info["user_rows"][name] = int((ctx_split == lv).sum())
-        info["interactions"][name] = len(user)
+        info["interactions"][name] = total
         info["positives"][name] = int(label.sum())
         info["sampled_negatives"][name] = len(ctx_ids)
-    return Contexts(person=ctx_person, split=ctx_split, history=ragged, tables=tables, info=info)
+    return Contexts(person=ctx_person, split=ctx_split, history=history, tables=tables, info=info)
+
+
+def _rated_keys(r: Ratings, num_items: int) -> np.ndarray:
+    """Sorted, distinct ``person * num_items + item`` of every rating."""
+    keys = np.empty(len(r.person), np.int64)
+    for lo, hi in chunks(len(keys)):
+        keys[lo:hi] = r.person[lo:hi]
+        keys[lo:hi] *= num_items
+        keys[lo:hi] += r.item[lo:hi]
+    keys.sort()
+    if len(keys):
+        distinct = np.ones(len(keys), bool)
+        np.not_equal(keys[1:], keys[:-1], out=distinct[1:])
+        keys = keys[distinct]
+    return keys
 
 
 def sample_negatives(rng: np.random.Generator, persons: np.ndarray, rated: np.ndarray, num_items: int,
@@ -290,29 +325,37 @@ def sample_negatives(rng: np.random.Generator, persons: np.ndarray, rated: np.nd
     """``count`` distinct items per row that ``persons[row]`` never rated, ``-1`` where too few exist.
 
     ``rated`` holds the sorted keys ``person * num_items + item``. Rejection
-    sampling, vectorised over rows; rows still short after a few rounds
-    (users who rated nearly everything) draw from their unrated items directly.
+    sampling, vectorised over rows (in batches of about :data:`SAMPLE_ENTRIES`
+    candidates; the random stream is drawn in row order either way); rows still
+    short after a few rounds (users who rated nearly everything) draw from
+    their unrated items directly.
     """
     rows = len(persons)
     chosen = np.full((rows, count), -1, np.int64)
     todo = np.arange(rows)
     persons = persons.astype(np.int64)
+    batch = max(1, SAMPLE_ENTRIES // (3 * max(count, 1)))
     for _ in range(SAMPLING_ROUNDS):
         if not len(todo):
             break
-        candidates = np.concatenate([chosen[todo], rng.integers(0, num_items, size=(len(todo), 2 * count))], axis=1)
-        ok = (candidates >= 0) & ~member(persons[todo, None] * num_items + candidates, rated)
-        flat = np.where(ok, np.arange(len(todo))[:, None] * num_items + candidates, -1).reshape(-1)
-        by_key = np.argsort(flat, kind="stable")
-        repeated = np.zeros(len(flat), bool)
-        repeated[by_key[1:]] = (flat[by_key[1:]] == flat[by_key[:-1]]) & (flat[by_key[1:]] >= 0)
-        ok &= ~repeated.reshape(ok.shape)
-        rank = np.cumsum(ok, axis=1)
-        row_at, col_at = np.nonzero(ok & (rank <= count))
-        picked = np.full((len(todo), count), -1, np.int64)
-        picked[row_at, rank[row_at, col_at] - 1] = candidates[row_at, col_at]
-        chosen[todo] = picked
-        todo = todo[(picked >= 0).sum(axis=1) < count]
+        short = []
+        for lo in range(0, len(todo), batch):
+            part = todo[lo:lo + batch]
+            candidates = np.concatenate([chosen[part], rng.integers(0, num_items, size=(len(part), 2 * count))],
+                                        axis=1)
+            ok = (candidates >= 0) & ~member(persons[part, None] * num_items + candidates, rated)
+            flat = np.where(ok, np.arange(len(part))[:, None] * num_items + candidates, -1).reshape(-1)
+            by_key = np.argsort(flat, kind="stable")
+            repeated = np.zeros(len(flat), bool)
+            repeated[by_key[1:]] = (flat[by_key[1:]] == flat[by_key[:-1]]) & (flat[by_key[1:]] >= 0)
+            ok &= ~repeated.reshape(ok.shape)
+            rank = np.cumsum(ok, axis=1)
+            row_at, col_at = np.nonzero(ok & (rank <= count))
+            picked = np.full((len(part), count), -1, np.int64)
+            picked[row_at, rank[row_at, col_at] - 1] = candidates[row_at, col_at]
+            chosen[part] = picked
+            short.append(part[(picked >= 0).sum(axis=1) < count])
+        todo = np.concatenate(short)
     for row in todo:
         lo, hi = np.searchsorted(rated, [persons[row] * num_items, (persons[row] + 1) * num_items])
         free = np.setdiff1d(np.arange(num_items), rated[lo:hi] - persons[row] * num_items)
@@ -320,20 +363,6 @@ def sample_negatives(rng: np.random.Generator, persons: np.ndarray, rated: np.nd
         chosen[row] = -1
         chosen[row, :len(picked)] = picked
     return chosen
-
-
-def sorted_unique(values: np.ndarray) -> np.ndarray:
-    """``np.unique`` by sorting (NumPy 2.4's hash-based ``np.unique`` is far slower on large int arrays)."""
-    ordered = np.sort(values, axis=None)
-    return ordered[np.concatenate([[True], ordered[1:] != ordered[:-1]])] if len(ordered) else ordered
-
-
-def member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
-    """``np.isin(values, sorted_set)`` for a sorted, unique ``sorted_set``, by binary search."""
-    if not len(sorted_set):
-        return np.zeros(np.shape(values), dtype=bool)
-    at = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
-    return sorted_set[at] == values
 
 
 def take(column: Column, rows: np.ndarray) -> Column:

@@ -96,6 +96,38 @@ def _column_arrays(depot: Depot) -> dict[str, np.ndarray]:
     return out
 
 
+def _train_small(depot_path: Path, output: Path, **train: Any) -> dict[str, Any]:
+    """Train the built-in id + mean + dot model on a depot for one epoch and return results.json.
+
+    The end-to-end proof every processor gives: its depot is readable by the
+    engine, trains, and evaluates every split it has. Metrics are checked to be
+    in range wherever a split has both labels.
+    """
+    from lego_core.experiment import Experiment
+
+    config = {
+        "data": {"path": str(depot_path), "group_by": "user"},
+        "model": {"content": "id", "behavior": "mean", "predictor": "dot", "hidden_size": 8, "neg_count": 1},
+        "train": {"epochs": 1, "batch_size": 16, "metrics": ["auc", "gauc", "ndcg@5"], "monitor": "auc",
+                  "seed": 1, **train},
+    }
+    results = Experiment.from_dict(config, name=Path(depot_path).name).run(output=output)
+    depot = Depot(depot_path)
+    for split in ("valid", "test"):
+        if split not in depot.splits:
+            continue
+        labels = np.asarray(depot.table(split)["label"])
+        assert split in results, f"{split} was not evaluated: {results}"
+        if 0 < labels.sum() < len(labels):
+            assert 0.0 <= results[split]["auc"] <= 1.0, results[split]
+    return results
+
+
+@pytest.fixture
+def train_small():
+    return _train_small
+
+
 @pytest.fixture
 def fixtures() -> Path:
     """The folder of the hand-made raw fixtures."""

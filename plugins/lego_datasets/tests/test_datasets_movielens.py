@@ -233,3 +233,9 @@ def test_forced_layout_and_bad_options(tmp_path: Path, build) -> None:
         MovieLensOptions(valid_fraction=0.5, test_fraction=0.5)
     depot = Depot(build(ml(layout="100k"), FIXTURES / "ml-100k", tmp_path / "d").path)
     assert depot.meta["options"]["layout"] == "100k"
+
+
+def test_a_prepared_depot_trains_end_to_end(tmp_path: Path, fixtures: Path, train_small) -> None:
+    prepare(MovieLensProcessor(), fixtures / "ml-100k", tmp_path / "depot")
+    results = train_small(tmp_path / "depot", tmp_path / "runs")
+    assert results["run"]["steps"] > 0 and "test" in results

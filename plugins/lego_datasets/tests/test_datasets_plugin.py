@@ -11,7 +11,30 @@ import pytest
 from lego_core.data.processor import Processor
 from lego_core.plugin.host import PluginHost
 
-MODULES = ["reader", "columns", "splits", "atomic", "grouplens", "movielens", "recbole", "mind"]
+PACKAGE = Path(__file__).parents[1] / "lego_datasets"
+MODULES = sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem not in ("__init__", "plugin"))
+
+
+# processors whose fixture folders are not named after them
+FIXTURE_PREFIXES = {"movielens": ("ml-",), "recbole": ("recbole-",), "mind": ("mind-",)}
+FIXTURES = Path(__file__).parent / "fixtures"
+README = Path(__file__).parents[1] / "README.md"
+
+
+def _own_processors() -> list:
+    return sorted((e for e in PluginHost().registries["processor"] if e.distribution == "lego-datasets"),
+                  key=lambda e: e.name)
+
+
+@pytest.mark.parametrize("entry", _own_processors(), ids=lambda e: e.name)
+def test_every_processor_has_a_fixture_a_test_file_and_a_readme_row(entry) -> None:
+    """A new processor cannot land without a fixture in its format, its own tests and its docs row."""
+    prefixes = FIXTURE_PREFIXES.get(entry.name, (entry.name,))
+    folders = [p.name for p in FIXTURES.iterdir() if p.is_dir() and p.name.startswith(prefixes)]
+    assert folders, f"no fixture folder fixtures/{prefixes[0]}* for processor {entry.name!r}"
+    assert (Path(__file__).parent / f"test_datasets_{entry.name}.py").is_file(), \
+        f"processor {entry.name!r} needs tests/test_datasets_{entry.name}.py"
+    assert f"| `{entry.name}` |" in README.read_text(), f"README.md has no table row for {entry.name!r}"
 
 
 def test_processors_are_registered_by_the_entry_point() -> None:
