@@ -180,7 +180,7 @@ def _intact(out: Path) -> bool:
 def _build(processor: Processor, raw: Path | None, out: Path, checksums: dict[str, str], depot_fingerprint: str,
            start: float) -> PrepareResult:
     build_start = time.perf_counter()
-    content = processor.build(raw)  # raw is None for processors that read no files
+    content = processor.build(raw)  # type: ignore[arg-type]  # None only for processors that read no files
     build_seconds = time.perf_counter() - build_start
     write_depot(out, content, meta={
         "name": out.name,

@@ -58,7 +58,7 @@ class Processor:
         """The files this processor will read from ``raw`` (default: ``files``)."""
         return list(self.files)
 
-    def build(self, raw: Path | None) -> DepotContent:  # pragma: no cover - abstract
+    def build(self, raw: Path) -> DepotContent:  # pragma: no cover - abstract
         """Read the raw folder and return the depot content.
 
         Raise :class:`~lego_core.errors.DataError` as ``file:line: what is

@@ -1,8 +1,8 @@
 """The `lego` command, called in-process through main() and once as the installed console script."""
 
 import importlib.metadata as md
-import os
 import json
+import os
 import re
 import shutil
 import subprocess

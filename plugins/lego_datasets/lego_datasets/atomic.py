@@ -149,8 +149,9 @@ def read_atomic_dataset(raw: Path, name: str, errors: RowErrors, *, user_field: 
                         item_field: str) -> AtomicDataset:
     """Read ``NAME.inter`` (or the three pre-split files) and the optional ``.item``/``.user``."""
     if is_presplit(raw, name):
-        inter = [(i, read_atomic(raw / f"{name}.{s}.inter", errors, required=(user_field, item_field)))
-                 for i, s in enumerate(PRESPLIT)]
+        inter: list[tuple[int | None, AtomicFile]] = [
+            (i, read_atomic(raw / f"{name}.{s}.inter", errors, required=(user_field, item_field)))
+            for i, s in enumerate(PRESPLIT)]
     else:
         inter = [(None, read_atomic(raw / f"{name}.inter", errors, required=(user_field, item_field)))]
     item_file, user_file = raw / f"{name}.item", raw / f"{name}.user"

@@ -557,7 +557,7 @@ def _take(data: Ragged, rows: np.ndarray) -> Ragged:
 
 def _concat(parts: Sequence[_Part], name: str, dtype: type) -> Ragged:
     """The ragged attribute ``name`` of all parts in one, emptying each part's copy once it is copied."""
-    values = np.empty(sum(len(getattr(p, name).values) for p in parts), dtype)
+    values: np.ndarray = np.empty(sum(len(getattr(p, name).values) for p in parts), dtype)
     lengths, at = [], 0
     for part in parts:
         data: Ragged = getattr(part, name)

@@ -176,7 +176,10 @@ def _tags(rows: Iterator[tuple[int, list[str]]], path: Path, errors: RowErrors, 
         tag = " ".join(f[2].lower().split())
         if tag:
             counts[index][tag] += 1
-    return [sorted(c, key=lambda t, c=c: (-c[t], t))[:max_tags] if max_tags else sorted(c) for c in counts]
+    def by_count(tags: Counter[str]) -> list[str]:
+        return sorted(tags, key=lambda t: (-tags[t], t))
+
+    return [by_count(c)[:max_tags] if max_tags else sorted(c) for c in counts]
 
 
 def _ratings(rows: Iterator[tuple[int, list[str]]], path: Path, errors: RowErrors, catalog: Catalog,

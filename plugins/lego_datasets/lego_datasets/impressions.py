@@ -215,7 +215,7 @@ def snapshot_histories(snapshots: Ragged, row_snapshot: np.ndarray, impression_r
         total = int(width.sum())
         index_type = np.int32 if len(snapshots.values) < 2**31 else np.int64
         row_of = np.repeat(np.arange(rows, dtype=np.int32), width)
-        index = np.arange(total, dtype=index_type)
+        index: np.ndarray = np.arange(total, dtype=index_type)
         index += np.repeat((begin + available - width - (np.cumsum(width) - width)).astype(index_type), width)
         history = snapshots.values[index]
         del index

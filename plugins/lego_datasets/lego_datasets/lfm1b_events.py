@@ -55,7 +55,7 @@ def parse_block(data: bytes, first: int, path: Path, errors: RowErrors) -> tuple
     ends = np.flatnonzero(np.frombuffer(data, np.uint8) == 10)
     lines = len(ends) + (not data.endswith(b"\n"))
     try:
-        values = np.fromstring(data, dtype=np.int64, sep="\t")  # type: ignore[call-overload]
+        values = np.fromstring(data, dtype=np.int64, sep="\t")
     except ValueError:
         values = None
     if values is not None and len(values) == 5 * lines and data.count(b"\t") == 4 * lines:

@@ -34,6 +34,7 @@ Example:
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import attrs
 from attrs import validators as v
@@ -52,7 +53,7 @@ from lego_datasets.atomic import (
 )
 from lego_datasets.columns import category_column, id_column, text_columns, token_list_column
 from lego_datasets.reader import RowErrors
-from lego_datasets.splits import RatingOptions, one_of, rating_depot
+from lego_datasets.splits import RatingOptions, Ratings, one_of, rating_depot
 
 LAYOUTS = ("auto", "100k", "1m", "csv", "recbole")
 SOURCE = "https://grouplens.org/datasets/movielens/"
@@ -153,7 +154,8 @@ class MovieLensProcessor(Processor):
         return rating_depot(items=items, vocabs=vocabs, persons=people.ids, person_columns=person_columns,
                             ratings=ratings, options=o, info=info)
 
-    def _read_recbole(self, raw: Path, name: str, errors: RowErrors):  # type: ignore[no-untyped-def]
+    def _read_recbole(self, raw: Path, name: str,
+                      errors: RowErrors) -> tuple[gl.Catalog, gl.People, Ratings, dict[str, Any]]:
         """MovieLens in RecBole atomic files, through the shared atomic reader."""
         o: MovieLensOptions = self.options
         ds = read_atomic_dataset(raw, name, errors, user_field="user_id", item_field="item_id")

@@ -30,7 +30,7 @@ import lzma
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from lego_core.errors import DataError
 
@@ -75,7 +75,7 @@ class CountingReader(io.RawIOBase):
     def tell(self) -> int:
         return self.handle.tell()
 
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def, override]
+    def readinto(self, buffer: Any) -> int:
         data = self.handle.read(len(buffer))
         n = len(data)
         buffer[:n] = data
@@ -105,9 +105,9 @@ def open_binary(path: Path, counter: list[CountingReader] | None = None) -> Iter
         if kind == "gzip":
             stream: IO[bytes] = gzip.GzipFile(fileobj=buffered)  # type: ignore[assignment]
         elif kind == "bzip2":
-            stream = bz2.BZ2File(buffered)  # type: ignore[assignment]
+            stream = bz2.BZ2File(buffered)
         elif kind == "xz":
-            stream = lzma.LZMAFile(buffered)  # type: ignore[assignment]
+            stream = lzma.LZMAFile(buffered)
         elif kind == "zip":
             archive = zipfile.ZipFile(buffered)
             members = [m for m in archive.infolist() if not m.is_dir()]

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from lego_core.data.processor import Processor
+from lego_core.data.processor import PROCESSOR, Processor
 from lego_core.plugin.host import PluginHost
+from lego_core.registry import Registries
 
 PACKAGE = Path(__file__).parents[1] / "lego_datasets"
 MODULES = sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem not in ("__init__", "plugin"))
@@ -22,7 +23,7 @@ README = Path(__file__).parents[1] / "README.md"
 
 
 def _own_processors() -> list:
-    return sorted((e for e in PluginHost().registries["processor"] if e.distribution == "lego-datasets"),
+    return sorted((e for e in Registries(PluginHost())[PROCESSOR] if e.distribution == "lego-datasets"),
                   key=lambda e: e.name)
 
 
@@ -38,7 +39,7 @@ def test_every_processor_has_a_fixture_a_test_file_and_a_readme_row(entry) -> No
 
 
 def test_processors_are_registered_by_the_entry_point() -> None:
-    registry = PluginHost().registries["processor"]
+    registry = Registries(PluginHost())[PROCESSOR]
     for name in ("movielens", "mind", "recbole"):
         entry = registry.get(name)
         assert entry.distribution == "lego-datasets" and issubclass(entry.obj, Processor)
@@ -55,7 +56,7 @@ def test_docstring_examples(module: str) -> None:
 def test_every_option_is_documented(name: str) -> None:
     import attrs
 
-    processor = PluginHost().registries["processor"].get(name).obj
+    processor = Registries(PluginHost())[PROCESSOR].get(name).obj
     for field in attrs.fields(processor.Options):
         assert field.metadata.get("doc"), f"{name}.{field.name} has no doc"
 
@@ -65,7 +66,7 @@ def test_every_option_is_in_the_readme(name: str) -> None:
     import attrs
 
     readme = (Path(__file__).parents[1] / "README.md").read_text()
-    processor = PluginHost().registries["processor"].get(name).obj
+    processor = Registries(PluginHost())[PROCESSOR].get(name).obj
     assert f"`{name}`" in readme
     for field in attrs.fields(processor.Options):
         assert f"`{field.name}`" in readme, f"{name}.{field.name} is not in README.md"
