@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 from lego_core.model.bricks import BehaviorOperator
@@ -23,6 +24,7 @@ class MeanOperator(BehaviorOperator):
     name = "mean"
 
     def forward(self, history: Tensor, mask: Tensor, user: UserBatch) -> Tensor:
-        weights = mask.to(history.dtype).unsqueeze(-1)  # (B, H, 1)
-        total = (history * weights).sum(dim=1)  # (B, D)
-        return total / weights.sum(dim=1).clamp(min=1.0)
+        weights = mask.to(history.dtype)  # (B, H)
+        # a batched matrix product: no (B, H, D) temporary, as a masked multiply would make
+        total = torch.bmm(weights.unsqueeze(1), history).squeeze(1)  # (B, D)
+        return total / weights.sum(dim=1, keepdim=True).clamp(min=1.0)

@@ -92,20 +92,26 @@ class Recommender(nn.Module):
         """Scores ``(B, K)`` of candidates ``(B, K)`` for user rows ``(B,)``.
 
         Each distinct item among the real history items and the candidates is
-        encoded once; padded history slots are never encoded.
+        encoded once, and each distinct user row of the batch goes through the
+        behavior operator once (a ranking batch holds each user many times);
+        padded history slots are never encoded.
         """
         rows = rows.to(self.items.device)
         candidates = candidates.to(self.items.device)
-        history = self.users.history[rows]  # (B, H)
-        mask = self.users.mask[rows]  # (B, H)
+        distinct, row_of = torch.unique(rows, return_inverse=True)  # (U,), (B,)
+        history = self.users.history[distinct]  # (U, H)
+        mask = self.users.mask[distinct]  # (U, H)
         wanted = torch.cat([history[mask], candidates.reshape(-1)])
         unique, inverse = torch.unique(wanted, return_inverse=True)
-        vectors = self.encode_items(unique)  # (U, D)
+        vectors = self.encode_items(unique)  # (I, D)
         n_hist = int(mask.sum())
-        history_vectors = vectors.new_zeros(*history.shape, vectors.shape[-1])  # (B, H, D)
+        history_vectors = vectors.new_zeros(*history.shape, vectors.shape[-1])  # (U, H, D)
         history_vectors[mask] = vectors[inverse[:n_hist]]
         candidate_vectors = vectors[inverse[n_hist:]].view(*candidates.shape, -1)  # (B, K, D)
-        user, user_mask = self.behave(history_vectors, mask, rows)
+        user, user_mask = self.behave(history_vectors, mask, distinct)
+        if distinct.numel() != rows.numel():
+            user = user[row_of]
+            user_mask = None if user_mask is None else user_mask[row_of]
         return self.predict(user, user_mask, candidate_vectors, rows, candidates)
 
     def auxiliary_loss(self) -> Tensor | None:
