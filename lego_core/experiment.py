@@ -32,6 +32,7 @@ from lego_core.config.schema import ExperimentConfig, TrainConfig
 from lego_core.data.depot import Depot
 from lego_core.engine import rundir
 from lego_core.engine.checkpoint import load_checkpoint
+from lego_core.engine.distributed import SINGLE, Distributed
 from lego_core.engine.evaluate import Evaluator
 from lego_core.engine.task import Task
 from lego_core.errors import ConfigError, DataError, LegoError
@@ -72,6 +73,7 @@ class BoundExperiment:
     valid_split: str | None
     name: str
     overrides: tuple[str, ...] = ()
+    dist: Distributed = SINGLE
 
     @property
     def config(self) -> ExperimentConfig:
@@ -122,6 +124,7 @@ class Experiment:
         self.name = name
         self.model: Recommender | None = None
         self.run_dir: Path | None = None
+        self.dist: Distributed = SINGLE  # the process group of the last run (torchrun)
         self._depot: Depot | None = None
 
     # ------------------------------------------------------------------ construction
@@ -188,11 +191,13 @@ class Experiment:
                             f"{self.resolved.source}: {len(problems)} problems:\n  - " + "\n  - ".join(problems))
         assert self.resolved.task is not None
         task = self.resolved.task.cls(options=self.resolved.task.options, neg_count=config.model.neg_count)
+        dist = Distributed.from_environment(device_obj)  # a world of one outside torchrun
+        device_obj = dist.device(device_obj)
         self._depot = depot
         return BoundExperiment(resolved=self.resolved, host=self.host, registries=self.registries, depot=depot,
                                device=device_obj, task=task, eval_splits=eval_splits,
                                valid_split=eval_splits[0] if eval_splits else None, name=self.name,
-                               overrides=self.overrides)
+                               overrides=self.overrides, dist=dist)
 
     # ------------------------------------------------------------------ pieces
     @property
@@ -231,6 +236,7 @@ class Experiment:
 
         console = console or Console(quiet=True)
         bound = self.bind(device)
+        self.dist = bound.dist
         if resume is not None:
             run = Run.reopen(bound, Path(resume), console, build=self.build)
         else:

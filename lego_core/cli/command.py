@@ -36,12 +36,14 @@ class CommandContext:
         registries: the registries of that host (build them on use: ``registries[PROCESSOR]``).
         console: standard output.
         err_console: standard error (progress, warnings).
+        argv: the arguments of ``lego`` as given.
     """
 
     host: PluginHost
     registries: Registries
     console: Console
     err_console: Console
+    argv: tuple[str, ...] = ()  # the command line as given (a command may start itself again, e.g. under torchrun)
 
 
 def _no_arguments(parser: argparse.ArgumentParser) -> None:

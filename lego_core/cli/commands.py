@@ -47,9 +47,30 @@ def _run_arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument("--device", help="cpu, cuda, cuda:N or auto (overrides train.device)")
     run.add_argument("--no-cache", action="store_true", help="evaluate without item/user caches")
     run.add_argument("--json", action="store_true", help="print results as JSON")
+    run.add_argument("--nproc", type=int, metavar="N",
+                     help="train on N processes of this machine with DistributedDataParallel (starts torchrun: "
+                          "the same as `torchrun --standalone --nproc-per-node N -m lego run ...`)")
+
+
+def _without_nproc(argv: tuple[str, ...]) -> list[str]:
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            out.append(arg)
+    return out
 
 
 def cmd_run(args: argparse.Namespace, context: CommandContext) -> int:
+    if args.nproc:
+        import subprocess
+
+        from lego_core.engine.distributed import torchrun_command
+
+        return subprocess.run(torchrun_command(args.nproc, _without_nproc(context.argv)), check=False).returncode
     from lego_core.experiment import Experiment
 
     overrides = list(args.overrides) + (["train.cache=false"] if args.no_cache else [])
@@ -64,6 +85,8 @@ def cmd_run(args: argparse.Namespace, context: CommandContext) -> int:
     # with --json, stdout holds only the JSON document: epoch lines and progress go to stderr
     progress_console = context.err_console if args.json else context.console
     results = experiment.run(output=args.output, resume=args.resume, device=args.device, console=progress_console)
+    if not experiment.dist.is_main:  # under torchrun, rank 0 prints for everyone
+        return 0
     if args.json:
         context.console.print_json(json.dumps(results))
     else:

@@ -127,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 (getattr(args, "group_parser", None) or parser).print_help()
                 return 0
             code = handler(args, CommandContext(host=host, registries=registries, console=console,
-                                                err_console=err_console))
+                                                err_console=err_console, argv=tuple(argv)))
         if not is_plugins_command:
             _warn(later, err_console)
         return int(code or 0)

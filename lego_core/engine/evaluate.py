@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from lego_core import faults
+from lego_core.engine.distributed import SINGLE, Distributed
 from lego_core.data.depot import Depot
 from lego_core.metrics.base import Metric
 from lego_core.metrics.segments import SortedPairs
@@ -43,6 +44,14 @@ class SplitPairs:
         return cls(rows=rows, items=np.asarray(table["item"], dtype=np.int64),
                    labels=np.asarray(table["label"], dtype=np.float32), groups=groups)
 
+    def __len__(self) -> int:
+        return int(self.rows.shape[0])
+
+    def part(self, where: slice) -> SplitPairs:
+        """The pairs of a contiguous shard (a rank's under torchrun)."""
+        return SplitPairs(rows=self.rows[where], items=self.items[where], labels=self.labels[where],
+                          groups=self.groups[where])
+
 
 def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager[Any]:
     """bf16 autocast on CUDA when enabled; nothing on CPU."""
@@ -56,9 +65,11 @@ def score_split(model: Recommender, pairs: SplitPairs, *, cache: bool = True, ba
                 amp: bool = False) -> np.ndarray:
     """Scores (float64) of every pair of a split, in input order."""
     device = model.items.device
+    scores = np.empty(len(pairs.rows), dtype=np.float64)
+    if not len(scores):  # an empty shard (more ranks than pairs)
+        return scores
     was_training = model.training
     model.eval()
-    scores = np.empty(len(pairs.rows), dtype=np.float64)
     with autocast(device, amp):
         if cache:
             item_cache = model.encode_all_items()
@@ -114,8 +125,9 @@ class Evaluator:
     """
 
     def __init__(self, model: Recommender, depot: Depot, metrics: Sequence[Metric], *, group_by: str,
-                 batch_size: int = 512, cache: bool = True, amp: bool = False) -> None:
+                 batch_size: int = 512, cache: bool = True, amp: bool = False, dist: Distributed = SINGLE) -> None:
         self.model = model
+        self.dist = dist
         self.depot = depot
         self.metrics = list(metrics)
         self.group_by = group_by
@@ -130,9 +142,16 @@ class Evaluator:
         return self._pairs[split]
 
     def scores(self, split: str, cache: bool | None = None) -> np.ndarray:
-        """Every pair's score of ``split``, in the split's order."""
-        return score_split(self.model, self.pairs(split), cache=self.cache if cache is None else cache,
+        """Every pair's score of ``split``, in the split's order.
+
+        Under torchrun each rank scores its shard and every rank gets all the scores, so grouped
+        metrics see whole groups.
+        """
+        pairs = self.pairs(split)
+        mine = pairs.part(self.dist.shard(len(pairs))) if self.dist.active else pairs
+        part = score_split(self.model, mine, cache=self.cache if cache is None else cache,
                            batch_size=self.batch_size, amp=self.amp)
+        return self.dist.gather(part, len(pairs))
 
     def evaluate(self, split: str, cache: bool | None = None) -> dict[str, float]:
         """Metric key -> value on ``split``."""

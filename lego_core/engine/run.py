@@ -17,6 +17,7 @@ keys listed in :data:`RESUMABLE_KEYS`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -118,11 +119,17 @@ class Run:
         """
         if Path(output).exists() and not Path(output).is_dir():
             raise LegoError(f"--output {output} is a file; give a folder for run directories")
-        run_dir = rundir.new_run_dir(Path(output), bound.name, bound.config.train.seed, bound.overrides)
+        dist = bound.dist
+        run_dir = None
+        if dist.is_main:  # rank 0 makes the directory; the other ranks learn its name
+            run_dir = rundir.new_run_dir(Path(output), bound.name, bound.config.train.seed, bound.overrides)
+        run_dir = Path(dist.broadcast(str(run_dir)))
         run = cls(bound, run_dir, resumed=False, console=console, build=build)
-        (run_dir / rundir.CONFIG_FILE).write_text(bound.resolved.to_toml(qualified=True))
-        rundir.write_json(run_dir / rundir.ENVIRONMENT_FILE, rundir.environment())
-        rundir.write_json(run_dir / rundir.RUN_FILE, run.facts())
+        if dist.is_main:
+            (run_dir / rundir.CONFIG_FILE).write_text(bound.resolved.to_toml(qualified=True))
+            rundir.write_json(run_dir / rundir.ENVIRONMENT_FILE, rundir.environment())
+            rundir.write_json(run_dir / rundir.RUN_FILE, run.facts())
+        dist.barrier()
         return run
 
     @classmethod
@@ -152,7 +159,8 @@ class Run:
 
     # ------------------------------------------------------------------ events (TrainingEvents)
     def _notify(self, hook: str, **kwargs: Any) -> None:
-        self.bound.host.notify(hook, run_dir=self.run_dir, settings=self.bound.resolved.settings, **kwargs)
+        if self.bound.dist.is_main:  # plugins hear a run once, from rank 0
+            self.bound.host.notify(hook, run_dir=self.run_dir, settings=self.bound.resolved.settings, **kwargs)
 
     def step_end(self, step: int, epoch: int, loss: float, lr: float) -> None:
         self._notify("lego_train_step_end", step=step, epoch=epoch, loss=loss, lr=lr)
@@ -162,6 +170,8 @@ class Run:
 
     def epoch_end(self, epoch: int, record: dict[str, Any]) -> None:
         assert self.trainer is not None
+        if not self.bound.dist.is_main:
+            return
         rundir.write_records(self.run_dir / rundir.METRICS_FILE, self.trainer.records)
         shown = " ".join(f"{k}={v:.4f}" for k, v in record.get("valid", {}).items())
         self.console.print(f"epoch {epoch}: loss={record['loss']:.4f} {shown}", highlight=False, soft_wrap=True)
@@ -177,7 +187,10 @@ class Run:
         with a resumable checkpoint (:class:`~lego_core.errors.Stopped`, exit code 130 or 143).
         """
         depot = self.bound.depot.path
-        with (file_lock(self.run_dir / LOCK_FILE, blocking=False, what=f"the run directory {self.run_dir}"),
+        main = self.bound.dist.is_main
+        run_lock = (file_lock(self.run_dir / LOCK_FILE, blocking=False, what=f"the run directory {self.run_dir}")
+                    if main else contextlib.nullcontext())  # one process group per run: rank 0 holds it
+        with (run_lock,
               file_lock(depot_lock(depot), shared=True, blocking=False,
                         what=f"the depot {depot} (a prepare or augment is rewriting it)"),
               StopRequest() as stop):
@@ -199,17 +212,19 @@ class Run:
             torch.set_num_threads(train.threads)
         started = time.perf_counter()
         model = self.model = self.build(bound.device)
+        dist = bound.dist
         evaluator = Evaluator(model, bound.depot, bound.resolved.metrics, group_by=config.data.group_by,
-                              batch_size=train.eval_batch_size, cache=train.cache, amp=train.amp)
+                              batch_size=train.eval_batch_size, cache=train.cache, amp=train.amp, dist=dist)
         trainer = self.trainer = Trainer(model, bound.task.plan(bound.depot, train.seed), bound.task, config,
                                          self.checkpoints, evaluator=evaluator, valid_split=bound.valid_split,
-                                         events=self, stop=self.stop)
+                                         events=self, stop=self.stop, dist=dist)
         if self.resumed:
             trainer.restore(self.checkpoints / "last.pt", require_digest=(self.run_dir / rundir.RUN_FILE).is_file())
-            rundir.write_records(self.run_dir / rundir.METRICS_FILE, trainer.records)
+            if dist.is_main:
+                rundir.write_records(self.run_dir / rundir.METRICS_FILE, trainer.records)
         self._notify("lego_experiment_start", config=config, step=trainer.global_step)
         monitor = next(m for m in bound.resolved.metrics if m.key == train.monitor)
-        with progress_factory(self.console) as progress:
+        with progress_factory(self.console if dist.is_main else Console(quiet=True)) as progress:
             trainer.progress = progress
             trainer.fit(higher_is_better=monitor.higher_is_better)
         train_seconds = time.perf_counter() - started
@@ -239,6 +254,10 @@ class Run:
             "train_seconds": round(train_seconds, 3),
             "eval_seconds": round(time.perf_counter() - eval_started, 3),
         }
-        rundir.write_json(self.run_dir / rundir.RESULTS_FILE, results)
+        if dist.active:
+            results["run"]["processes"] = dist.world
+        if dist.is_main:
+            rundir.write_json(self.run_dir / rundir.RESULTS_FILE, results)
         self._notify("lego_experiment_end", results=results)
+        dist.barrier()
         return results

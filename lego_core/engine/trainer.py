@@ -25,6 +25,7 @@ import torch
 from lego_core import faults
 from lego_core.config.schema import ExperimentConfig
 from lego_core.engine.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from lego_core.engine.distributed import SINGLE, Distributed
 from lego_core.engine.evaluate import Evaluator, autocast
 from lego_core.engine.optim import clip_gradients, make_optimizer, make_scheduler
 from lego_core.engine.plan import TrainingPlan
@@ -79,12 +80,23 @@ class Trainer:
         events: hears every step, evaluation and epoch end.
         progress: an optional ``(description, total) -> advance(n)`` factory.
         stop: the run's :class:`~lego_core.engine.stop.StopRequest` (SIGINT/SIGTERM), checked at step boundaries.
+        dist: the process group under torchrun (:mod:`lego_core.engine.distributed`); each rank trains on its
+            share of every global batch through DistributedDataParallel, and only rank 0 writes checkpoints.
     """
 
     def __init__(self, model: Recommender, plan: TrainingPlan, task: Task, config: ExperimentConfig,
                  checkpoints: Path, evaluator: Evaluator | None = None, valid_split: str | None = None,
-                 events: TrainingEvents | None = None, progress: Any = None, stop: StopRequest | None = None) -> None:
+                 events: TrainingEvents | None = None, progress: Any = None, stop: StopRequest | None = None,
+                 dist: Distributed = SINGLE) -> None:
         self.model = model
+        self.dist = dist
+        # DDP averages the gradients of the ranks' shares after every backward pass
+        self.forward: torch.nn.Module = model
+        if dist.active:
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [model.items.device.index] if model.items.device.type == "cuda" else None
+            self.forward = DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)
         self.plan = plan
         self.task = task
         self.config = config
@@ -141,13 +153,15 @@ class Trainer:
             setattr(self, key, state[key])
 
     def save(self, name: str) -> None:
-        save_checkpoint(self.checkpoints / name, self.state())
+        if self.dist.is_main:  # every rank holds the same state; one writes it
+            save_checkpoint(self.checkpoints / name, self.state())
+        self.dist.barrier()
 
     # ------------------------------------------------------------------ loop
     def loss(self, rows: torch.Tensor, candidates: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """The task's loss of a batch plus the bricks' auxiliary terms."""
         with autocast(self.device, self.train.amp):
-            scores = self.model(rows, candidates).float()  # (B, K)
+            scores = self.forward(rows, candidates).float()  # (B, K)
         loss = self.task.loss(scores, labels)
         extra = self.model.auxiliary_loss()
         return loss if extra is None else loss + extra.float()
@@ -164,10 +178,13 @@ class Trainer:
             self._stop_if_asked()  # after the epoch's validation and checkpoints
 
     def _stop_if_asked(self) -> None:
-        if self.stop is not None and self.stop.requested:
+        # under torchrun every rank must stop at the same step: they agree on it
+        if self.dist.any(self.stop is not None and self.stop.requested):
+            signal_name = self.stop.name if self.stop is not None and self.stop.requested else "another rank's signal"
+            exit_code = self.stop.exit_code if self.stop is not None and self.stop.requested else 143
             self.save("last.pt")
-            raise Interrupted(f"stopped by {self.stop.name} at epoch {self.epoch}, step {self.step_in_epoch} "
-                              f"(global step {self.global_step})", self.stop.exit_code)
+            raise Interrupted(f"stopped by {signal_name} at epoch {self.epoch}, step {self.step_in_epoch} "
+                              f"(global step {self.global_step})", exit_code)
 
     def _non_finite(self, loss: torch.Tensor) -> TrainingError:
         """The NaN/inf message, blaming the learning rate only when the losses before it were climbing."""
@@ -201,22 +218,26 @@ class Trainer:
             while self.step_in_epoch < steps:
                 self._stop_if_asked()
                 s = self.step_in_epoch * bs
-                rows = torch.from_numpy(plan.rows[s : s + bs]).to(self.device)
-                candidates = torch.from_numpy(plan.candidates[s : s + bs]).to(self.device)
-                labels = torch.from_numpy(plan.labels[s : s + bs]).to(self.device)
+                size = len(plan.rows[s : s + bs])  # the global batch (the last one may be short)
+                mine = self.dist.share(size)  # this rank's share of it (all of it on one process)
+                lo, hi = s + mine.start, s + mine.stop
+                rows = torch.from_numpy(plan.rows[lo:hi]).to(self.device)
+                candidates = torch.from_numpy(plan.candidates[lo:hi]).to(self.device)
+                labels = torch.from_numpy(plan.labels[lo:hi]).to(self.device)
                 loss = self.loss(rows, candidates, labels)
-                if not torch.isfinite(loss):
-                    raise self._non_finite(loss)
+                # the global batch's mean loss, the same on every rank (and the one that is checked)
+                value = self.dist.total(float(loss.detach()) * len(rows)) / size
+                if not math.isfinite(value):
+                    raise self._non_finite(torch.tensor(value))
                 self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                (loss * self.dist.loss_weight(len(rows), size)).backward()
                 if self.train.grad_clip > 0:
                     clip_gradients(self.model.parameters(), self.train.grad_clip)
                 self.optimizer.step()
                 self.scheduler.step()
-                value = float(loss.detach())
                 self.recent_losses = [*self.recent_losses[-19:], value]
-                self.epoch_loss += value * len(rows)
-                self.epoch_pairs += len(rows)
+                self.epoch_loss += value * size
+                self.epoch_pairs += size
                 self.step_in_epoch += 1
                 self.global_step += 1
                 self.events.step_end(self.global_step, self.epoch, value, self.optimizer.param_groups[0]["lr"])

@@ -109,7 +109,7 @@ class Recommender(nn.Module):
         history_vectors[mask] = vectors[inverse[:n_hist]]
         candidate_vectors = vectors[inverse[n_hist:]].view(*candidates.shape, -1)  # (B, K, D)
         user, user_mask = self.behave(history_vectors, mask, distinct)
-        if distinct.numel() != rows.numel():
+        if distinct.numel() != rows.numel() or not torch.equal(distinct, rows):  # back to the batch's order
             user = user[row_of]
             user_mask = None if user_mask is None else user_mask[row_of]
         return self.predict(user, user_mask, candidate_vectors, rows, candidates)

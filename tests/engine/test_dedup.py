@@ -22,3 +22,25 @@ def test_items_are_encoded_once_per_batch_in_pages(depot_path, experiment_dict):
     history = model.users.history[rows][model.users.mask[rows]]
     assert set(encoded.tolist()) == set(history.tolist()) | set(candidates.flatten().tolist())
     Depot(depot_path)  # the depot is untouched
+
+
+def test_user_rows_are_encoded_once_and_each_pair_gets_its_own_user(experiment_dict):
+    """Distinct, unsorted rows must not be reordered; repeated rows must share one behavior pass."""
+    from lego_core.experiment import Experiment
+
+    exp = Experiment.from_dict(experiment_dict())
+    model = exp.build(torch.device("cpu")).eval()
+    calls = []
+    original = model.behavior.forward
+
+    def counting(history, mask, user):
+        calls.append(history.shape[0])
+        return original(history, mask, user)
+
+    model.behavior.forward = counting
+    candidates = torch.randint(0, model.items.num_items, (4, 3))
+    for rows in (torch.tensor([7, 2, 9, 4]), torch.tensor([3, 3, 1, 3])):
+        together = model(rows, candidates)
+        alone = torch.cat([model(rows[i : i + 1], candidates[i : i + 1]) for i in range(4)])
+        torch.testing.assert_close(together, alone)
+    assert calls[0] == 4 and calls[5] == 2  # [3, 3, 1, 3]: two distinct users, one pass each
