@@ -1,53 +1,92 @@
-"""Training throughput (pairs per second) and peak memory of chosen bricks on synthetic data.
+"""Training throughput and memory through `lego run`'s own loop, for text, CTR and ID presets.
 
-    python benchmarks/train_throughput.py --out bench-out/train_throughput.json
-    python benchmarks/train_throughput.py --preset nrms --out bench-out/nrms.json   # with lego-text
+    python benchmarks/train_throughput.py --out bench-out/train_throughput.json              # built-in bricks
+    python benchmarks/train_throughput.py --preset nrms --preset naml --out bench-out/text.json
+    python benchmarks/train_throughput.py --preset deepfm-id --neg 0 --batch 2048 --out bench-out/ctr.json
 
-A "pair" is one user-candidate pair scored in a training step: a matching step
-of batch B with N negatives scores B x (1 + N) pairs.
+Each preset runs in a fresh process through ``Experiment.run`` on a synthetic
+depot: one full epoch (or ``--steps`` steps) plus one more, the second epoch's
+training seconds (metrics.jsonl, validation excluded) give steps and samples
+per second. A lifecycle hook records the process's resident memory at step 50
+and at the end of each epoch (``/proc/self/status`` VmRSS), so growth over an
+epoch shows (the target: at most 10% growth after step 50). A "pair" is one
+user-candidate pair scored: a matching step of batch B with N negatives scores
+B x (1 + N) pairs.
 """
 
 from __future__ import annotations
 
 import argparse
-import time
+import json
+import multiprocessing
+import tempfile
+from pathlib import Path
+from typing import Any
 
-import torch
-from _common import peak_rss_mb, synthetic_depot, write
+from _common import synthetic_depot, write
 
-from lego_core.engine.plan import TrainingPlan
-from lego_core.engine.trainer import Trainer
-from lego_core.experiment import Experiment
+from lego_core.plugin import hookimpl
 
 
-def measure(exp: Experiment, steps: int, warmup: int) -> dict[str, float]:
-    model = exp.build(torch.device("cpu"))
-    trainer = Trainer(model, TrainingPlan(exp.depot, exp.config.model.neg_count, 1), exp.config, checkpoints=None)  # type: ignore[arg-type]
-    plan = trainer.plan.epoch(1)
-    bs = exp.config.train.batch_size
-    model.train()
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
-    def step(i: int) -> None:
-        s = (i * bs) % max(len(plan) - bs, 1)
-        loss = trainer.loss(torch.from_numpy(plan.rows[s : s + bs]), torch.from_numpy(plan.candidates[s : s + bs]),
-                            torch.from_numpy(plan.labels[s : s + bs]))
-        trainer.optimizer.zero_grad()
-        loss.backward()
-        trainer.optimizer.step()
 
-    for i in range(warmup):
-        step(i)
-    start = time.perf_counter()
-    for i in range(steps):
-        step(warmup + i)
-    seconds = time.perf_counter() - start
-    pairs = steps * bs * plan.candidates.shape[1]
-    return {"steps": steps, "seconds": round(seconds, 3), "seconds_per_step": round(seconds / steps, 4),
-            "samples_per_second": round(steps * bs / seconds, 1), "pairs_per_second": round(pairs / seconds, 1)}
+class MemoryProbe:
+    """A lifecycle-hook plugin: resident memory at step 50 and at every epoch's end."""
+
+    def __init__(self) -> None:
+        self.at: dict[str, float] = {}
+
+    @hookimpl
+    def lego_train_step_end(self, step: int, epoch: int) -> None:
+        if step == 50 or (epoch == 1 and step == 1):
+            self.at[f"step_{step}"] = round(rss_mb(), 1)
+
+    @hookimpl
+    def lego_epoch_end(self, epoch: int) -> None:
+        self.at[f"epoch_{epoch}_end"] = round(rss_mb(), 1)
+
+
+def measure(args: dict[str, Any]) -> dict[str, Any]:
+    import torch
+
+    from lego_core.experiment import Experiment
+    from lego_core.plugin.host import PluginHost
+
+    torch.set_num_threads(args["threads"])
+    probe = MemoryProbe()
+    host = PluginHost()
+    host.add("memory-probe", probe)
+    model = {"hidden_size": args["hidden"], "neg_count": args["neg"]}
+    if args["preset"] != "builtin":
+        model["preset"] = args["preset"]
+    data = {"data": {"path": args["depot"], "item_attributes": args["attributes"], "max_history": args["history"]},
+            "model": model,
+            "train": {"epochs": 2, "batch_size": args["batch"], "max_steps_per_epoch": args["steps"],
+                      "eval_splits": ["test"], "metrics": ["auc"], "monitor": "auc", "threads": args["threads"],
+                      "device": "cpu", "seed": 1}}
+    exp = Experiment.from_dict(data, host=host, name=args["preset"])
+    exp.run(output=args["output"])
+    records = [json.loads(line) for line in (exp.run_dir / "metrics.jsonl").read_text().splitlines()]
+    steps = records[-1]["steps"] - records[0]["steps"]
+    seconds = records[-1]["seconds"]
+    per_step = 1 + max(args["neg"], 0) if args["neg"] else 1
+    memory = probe.at
+    growth = None
+    if "step_50" in memory and "epoch_1_end" in memory:
+        growth = round(memory["epoch_1_end"] / memory["step_50"] - 1, 3)
+    return {"steps": steps, "seconds": round(seconds, 3), "steps_per_second": round(steps / seconds, 2),
+            "samples_per_second": round(steps * args["batch"] / seconds, 1),
+            "pairs_per_second": round(steps * args["batch"] * per_step / seconds, 1),
+            "rss_mb": memory, "growth_after_step_50": growth}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True)
     parser.add_argument("--preset", action="append", default=[], help="presets to measure (repeatable)")
     parser.add_argument("--items", type=int, default=2000)
@@ -56,24 +95,25 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--neg", type=int, default=4)
-    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--steps", type=int, default=0, help="steps per epoch (0: whole epochs)")
+    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--attributes", default="title,category")
     args = parser.parse_args()
-    depot = synthetic_depot(num_items=args.items, num_users=args.users, min_history_length=args.history // 2,
-                            max_history_length=args.history)
-    models = {}
+    work = Path(tempfile.mkdtemp(prefix="lego-throughput-"))
+    depot = synthetic_depot(work, num_items=args.items, num_users=args.users,
+                            min_history_length=args.history // 2, max_history_length=args.history)
+    results = {}
+    context = multiprocessing.get_context("spawn")  # a fresh process per preset: memory does not mix
     for preset in args.preset or ["builtin"]:
-        model_table = {"hidden_size": args.hidden, "neg_count": args.neg}
-        if preset != "builtin":
-            model_table["preset"] = preset
-        exp = Experiment.from_dict({
-            "data": {"path": str(depot), "item_attributes": args.attributes.split(","), "max_history": args.history},
-            "model": model_table, "train": {"batch_size": args.batch, "device": "cpu"},
-        })
-        models[preset] = measure(exp, args.steps, warmup=3)
-        models[preset]["peak_rss_mb_so_far"] = round(peak_rss_mb(), 1)
-    write(args.out, {"batch_size": args.batch, "neg_count": args.neg, "hidden_size": args.hidden,
-                     "history": args.history, "items": args.items, "models": models})
+        job = {"preset": preset, "depot": str(depot), "attributes": args.attributes.split(","),
+               "history": args.history, "hidden": args.hidden, "neg": args.neg, "batch": args.batch,
+               "steps": args.steps, "threads": args.threads, "output": str(work / "runs")}
+        with context.Pool(1) as pool:
+            results[preset] = pool.apply(measure, (job,))
+        print(preset, results[preset], flush=True)
+    write(args.out, {"measured_through": "Experiment.run (the loop of `lego run`), the second epoch",
+                     "batch_size": args.batch, "neg_count": args.neg, "hidden_size": args.hidden,
+                     "history": args.history, "items": args.items, "threads": args.threads, "models": results})
 
 
 if __name__ == "__main__":
