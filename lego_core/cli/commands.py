@@ -16,22 +16,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from lego_core.cli.command import Command, CommandContext
+from lego_core.engine.tables import cold_start_tables, results_table
 from lego_core.errors import LegoError
 from lego_core.kinds import KIND_NAMES, kind_named
-
-
-def results_table(results: dict[str, Any], title: str = "results") -> Table:
-    splits = [s for s, v in results.items() if isinstance(v, dict) and s not in ("run", "timing")]
-    keys: list[str] = []
-    for s in splits:
-        keys.extend(k for k in results[s] if k not in keys)
-    table = Table(title=escape(title))
-    table.add_column("metric")
-    for s in splits:
-        table.add_column(s, justify="right")
-    for k in keys:
-        table.add_row(k, *(f"{results[s][k]:.4f}" if k in results[s] else "" for s in splits))
-    return table
 
 
 # ------------------------------------------------------------------ run
@@ -66,6 +53,8 @@ def cmd_run(args: argparse.Namespace, context: CommandContext) -> int:
     else:
         context.console.print(f"run directory: {experiment.run_dir}", highlight=False, soft_wrap=True, markup=False)
         context.console.print(results_table(results, title=experiment.name))
+        for table in cold_start_tables(results):
+            context.console.print(table)
     return 0
 
 
@@ -90,6 +79,8 @@ def cmd_eval(args: argparse.Namespace, context: CommandContext) -> int:
         context.console.print_json(json.dumps(results))
     else:
         context.console.print(results_table(results, title=f"eval: {Path(args.run_dir)}"))
+        for table in cold_start_tables(results):
+            context.console.print(table)
     return 0
 
 

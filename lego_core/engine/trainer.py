@@ -71,7 +71,8 @@ class Trainer:
         evaluator: validates after each epoch on ``valid_split`` (None: no validation).
         valid_split: the split that drives early stopping and the best checkpoint.
         events: hears every step, evaluation and epoch end.
-        progress: an optional ``(description, total) -> advance(n)`` factory.
+        progress: an optional ``(description, total, completed) -> advance(n)`` factory
+            (:class:`~lego_core.engine.progress.Progress`).
     """
 
     def __init__(self, model: Recommender, plan: TrainingPlan, task: Task, config: ExperimentConfig,
@@ -158,9 +159,8 @@ class Trainer:
         steps = self.steps_in(len(plan))
         bs = self.train.batch_size
         started = time.perf_counter()
-        advance = self.progress(f"epoch {self.epoch}/{self.train.epochs}", steps) if self.progress else None
-        if advance and self.step_in_epoch:
-            advance(self.step_in_epoch)
+        advance = (self.progress(f"epoch {self.epoch}/{self.train.epochs}", steps, completed=self.step_in_epoch)
+                   if self.progress else None)
         try:
             while self.step_in_epoch < steps:
                 s = self.step_in_epoch * bs
