@@ -193,11 +193,8 @@ class Run:
                 raise LegoError(f"{run_dir} already holds a run; resume it or pick another directory")
             run_dir.mkdir(parents=True, exist_ok=True)
         run = cls(bound, run_dir, resumed=False, console=console, build=build)
-        config = bound.resolved.to_dict(qualified=True)
-        config["data"]["path"] = portable_path(bound.depot.path, run_dir)
-        atomic.write_text(run_dir / rundir.CONFIG_FILE, dumps(config))
         rundir.write_json(run_dir / rundir.ENVIRONMENT_FILE, rundir.environment())
-        rundir.write_json(run_dir / rundir.RUN_FILE, run.facts())
+        run.write_config()
         return run
 
     @classmethod
@@ -224,7 +221,16 @@ class Run:
                 raise LegoError(f"{run_dir}: the experiment changed since this run started ("
                                 + "; ".join(changed) + "). Only " + ", ".join(RESUMABLE_KEYS)
                                 + " may change on resume; start a new run for anything else.")
+            if recorded["config"] != now["config"]:  # resumable keys changed: the directory says what it became
+                run.write_config()
         return run
+
+    def write_config(self) -> None:
+        """``config.toml`` (the depot named portably) and ``run.json`` of the bound experiment."""
+        config = self.bound.resolved.to_dict(qualified=True)
+        config["data"]["path"] = portable_path(self.bound.depot.path, self.run_dir)
+        atomic.write_text(self.run_dir / rundir.CONFIG_FILE, dumps(config))
+        rundir.write_json(self.run_dir / rundir.RUN_FILE, self.facts())
 
     # ------------------------------------------------------------------ events (TrainingEvents)
     def _notify(self, hook: str, **kwargs: Any) -> None:
