@@ -4,9 +4,11 @@ The interval is the percentile bootstrap of the mean (Efron & Tibshirani,
 *An Introduction to the Bootstrap*, 1993, ch. 13): resample the runs with
 replacement, take each resample's mean, and read the 2.5th and 97.5th
 percentiles. It is computed from a fixed seed, so a report is the same every
-time it is made. With few seeds it is coarse (3 runs have only 10 distinct
-resamples) and narrower than a t interval; it says how much the mean moves
-with the seeds at hand, not more.
+time it is made. With few seeds it is coarse and narrower than a t interval:
+with 3 runs the extreme resamples (all runs the lowest, all the highest) each
+have probability 1/27 > 2.5%, so the interval is the range of the runs. It
+says how much the mean moves with the seeds at hand, not more; use 5 or more
+seeds for an interval worth quoting.
 
 Example:
     >>> s = summarise([0.80, 0.82, 0.81])
