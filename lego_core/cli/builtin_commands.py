@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from lego_core.cli import commands, data_commands, study_commands
+from lego_core.cli import commands, data_commands, serve_commands, study_commands
 
 BUILTIN_COMMANDS = (
     commands.RUN, commands.EVAL, commands.LIST, commands.PLUGINS,
     data_commands.DATA, data_commands.PREPARE, data_commands.SYNTH, data_commands.INFO, data_commands.LIST,
-    study_commands.SWEEP, study_commands.REPORT,
+    study_commands.SWEEP, study_commands.REPORT, serve_commands.RECOMMEND, serve_commands.EXPORT,
 )
