@@ -172,13 +172,15 @@ def _column(name: str, kind: str, vocab_name: str | None, rows: list[tuple[int, 
     values = [obj.get(name) for _, obj in rows]
     if kind == "text":
         base = name.removesuffix("_text")
-        strings = [v if isinstance(v, str) else (obj.get(base) if isinstance(obj.get(base), str) else "")
-                   for v, (_, obj) in zip(values, rows)]
+        strings: list[str] = []
+        for value, (_, obj) in zip(values, rows):
+            fallback = obj.get(base)
+            strings.append(value if isinstance(value, str) else fallback if isinstance(fallback, str) else "")
         return text_column(strings)
     if kind in ("tokens", "category"):
         index = {w: i for i, w in enumerate(depot.vocab(vocab_name or name))}
     if kind == "tokens":
-        lists = []
+        lists: list[list[int]] = []
         for value, (number, _) in zip(values, rows):
             if value is None:
                 lists.append([])

@@ -210,12 +210,16 @@ class TrainedModel:
             and not model.item_fields and not model.user_fields
 
     def _scores(self, user: Tensor, user_mask: Tensor | None, rows: Tensor, vectors: Tensor,
-                categories: dict[str, Tensor] | None = None) -> Tensor:
-        """Scores ``(B, N)`` of every candidate in ``vectors`` for the users ``(B, ...)``."""
-        if self._dot_path():
-            return user.float() @ vectors.float().T
+                categories: dict[str, Tensor] | None = None, out: Tensor | None = None,
+                transposed: Tensor | None = None) -> Tensor:
+        """Scores ``(B, N)`` of every candidate in ``vectors`` for the users ``(B, ...)``, into ``out`` if given.
+
+        ``transposed``: ``vectors.T`` made contiguous once for every chunk of users (the dot path).
+        """
         model, count = self.model, len(vectors)
-        out = torch.empty(len(rows), count, device=self.device)
+        out = torch.empty(len(rows), count, device=self.device) if out is None else out
+        if self._dot_path():
+            return torch.mm(user.float(), vectors.float().T if transposed is None else transposed, out=out)
         page = max(1, PAIRS_PER_STEP // max(len(rows), 1))
         for s in range(0, count, page):
             candidates = torch.arange(s, min(s + page, count), device=self.device).expand(len(rows), -1)  # (B, C)
@@ -245,11 +249,15 @@ class TrainedModel:
         top_items = np.full((len(rows), k), -1, dtype=np.int64)
         top_scores = np.full((len(rows), k), -np.inf, dtype=np.float32)
         chunk = max(1, SCORES_PER_STEP // max(count, 1))  # users whose scores over every candidate fit at once
+        # one block of scores reused by every chunk, and the item matrix transposed once: no allocation per chunk
+        block = torch.empty(min(chunk, len(rows)), count, device=self.device)
+        transposed = vectors.float().T.contiguous() if self._dot_path() else None
         for s in range(0, len(rows), chunk):
             part = rows[s : s + chunk]
             index = torch.from_numpy(part).to(self.device)
             user, mask = self.model.encode_users(index, self.item_cache())
-            scores = self._scores(user, mask, index, vectors, None if new is None else dict(new.categories))
+            scores = self._scores(user, mask, index, vectors, None if new is None else dict(new.categories),
+                                  out=block[: len(part)], transposed=transposed)
             if exclude_seen and new is None:
                 self._mask_seen(scores, part)
             values, found = torch.topk(scores, take, dim=1)

@@ -58,7 +58,7 @@ def bootstrap_interval(values: Sequence[float], level: float = LEVEL, resamples:
     return float(low), float(high)
 
 
-def summarise(values: Sequence[float]) -> Summary:
+def summarise(values: Sequence[float | None]) -> Summary:
     """Mean ± std and the 95% bootstrap interval of ``values`` (NaN values are dropped)."""
     kept = tuple(float(v) for v in values if v is not None and not math.isnan(v))
     if not kept:

@@ -214,7 +214,7 @@ class Sweep:
 
             done = [p.cell.name for p in planned if p.state == "done"]
             todo = [p for p in planned if p.state != "done"]
-            threads = {p.threads for p in todo} - {None}
+            threads = {p.threads for p in todo if p.threads is not None}
             say(f"sweep {self.folder}: {len(planned)} cells; {len(done)} done, "
                 f"{sum(p.state == 'resume' for p in todo)} to resume, {sum(p.state == 'new' for p in todo)} to run; "
                 f"{self.jobs} worker{'s' if self.jobs > 1 else ''}"

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -179,3 +180,24 @@ def test_kill_minus_nine_then_the_same_command_finishes_only_the_missing_cells(q
     assert len(_cells(out_dir)) == 4
     ran = [line for line in out.splitlines() if line.startswith("[") and ": done in " in line]
     assert len(ran) == 4 - len(done_before)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_ctrl_c_saves_the_running_cells_and_the_same_command_continues(quick_experiment, tmp_path, jobs):
+    exp = quick_experiment(train={"epochs": 3, "batch_size": 8, "checkpoint_every": 2})
+    out_dir = tmp_path / "sweep"
+    command = ["sweep", str(exp), "--grid", "model.hidden_size=4,8", "--jobs", str(jobs), "--output", str(out_dir)]
+    victim = _lego(*command)
+    deadline = time.time() + 300
+    while time.time() < deadline and victim.poll() is None and not list(out_dir.glob("*/checkpoints/last.pt")):
+        time.sleep(0.05)
+    assert victim.poll() is None, "the sweep ended before the interrupt"
+    os.kill(victim.pid, signal.SIGINT)  # to the sweep process only: it passes the interrupt on to its workers
+    out, err = victim.communicate(timeout=120)
+    assert victim.returncode == 130, err
+    assert "interrupted: " in out and "run the same command again to continue" in out
+    again = _lego(*command)
+    out, err = again.communicate(timeout=600)
+    assert again.returncode == 0, err
+    assert re.search(r"; 0 done, [12] to resume", out) and len(_cells(out_dir)) == 2
