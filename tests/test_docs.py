@@ -107,3 +107,13 @@ def test_writing_a_plugin_points_at_files_that_exist():
         assert (root / path).is_file(), path
     plugin_py = (root / "tests/plugins/lego_someone/lego_someone/plugin.py").read_text()
     assert plugin_py.split('"""', 2)[2].strip() in text  # the walkthrough shows plugin.py as it is
+
+
+def test_log_settings_are_in_config_md(config_md):
+    """The [log] table's rows, as its settings class declares them (the core's own plugin settings)."""
+    from lego_core.builtins.log_settings import LogSettings
+
+    section = _section(config_md, "## Plugin settings: `[plugins.NAME]` and claimed tables")
+    for field in attrs.fields(attrs.resolve_types(LogSettings)):
+        row = f"| `{field.name}` | {_type(field.type)} | {_default(field)} | {field.metadata['doc']} |"
+        assert row in section, f"docs/config.md [log] needs the row\n{row}"

@@ -48,15 +48,29 @@ def cmd_sweep(args: argparse.Namespace, context: CommandContext) -> int:
     names = {p.name for p in sweep.folder.iterdir()} & {c.name for c in sweep.space.cells()}
     runs = [r for r in find_runs([sweep.folder]) if r.path.name in names and r.finished]
     if runs:
-        report = build_report(runs)
-        report = _directed(report, context)
-        context.console.print(report.table())
+        print_table(context.console, _directed(build_report(runs), context).table())
     if result.failed:
         first = result.failed[0]
         raise LegoError(f"{len(result.failed)} of {len(sweep.space.cells())} cells failed (first: {first.name}: "
                         f"{first.error.strip().splitlines()[-1] if first.error else ''}); each run directory's "
                         f"log/console.log has the details; run the same command again to retry them")
     return 0
+
+
+def print_table(console: Any, table: Any) -> None:
+    """A table at its natural width when the output is not a terminal (a file, a pipe, a cluster log)."""
+    if console.is_terminal:
+        console.print(table)
+        return
+    from rich.measure import Measurement
+
+    needed = Measurement.get(console, console.options.update(max_width=10_000), table).maximum
+    width = console.width
+    console.width = max(width, needed)  # print(width=) is capped at the console's width
+    try:
+        console.print(table)
+    finally:
+        console.width = width
 
 
 def _directed(report: Any, context: CommandContext) -> Any:
@@ -95,7 +109,7 @@ def cmd_report(args: argparse.Namespace, context: CommandContext) -> int:
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
     report = _directed(build_report(runs, split=args.split, part=args.part, metrics=metrics), context)
     if args.format == "rich" and not args.out:
-        context.console.print(report.table())
+        print_table(context.console, report.table())
         if report.unfinished:
             context.console.print(f"{len(report.unfinished)} unfinished runs (not averaged): "
                                   + ", ".join(report.unfinished), markup=False, highlight=False, soft_wrap=True)
@@ -119,7 +133,7 @@ def _single_run(run: Any, args: argparse.Namespace, context: CommandContext) -> 
     from lego_core.engine.tables import cold_start_tables, results_table
     from lego_core.study.curves import curve_table
 
-    context.console.print(curve_table(run))
+    print_table(context.console, curve_table(run))
     if run.results is not None:
         context.console.print(results_table(run.results, title=run.path.name))
         for table in cold_start_tables(run.results):

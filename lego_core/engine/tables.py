@@ -45,7 +45,7 @@ def cold_start_tables(results: Mapping[str, Any]) -> list[Table]:
         keys = list(parts[0][1]["metrics"]) if parts else []
         table = Table(title=escape(f"{split}: cold start and history length"))
         for column in ("part", "pairs", "positives", *keys):
-            table.add_column(column, justify="left" if column == "part" else "right")
+            table.add_column(column, justify="left" if column == "part" else "right", no_wrap=column == "part")
         for name, part in parts:
             table.add_row(name, str(part["pairs"]), str(part["positives"]), *(_cell(part["metrics"].get(k)) for k in keys))
         tables.append(table)

@@ -292,9 +292,11 @@ class Sweep:
             futures = {pool.submit(run_cell, task): task for task in tasks}
             pending = set(futures)
             try:
+                workers = min(self.jobs, len(tasks))
                 for future in cf.as_completed(futures):
                     pending.discard(future)
-                    running = sum(f.running() for f in pending)
+                    # Future.running() is no help here: the pool marks every queued call running
+                    running = min(workers, len(pending))
                     try:
                         outcome = future.result()
                     except cf.process.BrokenProcessPool:

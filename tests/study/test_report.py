@@ -172,3 +172,18 @@ def test_a_single_run_shows_its_curves(study, tmp_path, capsys, monkeypatch):
     pytest.importorskip("matplotlib")
     assert main(["report", str(run), "--figures", str(tmp_path / "one")]) == 0
     _picture(tmp_path / "one" / "curves.png")
+
+
+def test_report_reads_run_directories_without_importing_torch(study):
+    import subprocess
+    import sys
+
+    folder, _ = study
+    code = ("import sys, runpy; sys.argv = ['lego', *sys.argv[1:]]\n"
+            "try:\n    runpy.run_module('lego_core.cli.main', run_name='__main__')\n"
+            "except SystemExit as e:\n    assert not e.code, e.code\n"
+            "print('torch' in sys.modules, file=sys.stderr)")
+    for argv in (["report", str(folder), "--format", "json"], ["report", str(folder / "hidden_size=8,seed=0")]):
+        done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert done.stderr.strip().splitlines()[-1] == "False"
