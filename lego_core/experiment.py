@@ -168,7 +168,7 @@ class Experiment:
         if not config.is_file():
             raise LegoError(f"{run_dir}: not a run directory (no {rundir.CONFIG_FILE})")
         overrides = list(overrides)
-        if not any(o.strip().startswith("data.path") for o in overrides):
+        if not any(o.strip().startswith("data.path=") for o in overrides):
             overrides += _recorded_depot(run_dir, config)
         experiment = cls.from_toml(config, overrides, host)
         experiment.name = run_dir.name

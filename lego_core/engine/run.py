@@ -19,7 +19,7 @@ relative to the run directory whenever the two share a folder below the
 filesystem root (move the project folder, runs and data together, and the
 run still finds its depot); ``run.json`` keeps the absolute path as well.
 What the console showed goes to ``log/console.log`` too (``[log] file``),
-progress lines included, and every evaluated split gets a cold-start report
+progress lines included, and the final splits get a cold-start report
 (:mod:`lego_core.engine.cold_start`).
 """
 
