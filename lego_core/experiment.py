@@ -19,6 +19,7 @@ global, so two experiments can run in one process.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from rich.console import Console
 
 from lego_core.config.resolve import ResolvedExperiment, load_experiment, resolve
 from lego_core.config.schema import ExperimentConfig, TrainConfig
+from lego_core.config.tomlio import load_toml
 from lego_core.data.depot import Depot
 from lego_core.engine import rundir
 from lego_core.engine.checkpoint import load_checkpoint
@@ -104,6 +106,20 @@ def _splits(config: ExperimentConfig, depot: Depot, problems: list[str]) -> tupl
     return tuple(chosen)
 
 
+def _recorded_depot(run_dir: Path, config: Path) -> list[str]:
+    """``["data.path=..."]`` pointing at run.json's absolute depot path when config.toml's path finds no depot."""
+    try:
+        written = load_toml(config).get("data", {}).get("path")
+        recorded = json.loads((run_dir / rundir.RUN_FILE).read_text())["depot"]["path"]
+    except (LegoError, OSError, ValueError, KeyError, TypeError, AttributeError):
+        return []
+    if not isinstance(written, str) or (run_dir / written / "meta.json").is_file():
+        return []
+    if not (Path(recorded) / "meta.json").is_file():
+        return []
+    return [f"data.path={json.dumps(recorded)}"]
+
+
 class Experiment:
     """A resolved experiment, ready to bind, run or evaluate.
 
@@ -148,10 +164,18 @@ class Experiment:
 
     @classmethod
     def from_run_dir(cls, run_dir: str | Path, overrides: Sequence[str] = (), host: PluginHost | None = None) -> Experiment:
+        """The experiment of a run directory (its ``config.toml``).
+
+        The depot is found where ``config.toml`` says, relative to the run directory; when nothing is
+        there (the run directory was moved without its data), at the absolute path ``run.json`` recorded.
+        """
         run_dir = Path(run_dir)
         config = run_dir / rundir.CONFIG_FILE
         if not config.is_file():
             raise LegoError(f"{run_dir}: not a run directory (no {rundir.CONFIG_FILE})")
+        overrides = list(overrides)
+        if not any(o.strip().startswith("data.path=") for o in overrides):
+            overrides += _recorded_depot(run_dir, config)
         experiment = cls.from_toml(config, overrides, host)
         experiment.name = run_dir.name
         return experiment
@@ -223,18 +247,20 @@ class Experiment:
 
     # ------------------------------------------------------------------ run
     def run(self, output: str | Path = "runs", resume: str | Path | None = None, device: str | None = None,
-            console: Console | None = None) -> dict[str, Any]:
+            console: Console | None = None, progress: bool = False) -> dict[str, Any]:
         """Train, validate, test; return (and write) the results.
 
         Args:
             output: the folder that receives the run directory.
             resume: a run directory to continue from its ``last.pt``.
             device: overrides ``train.device``.
-            console: where tables and progress go (a quiet one by default in the API).
+            console: where epoch lines and progress go (default: nowhere, unless ``progress``).
+            progress: show progress and epoch lines on standard error (a bar on a terminal or in
+                Jupyter, plain lines every ``[log] progress_every_seconds`` elsewhere).
         """
         from lego_core.engine.run import Run
 
-        console = console or Console(quiet=True)
+        console = console or Console(stderr=True, quiet=not progress)
         bound = self.bind(device)
         self.dist = bound.dist
         if resume is not None:
@@ -268,17 +294,20 @@ class Experiment:
         if unknown:
             raise LegoError(f"{run_dir}: the depot {bound.depot.path} has no split {', '.join(map(repr, unknown))}; "
                             f"it has {', '.join(bound.depot.splits)}")
+        from lego_core.engine.run import evaluate_splits
+
+        def notify(split: str, metrics: dict[str, float]) -> None:
+            self.host.notify("lego_evaluation_end", split=split, metrics=metrics, run_dir=run_dir,
+                             settings=self.resolved.settings)
+
+        train = self.config.train
         with file_lock(depot_lock(bound.depot.path), shared=True, blocking=False,
                        what=f"the depot {bound.depot.path} (a prepare or augment is rewriting it)"):
             model = self.build(bound.device)
             state = load_checkpoint(path, bound.device, require_digest=(run_dir / rundir.RUN_FILE).is_file())
             model.load_state_dict(state["model"])
-            evaluator = self.evaluator(cache)
-            results: dict[str, Any] = {}
-            for split in chosen:
-                results[split] = evaluator.evaluate(split)
-                self.host.notify("lego_evaluation_end", split=split, metrics=results[split], run_dir=run_dir,
-                                 settings=self.resolved.settings)
+            results = evaluate_splits(self.evaluator(cache), chosen, cold_start=train.cold_start,
+                                      history_buckets=train.history_buckets, notify=notify)
         # the epoch the checkpoint was saved after (its "epoch" is the next one to train)
         results["checkpoint"] = {"file": str(path.relative_to(run_dir)), "epoch": int(state["epoch"]) - 1}
         return results

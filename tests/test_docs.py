@@ -113,3 +113,11 @@ def test_the_readme_shows_the_quickstart_as_it_is():
     readme = (DOCS.parent / "README.md").read_text()
     quickstart = (DOCS.parent / "examples" / "quickstart.toml").read_text().split("\n\n", 1)[1].strip()
     assert f"```toml\n{quickstart}\n```" in readme, "README.md's experiment snippet must be examples/quickstart.toml"
+def test_log_settings_are_in_config_md(config_md):
+    """The [log] table's rows, as its settings class declares them (the core's own plugin settings)."""
+    from lego_core.builtins.log_settings import LogSettings
+
+    section = _section(config_md, "## Plugin settings: `[plugins.NAME]` and claimed tables")
+    for field in attrs.fields(attrs.resolve_types(LogSettings)):
+        row = f"| `{field.name}` | {_type(field.type)} | {_default(field)} | {field.metadata['doc']} |"
+        assert row in section, f"docs/config.md [log] needs the row\n{row}"

@@ -1,12 +1,9 @@
 """The built-in CSV logger: every step's loss and learning rate, every epoch's metrics.
 
-It is an ordinary plugin feature: :class:`LogSettings` is registered through
-``lego_register_settings()`` and claims the experiment table ``[log]``, and
-the core plugin's lifecycle hooks call the functions below. On by default::
-
-    [log]
-    csv = true          # write log/steps.csv and log/epochs.csv in the run directory
-    every_steps = 1     # one steps.csv row every N optimiser steps
+It is an ordinary plugin feature: its settings are the ``[log]`` table
+(:class:`~lego_core.builtins.log_settings.LogSettings`, ``csv = true`` by
+default, one row every ``every_steps`` steps), and the core plugin's
+lifecycle hooks call the functions below.
 
 ``log/steps.csv``: ``step,epoch,loss,lr,seconds`` (seconds since the run
 started or resumed). ``log/epochs.csv``: ``epoch,step,loss`` then the
@@ -17,15 +14,16 @@ checkpoint's step, so the files read as if the run had never stopped.
 from __future__ import annotations
 
 import csv
+import io
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import attrs
-from attrs import validators as v
+from lego_core import atomic
+from lego_core.builtins.log_settings import LogSettings, log_settings
 
-from lego_core.config.settings import PluginSettings
+__all__ = ["EPOCHS", "LOG_DIR", "STEPS", "LogSettings", "epoch_end", "start", "step_end"]
 
 LOG_DIR = "log"
 STEPS = "steps.csv"
@@ -33,23 +31,8 @@ EPOCHS = "epochs.csv"
 _STARTED: dict[Path, float] = {}
 
 
-@attrs.define(kw_only=True, frozen=True)
-class LogSettings(PluginSettings):
-    """Files the run directory gets besides metrics.jsonl (the built-in CSV logger)."""
-
-    name = "log"
-    table = "log"
-    description = "The built-in CSV logger: per-step loss and lr, per-epoch metrics (log/*.csv)."
-
-    csv: bool = attrs.field(default=True, validator=v.instance_of(bool),
-                            metadata={"doc": "Write log/steps.csv and log/epochs.csv in the run directory."})
-    every_steps: int = attrs.field(default=1, validator=[v.instance_of(int), v.ge(1)],
-                                   metadata={"doc": "Write one steps.csv row every N optimiser steps."})
-
-
 def _settings(settings: Mapping[str, Any]) -> LogSettings:
-    found = settings.get("log")
-    return found if isinstance(found, LogSettings) else LogSettings()
+    return log_settings(settings)
 
 
 def _truncate(path: Path, step: int) -> None:
@@ -62,9 +45,10 @@ def _truncate(path: Path, step: int) -> None:
         return
     column = rows[0].index("step")
     kept = [rows[0]] + [r for r in rows[1:] if len(r) > column and r[column].isdigit() and int(r[column]) <= step]
-    if len(kept) != len(rows):
-        with open(path, "w", newline="") as handle:
-            csv.writer(handle).writerows(kept)
+    if len(kept) != len(rows):  # replaced whole, so a crash here cannot leave half a file
+        text = io.StringIO(newline="")
+        csv.writer(text).writerows(kept)
+        atomic.write_text(path, text.getvalue())
 
 
 def start(run_dir: Path, settings: Mapping[str, Any], step: int) -> None:

@@ -47,7 +47,7 @@ def lego_register_tasks():
 
 @hookimpl
 def lego_register_settings():
-    from lego_core.builtins.csv_log import LogSettings
+    from lego_core.builtins.log_settings import LogSettings
 
     return [LogSettings]
 
@@ -59,23 +59,33 @@ def lego_register_commands():
     return list(BUILTIN_COMMANDS)
 
 
-# the built-in CSV logger ([log] table), written against the lifecycle hooks like any logger plugin
+# the built-in loggers ([log] table: CSV, TensorBoard), written against the lifecycle hooks like any plugin's
 @hookimpl
 def lego_experiment_start(run_dir, settings, step):
-    from lego_core.builtins import csv_log
+    from lego_core.builtins import csv_log, tensorboard_log
 
     csv_log.start(run_dir, settings, step)
+    tensorboard_log.start(run_dir, settings, step)
 
 
 @hookimpl
 def lego_train_step_end(step, epoch, loss, lr, run_dir, settings):
-    from lego_core.builtins import csv_log
+    from lego_core.builtins import csv_log, tensorboard_log
 
     csv_log.step_end(run_dir, settings, step, epoch, loss, lr)
+    tensorboard_log.step_end(run_dir, settings, step, loss, lr)
 
 
 @hookimpl
 def lego_epoch_end(epoch, step, metrics, run_dir, settings):
-    from lego_core.builtins import csv_log
+    from lego_core.builtins import csv_log, tensorboard_log
 
     csv_log.epoch_end(run_dir, settings, epoch, step, metrics)
+    tensorboard_log.epoch_end(run_dir, step, metrics)
+
+
+@hookimpl
+def lego_experiment_end(results, run_dir):
+    from lego_core.builtins import tensorboard_log
+
+    tensorboard_log.experiment_end(run_dir, results)

@@ -17,24 +17,9 @@ from rich.table import Table
 
 from lego_core.cli.command import Command, CommandContext
 from lego_core.cli.text import first_line
+from lego_core.engine.tables import cold_start_tables, results_table
 from lego_core.errors import LegoError
 from lego_core.kinds import KIND_NAMES, kind_named
-
-NOT_SPLITS = ("run", "timing", "checkpoint")
-
-
-def results_table(results: dict[str, Any], title: str = "results") -> Table:
-    splits = [s for s, v in results.items() if isinstance(v, dict) and s not in NOT_SPLITS]
-    keys: list[str] = []
-    for s in splits:
-        keys.extend(k for k in results[s] if k not in keys)
-    table = Table(title=escape(title))
-    table.add_column("metric")
-    for s in splits:
-        table.add_column(s, justify="right")
-    for k in keys:
-        table.add_row(k, *(f"{results[s][k]:.4f}" if k in results[s] else "" for s in splits))
-    return table
 
 
 # ------------------------------------------------------------------ run
@@ -92,6 +77,8 @@ def cmd_run(args: argparse.Namespace, context: CommandContext) -> int:
     else:
         context.console.print(f"run directory: {experiment.run_dir}", highlight=False, soft_wrap=True, markup=False)
         context.console.print(results_table(results, title=experiment.name))
+        for table in cold_start_tables(results):
+            context.console.print(table)
     return 0
 
 
@@ -126,6 +113,8 @@ def cmd_eval(args: argparse.Namespace, context: CommandContext) -> int:
         context.console.print(f"evaluated {used['file']} (saved after epoch {used['epoch']})", markup=False,
                               highlight=False, soft_wrap=True)
         context.console.print(results_table(results, title=f"eval: {Path(args.run_dir)}"))
+        for table in cold_start_tables(results):
+            context.console.print(table)
     return 0
 
 

@@ -209,6 +209,7 @@ def resolve(data: Mapping[str, Any], registries: Registries, *, source: str = "e
     from lego_core.engine.task import TASK
 
     raw = _apply_preset(apply_overrides(dict(data), overrides), registries, source)
+    raw.pop("sweep", None)  # the table of `lego sweep` (lego_core.study); a single run is its base point
     if base_dir is not None and isinstance(raw.get("data"), dict) and isinstance(raw["data"].get("path"), str):
         path = Path(raw["data"]["path"]).expanduser()
         raw["data"]["path"] = str(path if path.is_absolute() else (base_dir / path).resolve())

@@ -22,6 +22,9 @@ def _doc(text: str) -> dict[str, str]:
 def _finite(instance: object, attribute: attrs.Attribute, value: float | None) -> None:
     if value is not None and not math.isfinite(value):
         raise ValueError(f"{attribute.name} must be a finite number, got {value!r}")
+def _increasing(name: str, values: list[int]) -> None:
+    if any(not isinstance(x, int) or x < 1 for x in values) or any(b <= a for a, b in zip(values, values[1:])):
+        raise ValueError(f"{name} must be increasing positive integers, e.g. [1, 5, 10, 20, 50]; got {values!r}")
 
 
 positive = v.gt(0)
@@ -83,6 +86,8 @@ class TrainConfig:
     checkpoint_every: int = attrs.field(default=0, validator=non_negative, metadata=_doc("Also save a resumable checkpoint every N steps (0: at epoch ends only)."))
     max_steps_per_epoch: int = attrs.field(default=0, validator=non_negative, metadata=_doc("Cut epochs to this many steps (0: whole epochs); for smoke runs."))
     eval_splits: list[str] = attrs.field(factory=lambda: ["valid", "test"], metadata=_doc("Splits evaluated at the end; the first one also drives early stopping."))
+    cold_start: bool = attrs.field(default=True, metadata=_doc("Also report the final splits (train.eval_splits but the first, validation) on cold items (never seen in training), warm items and history-length buckets (results.json `cold_start`)."))
+    history_buckets: list[int] = attrs.field(factory=lambda: [1, 5, 10, 20, 50], validator=lambda inst, attr, value: _increasing(attr.name, value), metadata=_doc("Edges of the history-length buckets of the cold-start report: [1, 5] gives 0, 1-4, 5+."))
 
 
 @attrs.define(kw_only=True, frozen=True)

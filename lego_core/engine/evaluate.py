@@ -17,8 +17,8 @@ import numpy as np
 import torch
 
 from lego_core import faults
-from lego_core.engine.distributed import SINGLE, Distributed
 from lego_core.data.depot import Depot
+from lego_core.engine.distributed import SINGLE, Distributed
 from lego_core.metrics.base import Metric
 from lego_core.metrics.segments import SortedPairs
 from lego_core.model.recommender import Recommender

@@ -12,8 +12,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
-
 import lego_core
 from lego_core import atomic
 
@@ -47,6 +45,7 @@ def new_run_dir(output: Path, name: str, seed: int, overrides: Sequence[str] = (
 
 def environment() -> dict[str, Any]:
     """Package versions (lego distributions and the stack) and the git commit of lego's own checkout."""
+    import torch  # here, not at the top: `lego report` reads run directories without torch
     versions = {}
     for dist in md.distributions():
         dname = dist.metadata["Name"] or ""

@@ -78,7 +78,8 @@ class Trainer:
         evaluator: validates after each epoch on ``valid_split`` (None: no validation).
         valid_split: the split that drives early stopping and the best checkpoint.
         events: hears every step, evaluation and epoch end.
-        progress: an optional ``(description, total) -> advance(n)`` factory.
+        progress: an optional ``(description, total, completed) -> advance(n)`` factory
+            (:class:`~lego_core.engine.progress.Progress`).
         stop: the run's :class:`~lego_core.engine.stop.StopRequest` (SIGINT/SIGTERM), checked at step boundaries.
         dist: the process group under torchrun (:mod:`lego_core.engine.distributed`); each rank trains on its
             share of every global batch through DistributedDataParallel, and only rank 0 writes checkpoints.
@@ -211,9 +212,8 @@ class Trainer:
         steps = self.steps_in(len(plan))
         bs = self.train.batch_size
         started = time.perf_counter()
-        advance = self.progress(f"epoch {self.epoch}/{self.train.epochs}", steps) if self.progress else None
-        if advance and self.step_in_epoch:
-            advance(self.step_in_epoch)
+        advance = (self.progress(f"epoch {self.epoch}/{self.train.epochs}", steps, completed=self.step_in_epoch)
+                   if self.progress else None)
         try:
             while self.step_in_epoch < steps:
                 self._stop_if_asked()

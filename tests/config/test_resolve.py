@@ -121,7 +121,8 @@ def test_brick_options_table_is_structured_into_the_bricks_options(registries):
 def test_unknown_key_in_content_options_of_the_id_operator(registries):
     message = error_of(experiment(model={"content_options": {"pretrainde": "v.npy"}}), registries)
     assert message == ("exp.toml: unknown key 'pretrainde' (did you mean 'pretrained'?); known keys: pretrained, "
-                       "freeze @ $.model.content_options")
+                       "freeze, sparse @ $.model.content_options")
+
 
 
 def test_wrong_type_in_brick_options(registries):
@@ -169,7 +170,7 @@ def test_unknown_brick_and_bad_options_in_one_report(registries):
     message = error_of(data, registries)
     assert message.startswith("exp.toml: 2 problems:")
     assert '[model] predictor: no predictor named "dcn". Available: click, dot, target.' in message
-    assert "unknown key 'x'; known keys: pretrained, freeze @ $.model.content_options" in message
+    assert "unknown key 'x'; known keys: pretrained, freeze, sparse @ $.model.content_options" in message
 
 
 # ------------------------------------------------------------------ metrics
