@@ -21,7 +21,8 @@ The rules (also in ``docs/your-own-data.md``), applied to the first
 - Other columns: lists (JSON, parquet), or strings where at least 10% hold
   ``|`` and the pieces are short (``,`` or ``;``: short and repeating): ``tags``; mostly
   distinct strings with spaces: ``text``; few distinct values (at most half as
-  many as rows): ``category``; anything else (ids, URLs, prices): ``skip``. In
+  many as rows, more than one): ``category``; anything else (one value
+  everywhere, ids, URLs, prices): ``skip``. In
   the interactions file an attribute constant per item is an item attribute,
   else one constant per user a user attribute, else skipped.
 - Protocol: a label column gives ``label_rule = "column"``, else a rating
@@ -232,6 +233,8 @@ def classify(values: Sequence[Any], delimiter: str) -> tuple[str, str, str]:
         return "tags", f"lists, {len(pieces):,} distinct values", ""
     strings = [str(cell.category(x) or "") for x in found]
     n, distinct = len(strings), len(set(strings))
+    if distinct == 1 and n > 1:
+        return "skip", f"the same value ({strings[0][:30]!r}) in every sampled row", ""
     numeric = all(cell.number(x) is not None for x in found)
     if not numeric:
         for separator in (s for s in ("|", ",", ";") if s != delimiter):

@@ -27,6 +27,8 @@ UTC = datetime.timezone.utc
 
 def id_text(value: Any) -> str | None:
     """An id as text: ``7`` and ``7.0`` are ``"7"``, strings are stripped (leading zeros kept)."""
+    if type(value) is str:  # the common case first: every cell of a delimited file
+        return value.strip() or None
     if value is None or isinstance(value, (list, dict)):
         return None
     if isinstance(value, float):
