@@ -67,6 +67,9 @@ def run_import(args: argparse.Namespace, context: CommandContext) -> int:
         raise ConfigError("--out DEPOT is required (or --dry-run to only print the inferred spec)")
     files = _files(args)
     overrides = apply_overrides({}, args.overrides)
+    for table in ("items", "users"):
+        if table in overrides and table not in files:
+            raise ConfigError(f"--set {table}.…: there is no {table} table without --{table} FILE")
     notes: dict[str, str] = {}
     if args.spec:
         data: dict[str, Any] = load_toml(args.spec)
@@ -79,7 +82,7 @@ def run_import(args: argparse.Namespace, context: CommandContext) -> int:
     if not args.spec or args.dry_run:
         names = {role: path.name for role, path in files.items()} if not args.spec else {}
         context.console.print(render_spec(spec, notes, names), end="", markup=False, highlight=False,
-                              soft_wrap=True)
+                              emoji=False, soft_wrap=True)
     if problems:
         hint = ("" if args.spec else "; save the spec with --dry-run > spec.toml, fix it and pass it with --spec "
                 "(or use --set)")

@@ -229,8 +229,8 @@ def classify(values: Sequence[Any], delimiter: str) -> tuple[str, str, str]:
     if not found:
         return "skip", "empty in the sampled rows", ""
     if any(isinstance(x, (list, tuple)) for x in found):
-        pieces = {p for x in found for p in cell.tags(x, "|")}
-        return "tags", f"lists, {len(pieces):,} distinct values", ""
+        values_seen = {p for x in found for p in cell.tags(x, "|")}
+        return "tags", f"lists, {len(values_seen):,} distinct values", ""
     strings = [str(cell.category(x) or "") for x in found]
     n, distinct = len(strings), len(set(strings))
     if distinct == 1 and n > 1:

@@ -185,13 +185,17 @@ def read_interactions(path: Path, spec: ImportSpec, errors: RowErrors, items: En
             errors.bad(path, number, problem, expected)
             continue
         user, item, value, seconds, level = values
-        item_index = _index(items, item)
-        person = _index(users, user)
-        if item_index is None or person is None:
-            kind, ident = ("item", item) if item_index is None else ("user", user)
+        item_index, person = items.ids.get(item), users.ids.get(user)
+        unlisted = [(kind, ident) for kind, ident, index, known in (("item", item, item_index, items),
+                                                                     ("user", user, person, users))
+                    if index is None and known.closed]
+        if unlisted:  # checked before either id is added, so a bad row adds no item and no user
+            kind, ident = unlisted[0]
             errors.bad(path, number, f"{kind} {ident!r} is not in the {kind}s table {names[kind + 's']}",
                        f"a {kind} id listed in the {kind}s table")
             continue
+        item_index = items.ids.add(item) if item_index is None else item_index
+        person = users.ids.add(user) if person is None else person
         time = out.rows if seconds is None else int(round(seconds * 1e6))
         out.log.add_indexed(person, item_index, time, value)
         out.levels.append(level)
@@ -204,10 +208,6 @@ def read_interactions(path: Path, spec: ImportSpec, errors: RowErrors, items: En
                 store[index] = _convert(role, raw_value, i.list_separator)
     _check_seen(path, i, [s for _, s, _, _ in carried], seen)
     return out
-
-
-def _index(entities: Entities, ident: str) -> int | None:
-    return entities.ids.get(ident) if entities.closed else entities.ids.add(ident)
 
 
 def _parse(row: list[Any], at: Mapping[str, int], spec: ImportSpec,

@@ -476,6 +476,18 @@ def test_skip_bad_rows_counts_them_instead(tmp_path: Path, capsys) -> None:
     assert info["skipped_rows"]["ratings.csv"] == 2 and info["interactions_read"] == 22
 
 
+def test_a_skipped_row_adds_no_item(tmp_path: Path, capsys) -> None:
+    """Without an items table items come from the rows, but not from a row skipped for its unknown user."""
+    spec = spec_file(tmp_path, capsys, BASIC / "ratings.csv", "--users", BASIC / "users.csv")
+    bad = tmp_path / "ratings.csv"
+    bad.write_text((BASIC / "ratings.csv").read_text(encoding="utf-8-sig") + "9,77,5,978300000\n")
+    (tmp_path / "users.csv").write_bytes((BASIC / "users.csv").read_bytes())
+    imported(capsys, bad, "--users", tmp_path / "users.csv", "--spec", spec, "--set", "skip_bad_rows=true",
+             "--out", tmp_path / "d")
+    depot = Depot(tmp_path / "d")
+    assert depot.meta["info"]["skipped_rows"]["ratings.csv"] == 1 and "77" not in depot.vocab("item_id")
+
+
 def test_ids_missing_from_the_tables_and_repeated_ids(tmp_path: Path, capsys) -> None:
     spec = spec_file(tmp_path, capsys, *basic())
     line = import_error(capsys, MALFORMED / "ratings-unknown-user.csv", "--items", BASIC / "movies.csv", "--users",
@@ -565,6 +577,8 @@ def test_command_line_mistakes(tmp_path: Path, capsys) -> None:
     assert "not a file" in import_error(capsys, tmp_path, "--out", tmp_path / "d")
     assert "--out DEPOT is required" in import_error(capsys, BASIC / "ratings.csv")
     assert "--items" in import_error(capsys, BASIC / "ratings.csv", "--items", tmp_path / "x.csv", "--dry-run")
+    line = import_error(capsys, BASIC / "ratings.csv", "--dry-run", "--set", "users.columns.age=category")
+    assert "no users table without --users FILE" in line
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
     line = import_error(capsys, BASIC / "ratings.csv", "--out", tmp_path / "mine")
@@ -652,5 +666,5 @@ def test_a_plain_csv_made_from_movielens_100k_trains(request, tmp_path: Path, ca
     assert {"age", "gender", "occupation"} <= set(depot.users) and "zip_code" not in depot.users
     prepare(MovieLensProcessor(), ml, tmp_path / "movielens")
     assert same_interactions(depot, Depot(tmp_path / "movielens"))
-    results = train_small(tmp_path / "depot", tmp_path / "run")
+    results = train_small(tmp_path / "depot", tmp_path / "run", batch_size=1024)  # 80k train rows: 79 steps
     assert {"valid", "test"} <= set(results)
