@@ -51,6 +51,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from lego_core.config.converter import structure_or_raise
 from lego_datasets import import_values as cell
 from lego_datasets.import_read import DELIMITER_NAMES, SourceFile
 from lego_datasets.import_spec import FileSpec
@@ -151,6 +152,7 @@ def infer_reading(path: Path, hints: Mapping[str, Any]) -> tuple[dict[str, Any],
     if fmt == "jsonl":
         return {"format": "jsonl", "encoding": encoding, **{k: hints[k] for k in READING_KEYS if k in hints}}, notes
     delimiter = hints.get("delimiter") or _sniff(text, {"csv": ",", "tsv": "\t"}.get(fmt, ","), notes, path)
+    delimiter = "\t" if delimiter == "\\t" else delimiter  # typed as \t on a command line
     if not fmt or (fmt == "csv" and delimiter == "\t"):
         fmt = "tsv" if delimiter == "\t" else "csv"
     quote = hints.get("quote", '"' if delimiter != "\t" or any(f.startswith('"') for f in
@@ -183,9 +185,9 @@ def _sniff(lines: list[str], preferred: str, notes: dict[str, str], path: Path) 
     return chosen
 
 
-def sample(path: Path, reading: Mapping[str, Any]) -> tuple[list[str], dict[str, list[Any]]]:
+def sample(path: Path, reading: Mapping[str, Any], table: str) -> tuple[list[str], dict[str, list[Any]]]:
     """The column names and the first :data:`SAMPLE_ROWS` values of each column (bad rows left out)."""
-    spec = FileSpec(**reading)
+    spec = structure_or_raise(dict(reading), FileSpec, f"$.{table}", source="--set")  # a hint may be wrong
     source = SourceFile(path, spec, RowErrors(path.parent, skip=True))
     columns = source.columns
     values: dict[str, list[Any]] = {c: [] for c in columns}
@@ -391,7 +393,7 @@ def infer_spec(files: Mapping[str, Path],
         table_hints = hints.get(table, {}) if isinstance(hints.get(table), Mapping) else {}
         reading, reading_notes = infer_reading(path, table_hints)
         notes.update({f"{table}.{k}": note for k, note in reading_notes.items()})
-        columns, values = sample(path, reading)
+        columns, values = sample(path, reading, table)
         if table == "interactions":
             data[table], ratings = infer_interactions(columns, values, reading, table_hints, notes)
         else:

@@ -117,9 +117,10 @@ class InteractionsSpec(FileSpec):
         "doc": 'The column of a given split (train, valid or validation or val or dev, test); split_rule = "column".'})
     item_columns: dict[str, str] = attrs.field(factory=dict, validator=_role_map, metadata={
         "doc": "Item attributes carried by the interaction rows: column -> text, category, tags or skip "
-               "(an item takes the value of its first row)."})
+               "(an item takes the value of its first row that has one)."})
     user_columns: dict[str, str] = attrs.field(factory=dict, validator=_role_map, metadata={
-        "doc": "User attributes carried by the interaction rows: column -> role (a user takes its first row's)."})
+        "doc": "User attributes carried by the interaction rows: column -> role (a user takes the value of its "
+               "first row that has one)."})
 
 
 @attrs.define(kw_only=True, frozen=True)

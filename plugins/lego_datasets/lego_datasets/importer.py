@@ -53,6 +53,7 @@ from lego_datasets.import_splits import leave_one_out, random_split
 from lego_datasets.reader import RowErrors
 from lego_datasets.splits import Ratings, rating_depot
 
+MAX_SECONDS = 9e11  # about the year 30,000: a larger "second" is a millisecond or a microsecond
 TIME_WORDS = {"unix": "Unix seconds", "unix_ms": "Unix milliseconds", "iso": "an ISO 8601 date or date-time"}
 
 
@@ -180,7 +181,7 @@ def read_interactions(path: Path, spec: ImportSpec, errors: RowErrors, items: En
         (items if table == "interactions.item_columns" else users).carried.setdefault(name, {})
     seen = [False] * len(carried)
     for number, row in source.rows(wanted):
-        problem, values = _parse(row, at, spec, names)
+        problem, values = _parse(row, at, spec)
         if problem is not None:
             errors.bad(path, number, problem, expected)
             continue
@@ -204,14 +205,13 @@ def read_interactions(path: Path, spec: ImportSpec, errors: RowErrors, items: En
             seen[k] = seen[k] or raw_value is not None
             owner, index = (items, item_index) if table == "interactions.item_columns" else (users, person)
             store = owner.carried[name]
-            if index not in store:
+            if index not in store and raw_value is not None:  # the first row that has a value
                 store[index] = _convert(role, raw_value, i.list_separator)
     _check_seen(path, i, [s for _, s, _, _ in carried], seen)
     return out
 
 
-def _parse(row: list[Any], at: Mapping[str, int], spec: ImportSpec,
-           names: Mapping[str, str]) -> tuple[str | None, tuple[Any, ...]]:
+def _parse(row: list[Any], at: Mapping[str, int], spec: ImportSpec) -> tuple[str | None, tuple[Any, ...]]:
     """``(problem, (user, item, value, seconds, level))`` of one interaction row; problem is None when fine."""
     i = spec.interactions
     user, item = cell.id_text(row[at["user"]]), cell.id_text(row[at["item"]])
@@ -233,6 +233,10 @@ def _parse(row: list[Any], at: Mapping[str, int], spec: ImportSpec,
         if seconds is None:
             what = TIME_WORDS.get(i.timestamp_format, f"in the format {i.timestamp_format!r}")
             return (f"timestamp {row[at['timestamp']]!r} in column {i.timestamp!r} is not {what}; set "
+                    "interactions.timestamp_format", ())
+        if abs(seconds) > MAX_SECONDS:
+            return (f"timestamp {row[at['timestamp']]!r} in column {i.timestamp!r} is after the year 30,000 as "
+                    f"{TIME_WORDS.get(i.timestamp_format, 'a time')}: milliseconds or microseconds? set "
                     "interactions.timestamp_format", ())
     level = 0
     if "split" in at:

@@ -454,6 +454,14 @@ def test_bad_rows_are_file_line_errors(tmp_path: Path, capsys, interactions: str
     assert not (tmp_path / "d").exists()  # nothing half-written
 
 
+def test_a_time_in_microseconds_is_not_taken_for_milliseconds(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "r.csv"
+    path.write_text("user,item,ts\nu1,a,1700000000000000\nu1,b,1700000000500000\n")
+    line = import_error(capsys, path, "--out", tmp_path / "d")
+    assert f"{path}:2: timestamp '1700000000000000' in column 'ts' is after the year 30,000 as Unix milliseconds" \
+        in line
+
+
 def test_wrong_delimiter_message_says_what_to_set(tmp_path: Path, capsys) -> None:
     spec = spec_file(tmp_path, capsys, BASIC / "ratings.csv")
     line = import_error(capsys, MALFORMED / "ratings-semicolons.csv", "--spec", spec, "--out", tmp_path / "d")
@@ -548,6 +556,8 @@ def test_spec_mistakes_are_config_errors_naming_the_key(tmp_path: Path, capsys) 
     assert "roles must be one of" in line
     line = import_error(capsys, BASIC / "ratings.csv", "--dry-run", "--set", "interactions.timestamp_format=dmy")
     assert "strptime" in line
+    line = import_error(capsys, BASIC / "ratings.csv", "--dry-run", "--set", "interactions.format=xls")
+    assert "format must be one of 'csv', 'tsv', 'jsonl', 'parquet', got 'xls' @ $.interactions.format" in line
     path = spec_file(tmp_path, capsys, BASIC / "ratings.csv")
     line = import_error(capsys, BASIC / "ratings.csv", "--items", BASIC / "movies.csv", "--spec", path,
                         "--out", tmp_path / "d")
