@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from lego_core.config.converter import structure_or_raise
+from lego_core.errors import ConfigError
 from lego_datasets import import_values as cell
 from lego_datasets.import_read import DELIMITER_NAMES, SourceFile
 from lego_datasets.import_spec import FileSpec
@@ -80,6 +81,7 @@ SPLIT_NAMES = ("split", "fold", "set", "partition", "subset", "phase")
 EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
               ".json": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
 READING_KEYS = ("format", "delimiter", "quote", "header", "names", "encoding")
+ROLE_KEYS = ("user", "item", "rating", "label", "timestamp", "split")  # interactions keys that name a column
 
 
 def normalized(name: str) -> str:
@@ -185,12 +187,19 @@ def _sniff(lines: list[str], preferred: str, notes: dict[str, str], path: Path) 
     return chosen
 
 
-def sample(path: Path, reading: Mapping[str, Any], table: str) -> tuple[list[str], dict[str, list[Any]]]:
-    """The column names and the first :data:`SAMPLE_ROWS` values of each column (bad rows left out)."""
+def sample(path: Path, reading: Mapping[str, Any], table: str,
+           hinted: Mapping[str, str] | None = None) -> tuple[list[str], dict[str, list[Any]]]:
+    """The column names and the first :data:`SAMPLE_ROWS` values of each column (bad rows left out).
+
+    ``hinted`` maps spec keys to the columns ``--set`` named (``{"interactions.user": "uid"}``): a
+    column the file lacks is a :class:`DataError` now, before inference reads it.
+    """
     spec = structure_or_raise(dict(reading), FileSpec, f"$.{table}", source="--set")  # a hint may be wrong
     source = SourceFile(path, spec, RowErrors(path.parent, skip=True))
+    for key, column in (hinted or {}).items():
+        source.require([column], f"{key} (given by --set)")
     columns = source.columns
-    values: dict[str, list[Any]] = {c: [] for c in columns}
+    values: dict[str, list[Any]] = {c: [] for c in [*source.columns, *(hinted or {}).values()]}  # JSON: maybe unseen
     for _, row in islice(source.rows(columns), SAMPLE_ROWS):
         for column, value in zip(columns, row, strict=True):
             values[column].append(value)
@@ -293,7 +302,7 @@ def infer_interactions(columns: list[str], values: dict[str, list[Any]], reading
                        hints: Mapping[str, Any], notes: dict[str, str]) -> tuple[dict[str, Any], list[float]]:
     """The interactions table of the spec (reading keys, roles, carried attributes) and the sampled ratings."""
     spec: dict[str, Any] = dict(reading)
-    taken = {hints[k] for k in ("user", "item", "rating", "label", "timestamp", "split") if hints.get(k)}
+    taken = {hints[k] for k in ROLE_KEYS if hints.get(k)}
 
     def numeric(column: str) -> bool:
         found = present(values[column])
@@ -393,7 +402,14 @@ def infer_spec(files: Mapping[str, Path],
         table_hints = hints.get(table, {}) if isinstance(hints.get(table), Mapping) else {}
         reading, reading_notes = infer_reading(path, table_hints)
         notes.update({f"{table}.{k}": note for k, note in reading_notes.items()})
-        columns, values = sample(path, reading, table)
+        keys = [k for k in (ROLE_KEYS if table == "interactions" else ("id",)) if k in table_hints]
+        for key in keys:  # inference indexes the sample by these: a number or a list must stop here
+            if not isinstance(table_hints[key], str):
+                value = table_hints[key]
+                raise ConfigError(f"--set: wrong type: got {type(value).__name__} {value!r}, expected a column "
+                                  f"name (str) @ $.{table}.{key}")
+        hinted = {f"{table}.{k}": table_hints[k] for k in keys if table_hints[k]}
+        columns, values = sample(path, reading, table, hinted)
         if table == "interactions":
             data[table], ratings = infer_interactions(columns, values, reading, table_hints, notes)
         else:

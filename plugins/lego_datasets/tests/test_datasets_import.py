@@ -545,6 +545,16 @@ def test_missing_columns_and_json_keys_no_row_has(tmp_path: Path, capsys) -> Non
     assert "items.jsonl: no row has a value for 'titel'" in line
 
 
+def test_a_column_named_by_set_that_the_file_lacks_stops_inference(tmp_path: Path, capsys) -> None:
+    line = import_error(capsys, *basic("--dry-run", "--set", "interactions.user=uid"))
+    assert "ratings.csv:1: no column 'uid' (columns: 'user_id', 'item_id'" in line
+    assert "fix interactions.user (given by --set)" in line
+    line = import_error(capsys, *basic("--dry-run", "--set", "items.id=movie"))
+    assert "movies.csv:1: no column 'movie'" in line and "items.id (given by --set)" in line
+    line = import_error(capsys, *basic("--dry-run", "--set", "interactions.rating=5"))  # TOML: a number
+    assert "wrong type: got int 5, expected a column name (str) @ $.interactions.rating" in line
+
+
 def test_spec_mistakes_are_config_errors_naming_the_key(tmp_path: Path, capsys) -> None:
     path = spec_file(tmp_path, capsys, BASIC / "ratings.csv")
     path.write_text(path.read_text().replace("split_rule", "splt_rule"))
