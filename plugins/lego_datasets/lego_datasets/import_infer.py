@@ -44,6 +44,7 @@ Example:
 from __future__ import annotations
 
 import csv
+import json
 import re
 import statistics
 from collections.abc import Mapping, Sequence
@@ -202,8 +203,23 @@ def sample(path: Path, reading: Mapping[str, Any], table: str,
     values: dict[str, list[Any]] = {c: [] for c in [*source.columns, *(hinted or {}).values()]}  # JSON: maybe unseen
     for _, row in islice(source.rows(columns), SAMPLE_ROWS):
         for column, value in zip(columns, row, strict=True):
-            values[column].append(value)
+            values[column].append(_hashable(value))
     return columns, values
+
+
+def _hashable(value: Any) -> Any:
+    """A JSON or parquet object as its JSON text, so that inference can count distinct values.
+
+    Example:
+        >>> _hashable({"b": 1, "a": [2]}), _hashable(["x", {"y": 1}])
+        ('{"a": [2], "b": 1}', ['x', '{"y": 1}'])
+    """
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True, default=str)
+    if isinstance(value, (list, tuple)):
+        return [json.dumps(x, sort_keys=True, default=str) if isinstance(x, (dict, list, tuple)) else x
+                for x in value]
+    return value
 
 
 # -------------------------------------------------------------------------------------------- column roles
@@ -272,8 +288,9 @@ def _first_values(values: Sequence[Any], ids: Sequence[Any]) -> tuple[list[Any],
     """``(first value per id, constant within every id, some id has two values)``."""
     first: dict[Any, Any] = {}
     constant, repeated = True, False
-    for ident, value in zip(ids, values, strict=True):
-        if value is None:
+    for raw_id, value in zip(ids, values, strict=True):
+        ident = cell.id_text(raw_id)  # as the import reads it: 7 is "7", a JSON list is no id
+        if value is None or ident is None:
             continue
         if ident in first:
             repeated = True
@@ -324,7 +341,8 @@ def infer_interactions(columns: list[str], values: dict[str, list[Any]], reading
             spec[key] = next((c for c in columns if c not in taken and time_format(values[c]) == "iso"), "")
         taken.add(spec[key])
         if spec[key] and key in ("user", "item"):
-            notes[f"interactions.{key}"] = f"{len(set(present(values[spec[key]]))):,} distinct in the sampled rows"
+            distinct = {cell.id_text(x) for x in values[spec[key]]} - {None}  # ids as the import reads them
+            notes[f"interactions.{key}"] = f"{len(distinct):,} distinct in the sampled rows"
     for key in ("user", "item"):
         if not spec[key]:
             notes[f"interactions.{key}"] = (f"no column is named like a {key} id ({', '.join(columns)}): "

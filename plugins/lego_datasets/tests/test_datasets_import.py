@@ -530,6 +530,17 @@ def test_bad_labels_splits_json_and_bytes(tmp_path: Path, capsys) -> None:
     assert "movies-latin1.csv:3: byte b'\\xe9'" in line and "UTF-8" in line
 
 
+def test_json_objects_in_cells_are_read_not_a_traceback(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "nested.jsonl"
+    rows = [{"user": u, "item": i, "meta": {"k": i}, "cats": [{"n": i}, "x"]} for u in range(4) for i in range(3)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    spec = structure_spec(loads_toml(lego(capsys, "data", "import", path, "--dry-run")[1]))
+    assert spec.interactions.item_columns == {"meta": "text", "cats": "tags"}  # judged on their JSON text
+    path.write_text('{"user": {"a": 1}, "item": 2}\n{"user": [1], "item": 3}\n{"user": 5, "item": 3}\n')
+    line = import_error(capsys, path, "--out", tmp_path / "d")
+    assert f"{path}:1: no user id in column 'user'" in line
+
+
 def test_missing_columns_and_json_keys_no_row_has(tmp_path: Path, capsys) -> None:
     spec = spec_file(tmp_path, capsys, *basic())
     line = import_error(capsys, *basic("--spec", spec, "--set", "interactions.rating=score", "--out",
