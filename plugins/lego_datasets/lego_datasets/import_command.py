@@ -72,6 +72,8 @@ def run_import(args: argparse.Namespace, context: CommandContext) -> int:
             raise ConfigError(f"--set {table}.…: there is no {table} table without --{table} FILE")
     notes: dict[str, str] = {}
     if args.spec:
+        if Path(args.spec).is_dir():  # load_toml reports a missing file, not a folder
+            raise ConfigError(f"--spec {args.spec}: a folder, not a spec file; give the TOML file itself")
         data: dict[str, Any] = load_toml(args.spec)
         source = f"{args.spec}" + (" with --set" if args.overrides else "")
     else:

@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import datetime
+import json
 import math
 from typing import Any
 
@@ -93,9 +94,11 @@ def seconds(value: Any, fmt: str) -> float | None:
 
 
 def text(value: Any) -> str:
-    """A text cell: lists are joined with spaces, a missing value is ``""``."""
+    """A text cell: lists are joined with spaces, an object is its JSON text, a missing value is ``""``."""
     if value is None:
         return ""
+    if isinstance(value, dict):  # a JSON object or a parquet struct: JSON, as inference judged it
+        return json.dumps(value, ensure_ascii=False, default=str)
     if isinstance(value, (list, tuple)):
         return " ".join(str(x) for x in value if x is not None)
     return str(value).strip()

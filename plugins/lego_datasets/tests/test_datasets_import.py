@@ -536,6 +536,8 @@ def test_json_objects_in_cells_are_read_not_a_traceback(tmp_path: Path, capsys) 
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     spec = structure_spec(loads_toml(lego(capsys, "data", "import", path, "--dry-run")[1]))
     assert spec.interactions.item_columns == {"meta": "text", "cats": "tags"}  # judged on their JSON text
+    imported(capsys, path, "--out", tmp_path / "nested")
+    assert Depot(tmp_path / "nested").items.strings("meta_text")[:2] == ['{"k": 0}', '{"k": 1}']
     path.write_text('{"user": {"a": 1}, "item": 2}\n{"user": [1], "item": 3}\n{"user": 5, "item": 3}\n')
     line = import_error(capsys, path, "--out", tmp_path / "d")
     assert f"{path}:1: no user id in column 'user'" in line
@@ -610,6 +612,9 @@ def test_command_line_mistakes(tmp_path: Path, capsys) -> None:
     assert "--items" in import_error(capsys, BASIC / "ratings.csv", "--items", tmp_path / "x.csv", "--dry-run")
     line = import_error(capsys, BASIC / "ratings.csv", "--dry-run", "--set", "users.columns.age=category")
     assert "no users table without --users FILE" in line
+    assert "a folder, not a spec file" in import_error(capsys, BASIC / "ratings.csv", "--spec", tmp_path, "--dry-run")
+    assert "nope.toml: no such file" in import_error(capsys, BASIC / "ratings.csv", "--spec", tmp_path / "nope.toml",
+                                                     "--dry-run")
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
     line = import_error(capsys, BASIC / "ratings.csv", "--out", tmp_path / "mine")
