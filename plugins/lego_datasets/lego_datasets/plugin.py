@@ -29,3 +29,10 @@ def lego_register_processors():
             AdressaProcessor, AmazonProcessor, GoodreadsProcessor, MicroLensProcessor, NetflixProcessor,
             LastFM1KProcessor, LastFM2KProcessor, LFM1bProcessor, HMProcessor, POGProcessor, SteamProcessor,
             HotelRecProcessor, YelpProcessor]
+
+
+@hookimpl
+def lego_register_commands():
+    from lego_datasets.import_command import IMPORT
+
+    return [IMPORT]
