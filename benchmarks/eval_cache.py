@@ -1,8 +1,9 @@
 """Evaluation with caches vs without, same model and data, measured in one run.
 
 With caches every item is encoded once and every user row once, then only the
-predictor runs per pair; without, each chunk of pairs re-encodes its users'
-histories and candidates. Bricks are chosen on the command line (default: the
+predictor runs per pair; without, the plain forward scores a whole impression
+per line (its user encoded once per impression, its candidates together): the
+strongest uncached baseline, not one pair per forward. Bricks are chosen on the command line (default: the
 built-in id + mean + dot; e.g. ``--content cnn --behavior additive`` with lego-text).
 
     python benchmarks/eval_cache.py --out bench-out/eval_cache.json

@@ -3,6 +3,7 @@
     python benchmarks/train_throughput.py --out bench-out/train_throughput.json              # built-in bricks
     python benchmarks/train_throughput.py --preset nrms --preset naml --out bench-out/text.json
     python benchmarks/train_throughput.py --preset deepfm-id --neg 0 --batch 2048 --out bench-out/ctr.json
+    python benchmarks/train_throughput.py --preset nrms --compile --steps 60 --out bench-out/compile.json
 
 Each preset runs in a fresh process through ``Experiment.run`` on a synthetic
 depot: one full epoch (or ``--steps`` steps) plus one more, the second epoch's
@@ -68,7 +69,7 @@ def measure(args: dict[str, Any]) -> dict[str, Any]:
             "model": model,
             "train": {"epochs": 2, "batch_size": args["batch"], "max_steps_per_epoch": args["steps"],
                       "eval_splits": ["test"], "metrics": ["auc"], "monitor": "auc", "threads": args["threads"],
-                      "device": "cpu", "seed": 1}}
+                      "device": "cpu", "seed": 1, "compile": args["compile"]}}
     exp = Experiment.from_dict(data, host=host, name=args["preset"])
     exp.run(output=args["output"])
     records = [json.loads(line) for line in (exp.run_dir / "metrics.jsonl").read_text().splitlines()]
@@ -98,6 +99,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=0, help="steps per epoch (0: whole epochs)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--attributes", default="title,category")
+    parser.add_argument("--compile", action="store_true",
+                        help="also measure each preset with train.compile = true (the ratio is written)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="lego-throughput-"))
     depot = synthetic_depot(work, num_items=args.items, num_users=args.users,
@@ -105,12 +108,17 @@ def main() -> None:
     results = {}
     context = multiprocessing.get_context("spawn")  # a fresh process per preset: memory does not mix
     for preset in args.preset or ["builtin"]:
-        job = {"preset": preset, "depot": str(depot), "attributes": args.attributes.split(","),
-               "history": args.history, "hidden": args.hidden, "neg": args.neg, "batch": args.batch,
-               "steps": args.steps, "threads": args.threads, "output": str(work / "runs")}
-        with context.Pool(1) as pool:
-            results[preset] = pool.apply(measure, (job,))
-        print(preset, results[preset], flush=True)
+        for compiled in (False, True) if args.compile else (False,):
+            job = {"preset": preset, "depot": str(depot), "attributes": args.attributes.split(","),
+                   "history": args.history, "hidden": args.hidden, "neg": args.neg, "batch": args.batch,
+                   "steps": args.steps, "threads": args.threads, "output": str(work / "runs"), "compile": compiled}
+            name = preset + (" compiled" if compiled else "")
+            with context.Pool(1) as pool:
+                results[name] = pool.apply(measure, (job,))
+            print(name, results[name], flush=True)
+        if args.compile:
+            results[preset]["compiled_speedup"] = round(results[preset + " compiled"]["steps_per_second"]
+                                                        / results[preset]["steps_per_second"], 2)
     write(args.out, {"measured_through": "Experiment.run (the loop of `lego run`), the second epoch",
                      "batch_size": args.batch, "neg_count": args.neg, "hidden_size": args.hidden,
                      "history": args.history, "items": args.items, "threads": args.threads, "models": results})

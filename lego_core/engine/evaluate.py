@@ -84,12 +84,33 @@ def score_split(model: Recommender, pairs: SplitPairs, *, cache: bool = True, ba
                 scores[s : s + batch_size] = out.float().cpu().numpy()
                 faults.point("evaluation")
         else:
-            for s in range(0, len(pairs.rows), batch_size):
-                rows = torch.from_numpy(pairs.rows[s : s + batch_size]).to(device)
-                items = torch.from_numpy(pairs.items[s : s + batch_size]).to(device)
-                scores[s : s + batch_size] = model(rows, items.unsqueeze(1)).squeeze(1).float().cpu().numpy()
+            _score_impressions(model, pairs, scores, batch_size)
     model.train(was_training)
     return scores
+
+
+def _score_impressions(model: Recommender, pairs: SplitPairs, scores: np.ndarray, batch_size: int) -> None:
+    """The plain path: each impression (a user row's candidates in one group) is one line of a forward.
+
+    Impressions of similar length share a batch, so padding (a line's own
+    first candidate, its score dropped) stays small.
+    """
+    device = model.items.device
+    order = np.lexsort((pairs.groups, pairs.rows))
+    rows, groups = pairs.rows[order], pairs.groups[order]
+    starts = np.flatnonzero(np.r_[True, (rows[1:] != rows[:-1]) | (groups[1:] != groups[:-1])])
+    lengths = np.diff(np.r_[starts, len(order)])
+    by_length = np.argsort(lengths, kind="stable")
+    for s in range(0, len(by_length), batch_size):
+        chosen = by_length[s : s + batch_size]
+        width = int(lengths[chosen].max())
+        column = np.arange(width)
+        real = column[None, :] < lengths[chosen, None]  # (n, width)
+        where = order[starts[chosen, None] + np.where(real, column[None, :], 0)]  # padding repeats the first
+        candidates = torch.from_numpy(pairs.items[where]).to(device)
+        line_rows = torch.from_numpy(rows[starts[chosen]]).to(device)
+        out = model(line_rows, candidates).float().cpu().numpy()
+        scores[where[real]] = out[real]
 
 
 def compute_metrics(metrics: Sequence[Metric], scores: np.ndarray, labels: np.ndarray,

@@ -98,6 +98,11 @@ class Trainer:
 
             ids = [model.items.device.index] if model.items.device.type == "cuda" else None
             self.forward = DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)
+        if config.train.compile:
+            # the bricks, not the whole forward: its gathers and deduplication change shapes every batch; in
+            # place (Module.compile) so state_dict keys, hence checkpoints, stay the same
+            for brick in (model.content, model.behavior, model.predictor):
+                brick.compile(dynamic=True)
         self.plan = plan
         self.task = task
         self.config = config
