@@ -1,6 +1,7 @@
 """Tiny random checkpoints for tests: loaded through the same path as a user's folder.
 
-``tiny_bert(folder)`` and ``tiny_llama(folder)`` write a randomly initialised
+``tiny_bert(folder)``, ``tiny_llama(folder)`` and ``tiny_decoder(folder,
+family)`` (GPT-2, OPT, Phi, Phi-3, GLM, GLM-4) write a randomly initialised
 model and a tokenizer trained in memory (no download) with ``save_pretrained``;
 ``AutoModel``/``AutoTokenizer`` load them like any checkpoint. Each takes well
 under a second.
@@ -54,13 +55,11 @@ def tiny_bert(folder: str | Path, *, layers: int = 4, hidden: int = 32, seed: in
     return folder
 
 
-def tiny_llama(folder: str | Path, *, layers: int = 4, hidden: int = 32, seed: int = 0) -> Path:
-    """A random LLaMA (4 layers, hidden 32, 2 KV heads) with a byte-level BPE tokenizer trained in memory."""
-    import torch
+def _bpe_tokenizer(folder: Path, chat_template: str | None = None) -> None:
+    """A byte-level BPE tokenizer (vocab 300, <s> </s> <pad> <unk> = 0..3) trained in memory, saved to ``folder``."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast
 
-    folder = Path(folder)
     tk = Tokenizer(models.BPE())
     tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tk.decoder = decoders.ByteLevel()
@@ -68,13 +67,65 @@ def tiny_llama(folder: str | Path, *, layers: int = 4, hidden: int = 32, seed: i
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     tk.train_from_iterator(CORPUS, trainer)
     tk.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 0)])
-    PreTrainedTokenizerFast(tokenizer_object=tk, bos_token="<s>", eos_token="</s>", pad_token="<pad>",
-                            unk_token="<unk>").save_pretrained(folder)
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tk, bos_token="<s>", eos_token="</s>", pad_token="<pad>",
+                                        unk_token="<unk>")
+    if chat_template is not None:
+        tokenizer.chat_template = chat_template
+    tokenizer.save_pretrained(folder)
+
+
+#: a minimal chat template (Jinja, as in tokenizer_config.json): "<s>[user] ...\n[assistant] "
+CHAT_TEMPLATE = ("{{ bos_token }}{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}\n{% endfor %}"
+                 "{% if add_generation_prompt %}[assistant] {% endif %}")
+
+
+def tiny_llama(folder: str | Path, *, layers: int = 4, hidden: int = 32, seed: int = 0,
+               chat_template: str | None = None) -> Path:
+    """A random LLaMA (4 layers, hidden 32, 2 KV heads) with a byte-level BPE tokenizer trained in memory.
+
+    ``chat_template``: a Jinja chat template the tokenizer carries (e.g. :data:`CHAT_TEMPLATE`).
+    """
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    folder = Path(folder)
+    _bpe_tokenizer(folder, chat_template)
     torch.manual_seed(seed)
     config = LlamaConfig(vocab_size=320, hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers,
                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
                          bos_token_id=0, eos_token_id=1, pad_token_id=2)
     LlamaForCausalLM(config).save_pretrained(folder)
+    return folder
+
+
+DECODERS = ("gpt2", "opt", "phi", "phi3", "glm", "glm4")
+
+
+def tiny_decoder(folder: str | Path, family: str, *, layers: int = 4, hidden: int = 32, seed: int = 0) -> Path:
+    """A random causal LM of one of :data:`DECODERS` (4 layers, hidden 32) with the byte-level BPE tokenizer."""
+    import torch
+    import transformers as tf
+
+    folder = Path(folder)
+    ids = {"bos_token_id": 0, "eos_token_id": 1, "pad_token_id": 2}
+    small = {"vocab_size": 320, "hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": 4,
+             "max_position_embeddings": 128, **ids}
+    configs = {
+        "gpt2": lambda: tf.GPT2Config(vocab_size=320, n_embd=hidden, n_layer=layers, n_head=4, n_positions=128,
+                                      **ids),
+        "opt": lambda: tf.OPTConfig(ffn_dim=2 * hidden, word_embed_proj_dim=hidden, **small),
+        "phi": lambda: tf.PhiConfig(intermediate_size=2 * hidden, **small),
+        "phi3": lambda: tf.Phi3Config(intermediate_size=2 * hidden, num_key_value_heads=2, **small),
+        "glm": lambda: tf.GlmConfig(intermediate_size=2 * hidden, num_key_value_heads=2, head_dim=hidden // 4,
+                                    **small),
+        "glm4": lambda: tf.Glm4Config(intermediate_size=2 * hidden, num_key_value_heads=2, head_dim=hidden // 4,
+                                      **small),
+    }
+    if family not in configs:
+        raise ValueError(f"tiny_decoder: family {family!r} is not one of {', '.join(DECODERS)}")
+    _bpe_tokenizer(folder)
+    torch.manual_seed(seed)
+    tf.AutoModelForCausalLM.from_config(configs[family]()).save_pretrained(folder)
     return folder
 
 
