@@ -74,7 +74,7 @@ from lego_core.data.depot import Column, Depot, cache_key, text_column
 from lego_core.data.vocab import build_text_vocab, encode_texts, tokenize
 from lego_core.errors import ConfigError, DataError
 from lego_core.lock import file_lock
-from lego_llm.layout import Layout, item_texts, make_layout
+from lego_llm.layout import Layout, item_texts, make_layout, source_digests
 
 FORMAT = 1
 PROGRESS_FILE = "chunks.jsonl"
@@ -207,7 +207,8 @@ def augment_depot(depot: str | Path, generator: Generator, *, template: str, col
     if key_parts is None:
         key_parts = generator.key_parts() if hasattr(generator, "key_parts") else {"generator": repr(generator)}
     parts = {"format": FORMAT, "generator": key_parts, "template": layout.template, "fields": list(layout.fields),
-             "seed": seed, "batch_size": batch_size, "chunk_size": chunk_size, "items": n}
+             "sources": source_digests(opened, layout.fields), "seed": seed, "batch_size": batch_size,
+             "chunk_size": chunk_size, "items": n}
     folder = opened.path / "cache" / cache_key("augment", **parts)
     folder.mkdir(parents=True, exist_ok=True)
     if not (folder / "meta.json").is_file():

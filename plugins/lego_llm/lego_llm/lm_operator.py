@@ -40,7 +40,7 @@ from lego_llm.backbone import TOKENS, enable_checkpointing, evaluating, load_bac
 from lego_llm.checkpoint import keep_only_trained
 from lego_llm.families import FAMILY_NAMES
 from lego_llm.freezing import find_layers, frozen_subtrees, resolve_tune_from, set_trainable, trained_prefixes
-from lego_llm.layout import make_layout
+from lego_llm.layout import make_layout, source_digests, text_attributes
 from lego_llm.loading import DEFAULT_MODEL, DTYPES
 from lego_llm.lora import apply_lora
 from lego_llm.pooling import POOLINGS, pool, trim
@@ -126,7 +126,7 @@ class LMOperator(ContentOperator):
         self.model = backbone.model
         self.family = backbone.family
         self.pooling = o.pooling or self.family.pooling
-        self.layout = make_layout(list(context.item_attributes), o.template)
+        self.layout = make_layout(text_attributes(context), o.template)
         self.start: int | None = None
         layers_name, num_layers = "", 0
         if o.tune_from is not None or o.lora_r or o.split:
@@ -172,7 +172,8 @@ class LMOperator(ContentOperator):
             assert self.start is not None
             frozen = [(f"{i}.", m) for i, m in enumerate(self.frozen)]
             parts = split_key_parts(self.backbone, frozen, layout=self.layout, max_length=o.max_length,
-                                    layer=self.start, dtype=o.split_dtype, model_dtype=o.dtype)
+                                    layer=self.start, dtype=o.split_dtype, model_dtype=o.dtype,
+                                    sources=source_digests(store.depot, self.layout.fields))
             with evaluating(self):
                 self.split_cache = build_split_cache(store.depot, store.tokens[TOKENS], store.masks[TOKENS],
                                                      self.runner, self.start, parts, o.prepare_batch_size)
