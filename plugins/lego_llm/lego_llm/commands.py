@@ -39,8 +39,22 @@ def embed_arguments(parser: argparse.ArgumentParser) -> None:
 def augment_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--depot", required=True, help="the depot folder")
     parser.add_argument("--template", required=True,
-                        help='the prompt over item columns, e.g. "Rewrite this news title: {title}"')
-    parser.add_argument("--column", required=True, help="the new item column (also <column>_text with the raw text)")
+                        help='the prompt over item columns, e.g. "Rewrite this news title: {title}"; with --users '
+                             'over user columns and {history}, e.g. "Describe this reader. They read: {history}"')
+    parser.add_argument("--column", required=True, help="the new column (also <column>_text with the raw text)")
+    parser.add_argument("--users", action="store_true",
+                        help="generate a user column (one prompt per user row, from its history) instead of an item one")
+    parser.add_argument("--item-template", default="{title}",
+                        help="--users: how each history item is written in {history} (default {title})")
+    parser.add_argument("--separator", default="\\n",
+                        help="--users: between the history items (default a newline; escapes like \\n are read)")
+    parser.add_argument("--max-history", type=int, default=20,
+                        help="--users: most recent history items in the prompt (default 20)")
+    parser.add_argument("--replace", action="store_true",
+                        help="regenerate columns the table already has (caches of the old contents are not reused)")
+    parser.add_argument("--chat-template", choices=("auto", "on", "off"), default="auto",
+                        help="wrap each prompt as a user message: auto (default) when the local tokenizer has a "
+                             "chat template; with --endpoint, on sends /v1/chat/completions")
     source = parser.add_argument_group("generator (one of)")
     source.add_argument("--model", help="a local causal LM: checkpoint folder or Hugging Face hub id")
     source.add_argument("--endpoint", help="an OpenAI-compatible server, e.g. http://127.0.0.1:8000 (vLLM, Ollama); "
@@ -69,7 +83,7 @@ def _embed(args: argparse.Namespace, context: CommandContext) -> Any:
 
 
 def _augment(args: argparse.Namespace, context: CommandContext) -> Any:
-    from lego_llm.augment import run_command
+    from lego_llm.augment_cli import run_command
 
     return run_command(args, context)
 

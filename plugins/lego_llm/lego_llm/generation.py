@@ -9,15 +9,23 @@ their outputs depend on (part of the resumable cache's key).
   row), greedy unless ``temperature > 0``; the random state is seeded per
   call inside :func:`torch.random.fork_rng`, so the caller's RNG is untouched
   and a resumed run draws the same samples. The output is the decoded new
-  tokens, special tokens skipped, stripped.
+  tokens, special tokens skipped, stripped. When the tokenizer has a chat
+  template (``chat_template = "auto"``, or ``"on"`` to insist) each prompt is
+  sent as one user message through ``tokenizer.apply_chat_template(...,
+  add_generation_prompt=True)``, which instruction-tuned models expect; the
+  rendered text carries the model's own special tokens, so none are added
+  again. A checkpoint that cannot continue text (an encoder such as BERT, an
+  encoder-decoder such as T5) is refused from its config, before any weight
+  is loaded.
 - :class:`EndpointGenerator`: ``POST {endpoint}/v1/completions`` (vLLM,
-  Ollama, llama.cpp server, ... started by the user) with the standard
-  library's :mod:`urllib`, one prompt per request and ``batch_size``
-  requests in flight (threads). ``temperature = 0`` is greedy; ``seed`` is
-  sent, which servers that support it use. An API key is read from the
-  environment variable ``OPENAI_API_KEY`` when set (sent as a bearer token).
-  Connection failures, 429 and 5xx answers are retried twice; other errors
-  stop with the server's answer quoted.
+  Ollama, llama.cpp server, ... started by the user; ``chat = True``:
+  ``/v1/chat/completions`` with one user message, the server applying the
+  model's chat template) with the standard library's :mod:`urllib`, one
+  prompt per request and ``batch_size`` requests in flight (threads).
+  ``temperature = 0`` is greedy; ``seed`` is sent, which servers that support
+  it use. An API key is read from the environment variable ``OPENAI_API_KEY``
+  when set (sent as a bearer token). Connection failures, 429 and 5xx answers
+  are retried twice; other errors stop with the server's answer quoted.
 
 Example:
     >>> EndpointGenerator("http://127.0.0.1:8000/v1", "m", max_new_tokens=8).url
@@ -38,7 +46,9 @@ from typing import Any
 import torch
 
 from lego_core.errors import ConfigError, LegoError
+from lego_llm.families import family_of
 from lego_llm.loading import (
+    Source,
     config_digest,
     load_model,
     load_tokenizer,
@@ -46,6 +56,8 @@ from lego_llm.loading import (
     tokenizer_digest,
     weights_digest,
 )
+
+CHAT_CHOICES = ("auto", "on", "off")
 
 RETRIES = 2
 API_KEY_VARIABLE = "OPENAI_API_KEY"
@@ -60,6 +72,25 @@ def _check_sampling(max_new_tokens: int, temperature: float, top_p: float) -> No
         raise ConfigError(f"lego augment --top-p {top_p}: must be in (0, 1]")
 
 
+def check_generative(source: Source, where: str = "lego augment --model") -> None:
+    """Refuse, from the config alone, a checkpoint that cannot continue text (before its weights load)."""
+    from transformers import AutoConfig
+
+    try:
+        config = AutoConfig.from_pretrained(source.location, revision=source.revision)
+    except (OSError, ValueError):
+        return  # load_model reports a checkpoint that cannot be found, with what to do
+    model_type = getattr(config, "model_type", "?")
+    if getattr(config, "is_encoder_decoder", False):
+        raise ConfigError(f"{where} = {source.label!r}: a {model_type!r} checkpoint is an encoder-decoder; "
+                          "lego augment continues prompts with a decoder-only causal LM (LLaMA, Qwen, Mistral, "
+                          "GPT-2, OPT, Phi, GLM, ...)")
+    if not family_of(model_type, "auto", config).decoder:
+        raise ConfigError(f"{where} = {source.label!r}: a {model_type!r} checkpoint is an encoder (it reads text, "
+                          "it does not continue it) and would generate noise; give a causal LM (LLaMA, Qwen, "
+                          "Mistral, GPT-2, OPT, Phi, GLM, ...)")
+
+
 class LocalGenerator:
     """A local causal language model (a checkpoint folder or a hub id), batched ``generate``.
 
@@ -71,15 +102,26 @@ class LocalGenerator:
         device: a torch device.
         dtype: ``"float32"``, ``"bfloat16"`` or ``"float16"``.
         revision: hub revision.
+        chat_template: ``"auto"`` (the tokenizer's chat template when it has one), ``"on"`` (an error
+            without one), ``"off"`` (plain prompts).
     """
 
     def __init__(self, model: str, *, max_new_tokens: int = 32, temperature: float = 0.0, top_p: float = 1.0,
-                 device: str | torch.device = "cpu", dtype: str = "float32", revision: str | None = None) -> None:
+                 device: str | torch.device = "cpu", dtype: str = "float32", revision: str | None = None,
+                 chat_template: str = "auto") -> None:
         _check_sampling(max_new_tokens, temperature, top_p)
         where = "lego augment --model"
+        if chat_template not in CHAT_CHOICES:
+            raise ConfigError(f"lego augment --chat-template {chat_template!r}: choose one of {', '.join(CHAT_CHOICES)}")
         self.source = resolve_source(model, revision, where)
+        check_generative(self.source, where)
         self.tokenizer = load_tokenizer(self.source, where)
         self.tokenizer.padding_side = "left"
+        has_template = bool(getattr(self.tokenizer, "chat_template", None))
+        if chat_template == "on" and not has_template:
+            raise ConfigError(f"lego augment --chat-template on: the tokenizer of {model!r} has no chat template; "
+                              "use --chat-template off (plain prompts) or an instruction-tuned checkpoint")
+        self.chat = has_template and chat_template != "off"
         self.model = load_model(self.source, dtype, where, causal_lm=True).to(device).eval()
         config = self.model.generation_config
         self.eos_id = config.eos_token_id if config.eos_token_id is not None else self.tokenizer.eos_token_id
@@ -103,10 +145,18 @@ class LocalGenerator:
             "weights": weights_digest([("", self.model)]),
             "dtype": self.dtype,
             "tokenizer": tokenizer_digest(self.tokenizer),
+            "chat_template": self.tokenizer.chat_template if self.chat else None,
             "max_new_tokens": self.max_new_tokens,
             "temperature": self.temperature,
             "top_p": self.top_p,
         }
+
+    def render(self, prompt: str) -> str:
+        """The text the model continues: the prompt, or the chat template's user turn and assistant opening."""
+        if not self.chat:
+            return prompt
+        return str(self.tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
+                                                      add_generation_prompt=True))
 
     def __call__(self, prompts: Sequence[str], seed: int) -> list[str]:
         from transformers import GenerationConfig
@@ -117,7 +167,9 @@ class LocalGenerator:
                                   top_p=self.top_p if sample else None, top_k=None,
                                   pad_token_id=self.pad_id, eos_token_id=self.eos_id)
         device = next(self.model.parameters()).device
-        batch = self.tokenizer(list(prompts), return_tensors="pt", padding=True).to(device)
+        texts = [self.render(p) for p in prompts]
+        # a rendered chat template already holds the model's special tokens (BOS, turn markers)
+        batch = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=not self.chat).to(device)
         devices = [device] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices), torch.inference_mode():
             torch.manual_seed(seed)
@@ -137,17 +189,22 @@ class EndpointGenerator:
         temperature, top_p: sampling settings (0 = greedy).
         batch_size: requests in flight at once.
         timeout: seconds per request.
+        chat: send ``/v1/chat/completions`` with the prompt as one user message (the server applies
+            the model's chat template) instead of ``/v1/completions``.
     """
 
     def __init__(self, endpoint: str, model: str, *, max_new_tokens: int = 32, temperature: float = 0.0,
-                 top_p: float = 1.0, batch_size: int = 8, timeout: float = 120.0, retry_wait: float = 1.0) -> None:
+                 top_p: float = 1.0, batch_size: int = 8, timeout: float = 120.0, retry_wait: float = 1.0,
+                 chat: bool = False) -> None:
         _check_sampling(max_new_tokens, temperature, top_p)
         if not endpoint.startswith(("http://", "https://")):
             raise ConfigError(f"lego augment --endpoint {endpoint!r}: give the server's URL, e.g. http://127.0.0.1:8000")
         if not model:
             raise ConfigError("lego augment --endpoint needs --endpoint-model (the model name the server serves)")
         base = endpoint.rstrip("/")
-        self.url = f"{base}/completions" if base.endswith("/v1") else f"{base}/v1/completions"
+        path = "chat/completions" if chat else "completions"
+        self.chat = chat
+        self.url = f"{base}/{path}" if base.endswith("/v1") else f"{base}/v1/{path}"
         self.model = model
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature
@@ -158,7 +215,7 @@ class EndpointGenerator:
 
     def key_parts(self) -> dict[str, Any]:
         return {"kind": "endpoint", "url": self.url, "model": self.model, "max_new_tokens": self.max_new_tokens,
-                "temperature": self.temperature, "top_p": self.top_p}
+                "temperature": self.temperature, "top_p": self.top_p, "chat": self.chat}
 
     def _post(self, body: dict[str, Any]) -> dict[str, Any]:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
@@ -190,13 +247,20 @@ class EndpointGenerator:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _complete(self, prompt: str, seed: int) -> str:
-        body = {"model": self.model, "prompt": prompt, "max_tokens": self.max_new_tokens,
-                "temperature": self.temperature, "top_p": self.top_p, "seed": seed, "n": 1, "stream": False}
+        body: dict[str, Any] = {"model": self.model, "max_tokens": self.max_new_tokens,
+                                "temperature": self.temperature, "top_p": self.top_p, "seed": seed, "n": 1,
+                                "stream": False}
+        if self.chat:
+            body["messages"] = [{"role": "user", "content": prompt}]
+        else:
+            body["prompt"] = prompt
         answer = self._post(body)
+        field = "message.content" if self.chat else "text"
         try:
-            return str(answer["choices"][0]["text"]).strip()
+            choice = answer["choices"][0]
+            return str(choice["message"]["content"] if self.chat else choice["text"]).strip()
         except (KeyError, IndexError, TypeError):
-            raise LegoError(f"lego augment --endpoint: {self.url} answered without choices[0].text: "
+            raise LegoError(f"lego augment --endpoint: {self.url} answered without choices[0].{field}: "
                             f"{json.dumps(answer)[:300]}") from None
 
     def __call__(self, prompts: Sequence[str], seed: int) -> list[str]:
