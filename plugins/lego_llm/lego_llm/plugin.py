@@ -1,4 +1,4 @@
-"""lego-llm's hooks: the language-model content operators and the presets that use them."""
+"""lego-llm's hooks: its bricks, task, settings, presets and commands, and the Green-AI lifecycle hooks."""
 
 from pathlib import Path
 
@@ -13,6 +13,27 @@ def lego_register_content_operators():
     from lego_llm.lm_operator import LMOperator
 
     return [LMOperator, IISANOperator]
+
+
+@hookimpl
+def lego_register_behavior_operators():
+    from lego_llm.flatten import FlattenOperator
+
+    return [FlattenOperator]
+
+
+@hookimpl
+def lego_register_predictors():
+    from lego_llm.llmrec import LLMRecPredictor
+
+    return [LLMRecPredictor]
+
+
+@hookimpl
+def lego_register_tasks():
+    from lego_llm.tasks import PointwiseTask
+
+    return [PointwiseTask]
 
 
 @hookimpl

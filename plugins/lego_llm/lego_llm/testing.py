@@ -27,7 +27,7 @@ BERT_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 CORPUS = [
     "title: a movie about space; category: movies", "the cat sat on the mat", "stock markets fell sharply",
     "new recipe for bread", "team wins the final", "weather: rain and wind", "velorin drast koumen",
-] * 5
+] * 5 + ["Answer: Yes", "Answer: No"] * 20  # " Yes" and " No" become single tokens, as in real vocabularies
 
 
 def tiny_bert(folder: str | Path, *, layers: int = 4, hidden: int = 32, seed: int = 0) -> Path:
@@ -185,12 +185,37 @@ def _iisan_example(workdir: Path) -> Any:
     return IISANConfig(model=str(example_bert(workdir)), max_length=16, adapter_size=8)
 
 
+def example_llama(workdir: str | Path) -> Path:
+    """The tiny random LLaMA under ``workdir/lego-llm-tiny-llama``, written on first use."""
+    folder = Path(workdir) / "lego-llm-tiny-llama"
+    if not (folder / "config.json").is_file():
+        tiny_llama(folder)
+    return folder
+
+
+def _flatten_example(workdir: Path) -> Any:
+    from lego_llm.flatten import FlattenConfig
+
+    return FlattenConfig(model=str(example_bert(workdir)), tune_from=-1, lora_r=2, max_length=48, item_max_length=8)
+
+
+def _llmrec_example(workdir: Path) -> Any:
+    from lego_llm.llmrec import LLMRecConfig
+
+    return LLMRecConfig(model=str(example_llama(workdir)), lora_r=2, max_history=4, item_max_length=8,
+                        max_length=96)
+
+
 def _register_examples() -> None:
+    from lego_llm.flatten import FlattenOperator
     from lego_llm.iisan import IISANOperator
+    from lego_llm.llmrec import LLMRecPredictor
     from lego_llm.lm_operator import LMOperator
 
     register_example_options(LMOperator, _lm_example)
     register_example_options(IISANOperator, _iisan_example)
+    register_example_options(FlattenOperator, _flatten_example)
+    register_example_options(LLMRecPredictor, _llmrec_example)
 
 
 _register_examples()

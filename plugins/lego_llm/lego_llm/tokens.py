@@ -73,7 +73,9 @@ def tokenize_items(depot: Depot, tokenizer: Any, layout: Layout, max_length: int
         for start in range(0, len(texts), CHUNK):
             encoded = tokenizer(texts[start:start + CHUNK], truncation=True, max_length=max_length,
                                 add_special_tokens=special_tokens)["input_ids"]
-            rows.extend(list(r) if len(r) else [fill] for r in encoded)
+            # a text that tokenises to nothing gets one token (every item needs a position to pool),
+            # except as a piece of a longer sequence, where nothing is nothing
+            rows.extend(list(r) if len(r) or not special_tokens else [fill] for r in encoded)
         return Column(kind="tokens", data=Ragged.from_lists(rows))
 
     key = tokens_key(tokenizer, layout, max_length, revision, source_digests(depot, layout.fields),
