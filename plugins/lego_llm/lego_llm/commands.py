@@ -1,4 +1,4 @@
-"""lego-llm's commands, ``lego embed`` and ``lego augment``: arguments here, work in their modules.
+"""lego-llm's commands, ``lego embed``, ``lego augment`` and ``lego images``: arguments here, work in their modules.
 
 This module is imported by ``lego --help``, so it stays light (argparse only):
 torch, transformers and the work itself are imported when a command runs.
@@ -76,6 +76,17 @@ def augment_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per endpoint request (default 120)")
 
 
+def images_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--depot", required=True, help="the depot folder")
+    parser.add_argument("--folder", required=True, help="the folder of image files")
+    parser.add_argument("--pattern", default="{item_id}.jpg",
+                        help='each item\'s file name, over {item_id} (its original id) or {row} (default "{item_id}.jpg")')
+    parser.add_argument("--column", default="image", help="the new item column (default image)")
+    parser.add_argument("--copy", action="store_true",
+                        help="store the files' bytes in the depot (default: paths, read from --folder when needed)")
+    parser.add_argument("--replace", action="store_true", help="replace an image column the depot already has")
+
+
 def _embed(args: argparse.Namespace, context: CommandContext) -> Any:
     from lego_llm.embed import run_command
 
@@ -88,7 +99,15 @@ def _augment(args: argparse.Namespace, context: CommandContext) -> Any:
     return run_command(args, context)
 
 
+def _images(args: argparse.Namespace, context: CommandContext) -> Any:
+    from lego_llm.image_folder import run_command
+
+    return run_command(args, context)
+
+
 EMBED = Command(name="embed", help="encode every item once with a frozen language model into <depot>/embeddings/",
                 add_arguments=embed_arguments, run=_embed)
-AUGMENT = Command(name="augment", help="generate a new item column with a language model (ONCE-style augmentation)",
+AUGMENT = Command(name="augment", help="generate a new item (or --users: user) column with a language model (ONCE)",
                   add_arguments=augment_arguments, run=_augment)
+IMAGES = Command(name="images", help="add an item image column to a depot from a folder of image files",
+                 add_arguments=images_arguments, run=_images)

