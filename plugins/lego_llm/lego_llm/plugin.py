@@ -49,3 +49,25 @@ def lego_register_commands():
     from lego_llm.commands import AUGMENT, EMBED, IMAGES
 
     return [EMBED, AUGMENT, IMAGES]
+
+
+@hookimpl
+def lego_register_settings():
+    from lego_llm.green import GreenSettings
+
+    return [GreenSettings]
+
+
+# Green AI ([plugins.green]): energy and carbon from the start of a run to its end, ApC in the results
+@hookimpl
+def lego_experiment_start(run_dir, settings):
+    from lego_llm import green
+
+    green.start(run_dir, settings)
+
+
+@hookimpl
+def lego_experiment_end(results, run_dir, settings):
+    from lego_llm import green
+
+    green.end(run_dir, settings, results)
