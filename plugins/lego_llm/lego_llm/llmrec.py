@@ -122,7 +122,7 @@ class LLMRecPredictor(Predictor):
 
         source = resolve_source(o.model, o.revision, f"{where}.model")
         check_generative(source, f"{where}.model")
-        self.tokenizer = tokenizer = load_tokenizer(source, f"{where}.model")
+        self.tokenizer = load_tokenizer(source, f"{where}.model")
         self.model = load_model(source, o.dtype, f"{where}.model", causal_lm=True)
         config = self.model.config
         self.family = family_of(getattr(config, "model_type", ""), o.family, config)

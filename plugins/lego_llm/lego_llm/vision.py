@@ -61,7 +61,13 @@ from lego_llm.lm_operator import LMConfig, LMOperator
 from lego_llm.loading import DTYPES, config_digest, weights_digest
 from lego_llm.state_cache import CACHE_DTYPES, StateCache, write_state_cache
 from lego_llm.tuning import _fraction, _non_empty, _targets, tune
-from lego_llm.vision_backbone import VISION_POOLINGS, full_forward, load_vision, pool_vision, runner_for_vision
+from lego_llm.vision_backbone import (
+    VISION_POOLINGS,
+    full_forward,
+    load_vision,
+    pool_vision,
+    runner_for_vision,
+)
 
 FORMAT = 1
 FUSIONS = ("concat", "sum", "gate")

@@ -9,15 +9,12 @@ images into ``pixel_values``.
 
 Families (``config.model_type``; the rest runs in full mode only):
 
-=================  =====================================  =================  ======================
-family             pieces run one by one                  default pooling    LoRA targets
-=================  =====================================  =================  ======================
-vit                ``embeddings``, each layer, ``layernorm``  ``cls`` token     ``q_proj``, ``v_proj``
-                                                                             (``query``, ``value``)
-clip_vision_model  ``embeddings``, ``pre_layrnorm``,      ``cls`` token,     ``q_proj``, ``v_proj``
-                   each layer; ``post_layernorm`` on the  post-normed (the
-                   pooled vector                          model's pooler)
-=================  =====================================  =================  ======================
+- ``vit``: ``embeddings``, each layer, ``layernorm``; default pooling the CLS
+  token; LoRA targets ``q_proj``/``v_proj`` (``query``/``value`` in the
+  transformers releases that name them so);
+- ``clip_vision_model``: ``embeddings``, ``pre_layrnorm``, each layer, and
+  ``post_layernorm`` on the pooled vector (so ``cls`` pooling is the model's own
+  ``pooler_output``); LoRA targets ``q_proj``/``v_proj``.
 
 Pooling: ``cls`` (the first token), ``mean`` (the patch tokens' mean) or
 ``pooler`` (the model's own ``pooler_output``). The split runner and the full

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 
 from lego_core.cli.main import main
 from lego_core.data.depot import Depot
@@ -128,3 +129,24 @@ def test_users_on_the_command_line(depot_copy: Path, llama_dir: Path, capsys: py
     assert code == 0, out
     assert "added user columns interests" in out and "flatten" in out
     assert len(Depot(depot_copy).users.strings("interests_text")) == 15
+
+
+def test_the_once_preset_reads_the_generated_summaries(llama_dir: Path, depot_copy: Path) -> None:
+    pytest.importorskip("lego_text")
+    from lego_core.experiment import Experiment
+
+    experiment = {"data": {"path": str(depot_copy), "item_attributes": ["title"], "max_history": 5},
+                  "model": {"preset": "once", "hidden_size": 16,
+                            "content_options": {"model": str(llama_dir), "dtype": "float32", "max_length": 48}},
+                  "train": {"device": "cpu"}}
+    with pytest.raises(ConfigError, match="no item column 'summary'.*lego augment --column summary"):
+        Experiment.from_dict(experiment).build(torch.device("cpu"))
+    augment_depot(depot_copy, lambda prompts, seed: [f"about {p[:12]}" for p in prompts], column="summary",
+                  template="{title}")
+    model = Experiment.from_dict(experiment).build(torch.device("cpu"))
+    from lego_llm.layout import item_texts
+
+    texts = item_texts(Depot(depot_copy), model.content.layout)
+    titles = Depot(depot_copy).items.strings("title_text")
+    assert texts[0] == f"Title: {titles[0]}\nSummary: about {titles[0][:12]}"
+    assert model.content.split_cache is not None  # DIRE's split mode over the generated text
