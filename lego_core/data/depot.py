@@ -298,7 +298,7 @@ class Table(Mapping[str, Any]):
             for array in arrays:
                 flat = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
                 for start in range(0, len(flat), 1 << 24):
-                    h.update(flat[start: start + (1 << 24)])
+                    h.update(flat[start: start + (1 << 24)].tobytes())
             if entry["kind"] == "image" and entry.get("storage") == "path":
                 for stored in decode_text(data):
                     try:

@@ -245,7 +245,7 @@ class LLMRecPredictor(Predictor):
         share = self.options.share_prefix and not (self.options.gradient_checkpointing and self.training) \
             and self.family.positions != "model"
         if share:
-            first = {}
+            first: dict[int, list[int]] = {}
             for (prefix, _), row in zip(prompts, rows, strict=True):
                 first.setdefault(row, prefix)
             prefixes = [first[d] for d in distinct]

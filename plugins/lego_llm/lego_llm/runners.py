@@ -111,7 +111,7 @@ class BertRunner(Runner):
         return hidden
 
 
-def _causal_mask(config: Any, hidden: Tensor, mask: Tensor, pos: Tensor) -> Any:
+def _causal_mask(config: Any, hidden: Tensor, mask: Tensor, pos: Tensor | None) -> Any:
     from transformers.masking_utils import create_causal_mask
 
     # the fourth argument is the (absent) key-value cache: past_key_values or cache, by transformers version

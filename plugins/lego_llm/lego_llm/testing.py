@@ -107,8 +107,8 @@ def tiny_decoder(folder: str | Path, family: str, *, layers: int = 4, hidden: in
     import transformers as tf
 
     folder = Path(folder)
-    ids = {"bos_token_id": 0, "eos_token_id": 1, "pad_token_id": 2}
-    small = {"vocab_size": 320, "hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": 4,
+    ids: dict[str, Any] = {"bos_token_id": 0, "eos_token_id": 1, "pad_token_id": 2}
+    small: dict[str, Any] = {"vocab_size": 320, "hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": 4,
              "max_position_embeddings": 128, **ids}
     configs = {
         "gpt2": lambda: tf.GPT2Config(vocab_size=320, n_embd=hidden, n_layer=layers, n_head=4, n_positions=128,
@@ -150,11 +150,11 @@ def tiny_clip(folder: str | Path, *, full: bool = False, layers: int = 4, hidden
 
     folder = Path(folder)
     torch.manual_seed(seed)
-    vision = dict(hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers, num_attention_heads=4,
-                  image_size=image_size, patch_size=8)
+    vision: dict[str, Any] = dict(hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers,
+                                  num_attention_heads=4, image_size=image_size, patch_size=8)
     if full:
-        text = dict(hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=2, num_attention_heads=4,
-                    vocab_size=100)
+        text: dict[str, Any] = dict(hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=2,
+                                    num_attention_heads=4, vocab_size=100)
         CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=16)).save_pretrained(folder)
     else:
         CLIPVisionModel(CLIPVisionConfig(**vision)).save_pretrained(folder)
