@@ -19,6 +19,8 @@ titles (``title: {title}``, max_length 32); a batch is 16 users x (history 20
 + 5 candidates). The step ratio's ideal is (L + 2) / 3 rather than L: full
 mode pays L layer forwards + the top layer's backward (about 2 forwards),
 split mode 1 forward + the same backward; forward only (scoring), it is L.
+The two modes take turns on every batch, so a change of the machine's load
+during the run affects both alike.
 
 Memory: the split cache on disk (ragged: real tokens only, bf16) and the
 resident memory it adds when opened and read (memory-mapped), against the
@@ -122,31 +124,44 @@ def distinct_items(model: Recommender, rows: torch.Tensor, candidates: torch.Ten
     return int(torch.unique(torch.cat([history[mask], candidates.reshape(-1)])).numel())
 
 
-def time_steps(model: Recommender, work: list[tuple[torch.Tensor, torch.Tensor]], warmup: int) -> float:
-    """Seconds per training step, averaged over ``work[warmup:]``."""
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
-    model.train()
+def time_steps(models: list[Recommender], work: list[tuple[torch.Tensor, torch.Tensor]],
+               warmup: int) -> list[float]:
+    """Seconds per training step of each model, averaged over ``work[warmup:]``.
+
+    The models take turns on every batch (one step of each, then the next batch), so a
+    machine whose load changes during the run slows them alike.
+    """
+    optimizers = [torch.optim.AdamW([p for p in m.parameters() if p.requires_grad], lr=1e-5) for m in models]
     target = torch.zeros(USERS, dtype=torch.long)
-    times = []
+    times: list[list[float]] = [[] for _ in models]
+    for model in models:
+        model.train()
     for i, (rows, candidates) in enumerate(work):
-        start = time.perf_counter()
-        loss = F.cross_entropy(model(rows, candidates), target)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if i >= warmup:
-            times.append(time.perf_counter() - start)
-    return float(np.mean(times))
+        for model, optimizer, spent in zip(models, optimizers, times, strict=True):
+            start = time.perf_counter()
+            loss = F.cross_entropy(model(rows, candidates), target)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if i >= warmup:
+                spent.append(time.perf_counter() - start)
+    return [float(np.mean(t)) for t in times]
 
 
-def time_scoring(model: Recommender, rows: torch.Tensor, candidates: torch.Tensor, repeat: int = 2) -> float:
-    model.eval()
+def time_scoring(models: list[Recommender], rows: torch.Tensor, candidates: torch.Tensor,
+                 repeat: int = 2) -> list[float]:
+    """Seconds of a forward pass over one batch for each model, the models taking turns."""
+    spent = [0.0] * len(models)
     with torch.no_grad():
-        model(rows, candidates)
-        start = time.perf_counter()
-        for _ in range(repeat):
+        for model in models:
+            model.eval()
             model(rows, candidates)
-    return (time.perf_counter() - start) / repeat
+        for _ in range(repeat):
+            for i, model in enumerate(models):
+                start = time.perf_counter()
+                model(rows, candidates)
+                spent[i] += time.perf_counter() - start
+    return [t / repeat for t in spent]
 
 
 PROBE = """
@@ -228,10 +243,8 @@ def measure(name: str, depot: Path, model: str, steps: int, warmup: int) -> dict
     with torch.no_grad():
         rows, candidates = work[0]
         difference = float((full(rows, candidates) - split(rows, candidates)).abs().max())
-    seconds_full = time_steps(full, work, warmup)
-    seconds_split = time_steps(split, work, warmup)
-    score_full = time_scoring(full, *work[0])
-    score_split = time_scoring(split, *work[0])
+    seconds_full, seconds_split = time_steps([full, split], work, warmup)
+    score_full, score_split = time_scoring([full, split], *work[0])
     return {
         "model": name,
         "layers": layers,

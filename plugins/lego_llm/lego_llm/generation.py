@@ -83,7 +83,7 @@ def check_generative(source: Source, where: str = "lego augment --model") -> Non
     model_type = getattr(config, "model_type", "?")
     if getattr(config, "is_encoder_decoder", False):
         raise ConfigError(f"{where} = {source.label!r}: a {model_type!r} checkpoint is an encoder-decoder; "
-                          "lego augment continues prompts with a decoder-only causal LM (LLaMA, Qwen, Mistral, "
+                          "this needs a decoder-only causal LM that continues a prompt (LLaMA, Qwen, Mistral, "
                           "GPT-2, OPT, Phi, GLM, ...)")
     if not family_of(model_type, "auto", config).decoder:
         raise ConfigError(f"{where} = {source.label!r}: a {model_type!r} checkpoint is an encoder (it reads text, "

@@ -251,7 +251,10 @@ class LLMRecPredictor(Predictor):
             prefixes = [first[d] for d in distinct]
             ids, mask = (torch.from_numpy(a).to(device) for a in pad_left(prefixes, self.pad_id))
             pos = position_ids(mask, self.family, self.model.config)
-            out = self.model(input_ids=ids, attention_mask=mask.long(), position_ids=pos, use_cache=True)
+            # the user's part: its key-value cache is what counts; one position of logits is the least the head
+            # computes (a whole prompt's logits over a 150k vocabulary would be gigabytes)
+            out = self.model(input_ids=ids, attention_mask=mask.long(), position_ids=pos, use_cache=True,
+                             logits_to_keep=1)
             cache = getattr(out, self.cache_out)
             index = torch.tensor([slot[r] for r in rows], device=device)
             cache.batch_select_indices(index)  # one copy of the user's part per pair
