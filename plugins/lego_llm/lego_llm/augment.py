@@ -106,6 +106,8 @@ class AugmentResult:
         unknown_share: share of generated words not in that vocabulary (id 1).
         cache: the progress folder.
         seconds: wall time.
+        empty: distinct prompts whose generation is empty (a local model that ended at once; an endpoint's
+            empty answer is an error instead, see :class:`lego_llm.generation.EndpointGenerator`).
     """
 
     columns: tuple[str, str]
@@ -119,6 +121,7 @@ class AugmentResult:
     seconds: float
     table: str = "items"
     distinct: int = 0
+    empty: int = 0
 
 
 def pick_vocab(depot: Depot, layout: Layout, choice: str) -> str | None:
@@ -267,6 +270,12 @@ def augment_depot(depot: str | Path, generator: Generator, *, template: str, col
                     if len(answers) != len(index):
                         raise DataError(f"lego augment: the generator returned {len(answers)} texts for "
                                         f"{len(index)} prompts")
+                    for i, answer in zip(index, answers, strict=True):
+                        if not isinstance(answer, str):
+                            # str(None) would be stored as if generated ("None" for every item)
+                            raise DataError(f"lego augment: the generator returned a {type(answer).__name__}, not "
+                                            f"a text, for the prompt {prompts[i][:80]!r}; nothing is stored for it "
+                                            "(the finished chunks are kept)")
                     texts.update(zip(index, answers, strict=True))
                     if advance:
                         advance(len(index))
@@ -300,4 +309,5 @@ def augment_depot(depot: str | Path, generator: Generator, *, template: str, col
                                      f"{column}_text": text_column(strings)}, new_vocabs, provenance, replace=replace)
     return AugmentResult(columns=(column, f"{column}_text"), rows=len(strings), generated=generated, resumed=resumed,
                          vocab=vocab_name, new_vocab=bool(new_vocabs), unknown_share=unknown, cache=folder,
-                         seconds=time.perf_counter() - started, table=table, distinct=n)
+                         seconds=time.perf_counter() - started, table=table, distinct=n,
+                         empty=sum(1 for text in answers if not text.strip()))

@@ -64,6 +64,10 @@ def run_command(args: argparse.Namespace, context: CommandContext) -> int:
                   f"{text} (text) to {args.depot}: {result.rows:,} {rows} from {result.distinct:,} distinct "
                   f"prompts, {result.generated:,} generated now, {result.resumed:,} from {result.cache.name}, in "
                   f"{result.seconds:.1f}s", markup=False, highlight=False, soft_wrap=True)
+    if result.empty:
+        context.err_console.print(f"warning: {result.empty:,} of the {result.distinct:,} distinct prompts generated nothing "
+                      "(stored as empty texts): raise --max-new-tokens or change the template, then run again with "
+                      "--replace", markup=False, highlight=False, soft_wrap=True)
     if result.table == "items":
         console.print(f'Use it: [data] item_attributes = ["{tokens}", ...], or an lm template "{{{tokens}}}"',
                       markup=False, highlight=False, soft_wrap=True)

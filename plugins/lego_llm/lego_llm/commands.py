@@ -58,7 +58,8 @@ def augment_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_argument_group("generator (one of)")
     source.add_argument("--model", help="a local causal LM: checkpoint folder or Hugging Face hub id")
     source.add_argument("--endpoint", help="an OpenAI-compatible server, e.g. http://127.0.0.1:8000 (vLLM, Ollama); "
-                                           "POST /v1/completions, API key from $OPENAI_API_KEY if set")
+                                           "POST /v1/completions, API key from $OPENAI_API_KEY if set (sent over https or "
+                                           "to loopback only; redirects to another origin are refused)")
     source.add_argument("--endpoint-model", help="the model name the endpoint serves")
     parser.add_argument("--max-new-tokens", type=int, default=32, help="tokens generated per item (default 32)")
     parser.add_argument("--batch-size", type=int, default=8,

@@ -24,8 +24,15 @@ their outputs depend on (part of the resumable cache's key).
   prompt per request and ``batch_size`` requests in flight (threads).
   ``temperature = 0`` is greedy; ``seed`` is sent, which servers that support
   it use. An API key is read from the environment variable ``OPENAI_API_KEY``
-  when set (sent as a bearer token). Connection failures, 429 and 5xx answers
-  are retried twice; other errors stop with the server's answer quoted.
+  when set (sent as a bearer token) and only over https or plain http to a
+  loopback host (``127.0.0.0/8``, ``::1``, ``localhost``; such a URL bypasses any
+  proxy); any other http URL is refused while a key is set. A redirect is
+  followed only within the endpoint's origin (scheme, host and port); one to
+  another origin is refused (the key and the prompts reach only the server
+  named), rather than followed with the key dropped. Connection failures, 429
+  and 5xx answers are retried twice; other errors stop with the server's
+  answer quoted. An answer whose text is missing, null, not a string or empty
+  is retried twice too, then stops the run: it is never stored.
 
 Example:
     >>> EndpointGenerator("http://127.0.0.1:8000/v1", "m", max_new_tokens=8).url
@@ -34,10 +41,12 @@ Example:
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -61,6 +70,62 @@ CHAT_CHOICES = ("auto", "on", "off")
 
 RETRIES = 2
 API_KEY_VARIABLE = "OPENAI_API_KEY"
+
+
+LOOPBACK_NAMES = ("localhost",)
+
+
+def is_loopback(host: str | None) -> bool:
+    """Whether ``host`` (a URL's host name, brackets removed) is this machine: plain http to it stays local.
+
+    Example:
+        >>> [is_loopback(h) for h in ("127.0.0.1", "::1", "localhost", "127.8.0.1", "10.0.0.1", "example.com")]
+        [True, True, True, True, False, False]
+    """
+    if not host:
+        return False
+    host = host.lower().rstrip(".")
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def origin(url: str) -> tuple[str, str, int]:
+    """A URL's origin, ``(scheme, host, port)``, the port made explicit.
+
+    Example:
+        >>> origin("HTTPS://Api.Example.com/v1/completions")
+        ('https', 'api.example.com', 443)
+    """
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or (443 if scheme == "https" else 80)
+
+
+class SameOriginRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only within one origin; one to another origin stops the run with a clear error.
+
+    ``urllib``'s own handler keeps every header (the API key's included) on a redirect to
+    any host. A 307/308 within the origin repeats the POST with its body and headers.
+    """
+
+    def __init__(self, allowed: tuple[str, str, int]) -> None:
+        self.allowed = allowed
+
+    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any,
+                         newurl: str) -> urllib.request.Request | None:
+        target = urllib.parse.urljoin(req.full_url, newurl)
+        if origin(target) != self.allowed:
+            fp.close()
+            raise LegoError(f"lego augment --endpoint: {req.full_url} redirected (HTTP {code}) to {target}, another "
+                            "origin; it is not followed, so the API key and the prompts go only to the server you "
+                            "named: give the URL it redirects to as --endpoint if you trust it")
+        if code in (307, 308) and req.get_method() == "POST":
+            return urllib.request.Request(target, data=req.data, headers=dict(req.headers), method="POST")
+        return super().redirect_request(req, fp, code, msg, headers, target)
 
 
 def _check_sampling(max_new_tokens: int, temperature: float, top_p: float) -> None:
@@ -197,8 +262,16 @@ class EndpointGenerator:
                  top_p: float = 1.0, batch_size: int = 8, timeout: float = 120.0, retry_wait: float = 1.0,
                  chat: bool = False) -> None:
         _check_sampling(max_new_tokens, temperature, top_p)
-        if not endpoint.startswith(("http://", "https://")):
+        parts = urllib.parse.urlsplit(endpoint)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
             raise ConfigError(f"lego augment --endpoint {endpoint!r}: give the server's URL, e.g. http://127.0.0.1:8000")
+        self.api_key = os.environ.get(API_KEY_VARIABLE) or None
+        local = is_loopback(parts.hostname)
+        if self.api_key and parts.scheme.lower() == "http" and not local:
+            raise ConfigError(f"lego augment --endpoint {endpoint!r}: ${API_KEY_VARIABLE} is set and would travel "
+                              f"unencrypted to {parts.hostname}; use an https URL, or unset ${API_KEY_VARIABLE} "
+                              "for a server that needs no key (plain http carries a key only to 127.0.0.1, ::1 or "
+                              "localhost)")
         if not model:
             raise ConfigError("lego augment --endpoint needs --endpoint-model (the model name the server serves)")
         base = endpoint.rstrip("/")
@@ -212,6 +285,10 @@ class EndpointGenerator:
         self.batch_size = max(1, batch_size)
         self.timeout = timeout
         self.retry_wait = retry_wait
+        handlers: list[urllib.request.BaseHandler] = [SameOriginRedirects(origin(self.url))]
+        if local:
+            handlers.append(urllib.request.ProxyHandler({}))  # a proxy would carry a loopback request off the machine
+        self.opener = urllib.request.build_opener(*handlers)
 
     def key_parts(self) -> dict[str, Any]:
         return {"kind": "endpoint", "url": self.url, "model": self.model, "max_new_tokens": self.max_new_tokens,
@@ -219,14 +296,13 @@ class EndpointGenerator:
 
     def _post(self, body: dict[str, Any]) -> dict[str, Any]:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        key = os.environ.get(API_KEY_VARIABLE)
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
         data = json.dumps(body).encode()
         for attempt in range(RETRIES + 1):
             request = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                with self.opener.open(request, timeout=self.timeout) as response:
                     return json.loads(response.read().decode("utf-8"))
             except urllib.error.HTTPError as err:
                 answer = err.read().decode("utf-8", "replace")[:300]
@@ -254,14 +330,23 @@ class EndpointGenerator:
             body["messages"] = [{"role": "user", "content": prompt}]
         else:
             body["prompt"] = prompt
-        answer = self._post(body)
         field = "message.content" if self.chat else "text"
-        try:
-            choice = answer["choices"][0]
-            return str(choice["message"]["content"] if self.chat else choice["text"]).strip()
-        except (KeyError, IndexError, TypeError):
-            raise LegoError(f"lego augment --endpoint: {self.url} answered without choices[0].{field}: "
-                            f"{json.dumps(answer)[:300]}") from None
+        for attempt in range(RETRIES + 1):
+            answer = self._post(body)
+            try:
+                choice = answer["choices"][0]
+                value = choice["message"]["content"] if self.chat else choice["text"]
+            except (KeyError, IndexError, TypeError):
+                raise LegoError(f"lego augment --endpoint: {self.url} answered without choices[0].{field}: "
+                                f"{json.dumps(answer)[:300]}") from None
+            if isinstance(value, str) and value.strip():
+                return value.strip()
+            if attempt < RETRIES:
+                time.sleep(self.retry_wait * 2 ** attempt)
+        what = "an empty text" if isinstance(value, str) else f"a {type(value).__name__} ({json.dumps(value)[:60]})"
+        raise LegoError(f"lego augment --endpoint: {self.url} answered {what} as choices[0].{field} for the prompt "
+                        f"{prompt[:80]!r}, {RETRIES + 1} times; nothing is stored for it (the finished chunks are "
+                        "kept): check the served model and --max-new-tokens, then run the same command again")
 
     def __call__(self, prompts: Sequence[str], seed: int) -> list[str]:
         with ThreadPoolExecutor(max_workers=min(self.batch_size, max(1, len(prompts)))) as pool:
