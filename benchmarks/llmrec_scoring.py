@@ -18,7 +18,8 @@ Both give the same scores (reported: the largest difference). Model: a
 randomly initialised LLaMA-shaped causal LM (``--layers`` x ``--hidden``, one
 attention head per 64 dimensions, half as many KV heads) with a byte-level BPE
 tokenizer trained on the item titles; the synthetic depot's impressions have
-``--candidates`` candidates each. The figures scale with the tokens processed,
+``--candidates`` candidates each. The two ways take turns (``--repeat`` passes each,
+the median reported, every pass's time kept). The figures scale with the tokens processed,
 which are reported too (prompt tokens per pair, tokens run per pair).
 
     cd benchmarks && python llmrec_scoring.py --out ../bench-out/llmrec_scoring.json
@@ -89,6 +90,7 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, default=10, help="candidates per impression")
     parser.add_argument("--pair-batch", type=int, default=64, help="pairs per forward pass (pair_batch_size)")
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--repeat", type=int, default=3, help="timed passes of each way (the median is reported)")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if args.threads:
@@ -104,15 +106,23 @@ def main() -> None:
     results: dict[str, Any] = {"pairs": n, "distinct_user_rows": int(len(np.unique(pairs.rows))),
                                "layers": args.layers, "hidden": args.hidden, "history_items": args.history,
                                "candidates_per_impression": args.candidates, "pair_batch_size": args.pair_batch}
-    scores = {}
-    for name, share in (("per_pair", False), ("shared", True)):
-        exp = experiment(depot, model, share, args)
-        predictor = exp.model.predictor
+    experiments = {name: experiment(depot, model, share, args) for name, share in (("per_pair", False),
+                                                                                  ("shared", True))}
+    for exp in experiments.values():
         score_split(exp.model, SplitPairs(rows=pairs.rows[:8], items=pairs.items[:8], labels=pairs.labels[:8],
                                           groups=pairs.groups[:8]), batch_size=args.pair_batch)  # warm-up
-        started = time.perf_counter()
-        scores[name] = score_split(exp.model, pairs, cache=True, batch_size=args.pair_batch)
-        seconds = time.perf_counter() - started
+    # the two ways take turns, repeat after repeat, so a change of the machine's load slows both alike
+    times: dict[str, list[float]] = {name: [] for name in experiments}
+    scores = {}
+    for _ in range(args.repeat):
+        for name, exp in experiments.items():
+            started = time.perf_counter()
+            scores[name] = score_split(exp.model, pairs, cache=True, batch_size=args.pair_batch)
+            times[name].append(time.perf_counter() - started)
+    for name, exp in experiments.items():
+        share = name == "shared"
+        predictor = exp.model.predictor
+        seconds = float(np.median(times[name]))
         prompts = [predictor.prompt_ids(int(r), int(i)) for r, i in zip(pairs.rows, pairs.items, strict=True)]
         prompt_tokens = float(np.mean([len(p) + len(s) for p, s in prompts]))
         if share:  # per group of pair_batch_size: each distinct row's part once, every pair's candidate part
@@ -124,10 +134,12 @@ def main() -> None:
             tokens_run = run / n
         else:
             tokens_run = prompt_tokens
-        results[name] = {"seconds": round(seconds, 3), "seconds_per_1000_pairs": round(seconds / n * 1000, 2),
+        results[name] = {"seconds": round(seconds, 3), "seconds_all_repeats": [round(t, 3) for t in times[name]],
+                         "seconds_per_1000_pairs": round(seconds / n * 1000, 2),
                          "pairs_per_second": round(n / seconds, 1), "prompt_tokens_per_pair": round(prompt_tokens, 1),
                          "tokens_run_per_pair": round(tokens_run, 1)}
     results["speedup_shared_prefix"] = round(results["per_pair"]["seconds"] / results["shared"]["seconds"], 2)
+    results["speedup_per_repeat"] = [round(a / b, 2) for a, b in zip(times["per_pair"], times["shared"], strict=True)]
     results["max_abs_score_difference"] = float(np.abs(scores["shared"] - scores["per_pair"]).max())
     results["parameters"] = sum(p.numel() for p in exp.model.predictor.model.parameters())
     results["peak_rss_mb"] = round(peak_rss_mb(), 1)

@@ -18,7 +18,7 @@ import pytest
 from lego_core.data.depot import Depot
 from lego_core.errors import ConfigError, DataError, LegoError
 from lego_llm.augment import augment_depot
-from lego_llm.generation import EndpointGenerator
+from lego_llm.generation import EndpointGenerator, LocalGenerator
 
 # (handler, path, body) -> (status, headers, JSON answer or None)
 Behaviour = Callable[[BaseHTTPRequestHandler, str, dict[str, Any]], tuple[int, dict[str, str], Any]]
@@ -210,3 +210,15 @@ def test_a_local_model_s_empty_generation_is_kept_and_counted(depot_copy: Path) 
     result = augment_depot(depot_copy, Answers(titles[0], ""), template="{title}", column="x")
     assert result.empty == 1
     assert Depot(depot_copy).items.strings("x_text").count("") == titles.count(titles[0])
+
+
+# ------------------------------------------------------------------ a model that cannot generate
+
+
+def test_an_encoder_decoder_is_refused_from_its_config_alone(tmp_path: Path) -> None:
+    from transformers import T5Config
+
+    T5Config(d_model=16, num_layers=1, num_heads=2, d_ff=32, vocab_size=64).save_pretrained(tmp_path / "t5")
+    # the folder has no weights and no tokenizer: the refusal comes before anything is loaded
+    with pytest.raises(ConfigError, match="'t5' checkpoint is an encoder-decoder; this needs a decoder-only"):
+        LocalGenerator(str(tmp_path / "t5"))
