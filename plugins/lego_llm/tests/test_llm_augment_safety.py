@@ -222,3 +222,17 @@ def test_an_encoder_decoder_is_refused_from_its_config_alone(tmp_path: Path) -> 
     # the folder has no weights and no tokenizer: the refusal comes before anything is loaded
     with pytest.raises(ConfigError, match="'t5' checkpoint is an encoder-decoder; this needs a decoder-only"):
         LocalGenerator(str(tmp_path / "t5"))
+
+
+def test_on_the_command_line_the_refusal_is_one_line_before_any_request(depot_copy: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from lego_core.cli.main import main
+
+    monkeypatch.setenv("OPENAI_API_KEY", "secret")
+    code = main(["augment", "--depot", str(depot_copy), "--endpoint", "http://example.com:8000", "--endpoint-model",
+                 "m", "--template", "{title}", "--column", "x"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "would travel unencrypted to example.com" in err and len(err.splitlines()) == 1
+    assert "secret" not in err  # the message names the variable, never its value
+    assert list(depot_copy.glob("cache/augment-*")) == []  # refused before any work
