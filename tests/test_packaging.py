@@ -27,7 +27,8 @@ DISTRIBUTIONS = {"lego-core": (ROOT, "lego_core")} | {
 }
 # import name -> distribution name, where they differ or are third-party
 IMPORT_TO_DIST = {"lego_core": "lego-core", "lego_text": "lego-text", "lego_ctr": "lego-ctr", "lego_llm": "lego-llm",
-                  "lego_datasets": "lego-datasets", "tomli": "tomli", "yaml": "pyyaml", "sklearn": "scikit-learn"}
+                  "lego_datasets": "lego-datasets", "tomli": "tomli", "yaml": "pyyaml", "sklearn": "scikit-learn",
+                  "PIL": "pillow"}
 PLUGIN_PACKAGES = {package for _, package in DISTRIBUTIONS.values()} - {"lego_core"}
 
 

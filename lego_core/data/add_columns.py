@@ -1,22 +1,28 @@
-"""Adding item columns to an existing depot (what ``lego augment`` writes).
+"""Adding item (or user) columns to an existing depot (what ``lego augment`` writes).
 
 A depot is written once by :func:`lego_core.data.depot.write_depot`; a new
-attribute (an LLM-rewritten title) is one new item column, added by
-:func:`add_item_columns` under the depot's own layout and rules:
+attribute (an LLM-rewritten title, a generated user profile, an image) is one
+new column, added by :func:`add_item_columns` (:func:`add_user_columns`,
+:func:`add_columns` for any table) under the depot's own layout and rules:
 
-1. every new column has one row per item, a known kind, and a vocabulary that
-   exists (or is written along with it); a name the item table already has is
-   an error (caches such as ``cache/lm-tokens-*`` are keyed by column names,
-   not contents, so a column is never replaced under them);
+1. every new column has one row per table row, a known kind, and a vocabulary
+   that exists (or is written along with it); a name the table already has is
+   an error unless ``replace=True``, which swaps in new contents of the same
+   kind. Caches derived from a column (``cache/lm-tokens-*``, ...) are keyed by
+   its content digest (:meth:`lego_core.data.depot.Table.digest`), so a
+   replaced column is never read through a cache of its old contents;
 2. new vocabularies go to ``vocabs/<name>.json`` and the column files to
-   ``items/``, each written to a temporary file and moved into place with
+   ``<table>/``, each written to a temporary file and moved into place with
    :func:`os.replace`;
 3. only then is ``meta.json`` updated (temporary file + :func:`os.replace`):
-   the column enters ``tables.items.columns`` with its kind, dtype and
+   the column enters ``tables.<table>.columns`` with its kind, dtype and
    vocabulary, the vocabulary its size in ``vocabs``, and what made the column
-   goes to ``added_columns``. A failure before this step leaves the depot as
-   it was (at most some unlisted files in ``items/``); readers never see a
-   listed column whose files are missing.
+   goes to ``added_columns`` (keyed ``name`` for items, ``<table>.<name>``
+   otherwise). A failure before this step leaves the depot as it was (at
+   most some unlisted files in ``<table>/``); readers never see a listed
+   column whose files are missing. A replaced column's files are swapped one
+   by one, so a reader that opens the depot during the swap may see a mix:
+   replace columns while no experiment reads them.
 
 The read-modify-write of ``meta.json`` runs under the depot's exclusive lock
 (:func:`lego_core.lock.depot_lock`): a run reading the depot holds it shared,
@@ -46,7 +52,7 @@ import numpy as np
 
 from lego_core.atomic import replace_atomically
 from lego_core.atomic import write_text as _write_text
-from lego_core.data.depot import KINDS, Column, Depot
+from lego_core.data.depot import KINDS, Column, Depot, column_entry
 from lego_core.data.ragged import Ragged
 from lego_core.data.verify import column_files, sha256_file
 from lego_core.errors import DataError
@@ -69,25 +75,39 @@ def _meta_lock(path: Path) -> contextlib.AbstractContextManager[None]:
                                                              "process adds columns)")
 
 
-def _check(depot: Depot, columns: Mapping[str, Column], vocabs: Mapping[str, list[str]]) -> None:
+def _vocab_users(depot: Depot, vocab: str) -> list[str]:
+    return [f"{t}.{c}" for t, schema in depot.meta["tables"].items() for c, e in schema["columns"].items()
+            if e.get("vocab") == vocab]
+
+
+def _check(depot: Depot, table: str, columns: Mapping[str, Column], vocabs: Mapping[str, list[str]],
+           replace: bool = False) -> None:
     problems = []
-    items = depot.items
+    items = depot.table(table)
+    noun = "item table" if table == "items" else f"{table} table"
     known_vocabs = set(depot.meta.get("vocabs", {}))
+    replaced = {f"{table}.{n}" for n in columns if n in items}
     for name in vocabs:
         if name in known_vocabs:
-            problems.append(f"vocabulary {name!r} already exists in the depot; give the new one another name")
+            others = sorted(set(_vocab_users(depot, name)) - replaced)
+            if not replace or others:
+                used = f" (used by {', '.join(others)})" if others else ""
+                problems.append(f"vocabulary {name!r} already exists in the depot{used}; give the new one another name")
         elif not PLAIN_NAME.match(name):
             problems.append(f"vocabulary name {name!r} is not a plain name (letters, digits, _)")
     for name, column in columns.items():
         if not PLAIN_NAME.match(name):
             problems.append(f"column name {name!r} is not a plain name (letters, digits, _)")
-        if name in items:
-            problems.append(f"the item table already has a column {name!r}; choose another name (columns are "
-                            "never replaced: caches derived from them are keyed by name)")
+        if name in items and not replace:
+            problems.append(f"the {noun} already has a column {name!r}; choose another name, or replace it "
+                            "(caches derived from the old contents are not reused: their keys hash the contents)")
+        elif name in items and items.kind(name) != column.kind:
+            problems.append(f"column {name!r} is of kind {items.kind(name)!r}; a replacement must be too, "
+                            f"not {column.kind!r}")
         if column.kind not in KINDS:
             problems.append(f"column {name!r}: kind {column.kind!r} is not one of {', '.join(KINDS)}")
         if len(column) != items.num_rows:
-            problems.append(f"column {name!r} has {len(column)} rows, the item table {items.num_rows}")
+            problems.append(f"column {name!r} has {len(column)} rows, the {noun} {items.num_rows}")
         if column.vocab is not None and column.vocab not in known_vocabs and column.vocab not in vocabs:
             problems.append(f"column {name!r} names vocabulary {column.vocab!r}, which is neither in the depot "
                             "nor written with it")
@@ -108,21 +128,22 @@ def _write_column(folder: Path, name: str, column: Column) -> dict[str, Any]:
     else:
         save_array(folder / f"{name}.npy", np.asarray(column.data))
         dtype = str(np.asarray(column.data).dtype)
-    entry: dict[str, Any] = {"kind": column.kind, "dtype": dtype}
-    if column.vocab is not None:
-        entry["vocab"] = column.vocab
-    return entry
+    return column_entry(column, dtype)
 
 
-def add_item_columns(path: str | Path, columns: Mapping[str, Column], vocabs: Mapping[str, list[str]] | None = None,
-                     provenance: Mapping[str, Any] | None = None) -> Depot:
-    """Add ``columns`` (and the new ``vocabs`` they name) to the item table of the depot at ``path``.
+def add_columns(path: str | Path, table: str, columns: Mapping[str, Column],
+                vocabs: Mapping[str, list[str]] | None = None, provenance: Mapping[str, Any] | None = None,
+                replace: bool = False) -> Depot:
+    """Add ``columns`` (and the new ``vocabs`` they name) to ``table`` of the depot at ``path``.
 
     Args:
         path: the depot folder.
-        columns: column name -> :class:`~lego_core.data.depot.Column`, one row per item.
+        table: ``"items"``, ``"users"`` (or another table of the depot).
+        columns: column name -> :class:`~lego_core.data.depot.Column`, one row per table row.
         vocabs: new vocabularies (id -> string lists, id 0 = padding/unknown) by name.
         provenance: what made the columns, recorded under ``added_columns`` in ``meta.json``.
+        replace: a column the table already has gets the new contents (same kind); its
+            vocabulary may be rewritten too when no other column uses it.
 
     Returns:
         The depot, opened again (its schema lists the new columns).
@@ -134,14 +155,14 @@ def add_item_columns(path: str | Path, columns: Mapping[str, Column], vocabs: Ma
     vocabs = dict(vocabs or {})
     with _meta_lock(path):
         depot = Depot(path)
-        _check(depot, columns, vocabs)
+        _check(depot, table, columns, vocabs, replace)
         for name, words in vocabs.items():
             save_json(path / "vocabs" / f"{name}.json", list(words))
-        entries = {name: _write_column(path / "items", name, column) for name, column in columns.items()}
+        entries = {name: _write_column(path / table, name, column) for name, column in columns.items()}
         meta = json.loads((path / "meta.json").read_text())  # fresh: under the lock
-        meta["tables"]["items"]["columns"].update(entries)
+        meta["tables"][table]["columns"].update(entries)
         if isinstance(meta.get("files"), dict):  # the checksums of the new files (`lego data verify`)
-            added_files = [f"items/{f}" for name, column in columns.items() for f in column_files(name, column.kind)]
+            added_files = [f"{table}/{f}" for name, column in columns.items() for f in column_files(name, column.kind)]
             added_files += [f"vocabs/{name}.json" for name in vocabs]
             for relative in added_files:
                 meta["files"][relative] = {"bytes": (path / relative).stat().st_size,
@@ -149,6 +170,18 @@ def add_item_columns(path: str | Path, columns: Mapping[str, Column], vocabs: Ma
         meta.setdefault("vocabs", {}).update({name: len(words) for name, words in vocabs.items()})
         added = meta.setdefault("added_columns", {})
         for name in columns:
-            added[name] = dict(provenance or {})
+            added[name if table == "items" else f"{table}.{name}"] = dict(provenance or {})
         save_json(path / "meta.json", meta)
     return Depot(path)
+
+
+def add_item_columns(path: str | Path, columns: Mapping[str, Column], vocabs: Mapping[str, list[str]] | None = None,
+                     provenance: Mapping[str, Any] | None = None, replace: bool = False) -> Depot:
+    """:func:`add_columns` to the item table (one row per item)."""
+    return add_columns(path, "items", columns, vocabs, provenance, replace)
+
+
+def add_user_columns(path: str | Path, columns: Mapping[str, Column], vocabs: Mapping[str, list[str]] | None = None,
+                     provenance: Mapping[str, Any] | None = None, replace: bool = False) -> Depot:
+    """:func:`add_columns` to the user table (one row per history context, as ``users.history``)."""
+    return add_columns(path, "users", columns, vocabs, provenance, replace)

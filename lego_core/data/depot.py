@@ -17,16 +17,26 @@ person's ``user_id``), and one interaction table per split (``train``,
 
 Column kinds: ``tokens`` (ragged word ids, with a vocabulary), ``category``
 (one id per row, with a vocabulary), ``items`` (ragged item indices),
-``int``, ``float``, and ``text`` (raw UTF-8 strings as ragged bytes; by
+``int``, ``float``, ``text`` (raw UTF-8 strings as ragged bytes; by
 convention a text attribute ``title`` keeps its original string in
-``title_text``, for language-model tokenizers that need the real text).
+``title_text``, for language-model tokenizers that need the real text), and
+``image`` (ragged bytes: each row is either an encoded image file, PNG/JPEG/...,
+``storage = "bytes"``, or its path, ``storage = "path"``, resolved against the
+column's ``root``, the raw folder the processor read, else the depot folder).
+The depot never decodes images: it hands out the file bytes
+(:meth:`Table.image_bytes`), and a vision brick decodes them.
+
+Caches derived from columns (a language model's tokens, its frozen states)
+are keyed by :meth:`Table.digest`, a hash of the column's contents, so a
+column that is replaced never feeds a cache built from its old contents.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Mapping
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +44,7 @@ import attrs
 import numpy as np
 
 from lego_core.atomic import publish_folder
-from lego_core.data.layout import INTERACTION_COLUMNS, KINDS, RAGGED_KINDS, SPLITS
+from lego_core.data.layout import IMAGE_STORAGE, INTERACTION_COLUMNS, KINDS, RAGGED_KINDS, SPLITS
 from lego_core.data.ragged import Ragged
 from lego_core.data.verify import check_meta, file_records
 from lego_core.errors import DataError
@@ -49,19 +59,29 @@ class Column:
     """A column in memory, before writing or after opening.
 
     ``data`` is an ``np.ndarray`` for dense kinds and a :class:`Ragged` for
-    ``tokens``/``items``; ``vocab`` names the vocabulary of ``tokens`` and
-    ``category`` columns.
+    ``tokens``/``items``/``text``/``image``; ``vocab`` names the vocabulary of
+    ``tokens`` and ``category`` columns. Image columns say how rows are stored
+    (``storage``: ``"bytes"`` or ``"path"``) and, for paths, the folder
+    relative paths are resolved against (``root``; None: the depot folder).
     """
 
     kind: str
     data: Any
     vocab: str | None = None
+    storage: str | None = None
+    root: str | None = None
 
     def __attrs_post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"column kind {self.kind!r} is not one of {', '.join(KINDS)}")
         if (self.kind in RAGGED_KINDS) != isinstance(self.data, Ragged):
             raise TypeError(f"a {self.kind!r} column holds {'a Ragged' if self.kind in RAGGED_KINDS else 'an ndarray'}")
+        if (self.kind == "image") != (self.storage is not None):
+            raise ValueError("an image column needs storage = 'bytes' or 'path'; other kinds take no storage")
+        if self.storage is not None and self.storage not in IMAGE_STORAGE:
+            raise ValueError(f"image storage {self.storage!r} is not one of {', '.join(IMAGE_STORAGE)}")
+        if self.root is not None and self.storage != "path":
+            raise ValueError("root is the folder of an image column's relative paths (storage = 'path')")
 
     def __len__(self) -> int:
         return len(self.data)
@@ -75,6 +95,29 @@ def text_column(strings: list[str]) -> Column:
     np.cumsum(lengths, out=offsets[1:])
     values = np.frombuffer(b"".join(encoded), dtype=np.uint8).copy()
     return Column(kind="text", data=Ragged(values=values, offsets=offsets))
+
+
+def _ragged_bytes(chunks: Sequence[bytes]) -> Ragged:
+    lengths = np.fromiter((len(b) for b in chunks), dtype=np.int64, count=len(chunks))
+    offsets = np.zeros(len(chunks) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return Ragged(values=np.frombuffer(b"".join(chunks), dtype=np.uint8).copy(), offsets=offsets)
+
+
+def image_column(images: Sequence[bytes]) -> Column:
+    """An ``image`` column holding each row's encoded image file (PNG, JPEG, ...) in the depot itself."""
+    return Column(kind="image", data=_ragged_bytes(images), storage="bytes")
+
+
+def image_path_column(paths: Sequence[str | Path], root: str | Path | None = None) -> Column:
+    """An ``image`` column of file paths; relative ones are resolved against ``root`` (the raw folder).
+
+    ``root`` None resolves relative paths against the depot folder. The files are
+    read when a brick asks for the bytes, so they must stay where they are.
+    """
+    encoded = [str(p).encode("utf-8") for p in paths]
+    return Column(kind="image", data=_ragged_bytes(encoded), storage="path",
+                  root=None if root is None else str(Path(root).resolve()))
 
 
 def decode_text(column: Ragged, rows: Any = None) -> list[str]:
@@ -134,9 +177,18 @@ def _write_column(folder: Path, name: str, column: Column) -> dict[str, Any]:
     else:
         np.save(folder / f"{name}.npy", np.ascontiguousarray(column.data))
         dtype = str(column.data.dtype)
+    return column_entry(column, dtype)
+
+
+def column_entry(column: Column, dtype: str) -> dict[str, Any]:
+    """A column's schema entry in ``meta.json``: kind, dtype, and its vocabulary or image storage."""
     entry: dict[str, Any] = {"kind": column.kind, "dtype": dtype}
     if column.vocab is not None:
         entry["vocab"] = column.vocab
+    if column.storage is not None:
+        entry["storage"] = column.storage
+    if column.root is not None:
+        entry["root"] = column.root
     return entry
 
 
@@ -182,6 +234,7 @@ class Table(Mapping[str, Any]):
         self.schema = schema
         self.num_rows = int(schema["rows"])
         self._cache: dict[str, Any] = {}
+        self._digests: dict[str, str] = {}
 
     def kind(self, column: str) -> str:
         return str(self.schema["columns"][column]["kind"])
@@ -195,6 +248,66 @@ class Table(Mapping[str, Any]):
         if kind != "text":
             raise DataError(f"column {column!r} is of kind {kind!r}, not text")
         return decode_text(self[column])
+
+    def image_bytes(self, column: str, rows: Sequence[int] | None = None) -> list[bytes]:
+        """The encoded image files of an ``image`` column (all rows, or ``rows``), undecoded.
+
+        Rows stored as paths are read from disk; a missing file is a :class:`DataError`
+        naming the row, the path and the folder it was resolved against.
+        """
+        entry = self.schema["columns"][column]
+        if entry["kind"] != "image":
+            raise DataError(f"column {column!r} is of kind {entry['kind']!r}, not image")
+        data = self[column]
+        rows = range(len(data)) if rows is None else rows
+        raw = [bytes(data.values[data.offsets[i]: data.offsets[i + 1]]) for i in rows]
+        if entry.get("storage", "bytes") == "bytes":
+            return raw
+        out = []
+        for row, path in zip(rows, raw, strict=True):
+            file = self.image_path(column, path.decode("utf-8"))
+            try:
+                out.append(file.read_bytes())
+            except OSError as err:
+                raise DataError(f"{self.folder}/{column}: row {row}: cannot read the image {file} ({err.strerror}); "
+                                f"the column stores paths relative to {self._image_root(column)}: put the files "
+                                "back, or add the column again from where they are now") from None
+        return out
+
+    def _image_root(self, column: str) -> Path:
+        root = self.schema["columns"][column].get("root")
+        return Path(root) if root else self.folder.parent
+
+    def image_path(self, column: str, stored: str) -> Path:
+        """Where a path stored in an image column points: absolute, or under the column's root."""
+        path = Path(stored)
+        return path if path.is_absolute() else self._image_root(column) / path
+
+    def digest(self, column: str) -> str:
+        """A hash of the column's contents (its values, offsets and schema entry), computed once per table.
+
+        Caches derived from a column put this in their key, so replacing the column
+        (same name, new contents) builds new caches. Image columns stored as paths
+        also hash each file's size and modification time, so a file replaced on disk counts too.
+        """
+        if column not in self._digests:
+            entry = self.schema["columns"][column]
+            h = hashlib.sha256(json.dumps(entry, sort_keys=True).encode())
+            data = self[column]
+            arrays = [data.values, data.offsets] if isinstance(data, Ragged) else [data]
+            for array in arrays:
+                flat = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
+                for start in range(0, len(flat), 1 << 24):
+                    h.update(flat[start: start + (1 << 24)].tobytes())
+            if entry["kind"] == "image" and entry.get("storage") == "path":
+                for stored in decode_text(data):
+                    try:
+                        stat = os.stat(self.image_path(column, stored))
+                        h.update(f"{stat.st_size}:{stat.st_mtime_ns}".encode())
+                    except OSError:
+                        h.update(b"missing")
+            self._digests[column] = h.hexdigest()[:16]
+        return self._digests[column]
 
     def __getitem__(self, column: str) -> Any:
         if column not in self.schema["columns"]:

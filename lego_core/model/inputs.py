@@ -68,15 +68,22 @@ class UserBatch:
 
 @attrs.frozen
 class FieldInputs:
-    """Categorical attributes fed to a predictor as fields of their own.
+    """Categorical attributes fed to a predictor as fields of their own, and the pairs' identities.
 
     Args:
         item: attribute name -> ``(B, K)`` ids of each candidate's attribute.
         user: attribute name -> ``(B,)`` ids of the user's attribute.
+        rows: ``(B,)`` the users' rows in the depot's user table, or None.
+        candidates: ``(B, K)`` the candidates' item indices, or None. A predictor
+            that reads the pair's raw data itself (a language model scoring a prompt
+            made of the user's history and the candidate's text) needs these two;
+            the engine always fills them.
     """
 
     item: Mapping[str, Tensor] = attrs.field(factory=dict)
     user: Mapping[str, Tensor] = attrs.field(factory=dict)
+    rows: Tensor | None = None
+    candidates: Tensor | None = None
 
     @property
     def names(self) -> list[str]:

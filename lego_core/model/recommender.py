@@ -79,6 +79,7 @@ class Recommender(nn.Module):
         return FieldInputs(
             item={n: self.items.categories[n][candidates] for n in self.item_fields},
             user={n: self.users.categories[n][rows] for n in self.user_fields},
+            rows=rows, candidates=candidates,
         )
 
     def predict(self, user: Tensor, user_mask: Tensor | None, candidate_vectors: Tensor,

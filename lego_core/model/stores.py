@@ -5,6 +5,8 @@ uses are padded once into tensors (tokens ``(num_items, L)``, categories
 ``(num_items,)``, histories ``(num_users, H)``), so a batch is a gather, not
 a Python loop. A content operator may add columns of its own in
 ``prepare(store)`` (a language model's token ids) with :meth:`ItemStore.add_tokens`.
+Image attributes are not loaded here: the encoded files stay in the depot and
+a vision operator decodes them once in ``prepare(store)`` (``store.depot``).
 """
 
 from __future__ import annotations
@@ -26,12 +28,14 @@ def attribute_of(depot: Depot, table: str, column: str, max_length: int, where: 
     """Describe a depot column as a model attribute, or explain why it cannot be one."""
     tbl = depot.table(table)
     if column not in tbl:
-        usable = [c for c in tbl if tbl.kind(c) in ("tokens", "category")]
+        usable = [c for c in tbl if tbl.kind(c) in ("tokens", "category", "image")]
         raise DataError(f"{where}: the depot's {table} table has no column {column!r}; usable: {', '.join(usable)}")
     kind = tbl.kind(column)
+    if kind == "image" and table == "items":
+        return Attribute(name=column, kind="image", vocab_size=0)
     if kind not in ("tokens", "category"):
-        raise DataError(f"{where}: column {table}.{column} is of kind {kind!r}; only text (tokens) and "
-                        "categorical columns can be attributes")
+        raise DataError(f"{where}: column {table}.{column} is of kind {kind!r}; only text (tokens), "
+                        "categorical and (item) image columns can be attributes")
     vocab = tbl.vocab_name(column) or ""
     size = depot.vocab_size(vocab) if vocab else int(np.max(tbl[column], initial=0)) + 1
     return Attribute(name=column, kind=kind, vocab_size=size,
@@ -49,6 +53,8 @@ class ItemStore:
         self.masks: dict[str, Tensor] = {}
         self.categories: dict[str, Tensor] = {}
         for name, attr in attributes.items():
+            if attr.kind == "image":
+                continue  # decoded by the vision operator that reads it (prepare), never padded here
             column = depot.items[name]
             if attr.kind == "tokens":
                 self.add_tokens(name, column, attr.max_length)

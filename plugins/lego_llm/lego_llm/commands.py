@@ -1,4 +1,4 @@
-"""lego-llm's commands, ``lego embed`` and ``lego augment``: arguments here, work in their modules.
+"""lego-llm's commands, ``lego embed``, ``lego augment`` and ``lego images``: arguments here, work in their modules.
 
 This module is imported by ``lego --help``, so it stays light (argparse only):
 torch, transformers and the work itself are imported when a command runs.
@@ -39,12 +39,27 @@ def embed_arguments(parser: argparse.ArgumentParser) -> None:
 def augment_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--depot", required=True, help="the depot folder")
     parser.add_argument("--template", required=True,
-                        help='the prompt over item columns, e.g. "Rewrite this news title: {title}"')
-    parser.add_argument("--column", required=True, help="the new item column (also <column>_text with the raw text)")
+                        help='the prompt over item columns, e.g. "Rewrite this news title: {title}"; with --users '
+                             'over user columns and {history}, e.g. "Describe this reader. They read: {history}"')
+    parser.add_argument("--column", required=True, help="the new column (also <column>_text with the raw text)")
+    parser.add_argument("--users", action="store_true",
+                        help="generate a user column (one prompt per user row, from its history) instead of an item one")
+    parser.add_argument("--item-template", default="{title}",
+                        help="--users: how each history item is written in {history} (default {title})")
+    parser.add_argument("--separator", default="\\n",
+                        help="--users: between the history items (default a newline; escapes like \\n are read)")
+    parser.add_argument("--max-history", type=int, default=20,
+                        help="--users: most recent history items in the prompt (default 20)")
+    parser.add_argument("--replace", action="store_true",
+                        help="regenerate columns the table already has (caches of the old contents are not reused)")
+    parser.add_argument("--chat-template", choices=("auto", "on", "off"), default="auto",
+                        help="wrap each prompt as a user message: auto (default) when the local tokenizer has a "
+                             "chat template; with --endpoint, on sends /v1/chat/completions")
     source = parser.add_argument_group("generator (one of)")
     source.add_argument("--model", help="a local causal LM: checkpoint folder or Hugging Face hub id")
     source.add_argument("--endpoint", help="an OpenAI-compatible server, e.g. http://127.0.0.1:8000 (vLLM, Ollama); "
-                                           "POST /v1/completions, API key from $OPENAI_API_KEY if set")
+                                           "POST /v1/completions, API key from $OPENAI_API_KEY if set (sent over https or "
+                                           "to loopback only; redirects to another origin are refused)")
     source.add_argument("--endpoint-model", help="the model name the endpoint serves")
     parser.add_argument("--max-new-tokens", type=int, default=32, help="tokens generated per item (default 32)")
     parser.add_argument("--batch-size", type=int, default=8,
@@ -62,6 +77,17 @@ def augment_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per endpoint request (default 120)")
 
 
+def images_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--depot", required=True, help="the depot folder")
+    parser.add_argument("--folder", required=True, help="the folder of image files")
+    parser.add_argument("--pattern", default="{item_id}.jpg",
+                        help='each item\'s file name, over {item_id} (its original id) or {row} (default "{item_id}.jpg")')
+    parser.add_argument("--column", default="image", help="the new item column (default image)")
+    parser.add_argument("--copy", action="store_true",
+                        help="store the files' bytes in the depot (default: paths, read from --folder when needed)")
+    parser.add_argument("--replace", action="store_true", help="replace an image column the depot already has")
+
+
 def _embed(args: argparse.Namespace, context: CommandContext) -> Any:
     from lego_llm.embed import run_command
 
@@ -69,12 +95,20 @@ def _embed(args: argparse.Namespace, context: CommandContext) -> Any:
 
 
 def _augment(args: argparse.Namespace, context: CommandContext) -> Any:
-    from lego_llm.augment import run_command
+    from lego_llm.augment_cli import run_command
+
+    return run_command(args, context)
+
+
+def _images(args: argparse.Namespace, context: CommandContext) -> Any:
+    from lego_llm.image_folder import run_command
 
     return run_command(args, context)
 
 
 EMBED = Command(name="embed", help="encode every item once with a frozen language model into <depot>/embeddings/",
                 add_arguments=embed_arguments, run=_embed)
-AUGMENT = Command(name="augment", help="generate a new item column with a language model (ONCE-style augmentation)",
+AUGMENT = Command(name="augment", help="generate a new item (or --users: user) column with a language model (ONCE)",
                   add_arguments=augment_arguments, run=_augment)
+IMAGES = Command(name="images", help="add an item image column to a depot from a folder of image files",
+                 add_arguments=images_arguments, run=_images)

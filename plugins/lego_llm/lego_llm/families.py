@@ -46,7 +46,8 @@ class Family:
             padding gets negative positions, which rotary embeddings accept),
             ``"model"`` (the model computes them itself from the mask).
         top: modules above the layer stack (a final norm).
-        runner: the split-mode runner (``"bert"``, ``"llama"``) or None.
+        runner: the split-mode runner (``"bert"``, ``"llama"`` for rotary decoders, ``"gpt2"``,
+            ``"opt"``; :mod:`lego_llm.runners`) or None.
     """
 
     name: str
@@ -66,11 +67,12 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("llama", ("llama",), True, "last", ("q_proj", "v_proj"), "rotary", ("norm",), runner="llama"),
     Family("mistral", ("mistral",), True, "last", ("q_proj", "v_proj"), "rotary", ("norm",), runner="llama"),
     Family("qwen", ("qwen2", "qwen3"), True, "last", ("q_proj", "v_proj"), "rotary", ("norm",), runner="llama"),
-    Family("opt", ("opt",), True, "last", ("q_proj", "v_proj"), "model",
-           ("decoder.final_layer_norm", "decoder.project_out")),
-    Family("phi", ("phi",), True, "last", ("q_proj", "v_proj"), "rotary", ("final_layernorm",)),
-    Family("phi3", ("phi3",), True, "last", ("qkv_proj",), "rotary", ("norm",)),
-    Family("glm", ("glm", "glm4"), True, "last", ("q_proj", "v_proj"), "rotary", ("norm",)),
+    Family("gpt2", ("gpt2",), True, "last", ("c_attn",), "absolute", ("ln_f",), runner="gpt2"),
+    Family("opt", ("opt",), True, "last", ("q_proj", "v_proj"), "absolute",
+           ("decoder.final_layer_norm", "decoder.project_out"), runner="opt"),
+    Family("phi", ("phi",), True, "last", ("q_proj", "v_proj"), "rotary", ("final_layernorm",), runner="llama"),
+    Family("phi3", ("phi3",), True, "last", ("qkv_proj",), "rotary", ("norm",), runner="llama"),
+    Family("glm", ("glm", "glm4"), True, "last", ("q_proj", "v_proj"), "rotary", ("norm",), runner="llama"),
 )}
 FAMILY_NAMES = ("auto", *FAMILIES)
 

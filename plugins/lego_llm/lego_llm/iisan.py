@@ -55,7 +55,7 @@ from lego_core.model.inputs import ItemBatch
 from lego_llm.backbone import TOKENS, load_backbone, page_order, run_model
 from lego_llm.checkpoint import keep_only_trained
 from lego_llm.families import FAMILY_NAMES
-from lego_llm.layout import make_layout
+from lego_llm.layout import make_layout, source_digests, text_attributes
 from lego_llm.lm_operator import _non_empty
 from lego_llm.loading import DEFAULT_MODEL, DTYPES
 from lego_llm.pooling import POOLINGS, pool, trim
@@ -126,7 +126,7 @@ class IISANOperator(ContentOperator):
         self.model = backbone.model
         self.model.requires_grad_(False)
         self.pooling = o.pooling or backbone.family.pooling
-        self.layout = make_layout(list(context.item_attributes), o.template)
+        self.layout = make_layout(text_attributes(context), o.template)
         hidden = int(self.model.config.hidden_size)
         num_layers = int(self.model.config.num_hidden_layers)
         picked = list(range(o.layer_stride, num_layers + 1, o.layer_stride))
@@ -157,7 +157,8 @@ class IISANOperator(ContentOperator):
                                 self.backbone.source.revision)
         store.add_tokens(TOKENS, tokens.ids, o.max_length, pad_value=tokens.pad_id)
         parts = split_key_parts(self.backbone, [("", self.model)], layout=self.layout, max_length=o.max_length,
-                                layer=-1, dtype=o.cache_dtype, model_dtype=o.dtype, what="pooled states per layer")
+                                layer=-1, dtype=o.cache_dtype, model_dtype=o.dtype, what="pooled states per layer",
+                                sources=source_digests(store.depot, self.layout.fields))
         parts["pooling"] = self.pooling
         ids, mask = store.tokens[TOKENS], store.masks[TOKENS]
         device = self.backbone.device

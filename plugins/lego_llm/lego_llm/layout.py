@@ -13,6 +13,11 @@ comes from, in order:
 - a ``category`` column: its vocabulary entry (unknown, id 0, gives "");
 - ``int``/``float`` columns: the number.
 
+:func:`source_digests` names the columns (and vocabularies) a layout really
+reads with a hash of their contents; every cache built from item text puts it
+in its key, so a column replaced under the same name is never read through a
+cache of its old contents.
+
 Example:
     >>> make_layout(["title", "category"], None).template
     'title: {title}; category: {category}'
@@ -22,8 +27,11 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import string
 from collections.abc import Sequence
+from typing import Any
 
 import attrs
 import numpy as np
@@ -38,6 +46,11 @@ class Layout:
 
     template: str
     fields: tuple[str, ...]
+
+
+def text_attributes(context: Any) -> list[str]:
+    """The experiment's item attributes that can be text (image columns are not)."""
+    return [name for name, attribute in context.item_attributes.items() if attribute.kind != "image"]
 
 
 def make_layout(attributes: Sequence[str], template: str | None, where: str = "content_options.template") -> Layout:
@@ -66,16 +79,50 @@ def make_layout(attributes: Sequence[str], template: str | None, where: str = "c
     return Layout(template=template, fields=tuple(fields))
 
 
-def column_strings(depot: Depot, name: str, where: str = "content_options.template") -> list[str]:
-    """One string per item for the column ``name`` (see the module doc for the order of sources)."""
-    items = depot.items
-    if name in items and items.kind(name) == "text":
-        return items.strings(name)
-    if f"{name}_text" in items and items.kind(f"{name}_text") == "text":
-        return items.strings(f"{name}_text")
-    if name not in items:
-        usable = sorted(c for c in items if items.kind(c) in ("text", "tokens", "category", "int", "float"))
-        raise ConfigError(f"{where}: the depot {depot.path} has no item column {name!r}; usable: {', '.join(usable)}")
+TEXT_KINDS = ("text", "tokens", "category", "int", "float")
+
+
+def source_column(depot: Depot, name: str, where: str = "content_options.template", table: str = "items") -> str:
+    """The column a template field ``{name}`` reads: ``name`` if it is text, else ``<name>_text``, else ``name``."""
+    rows = depot.table(table)
+    if name in rows and rows.kind(name) == "text":
+        return name
+    if f"{name}_text" in rows and rows.kind(f"{name}_text") == "text":
+        return f"{name}_text"
+    if name not in rows:
+        usable = sorted(c for c in rows if rows.kind(c) in TEXT_KINDS)
+        noun = "item" if table == "items" else "user"
+        raise ConfigError(f"{where}: the depot {depot.path} has no {noun} column {name!r}; usable: "
+                          f"{', '.join(usable)} (a generated column comes from `lego augment --column {name}`"
+                          f"{' --users' if table == 'users' else ''})")
+    if rows.kind(name) not in TEXT_KINDS:
+        raise ConfigError(f"{where}: {table} column {name!r} is of kind {rows.kind(name)!r}, which has no text")
+    return name
+
+
+def source_digests(depot: Depot, fields: Sequence[str], table: str = "items",
+                   where: str = "content_options.template") -> dict[str, str]:
+    """``{column: content digest}`` of the columns ``fields`` read (with their vocabulary's, for ids)."""
+    rows = depot.table(table)
+    out = {}
+    for field in fields:
+        column = source_column(depot, field, where, table)
+        digest = rows.digest(column)
+        vocab = rows.vocab_name(column) if rows.kind(column) in ("tokens", "category") else None
+        if vocab:
+            words = json.dumps(depot.vocab(vocab), ensure_ascii=False).encode()
+            digest += ":" + hashlib.sha256(words).hexdigest()[:16]
+        out[column] = digest
+    return out
+
+
+def column_strings(depot: Depot, name: str, where: str = "content_options.template",
+                   table: str = "items") -> list[str]:
+    """One string per row of ``table`` for the column ``name`` (see the module doc for the order of sources)."""
+    items = depot.table(table)
+    column = source_column(depot, name, where, table)
+    if items.kind(column) == "text":
+        return items.strings(column)
     kind = items.kind(name)
     if kind == "tokens":
         words = depot.vocab(items.vocab_name(name) or "")
@@ -86,9 +133,7 @@ def column_strings(depot: Depot, name: str, where: str = "content_options.templa
     if kind == "category":
         words = depot.vocab(items.vocab_name(name) or "")
         return [words[i] if i > 0 else "" for i in np.asarray(items[name]).tolist()]
-    if kind in ("int", "float"):
-        return [str(v) for v in np.asarray(items[name]).tolist()]
-    raise ConfigError(f"{where}: item column {name!r} is of kind {kind!r}, which has no text")
+    return [str(v) for v in np.asarray(items[name]).tolist()]  # int, float
 
 
 def item_texts(depot: Depot, layout: Layout) -> list[str]:

@@ -39,15 +39,14 @@ from lego_core.model.inputs import ItemBatch
 from lego_llm.backbone import TOKENS, enable_checkpointing, evaluating, load_backbone, run_model
 from lego_llm.checkpoint import keep_only_trained
 from lego_llm.families import FAMILY_NAMES
-from lego_llm.freezing import find_layers, frozen_subtrees, resolve_tune_from, set_trainable, trained_prefixes
-from lego_llm.layout import make_layout
+from lego_llm.layout import make_layout, source_digests, text_attributes
 from lego_llm.loading import DEFAULT_MODEL, DTYPES
-from lego_llm.lora import apply_lora
 from lego_llm.pooling import POOLINGS, pool, trim
 from lego_llm.runners import runner_for
 from lego_llm.split import build_split_cache, split_key_parts
 from lego_llm.state_cache import CACHE_DTYPES, StateCache
 from lego_llm.tokens import tokenize_items
+from lego_llm.tuning import tune
 
 
 def _non_empty(instance: Any, attribute: attrs.Attribute, value: str) -> None:
@@ -126,23 +125,14 @@ class LMOperator(ContentOperator):
         self.model = backbone.model
         self.family = backbone.family
         self.pooling = o.pooling or self.family.pooling
-        self.layout = make_layout(list(context.item_attributes), o.template)
-        self.start: int | None = None
-        layers_name, num_layers = "", 0
-        if o.tune_from is not None or o.lora_r or o.split:
-            layers_name, layers = find_layers(self.model)
-            num_layers = len(layers)
-            self.start = resolve_tune_from(o.tune_from, num_layers)
+        self.layout = make_layout(text_attributes(context), o.template)
         self.runner = runner_for(self.model, self.family, o.max_length) if o.split else None
-        self.lora_modules: list[str] = []
-        if o.lora_r:
-            targets = o.lora_targets if o.lora_targets is not None else list(self.family.lora_targets)
-            self.lora_modules = apply_lora(self.model, r=o.lora_r, alpha=o.lora_alpha, dropout=o.lora_dropout,
-                                           targets=targets, layers_name=layers_name, start=self.start)
-        set_trainable(self.model, lora=o.lora_r > 0, start=self.start, layers_name=layers_name,
-                      num_layers=num_layers, top=self.family.top)
-        self.trained = trained_prefixes(layers_name, num_layers, self.start, self.family.top)
-        self.frozen = frozen_subtrees(self.model, self.trained)
+        tuning = tune(self.model, self.family, lora_r=o.lora_r, lora_alpha=o.lora_alpha, lora_dropout=o.lora_dropout,
+                      lora_targets=o.lora_targets, tune_from=o.tune_from, need_layers=o.split)
+        self.start = tuning.start
+        self.lora_modules = tuning.lora_modules
+        self.trained = tuning.trained
+        self.frozen = tuning.frozen
         if o.gradient_checkpointing:
             enable_checkpointing(self.model)
         size = backbone.output_size
@@ -172,7 +162,8 @@ class LMOperator(ContentOperator):
             assert self.start is not None
             frozen = [(f"{i}.", m) for i, m in enumerate(self.frozen)]
             parts = split_key_parts(self.backbone, frozen, layout=self.layout, max_length=o.max_length,
-                                    layer=self.start, dtype=o.split_dtype, model_dtype=o.dtype)
+                                    layer=self.start, dtype=o.split_dtype, model_dtype=o.dtype,
+                                    sources=source_digests(store.depot, self.layout.fields))
             with evaluating(self):
                 self.split_cache = build_split_cache(store.depot, store.tokens[TOKENS], store.masks[TOKENS],
                                                      self.runner, self.start, parts, o.prepare_batch_size)

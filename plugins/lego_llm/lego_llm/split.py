@@ -12,8 +12,8 @@ paid once instead of once per epoch and per occurrence.
 The cache key (:func:`split_key_parts`) covers everything the states depend
 on: the model (path or hub id, revision, full config, a fingerprint of the
 frozen weights, the dtype it runs in), the tokenizer (its full definition),
-the item columns, the template, ``max_length``, the layer index ``k`` and
-the storage dtype. A cache is therefore never reused for different input;
+the item columns and a digest of their contents, the template,
+``max_length``, the layer index ``k`` and the storage dtype. A cache is therefore never reused for different input;
 delete ``depot/cache/`` to reclaim the space.
 """
 
@@ -37,7 +37,8 @@ FORMAT = 1
 
 
 def split_key_parts(backbone: Backbone, frozen: list[tuple[str, Any]], *, layout: Layout, max_length: int,
-                    layer: int, dtype: str, model_dtype: str, what: str = "lower-layer states") -> dict[str, Any]:
+                    layer: int, dtype: str, model_dtype: str, what: str = "lower-layer states",
+                    sources: dict[str, str] | None = None) -> dict[str, Any]:
     """Everything a cache of frozen states depends on (the parts of its key, also kept in its meta.json)."""
     return {
         "format": FORMAT,
@@ -52,6 +53,7 @@ def split_key_parts(backbone: Backbone, frozen: list[tuple[str, Any]], *, layout
         "tokenizer": tokenizer_digest(backbone.tokenizer),
         "tokenizer_name": backbone.tokenizer.name_or_path,
         "columns": list(layout.fields),
+        "sources": sources,  # the contents of the columns read (lego_llm.layout.source_digests)
         "template": layout.template,
         "max_length": max_length,
         "layer": layer,

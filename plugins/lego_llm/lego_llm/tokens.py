@@ -4,8 +4,9 @@ The token ids of all items are a ragged ``tokens`` column under
 ``depot/cache/lm-tokens-<hash>/``, built once by
 :meth:`~lego_core.data.depot.Depot.cached_column`. The key covers the
 tokenizer (name, revision and full definition: vocabulary, merges, normaliser,
-special tokens), the layout (template and
-columns) and ``max_length``; a change of any of them makes a new column.
+special tokens), the layout (template and columns, and a digest of the
+contents of the columns it reads), ``max_length`` and whether the
+tokenizer's special tokens are added; a change of any of them makes a new column.
 Rows are truncated to ``max_length`` with the tokenizer's own special tokens
 kept; an item whose text tokenises to nothing gets one token (EOS, else UNK,
 else padding), so no row is empty and every item has a real position to pool.
@@ -19,7 +20,7 @@ import attrs
 
 from lego_core.data.depot import Column, Depot, cache_key
 from lego_core.data.ragged import Ragged
-from lego_llm.layout import Layout, item_texts
+from lego_llm.layout import Layout, item_texts, source_digests
 from lego_llm.loading import tokenizer_digest
 
 CHUNK = 4096  # texts per tokenizer call
@@ -48,14 +49,21 @@ def pad_id_of(tokenizer: Any) -> int:
     return 0
 
 
-def tokens_key(tokenizer: Any, layout: Layout, max_length: int, revision: str | None = None) -> str:
+def tokens_key(tokenizer: Any, layout: Layout, max_length: int, revision: str | None = None,
+               sources: dict[str, str] | None = None, special_tokens: bool = True) -> str:
+    extra = {} if special_tokens else {"special_tokens": False}
     return cache_key("lm-tokens", tokenizer=tokenizer_digest(tokenizer), name=tokenizer.name_or_path,
-                     revision=revision, template=layout.template, fields=layout.fields, max_length=max_length)
+                     revision=revision, template=layout.template, fields=layout.fields, max_length=max_length,
+                     sources=sources, **extra)
 
 
 def tokenize_items(depot: Depot, tokenizer: Any, layout: Layout, max_length: int,
-                   revision: str | None = None) -> ItemTokens:
-    """The token ids of every item of ``depot``, from the depot cache or built now."""
+                   revision: str | None = None, special_tokens: bool = True) -> ItemTokens:
+    """The token ids of every item of ``depot``, from the depot cache or built now.
+
+    ``special_tokens = False`` leaves out the tokenizer's own framing (``[CLS] ... [SEP]``, ``<s>``):
+    the pieces a prompt or a flattened history is assembled from.
+    """
     fill = next((int(v) for v in (tokenizer.eos_token_id, tokenizer.unk_token_id) if v is not None),
                 pad_id_of(tokenizer))
 
@@ -64,10 +72,13 @@ def tokenize_items(depot: Depot, tokenizer: Any, layout: Layout, max_length: int
         rows: list[list[int]] = []
         for start in range(0, len(texts), CHUNK):
             encoded = tokenizer(texts[start:start + CHUNK], truncation=True, max_length=max_length,
-                                add_special_tokens=True)["input_ids"]
-            rows.extend(list(r) if len(r) else [fill] for r in encoded)
+                                add_special_tokens=special_tokens)["input_ids"]
+            # a text that tokenises to nothing gets one token (every item needs a position to pool),
+            # except as a piece of a longer sequence, where nothing is nothing
+            rows.extend(list(r) if len(r) or not special_tokens else [fill] for r in encoded)
         return Column(kind="tokens", data=Ragged.from_lists(rows))
 
-    key = tokens_key(tokenizer, layout, max_length, revision)
+    key = tokens_key(tokenizer, layout, max_length, revision, source_digests(depot, layout.fields),
+                     special_tokens)
     column = depot.cached_column(key, build)
     return ItemTokens(ids=column.data, key=key, pad_id=pad_id_of(tokenizer))

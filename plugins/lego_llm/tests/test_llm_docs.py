@@ -23,9 +23,13 @@ def test_doctests(name: str) -> None:
 def test_every_option_is_documented() -> None:
     import attrs
 
+    from lego_llm.flatten import FlattenConfig
+    from lego_llm.green import GreenSettings
     from lego_llm.iisan import IISANConfig
+    from lego_llm.llmrec import LLMRecConfig
     from lego_llm.lm_operator import LMConfig
+    from lego_llm.vision import VisionConfig
 
-    for cls in (LMConfig, IISANConfig):
+    for cls in (LMConfig, IISANConfig, FlattenConfig, LLMRecConfig, VisionConfig, GreenSettings):
         undocumented = [f.name for f in attrs.fields(cls) if not f.metadata.get("doc")]
         assert not undocumented, f"{cls.__name__}: {undocumented}"

@@ -126,13 +126,13 @@ def test_split_batch_must_come_from_the_prepared_store(bert_dir: Path, depot_dir
 
 
 def test_split_unsupported_architecture_is_a_clear_error(bert_dir: Path, tmp_path: Path) -> None:
-    from transformers import AutoTokenizer, OPTConfig, OPTModel
+    from transformers import AutoTokenizer, GPTNeoXConfig, GPTNeoXForCausalLM
 
-    folder = tmp_path / "opt"
-    OPTModel(OPTConfig(vocab_size=100, hidden_size=16, num_hidden_layers=2, ffn_dim=32, num_attention_heads=2,
-                       max_position_embeddings=64, word_embed_proj_dim=16, pad_token_id=0)).save_pretrained(folder)
+    folder = tmp_path / "neox"
+    GPTNeoXForCausalLM(GPTNeoXConfig(vocab_size=100, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                               intermediate_size=32, max_position_embeddings=64)).save_pretrained(folder)
     AutoTokenizer.from_pretrained(bert_dir).save_pretrained(folder)
-    with pytest.raises(ConfigError, match="split mode is not supported for architecture 'opt'"):
+    with pytest.raises(ConfigError, match="split mode is not supported for architecture 'gpt_neox'"):
         LMOperator(options=LMConfig(model=str(folder), tune_from=-1, split=True), context=lm_context(50))
     # the full model works for any AutoModel
     op = LMOperator(options=LMConfig(model=str(folder), tune_from=-1), context=lm_context(50))
