@@ -27,6 +27,7 @@ from torch import Tensor
 
 from lego_core.data.depot import Depot, cache_key
 from lego_llm.backbone import Backbone, page_order
+from lego_llm.build_report import BuildReport
 from lego_llm.layout import Layout
 from lego_llm.loading import config_digest, tokenizer_digest, weights_digest
 from lego_llm.pooling import trim
@@ -72,12 +73,17 @@ def build_split_cache(depot: Depot, ids: Tensor, mask: Tensor, runner: Runner, l
     device = next(runner.model.parameters()).device
 
     def pages() -> Iterator[Any]:
+        # reached only when the cache is built (an existing one is opened without reading pages)
+        report = BuildReport(f"split cache: layers 0-{layer - 1} of {len(mask):,} items into {folder.name}",
+                             len(mask))
         for rows in page_order(mask, batch_size):
             index = torch.from_numpy(rows).to(ids.device)
             b_ids, b_mask = trim(ids[index], mask[index])
             with torch.inference_mode():
                 states = runner.lower(b_ids.to(device), b_mask.to(device), layer)
             yield rows, states, b_mask
+            report.advance(len(rows))
+        report.done()
 
     hidden = int(runner.model.config.hidden_size)
     return write_state_cache(folder, mask.sum(1).cpu().numpy(), hidden, parts["dtype"], pages(), parts)

@@ -139,3 +139,21 @@ def test_split_unsupported_architecture_is_a_clear_error(bert_dir: Path, tmp_pat
     ids = torch.tensor([[2, 10, 3], [2, 11, 0]])
     assert op(ItemBatch(index=torch.arange(2), tokens={"lm": ids}, masks={"lm": ids > 0})).shape == (2, 16)
     assert op.pooling == "last"
+
+
+def test_building_the_cache_says_so_and_reopening_is_silent(bert_dir: Path, depot_copy: Path, capsys) -> None:
+    context, store = depot_store(depot_copy, hidden_size=16)
+    LMOperator(options=LMConfig(model=str(bert_dir), tune_from=1, split=True, max_length=11), context=context).prepare(store)
+    lines = [line for line in capsys.readouterr().err.splitlines() if "split cache" in line]
+    items = len(store.masks["lm"])
+    assert lines[0].startswith(f"building split cache: layers 0-0 of {items:,} items into lm-split-"), lines
+    assert lines[-1].startswith("built split cache: layers 0-0") and " in 0:00:" in lines[-1], lines
+    LMOperator(options=LMConfig(model=str(bert_dir), tune_from=1, split=True, max_length=11), context=context).prepare(store)
+    assert "split cache" not in capsys.readouterr().err  # the cache exists: opened, not built
+
+
+def test_progress_lines_can_be_turned_off(bert_dir: Path, depot_copy: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("LEGO_PROGRESS", "0")
+    context, store = depot_store(depot_copy, hidden_size=16)
+    LMOperator(options=LMConfig(model=str(bert_dir), tune_from=1, split=True, max_length=11), context=context).prepare(store)
+    assert "split cache" not in capsys.readouterr().err
