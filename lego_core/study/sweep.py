@@ -90,7 +90,7 @@ class SweepResult:
 
     @property
     def failed(self) -> list[CellOutcome]:
-        return [o for o in self.outcomes if o.error is not None]
+        return [o for o in self.outcomes if o.error is not None and not o.stopped]
 
 
 class Sweep:
@@ -238,8 +238,9 @@ class Sweep:
                     self._run_in_workers(tasks, finished)
             except KeyboardInterrupt:
                 interrupted = True
-            interrupted = interrupted or self._interrupted
-            failed = [o for o in outcomes if o.error is not None]
+            # a run catches the signal itself (it saves a checkpoint and stops): its outcome says so
+            interrupted = interrupted or self._interrupted or any(o.stopped for o in outcomes)
+            failed = [o for o in outcomes if o.error is not None and not o.stopped]
             if interrupted:
                 say(f"interrupted: {len(done) + len(outcomes) - len(failed)} of {len(planned)} cells done; "
                     "run the same command again to continue")
@@ -282,7 +283,7 @@ class Sweep:
             for i, task in enumerate(tasks):
                 outcome = run_cell(task)
                 finished(outcome, 0, len(tasks) - i - 1)
-                if self._interrupted:
+                if self._interrupted or outcome.stopped:
                     return
 
     def _run_in_workers(self, tasks: list[CellTask], finished: Any) -> None:
@@ -322,6 +323,8 @@ def _get(config: dict[str, Any], dotted: str) -> Any:
 
 
 def _outcome_text(outcome: CellOutcome) -> str:
+    if outcome.stopped:
+        return f"stopped after {outcome.seconds:.1f} s, a checkpoint saved (resumed by the same command)"
     if outcome.error is not None:
         first = outcome.error.strip().splitlines()[-1] if "Traceback" in outcome.error else outcome.error
         return f"failed after {outcome.seconds:.1f} s: {first}"

@@ -55,6 +55,8 @@ class CellOutcome:
     results: dict[str, Any] | None
     error: str | None
     seconds: float
+    # stopped by SIGINT/SIGTERM after saving a checkpoint: resumable, an interrupt of the sweep, not a failure
+    stopped: bool = False
 
 
 def run_cell(task: CellTask) -> CellOutcome:
@@ -62,7 +64,7 @@ def run_cell(task: CellTask) -> CellOutcome:
     from rich.console import Console
 
     from lego_core.engine.run import Run
-    from lego_core.errors import LegoError
+    from lego_core.errors import LegoError, Stopped
     from lego_core.experiment import Experiment
 
     started = time.perf_counter()
@@ -76,6 +78,9 @@ def run_cell(task: CellTask) -> CellOutcome:
             run = Run.create(bound, Path(task.run_dir), console, build=experiment.build, run_dir=Path(task.run_dir))
         results = run.execute()
         return CellOutcome(name=task.name, results=results, error=None, seconds=time.perf_counter() - started)
+    except Stopped as err:  # the run's own signal handler saved a checkpoint first
+        return CellOutcome(name=task.name, results=None, error=str(err), seconds=time.perf_counter() - started,
+                           stopped=True)
     except LegoError as err:
         return CellOutcome(name=task.name, results=None, error=str(err), seconds=time.perf_counter() - started)
     except Exception:  # a bug in lego or a plugin: keep the whole traceback
