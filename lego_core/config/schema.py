@@ -83,7 +83,7 @@ class TrainConfig:
     cache: bool = attrs.field(default=True, metadata=_doc("Evaluate with item and user caches (every item and user encoded once)."))
     threads: int = attrs.field(default=0, validator=non_negative, metadata=_doc("CPU threads torch may use (0: torch's default). On a busy machine 1 is often fastest; this is process-wide."))
     amp: bool = attrs.field(default=True, metadata=_doc("bf16 autocast on CUDA (ignored on CPU)."))
-    compile: bool = attrs.field(default=False, metadata=_doc("Train through torch.compile(model, dynamic=True); see docs/benchmarks.md for what it gains (off by default)."))
+    compile: bool = attrs.field(default=False, metadata=_doc("Run the bricks through torch.compile(dynamic=True), in place (checkpoints unchanged); 1.61x for NRMS on CPU in docs/benchmarks.md; needs a C++ compiler."))
     checkpoint_every: int = attrs.field(default=0, validator=non_negative, metadata=_doc("Also save a resumable checkpoint every N steps (0: at epoch ends only)."))
     max_steps_per_epoch: int = attrs.field(default=0, validator=non_negative, metadata=_doc("Cut epochs to this many steps (0: whole epochs); for smoke runs."))
     eval_splits: list[str] = attrs.field(factory=lambda: ["valid", "test"], metadata=_doc("Splits evaluated at the end; the first one also drives early stopping."))

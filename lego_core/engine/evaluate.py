@@ -72,7 +72,7 @@ def score_split(model: Recommender, pairs: SplitPairs, *, cache: bool = True, ba
     model.eval()
     with autocast(device, amp):
         if cache:
-            item_cache = model.encode_all_items()
+            item_cache = model.encode_items_read_by(torch.from_numpy(pairs.rows), torch.from_numpy(pairs.items))
             unique_rows, position = np.unique(pairs.rows, return_inverse=True)
             user, user_mask = model.encode_users(torch.from_numpy(unique_rows).to(device), item_cache,
                                                  page_size=batch_size)

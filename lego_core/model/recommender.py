@@ -5,9 +5,9 @@ Two ways to score, which must agree to float tolerance:
 - :meth:`Recommender.forward` (training and the uncached evaluation): the
   distinct items of a batch, history and candidates together, go through the
   content operator once (in pages of ``item_page_size``) and are gathered back.
-- :meth:`encode_all_items` + :meth:`encode_users` + :meth:`score_pairs`
-  (cached evaluation): every item once, every user row once, then only the
-  predictor per pair.
+- :meth:`encode_items_read_by` (or :meth:`encode_all_items`) +
+  :meth:`encode_users` + :meth:`score_pairs` (cached evaluation): every item
+  the split reads once, every user row once, then only the predictor per pair.
 """
 
 from __future__ import annotations
@@ -128,6 +128,22 @@ class Recommender(nn.Module):
     def encode_all_items(self) -> Tensor:
         """The item cache: every item encoded once, ``(num_items, D)``."""
         return self.encode_items(torch.arange(self.items.num_items, device=self.items.device))
+
+    @torch.no_grad()
+    def encode_items_read_by(self, rows: Tensor, items: Tensor) -> Tensor:
+        """An item cache ``(num_items, D)`` holding only what pairs of ``rows`` x ``items`` read.
+
+        The candidates and the real history items of the distinct user rows are
+        encoded, once each; every other row stays zero and is never read (a
+        test split touches a fraction of a large catalogue).
+        """
+        distinct = torch.unique(rows.to(self.items.device))
+        history = self.users.history[distinct][self.users.mask[distinct]]
+        needed = torch.unique(torch.cat([history, items.to(self.items.device).reshape(-1)]))
+        vectors = self.encode_items(needed)
+        cache = vectors.new_zeros(self.items.num_items, vectors.shape[-1])
+        cache[needed] = vectors
+        return cache
 
     @torch.no_grad()
     def encode_users(self, rows: Tensor, item_cache: Tensor, page_size: int = 1024) -> tuple[Tensor, Tensor | None]:

@@ -44,3 +44,21 @@ def test_user_rows_are_encoded_once_and_each_pair_gets_its_own_user(experiment_d
         alone = torch.cat([model(rows[i : i + 1], candidates[i : i + 1]) for i in range(4)])
         torch.testing.assert_close(together, alone)
     assert calls[0] == 4 and calls[5] == 2  # [3, 3, 1, 3]: two distinct users, one pass each
+
+
+def test_the_evaluation_item_cache_encodes_only_what_the_pairs_read(experiment_dict):
+    exp = Experiment.from_dict(experiment_dict(model={"content": "id"}))  # the core's own: every session has it
+    model = exp.build(torch.device("cpu")).eval()
+    rows, items = torch.tensor([3, 1, 3]), torch.tensor([10, 11, 12])
+    seen = []
+    original = model.content.forward
+    model.content.forward = lambda batch: (seen.append(batch.index.clone()), original(batch))[1]
+    cache = model.encode_items_read_by(rows, items)
+    read = set(items.tolist()) | set(model.users.history[rows][model.users.mask[rows]].tolist())
+    assert set(torch.cat(seen).tolist()) == read and len(torch.cat(seen)) == len(read)
+    model.content.forward = original
+    full = model.encode_all_items()
+    index = torch.tensor(sorted(read))
+    torch.testing.assert_close(cache[index], full[index])
+    others = torch.tensor(sorted(set(range(model.items.num_items)) - read))
+    assert torch.count_nonzero(cache[others]) == 0
