@@ -3,7 +3,9 @@
 Both runs train the same thing (``tune_from = -1``: the top layer, the
 projection, the user side), on the same batches, from the same initial
 weights. Full mode runs every layer on every step (the frozen ones under
-autograd but without gradients); split mode reads the frozen layers' output
+autograd but without gradients: "frozen but run"); a third model, real full
+fine-tuning (``tune_from = 0``: every layer trained, the usual alternative to
+split mode), takes its turn on the same batches; split mode reads the frozen layers' output
 from the depot cache (bf16, memory-mapped, built once in ``prepare()``) and
 runs only the top layer. A step is ``Recommender.forward`` (each distinct
 item of the batch encoded once) + loss + backward + AdamW step.
@@ -97,12 +99,13 @@ def gpt2_small(folder: Path, texts: list[str]) -> Path:
     return folder
 
 
-def build(depot: Path, model: str, split: bool) -> Recommender:
+def build(depot: Path, model: str, split: bool, tune_from: int = -1) -> Recommender:
     exp = Experiment.from_dict({
         "data": {"path": str(depot), "item_attributes": ["title"], "max_history": HISTORY},
         "model": {"content": "lm", "behavior": "mean", "predictor": "dot", "hidden_size": 64,
                   "neg_count": CANDIDATES - 1,
-                  "content_options": {"model": model, "tune_from": -1, "split": split, "max_length": MAX_LENGTH}},
+                  "content_options": {"model": model, "tune_from": tune_from, "split": split,
+                                      "max_length": MAX_LENGTH}},
         "train": {"device": "cpu", "seed": 1},
     })
     return exp.build(torch.device("cpu"))
@@ -243,7 +246,9 @@ def measure(name: str, depot: Path, model: str, steps: int, warmup: int) -> dict
     with torch.no_grad():
         rows, candidates = work[0]
         difference = float((full(rows, candidates) - split(rows, candidates)).abs().max())
-    seconds_full, seconds_split = time_steps([full, split], work, warmup)
+    # real full fine-tuning (every layer trained: tune_from = 0) is the other baseline users compare with
+    finetune = build(depot, model, split=False, tune_from=0)
+    seconds_full, seconds_split, seconds_finetune = time_steps([full, split, finetune], work, warmup)
     score_full, score_split = time_scoring([full, split], *work[0])
     return {
         "model": name,
@@ -256,6 +261,8 @@ def measure(name: str, depot: Path, model: str, steps: int, warmup: int) -> dict
         "seconds_per_step_full": round(seconds_full, 4),
         "seconds_per_step_split": round(seconds_split, 4),
         f"speedup_split_{name}": round(seconds_full / seconds_split, 2),
+        "seconds_per_step_full_finetuning": round(seconds_finetune, 4),
+        "speedup_split_vs_full_finetuning": round(seconds_finetune / seconds_split, 2),
         "ideal_step_speedup": round((layers + 2) / 3, 2),
         "seconds_scoring_full": round(score_full, 4),
         "seconds_scoring_split": round(score_split, 4),
