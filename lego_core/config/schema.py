@@ -65,7 +65,7 @@ class TrainConfig:
     warmup_steps: int = attrs.field(default=0, validator=non_negative, metadata=_doc("Linear learning-rate warm-up steps."))
     grad_clip: float = attrs.field(default=0.0, validator=non_negative_float, metadata=_doc("Clip the gradient norm to this (0 disables)."))
     metrics: list[str] = attrs.field(factory=lambda: ["auc", "gauc", "mrr", "ndcg@5", "ndcg@10"], metadata=_doc("Metrics to report (`lego list metric`); cut-offs as name@k."))
-    monitor: str = attrs.field(default="gauc", metadata=_doc("Validation metric for the best checkpoint and early stopping."))
+    monitor: str = attrs.field(default="gauc", metadata=_doc("Validation metric for the best checkpoint and early stopping; unset, the first of `metrics` when those are set, else gauc."))
     patience: int = attrs.field(default=0, validator=non_negative, metadata=_doc("Stop after this many epochs without improvement (0 never stops early)."))
     seed: int = attrs.field(default=2023, metadata=_doc("Seed of everything random: init, sampling, order."))
     device: str = attrs.field(default="auto", metadata=_doc('"cpu", "cuda", "cuda:1" or "auto" (CUDA when available).'))
