@@ -41,3 +41,22 @@ def test_din_preset_with_lego_text(depot, tmp_path):
     results = experiment_module.Experiment.from_dict(data, name="din").run(output=tmp_path)
     assert results["run"]["bricks"]["behavior"] == "text:sequence"
     assert 0.0 <= results["test"]["auc"] <= 1.0
+
+
+@pytest.mark.parametrize("preset", ["fm-id", "deepfm-text-id"])
+def test_id_presets_feed_the_user_and_item_id(depot, tmp_path, preset):
+    if preset.endswith("-text-id"):
+        pytest.importorskip("lego_text")
+    data = {
+        "data": {"path": str(depot), "item_attributes": ["title"]},
+        "model": {"preset": preset, "hidden_size": 8, "content_options": {"embedding_dim": 8}}
+        if preset.endswith("-text-id") else {"preset": preset, "hidden_size": 8},
+        "train": {"epochs": 1, "batch_size": 16, "max_steps_per_epoch": 2, "metrics": ["auc", "logloss"],
+                  "device": "cpu"},
+    }
+    exp = experiment_module.Experiment.from_dict(data, name=preset)
+    model = exp.build()
+    assert model.predictor.embedding.names == ["user", "item", "item.item_id", "user.user_id"]
+    assert model.item_fields == ["item_id"] and model.user_fields == ["user_id"]
+    results = exp.run(output=tmp_path)
+    assert 0.0 <= results["test"]["auc"] <= 1.0
