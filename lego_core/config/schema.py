@@ -41,7 +41,7 @@ class ModelConfig:
     content: str = attrs.field(default="id", metadata=_doc('Content operator by name or "plugin:name".'))
     behavior: str = attrs.field(default="mean", metadata=_doc("Behavior operator by name."))
     predictor: str = attrs.field(default="dot", metadata=_doc("Predictor by name."))
-    use_item_content: bool = attrs.field(default=True, metadata=_doc('false replaces the content operator by the ID embedding table ("id").'))
+    use_item_content: bool = attrs.field(default=True, metadata=_doc('false replaces the content operator by the ID embedding table ("id"), dropping the replaced operator\'s content_options (a note in the resolved config says so).'))
     hidden_size: int = attrs.field(default=64, validator=positive, metadata=_doc("Size D of item and user vectors."))
     neg_count: int = attrs.field(default=4, validator=non_negative, metadata=_doc("Negatives per positive in matching; 0 trains ranking (binary cross-entropy)."))
     task: str = attrs.field(default="auto", metadata=_doc('The task (`lego list task`): "matching", "ranking", "pairwise" or a plugin\'s; "auto" is matching when neg_count > 0, else ranking.'))
