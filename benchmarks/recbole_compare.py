@@ -149,8 +149,8 @@ def lego_experiment(depot: Path, preset: str, seed: int, args: argparse.Namespac
         "model": {"preset": preset, "neg_count": 0, "hidden_size": args.hidden_size,
                   "item_fields": (["item_id"] if ids else []) + ITEM_FIELDS,
                   "user_fields": (["user_id"] if ids else []) + USER_FIELDS},
-        "train": {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": seed,
-                  "metrics": ["auc", "logloss"], "threads": args.threads, "device": "cpu"},
+        "train": {"epochs": args.epochs, "patience": args.patience, "batch_size": args.batch_size, "lr": args.lr,
+                  "seed": seed, "metrics": ["auc", "logloss"], "threads": args.threads, "device": "cpu"},
     }
 
 
@@ -160,6 +160,7 @@ def run_lego(depot: Path, preset: str, seed: int, args: argparse.Namespace, runs
     started = time.perf_counter()
     out = Experiment.from_dict(lego_experiment(depot, preset, seed, args), name=f"{preset}-{seed}").run(output=runs)
     return {"auc": out["test"]["auc"], "logloss": out["test"]["logloss"], "valid_auc": out["valid"]["auc"],
+            "epochs_run": out["run"]["epochs"], "best_epoch": out["run"]["best_epoch"],
             "seconds": round(time.perf_counter() - started, 1)}
 
 
@@ -179,6 +180,28 @@ def summary(runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
             row[f"{metric}_std"] = round(statistics.stdev(values), 4) if len(values) > 1 else None
         table[model] = row
     return table
+
+
+def markdown_table(table: dict[str, Any]) -> str:
+    """The summary as a Markdown table, one row per model, best test AUC first."""
+    def cell(row: dict[str, Any], metric: str) -> str:
+        std = row[f"{metric}_std"]
+        return f"{row[metric]:.4f} ± {std:.4f}" if std is not None else f"{row[metric]:.4f}"
+
+    lines = ["| library | model | test AUC | test LogLoss | seeds |", "| --- | --- | --- | --- | --- |"]
+    for model, row in sorted(table.items(), key=lambda kv: -kv[1]["auc"]):
+        library, name = model.split(":", 1)
+        lines.append(f"| {library} | {name} | {cell(row, 'auc')} | {cell(row, 'logloss')} | {row['seeds']} |")
+    return "\n".join(lines)
+
+
+def merge(paths: list[str], out: Path) -> None:
+    """Join the runs of several result files (e.g. Lego and RecBole run side by side) into ``out``."""
+    records = [json.loads(Path(p).read_text()) for p in paths]
+    merged = {**records[0], "runs": {k: v for r in records for k, v in r["runs"].items()}}
+    merged["summary"] = summary(merged["runs"])
+    out.write_text(json.dumps(merged, indent=2) + "\n")
+    print(markdown_table(merged["summary"]))
 
 
 def main() -> None:
@@ -201,7 +224,8 @@ def main() -> None:
                         help="also run every RecBole model with movie_title as a token_seq feature")
     parser.add_argument("--no-recbole", action="store_true")
     parser.add_argument("--no-lego", action="store_true")
-    parser.add_argument("--epochs", type=int, default=3, help="Lego's epochs (best on valid AUC is tested)")
+    parser.add_argument("--epochs", type=int, default=5, help="Lego's most epochs (the best on valid AUC is tested)")
+    parser.add_argument("--patience", type=int, default=1, help="Lego's early stopping: epochs without a better valid AUC")
     parser.add_argument("--hidden-size", type=int, default=32)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--lr", type=float, default=0.002)
@@ -209,9 +233,14 @@ def main() -> None:
     parser.add_argument("--stopping-step", type=int, default=3, help="RecBole's early-stopping patience")
     parser.add_argument("--recbole-embedding-size", type=int, default=0, help="0: each model's default")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--merge", nargs="+", metavar="JSON",
+                        help="only join these result files into --out and print the table")
     args = parser.parse_args()
     if args.worker:
         recbole_worker(args)
+        return
+    if args.merge:
+        merge(args.merge, Path(args.out))
         return
     if not args.raw or not args.out:
         parser.error("--raw and --out are required")
@@ -240,8 +269,8 @@ def run_benchmark(args: argparse.Namespace) -> None:
             data = {"dataset": "ml-100k (RecBole atomic files of the recbole==1.2.1 wheel)",
                     "protocol": "movielens processor defaults: per-user time-ordered split 80/10/10, "
                                 "label = rating >= 4, ranking; the same pairs for both libraries",
-                    "lego": {"epochs": args.epochs, "hidden_size": args.hidden_size, "batch_size": args.batch_size,
-                             "lr": args.lr, "item_fields": ITEM_FIELDS, "user_fields": USER_FIELDS,
+                    "lego": {"max_epochs": args.epochs, "patience": args.patience, "hidden_size": args.hidden_size,
+                             "batch_size": args.batch_size, "lr": args.lr, "item_fields": ITEM_FIELDS, "user_fields": USER_FIELDS,
                              "ids": "-id and -text-id presets add item_id and user_id"},
                     "recbole": {"version": "1.2.1", "max_epochs": args.recbole_epochs,
                                 "stopping_step": args.stopping_step,
@@ -271,7 +300,7 @@ def run_benchmark(args: argparse.Namespace) -> None:
                 save(key, run_lego(work / "depot", preset, seed, args, work / "runs"))
         background.result()
     shutil.rmtree(work, ignore_errors=True)
-    print(json.dumps(summary(runs), indent=2))
+    print(markdown_table(summary(runs)))
 
 
 if __name__ == "__main__":
