@@ -69,6 +69,7 @@ class ResolvedExperiment:
     task: Choice | None = None
     settings: Mapping[str, Any] = attrs.field(factory=dict)
     settings_tables: Mapping[str, str] = attrs.field(factory=dict)  # settings name -> its table
+    notes: tuple[str, ...] = ()  # what resolving changed on its own, written as comments by to_toml
 
     def to_dict(self, qualified: bool = False) -> dict[str, Any]:
         """The resolved experiment as TOML data; every plugin's settings under its own table.
@@ -92,7 +93,8 @@ class ResolvedExperiment:
         return data
 
     def to_toml(self, qualified: bool = False) -> str:
-        return dumps(self.to_dict(qualified))
+        notes = "".join(f"# note: {note}\n" for note in self.notes)
+        return notes + ("\n" if notes else "") + dumps(self.to_dict(qualified))
 
 
 def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
@@ -203,12 +205,44 @@ def _apply_preset(raw: dict[str, Any], registries: Registries, source: str) -> d
     return merge_under(preset.tables, raw)
 
 
+def _without_item_content(config: ExperimentConfig) -> tuple[ExperimentConfig, tuple[str, ...]]:
+    """``use_item_content = false``: the ID table replaces the content operator, whose options go with it.
+
+    The options belong to the operator that is no longer used (a preset's ``attention_dim`` ...), so
+    they are dropped, not handed to the ID table, and a note says so. Options for the ID table itself
+    (``pretrained``) need ``content = "id"`` written out, which keeps them.
+    """
+    model = config.model
+    if model.use_item_content or model.content == "id":
+        return config, ()
+    note = f'model.use_item_content = false: the content operator {model.content!r} is replaced by "id"'
+    if model.content_options:
+        note += (f"; its content_options ({', '.join(sorted(model.content_options))}) are dropped "
+                 '(options for the ID table need model.content = "id")')
+    return attrs.evolve(config, model=attrs.evolve(model, content="id", content_options={})), (note,)
+
+
+def _monitor_first_metric(raw: dict[str, Any]) -> dict[str, Any]:
+    """``train.monitor`` defaults to the first of ``train.metrics`` when only the metrics are set.
+
+    With neither set the schema's defaults hold (``gauc``, which the default metrics include).
+    A CTR experiment writing ``metrics = ["auc", "logloss"]`` then monitors AUC instead of
+    failing on a ``gauc`` it never asked for.
+    """
+    train = raw.get("train")
+    if isinstance(train, dict) and "monitor" not in train:
+        metrics = train.get("metrics")
+        if isinstance(metrics, list) and metrics and isinstance(metrics[0], str):
+            raw = {**raw, "train": {**train, "monitor": metrics[0]}}
+    return raw
+
+
 def resolve(data: Mapping[str, Any], registries: Registries, *, source: str = "experiment",
             base_dir: Path | None = None, overrides: Sequence[str] = ()) -> ResolvedExperiment:
     """Turn raw TOML data into a :class:`ResolvedExperiment` or raise one :class:`ConfigError`."""
     from lego_core.engine.task import TASK
 
-    raw = _apply_preset(apply_overrides(dict(data), overrides), registries, source)
+    raw = _monitor_first_metric(_apply_preset(apply_overrides(dict(data), overrides), registries, source))
     raw.pop("sweep", None)  # the table of `lego sweep` (lego_core.study); a single run is its base point
     if base_dir is not None and isinstance(raw.get("data"), dict) and isinstance(raw["data"].get("path"), str):
         path = Path(raw["data"]["path"]).expanduser()
@@ -219,8 +253,7 @@ def resolve(data: Mapping[str, Any], registries: Registries, *, source: str = "e
     problems.extend(more)
     if config is None:
         raise ConfigError(format_problems(problems + _brick_names_problems(raw, registries), source))
-    if not config.model.use_item_content and config.model.content != "id":
-        config = attrs.evolve(config, model=attrs.evolve(config.model, content="id"))
+    config, notes = _without_item_content(config)
 
     bricks: dict[str, Choice] = {}
     for kind, brick_kind in brick_kinds().items():
@@ -278,7 +311,7 @@ def resolve(data: Mapping[str, Any], registries: Registries, *, source: str = "e
     except CompatibilityError as err:
         raise CompatibilityError(f"{source}: {err}") from None
     return ResolvedExperiment(config=config, bricks=bricks, metrics=metrics, source=source, task=task,
-                              settings=settings, settings_tables=where)
+                              settings=settings, settings_tables=where, notes=notes)
 
 
 def _fits(task: Any, predictor: Any) -> bool:

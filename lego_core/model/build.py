@@ -32,19 +32,19 @@ def model_context(resolved: ResolvedExperiment, depot: Depot) -> ModelContext:
     data, model = config.data, config.model
     where = resolved.source
     problems: list[str] = []
-    item_attributes = _attributes(depot, "items", data.item_attributes,
-                                  lambda n: data.max_lengths.get(n, data.max_length),
+    def length(name: str) -> int:  # tokens kept per row of a text or multi-valued column
+        return data.max_lengths.get(name, data.max_length)
+
+    item_attributes = _attributes(depot, "items", data.item_attributes, length,
                                   f"{where} [data] item_attributes", problems)
-    user_attributes = _attributes(depot, "users", data.user_attributes, lambda n: 1,
+    user_attributes = _attributes(depot, "users", data.user_attributes, length,
                                   f"{where} [data] user_attributes", problems)
-    item_fields = _attributes(depot, "items", model.item_fields, lambda n: 1, f"{where} [model] item_fields",
+    # a multi-valued column (kind "tokens": genres, tags, a title's words) is a field too; the
+    # predictor pools its values' embeddings (lego-ctr: their mean), as RecBole does for token_seq
+    item_fields = _attributes(depot, "items", model.item_fields, length, f"{where} [model] item_fields",
                               problems)
-    for name, attr in item_fields.items():
-        if attr.kind != "category":
-            problems.append(f"{where} [model] item_fields: {name!r} is a text column; "
-                            "only categorical columns can be predictor fields")
     missing_users = [n for n in model.user_fields if n not in user_attributes]
-    user_attributes.update(_attributes(depot, "users", missing_users, lambda n: 1,
+    user_attributes.update(_attributes(depot, "users", missing_users, length,
                                        f"{where} [model] user_fields", problems))
     user_fields = {n: user_attributes[n] for n in model.user_fields if n in user_attributes}
     behavior_cls = resolved.bricks["behavior"].cls

@@ -38,8 +38,9 @@ class ModelContext:
         num_persons: ids in the user table's ``user_id`` vocabulary (0 = unknown).
         item_attributes: the attributes the experiment selected, in order.
         user_attributes: categorical user attributes available to the model.
-        item_fields: categorical item attributes fed to the predictor as fields.
-        user_fields: categorical user attributes fed to the predictor as fields.
+        item_fields: categorical item attributes fed to the predictor as fields; one of kind
+            ``"tokens"`` is multi-valued (genres, tags: up to ``max_length`` ids per item).
+        user_fields: categorical user attributes fed to the predictor as fields (the same).
         max_history: history length H after truncation.
         depot_path: the depot directory (for caches kept next to the data).
         task: ``"matching"`` or ``"ranking"``.

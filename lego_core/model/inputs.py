@@ -70,9 +70,13 @@ class UserBatch:
 class FieldInputs:
     """Categorical attributes fed to a predictor as fields of their own, and the pairs' identities.
 
+    A multi-valued attribute (a ``tokens`` column: genres, tags) carries one
+    more dimension, its values padded with id 0 (see ``Attribute.kind`` in the
+    model context); the predictor pools them.
+
     Args:
-        item: attribute name -> ``(B, K)`` ids of each candidate's attribute.
-        user: attribute name -> ``(B,)`` ids of the user's attribute.
+        item: attribute name -> ``(B, K)`` ids of each candidate's attribute (``(B, K, L)`` multi-valued).
+        user: attribute name -> ``(B,)`` ids of the user's attribute (``(B, L)`` multi-valued).
         rows: ``(B,)`` the users' rows in the depot's user table, or None.
         candidates: ``(B, K)`` the candidates' item indices, or None. A predictor
             that reads the pair's raw data itself (a language model scoring a prompt

@@ -76,8 +76,11 @@ class Recommender(nn.Module):
         return user, user_mask
 
     def fields(self, rows: Tensor, candidates: Tensor) -> FieldInputs:
+        """The predictor's fields: ``(B, K)`` ids per item field (``(B, K, L)`` for a multi-valued one,
+        padded with 0), ``(B,)`` per user field (``(B, L)``)."""
         return FieldInputs(
-            item={n: self.items.categories[n][candidates] for n in self.item_fields},
+            item={n: (self.items.categories[n] if n in self.items.categories else self.items.tokens[n])[candidates]
+                  for n in self.item_fields},
             user={n: self.users.categories[n][rows] for n in self.user_fields},
             rows=rows, candidates=candidates,
         )

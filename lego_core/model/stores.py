@@ -103,9 +103,15 @@ class UserStore:
         self.has_person = "user_id" in users
         person = np.asarray(users["user_id"]) if self.has_person else np.zeros(self.num_users)
         self.person = torch.from_numpy(person.astype(np.int64)).to(self.device)
-        self.categories = {
-            name: torch.from_numpy(np.asarray(users[name], dtype=np.int64)).to(self.device) for name in attributes
-        }
+        self.categories: dict[str, Tensor] = {}  # (U,) ids, or (U, L) ids padded with 0 for a multi-valued column
+        for name, attr in attributes.items():
+            column = users[name]
+            if attr.kind == "tokens":
+                longest = int(column.lengths.max(initial=0))
+                values, _ = column.pad(max_length=max(1, min(attr.max_length, longest)), keep="first", pad_value=0)
+            else:
+                values = np.asarray(column)
+            self.categories[name] = torch.from_numpy(np.asarray(values, dtype=np.int64)).to(self.device)
 
     def batch(self, rows: Tensor) -> UserBatch:
         rows = rows.to(self.device)

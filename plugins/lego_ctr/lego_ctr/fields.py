@@ -8,10 +8,15 @@ A CTR model sees a set of fields, each embedded into one shared size ``E``:
 4. one field per categorical user attribute in ``fields.user`` (``(B,)`` ids).
 
 The experiment picks 3 and 4 with ``model.item_fields`` / ``model.user_fields``;
-the predictor owns their embedding tables. With ``field_dim`` equal to ``D`` the
-two vectors are used as they are, otherwise each is projected with a Linear.
-User-side fields are broadcast over the ``K`` candidates, so every model scores
-each candidate on its own ``(F, E)`` matrix.
+the predictor owns their embedding tables. Any categorical column can be a
+field, the user and item IDs (``user_id``, ``item_id``) included. A
+multi-valued column (kind ``tokens``: genres, tags) is one field too: its ids
+come padded with 0 (``(B, K, L)`` or ``(B, L)``) and the field's vector is the
+mean of its values' embeddings (zeros when it has none), as RecBole embeds a
+``token_seq`` field. With ``field_dim`` equal to ``D`` the two vectors are used
+as they are, otherwise each is projected with a Linear. User-side fields are
+broadcast over the ``K`` candidates, so every model scores each candidate on
+its own ``(F, E)`` matrix.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import torch
 from attrs import validators as v
 from torch import Tensor, nn
 
-from lego_core.model.context import ModelContext
+from lego_core.model.context import Attribute, ModelContext
 from lego_core.model.inputs import FieldInputs
 
 EMBEDDING_STD = 0.1  # the scale of the core's ID embedding table, so all fields start alike
@@ -51,15 +56,49 @@ def pair_indices(num_fields: int) -> tuple[Tensor, Tensor]:
     return rows, cols
 
 
-def field_ids(given: Mapping[str, Tensor], name: str, side: str) -> Tensor:
-    """The ids of field ``name`` in ``fields.item`` or ``fields.user`` (``side``), or a clear error."""
+def field_ids(given: Mapping[str, Tensor], name: str, side: str, multi_valued: bool = False) -> Tensor:
+    """The ids of field ``name`` in ``fields.item`` or ``fields.user`` (``side``), or a clear error.
+
+    Item ids are ``(B, K)`` and user ids ``(B,)``; a multi-valued field has one more dimension.
+    """
     try:
-        return given[name]
+        ids = given[name]
     except KeyError:
         raise ValueError(
             f"the predictor was built with the {side} field {name!r} (model.{side}_fields) but "
             f"fields.{side} holds {sorted(given)}; the engine must pass every configured field"
         ) from None
+    expected = (2 if side == "item" else 1) + int(multi_valued)
+    if ids.dim() != expected:
+        kind = "multi-valued (a tokens column)" if multi_valued else "single-valued (a category column)"
+        raise ValueError(f"the {side} field {name!r} is {kind}, so its ids need {expected} dimensions, but they "
+                         f"have {ids.dim()} (shape {tuple(ids.shape)})")
+    return ids
+
+
+def is_multi_valued(attribute: Attribute) -> bool:
+    """Whether a field's column holds several values per row (kind ``tokens``)."""
+    return attribute.kind == "tokens"
+
+
+def pooled(values: Tensor, ids: Tensor, multi_valued: bool, reduce: str = "mean") -> Tensor:
+    """Per-id rows ``values`` ``(..., [L,] W)`` -> ``(..., W)``: as they are, or pooled over the non-padding ids.
+
+    For a multi-valued field ``ids`` are ``(..., L)`` with 0 as padding; ``reduce`` is ``"mean"``
+    (the embedding of the field) or ``"sum"`` (its first-order weight: a logistic regression over
+    the multi-hot values). A row with no value gives zeros.
+
+    Example:
+        >>> ids = torch.tensor([[2, 1, 0], [0, 0, 0]])
+        >>> table = torch.tensor([[9.0], [1.0], [3.0]])  # row 0 (padding) is never used
+        >>> pooled(table[ids], ids, True).tolist(), pooled(table[ids], ids, True, "sum").tolist()
+        ([[2.0], [0.0]], [[4.0], [0.0]])
+    """
+    if not multi_valued:
+        return values
+    present = (ids != 0).unsqueeze(-1).to(values.dtype)  # (..., L, 1)
+    total = (values * present).sum(dim=-2)  # (..., W)
+    return total if reduce == "sum" else total / present.sum(dim=-2).clamp(min=1.0)
 
 
 class FieldEmbedding(nn.Module):
@@ -95,6 +134,8 @@ class FieldEmbedding(nn.Module):
                                           for n, a in context.user_fields.items()})
         for table in [*self.item_tables.values(), *self.user_tables.values()]:
             nn.init.normal_(table.get_parameter("weight"), std=EMBEDDING_STD)
+        self.item_multi = {n: is_multi_valued(a) for n, a in context.item_fields.items()}
+        self.user_multi = {n: is_multi_valued(a) for n, a in context.user_fields.items()}
         self.names = (["user", "item"] + [f"item.{n}" for n in self.item_tables]
                       + [f"user.{n}" for n in self.user_tables])
 
@@ -110,7 +151,9 @@ class FieldEmbedding(nn.Module):
             user_vec = user_vec.unsqueeze(1).expand(b, k, self.field_dim)
         parts = [user_vec, self.item_projection(candidates)]  # (B, K, E) each
         for name, table in self.item_tables.items():
-            parts.append(table(field_ids(fields.item, name, "item")))  # (B, K, E)
+            ids = field_ids(fields.item, name, "item", self.item_multi[name])  # (B, K) or (B, K, L)
+            parts.append(pooled(table(ids), ids, self.item_multi[name]))  # (B, K, E)
         for name, table in self.user_tables.items():
-            parts.append(table(field_ids(fields.user, name, "user")).unsqueeze(1).expand(b, k, self.field_dim))
+            ids = field_ids(fields.user, name, "user", self.user_multi[name])  # (B,) or (B, L)
+            parts.append(pooled(table(ids), ids, self.user_multi[name]).unsqueeze(1).expand(b, k, self.field_dim))
         return torch.stack(parts, dim=2)  # (B, K, F, E)

@@ -7,6 +7,8 @@ import torch
 
 from lego_core.config.converter import CONVERTER, structure
 from lego_core.errors import ConfigError
+from lego_core.model.context import Attribute
+from lego_core.model.inputs import FieldInputs
 from lego_core.testing import check_predictor, make_context, random_fields
 from lego_ctr.autoint import AutoIntConfig, AutoIntPredictor
 from lego_ctr.dcn import DCNConfig, DCNPredictor
@@ -160,3 +162,44 @@ def test_bf16_autocast(case):
         assert scores.shape == (3, 4) and torch.isfinite(scores.float()).all()
         if train:
             scores.float().sum().backward()
+
+
+MULTI_CONTEXT = make_context(
+    item_fields={"category": make_context().item_attributes["category"],
+                 "tags": Attribute(name="tags", kind="tokens", vocab_size=7, max_length=3, vocabulary="tags")},
+    user_fields={"age": make_context().user_attributes["age"],
+                 "langs": Attribute(name="langs", kind="tokens", vocab_size=5, max_length=2, vocabulary="langs")})
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_every_predictor_pools_multi_valued_fields(case):
+    """Shapes, gradients to the tables of multi-valued fields, candidate independence, padding width."""
+    cls, options = CASES[case]
+    torch.manual_seed(0)
+    model = cls(options=options, context=MULTI_CONTEXT)
+    b, k = 3, 4
+    g = torch.Generator().manual_seed(1)
+    tags = torch.randint(0, 7, (b, k, 3), generator=g)
+    tags[0, 0] = 0  # an item without tags
+    fields = FieldInputs(item={"category": torch.randint(0, 6, (b, k), generator=g), "tags": tags},
+                         user={"age": torch.randint(0, 5, (b,), generator=g), "langs": torch.randint(0, 5, (b, 2), generator=g)})
+    if cls.input == "sequence":
+        user, mask = torch.randn(b, 5, 16), torch.ones(b, 5, dtype=torch.bool)
+    else:
+        user, mask = torch.randn(b, 16), None
+    candidates = torch.randn(b, k, 16)
+    scores = model(user, candidates, fields, mask)
+    assert scores.shape == (b, k) and torch.isfinite(scores).all()
+    scores.sum().backward()
+    embedding = model.get_submodule("embedding")
+    assert embedding.item_tables["tags"].weight.grad.abs().sum() > 0
+    assert embedding.user_tables["langs"].weight.grad.abs().sum() > 0
+    model.eval()
+    with torch.no_grad():
+        ref = model(user, candidates, fields, mask)
+        one_by_one = torch.cat([model(user, candidates[:, j:j + 1], FieldInputs(
+            item={n: v[:, j:j + 1] for n, v in fields.item.items()}, user=fields.user), mask) for j in range(k)], dim=1)
+        assert torch.allclose(one_by_one, ref, atol=1e-5)
+        wider = FieldInputs(item={**fields.item, "tags": torch.cat([tags, torch.zeros(b, k, 2, dtype=torch.long)], -1)},
+                            user=fields.user)
+        assert torch.allclose(model(user, candidates, wider, mask), ref, atol=1e-5)

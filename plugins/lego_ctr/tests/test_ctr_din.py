@@ -19,9 +19,15 @@ def model():
     return DINPredictor(options=DINConfig(attention_units=[8], hidden_units=[8]), context=context), context
 
 
-def test_padding_gets_exactly_zero_weight_and_the_pooling_is_the_weighted_sum(model):
+def test_padding_gets_exactly_zero_weight_and_the_pooling_is_the_weighted_sum(model, by_hand):
     din, _ = model
     din.eval()
+    with torch.no_grad():  # Dice's running statistics and alpha off their initial values
+        for module in din.activation_unit.modules():
+            if hasattr(module, "running_mean"):
+                module.running_mean.normal_()
+                module.running_var.uniform_(0.5, 2.0)
+                module.alpha.normal_()
     history, candidates = torch.randn(B, S, D), torch.randn(B, K, D)
     with torch.no_grad():
         pooled, weights = din.attend(history, MASK, candidates)
@@ -33,8 +39,8 @@ def test_padding_gets_exactly_zero_weight_and_the_pooling_is_the_weighted_sum(mo
             for j in range(S):
                 if MASK[b, j]:
                     h, c = history[b, j], candidates[b, k]
-                    with torch.no_grad():
-                        a = din.activation_unit(torch.cat([h, c, h - c, h * c]).unsqueeze(0))[0, 0]  # unnormalised
+                    with torch.no_grad():  # a(h_j, c) = MLP([h; c; h - c; h * c]) with Dice, unnormalised
+                        a = by_hand.mlp(din.activation_unit, torch.cat([h, c, h - c, h * c]).unsqueeze(0))[0, 0]
                     assert torch.allclose(weights[b, k, j], a, atol=1e-6)
                     expected += a * h
             assert torch.allclose(pooled[b, k], expected, atol=1e-5)
@@ -69,15 +75,23 @@ def test_attention_output_variants(model):
             assert torch.equal(weights[2], torch.zeros(K, S))
 
 
-def test_scores_use_the_interest_as_the_user_field(model):
+def test_scores_use_the_interest_as_the_user_field(model, by_hand):
     din, context = model
     din.eval()
     history, candidates = torch.randn(B, S, D), torch.randn(B, K, D)
     fields = random_fields(context, B, K)
     with torch.no_grad():
-        pooled, _ = din.attend(history, MASK, candidates)
-        x = din.embedding(pooled, candidates, fields)
-        assert torch.allclose(din(history, candidates, fields, MASK), din.deep(x.reshape(B * K, -1)).view(B, K))
+        pooled = torch.zeros(B, K, D)  # v_U(c) = sum_j a(h_j, c) h_j over the real items
+        for b in range(B):
+            for k in range(K):
+                for j in range(S):
+                    if MASK[b, j]:
+                        h, c = history[b, j], candidates[b, k]
+                        a = by_hand.mlp(din.activation_unit, torch.cat([h, c, h - c, h * c]).unsqueeze(0))[0, 0]
+                        pooled[b, k] += a * h
+        x = by_hand.embed(din.embedding, pooled, candidates, fields)  # the interest is the user field
+        expected = by_hand.mlp(din.deep, x.reshape(B * K, -1)).view(B, K)
+        assert torch.allclose(din(history, candidates, fields, MASK), expected, atol=1e-5)
         assert torch.allclose(din(history, candidates, fields), din(history, candidates, fields, torch.ones(B, S, dtype=torch.bool)))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from lego_core.model.context import Attribute
 from lego_core.model.inputs import FieldInputs
 from lego_core.testing import make_context
 from lego_ctr.dice import Dice
@@ -93,3 +94,69 @@ def test_dice_uses_batch_statistics_in_training_and_running_ones_in_eval():
     dice.train()
     assert dice(torch.ones(1, 2)).isfinite().all()  # one row: zero variance, no NaN
     assert dice(torch.empty(0, 2)).shape == (0, 2)
+
+
+# ------------------------------------------------------------------ multi-valued fields (genres, tags)
+TAGS = Attribute(name="tags", kind="tokens", vocab_size=7, max_length=3, vocabulary="tags")
+LANGS = Attribute(name="langs", kind="tokens", vocab_size=5, max_length=2, vocabulary="langs")
+MULTI = make_context(item_fields={"category": make_context().item_attributes["category"], "tags": TAGS},
+                     user_fields={"langs": LANGS})
+TAG_IDS = torch.tensor([[[2, 5, 0], [0, 0, 0], [6, 1, 1]], [[3, 0, 0], [4, 2, 6], [5, 0, 0]]])  # (B, K, L), 0 pads
+LANG_IDS = torch.tensor([[1, 4], [0, 0]])  # (B, L): the second user has none
+
+
+def multi_fields() -> FieldInputs:
+    return FieldInputs(item={"category": torch.tensor([[1, 2, 3], [0, 4, 5]]), "tags": TAG_IDS},
+                       user={"langs": LANG_IDS})
+
+
+def test_a_multi_valued_field_is_the_mean_of_its_values_embeddings():
+    embed = FieldEmbedding(MULTI)
+    user, candidates = torch.randn(2, 16), torch.randn(2, 3, 16)
+    x = embed(user, candidates, multi_fields())
+    assert embed.names == ["user", "item", "item.category", "item.tags", "user.langs"] and x.shape == (2, 3, 5, 16)
+    tags, langs = embed.item_tables["tags"].weight, embed.user_tables["langs"].weight
+    for b in range(2):
+        ids = [i for i in LANG_IDS[b].tolist() if i]
+        want_lang = sum(langs[i] for i in ids) / len(ids) if ids else torch.zeros(16)
+        for k in range(3):
+            ids = [i for i in TAG_IDS[b, k].tolist() if i]  # repeated values count as often as they appear
+            want = sum(tags[i] for i in ids) / len(ids) if ids else torch.zeros(16)
+            assert torch.allclose(x[b, k, 3], want, atol=1e-6)
+            assert torch.allclose(x[b, k, 4], want_lang, atol=1e-6)  # a user field: the same for every candidate
+    assert torch.equal(x[0, 1, 3], torch.zeros(16))  # no value at all: a zero vector
+
+
+def test_padding_width_does_not_change_a_multi_valued_field():
+    embed = FieldEmbedding(MULTI)
+    user, candidates = torch.randn(2, 16), torch.randn(2, 3, 16)
+    wider = FieldInputs(item={"category": multi_fields().item["category"],
+                              "tags": torch.cat([TAG_IDS, torch.zeros(2, 3, 4, dtype=torch.long)], dim=-1)},
+                        user={"langs": torch.cat([LANG_IDS, torch.zeros(2, 1, dtype=torch.long)], dim=-1)})
+    assert torch.allclose(embed(user, candidates, multi_fields()), embed(user, candidates, wider), atol=1e-6)
+
+
+def test_first_order_term_adds_every_value_weight():
+    linear = FieldLinear(MULTI)
+    with torch.no_grad():
+        for table in [*linear.item_weights.values(), *linear.user_weights.values()]:
+            table.weight.normal_()
+    user, candidates, fields = torch.randn(2, 16), torch.randn(2, 3, 16), multi_fields()
+    w_tags, w_langs = linear.item_weights["tags"].weight[:, 0], linear.user_weights["langs"].weight[:, 0]
+    w_cat = linear.item_weights["category"].weight[:, 0]
+    expected = torch.empty(2, 3)
+    for b in range(2):
+        for k in range(3):  # a logistic regression over the multi-hot values: their weights add up
+            expected[b, k] = (user[b] @ linear.user.weight[0] + candidates[b, k] @ linear.item.weight[0]
+                              + w_cat[fields.item["category"][b, k]]
+                              + sum(w_tags[i] for i in TAG_IDS[b, k].tolist() if i)
+                              + sum(w_langs[i] for i in LANG_IDS[b].tolist() if i))
+    assert torch.allclose(linear(user, candidates, fields), expected, atol=1e-6)
+
+
+def test_field_ids_of_the_wrong_rank_are_a_clear_error():
+    embed = FieldEmbedding(MULTI)
+    flat = FieldInputs(item={"category": torch.zeros(2, 3, dtype=torch.long), "tags": torch.zeros(2, 3, dtype=torch.long)},
+                       user={"langs": LANG_IDS})
+    with pytest.raises(ValueError, match=r"item field 'tags' is multi-valued.*need 3 dimensions, but they have 2"):
+        embed(torch.randn(2, 16), torch.randn(2, 3, 16), flat)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
 import torch
 
 from lego_ctr.dcn import CrossNet, DCNConfig, DCNPredictor
@@ -33,12 +34,16 @@ def test_dcn_two_layers_keep_multiplying_x0():
     assert torch.allclose(net(x0), x2, atol=1e-6)
 
 
-def test_dcn_combines_cross_and_deep(context, make_inputs):
+def test_dcn_combines_cross_and_deep(context, make_inputs, by_hand):
     model = DCNPredictor(options=DCNConfig(num_cross_layers=2, hidden_units=[8]), context=context).eval()
+    with torch.no_grad():
+        for bias in model.cross.biases:
+            bias.normal_()
     user, candidates, fields = make_inputs(context)
-    x0 = model.embedding(user, candidates, fields).reshape(12, -1)
-    expected = model.output(torch.cat([model.cross(x0), model.deep(x0)], dim=-1)).view(3, 4)
-    assert torch.allclose(model(user, candidates, fields), expected, atol=1e-6)
+    x0 = by_hand.embed(model.embedding, user, candidates, fields).reshape(12, -1)  # [e_1; ...; e_F]
+    stacked = torch.cat([by_hand.cross_v1(model.cross, x0), by_hand.mlp(model.deep, x0)], dim=-1)  # [x_L; h]
+    expected = (stacked @ model.output.weight[0] + model.output.bias).view(3, 4)  # the paper's Eq. 5
+    assert torch.allclose(model(user, candidates, fields), expected, atol=1e-5)
 
 
 def test_dcnv2_cross_layer_full_rank():
@@ -74,16 +79,21 @@ def test_dcnv2_mixture_of_low_rank_experts():
     assert torch.allclose(net(x0), out, atol=1e-5)
 
 
-def test_dcnv2_structures(context, make_inputs):
+@pytest.mark.parametrize("low_rank", [None, 3])
+def test_dcnv2_structures(context, make_inputs, by_hand, low_rank):
     user, candidates, fields = make_inputs(context)
-    stacked = DCNv2Predictor(options=DCNv2Config(structure="stacked", hidden_units=[8]), context=context)
-    x0 = stacked.embedding(user, candidates, fields).reshape(12, -1)
+    stacked = DCNv2Predictor(options=DCNv2Config(structure="stacked", low_rank=low_rank, hidden_units=[8]),
+                             context=context)
+    x0 = by_hand.embed(stacked.embedding, user, candidates, fields).reshape(12, -1)
+    top = by_hand.mlp(stacked.deep, by_hand.cross_v2(stacked.cross, x0))  # the MLP on the cross output
     assert torch.allclose(stacked(user, candidates, fields),
-                          stacked.output(stacked.deep(stacked.cross(x0))).view(3, 4), atol=1e-6)
-    parallel = DCNv2Predictor(options=DCNv2Config(structure="parallel", hidden_units=[8]), context=context)
-    x0 = parallel.embedding(user, candidates, fields).reshape(12, -1)
-    expected = parallel.output(torch.cat([parallel.cross(x0), parallel.deep(x0)], dim=-1)).view(3, 4)
-    assert torch.allclose(parallel(user, candidates, fields), expected, atol=1e-6)
+                          (top @ stacked.output.weight[0] + stacked.output.bias).view(3, 4), atol=1e-5)
+    parallel = DCNv2Predictor(options=DCNv2Config(structure="parallel", low_rank=low_rank, hidden_units=[8]),
+                              context=context)
+    x0 = by_hand.embed(parallel.embedding, user, candidates, fields).reshape(12, -1)
+    side_by_side = torch.cat([by_hand.cross_v2(parallel.cross, x0), by_hand.mlp(parallel.deep, x0)], dim=-1)
+    expected = (side_by_side @ parallel.output.weight[0] + parallel.output.bias).view(3, 4)
+    assert torch.allclose(parallel(user, candidates, fields), expected, atol=1e-5)
 
 
 def test_gdcn_gated_cross_layer():
@@ -97,11 +107,18 @@ def test_gdcn_gated_cross_layer():
     assert torch.allclose(net(c0), expected, atol=1e-6)
 
 
-def test_gdcn_structures(context, make_inputs):
+def test_gdcn_structures(context, make_inputs, by_hand):
     user, candidates, fields = make_inputs(context)
     model = GDCNPredictor(options=GDCNConfig(structure="stacked", hidden_units=[8]), context=context)
-    c0 = model.embedding(user, candidates, fields).reshape(12, -1)
-    assert torch.allclose(model(user, candidates, fields), model.output(model.deep(model.cross(c0))).view(3, 4), atol=1e-6)
+    c0 = by_hand.embed(model.embedding, user, candidates, fields).reshape(12, -1)
+    top = by_hand.mlp(model.deep, by_hand.gated_cross(model.cross, c0))  # GDCN-S
+    assert torch.allclose(model(user, candidates, fields), (top @ model.output.weight[0] + model.output.bias).view(3, 4),
+                          atol=1e-5)
+    model = GDCNPredictor(options=GDCNConfig(structure="parallel", hidden_units=[8]), context=context)
+    c0 = by_hand.embed(model.embedding, user, candidates, fields).reshape(12, -1)
+    both = torch.cat([by_hand.gated_cross(model.cross, c0), by_hand.mlp(model.deep, c0)], dim=-1)  # GDCN-P
+    assert torch.allclose(model(user, candidates, fields), (both @ model.output.weight[0] + model.output.bias).view(3, 4),
+                          atol=1e-5)
 
 
 def test_cin_first_layer():
@@ -126,10 +143,14 @@ def test_cin_second_layer_crosses_with_x0():
     assert cin(x0).shape == (1, 5)
 
 
-def test_xdeepfm_is_linear_plus_cin_plus_dnn(context, make_inputs):
-    model = XDeepFMPredictor(options=XDeepFMConfig(cin_units=[3], hidden_units=[8]), context=context)
+def test_xdeepfm_is_linear_plus_cin_plus_dnn(context, make_inputs, by_hand):
+    model = XDeepFMPredictor(options=XDeepFMConfig(cin_units=[3, 2], hidden_units=[8]), context=context)
+    with torch.no_grad():
+        for table in [*model.linear.item_weights.values(), *model.linear.user_weights.values()]:
+            table.weight.normal_()
     user, candidates, fields = make_inputs(context)
-    flat = model.embedding(user, candidates, fields).reshape(12, 4, 16)
-    expected = (model.linear(user, candidates, fields) + model.cin_output(model.cin(flat)).view(3, 4)
-                + model.deep(flat.reshape(12, -1)).view(3, 4))
-    assert torch.allclose(model(user, candidates, fields), expected, atol=1e-6)
+    flat = by_hand.embed(model.embedding, user, candidates, fields).reshape(12, 4, 16)
+    cin = by_hand.cin(model.cin, flat) @ model.cin_output.weight[0] + model.cin_output.bias  # w_cin . p^+ + b
+    expected = (by_hand.linear(model.linear, user, candidates, fields) + cin.view(3, 4)
+                + by_hand.mlp(model.deep, flat.reshape(12, -1)).view(3, 4))  # the paper's Eq. 12
+    assert torch.allclose(model(user, candidates, fields), expected, atol=1e-5)

@@ -1,4 +1,4 @@
-"""The presets: every predictor has an ID and a text variant, and they resolve into working experiments."""
+"""The presets: every predictor has an ID, a text and a text-plus-ID variant, and they resolve into working experiments."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from lego_core.registry import Registries
 from lego_ctr.plugin import PRESETS, lego_register_predictors
 
 NAMES = [c.name for c in lego_register_predictors()]
+VARIANTS = ("id", "text", "text-id")
 
 
 @pytest.fixture(scope="module")
@@ -21,9 +22,9 @@ def registries():
 def test_preset_files_load_through_the_plugin_host(registries):
     entry = registries[PRESET].get("deepfm-id")
     assert entry.plugin == "ctr" and entry.obj.tables["model"]["predictor"] == "deepfm"
-    assert sorted(p.stem for p in PRESETS.glob("*.toml")) == sorted(f"{n}-{v}" for n in NAMES for v in ("id", "text"))
+    assert sorted(p.stem for p in PRESETS.glob("*.toml")) == sorted(f"{n}-{v}" for n in NAMES for v in VARIANTS)
     for name in NAMES:
-        for variant in ("id", "text"):
+        for variant in VARIANTS:
             preset = registries[PRESET].get(f"{name}-{variant}").obj
             assert preset.name == f"{name}-{variant}" and preset.description and "http" in preset.paper
             assert set(preset.tables) == {"model"}, "presets set [model] only"
@@ -33,7 +34,10 @@ def test_preset_files_load_through_the_plugin_host(registries):
             if variant == "id":
                 assert model["use_item_content"] is False
             else:
-                assert model["content"] == "pooling"
+                assert model["content"] == "pooling" and "lego-text" in preset.requires
+            ids = variant in ("id", "text-id")  # the user and item ID as fields, as RecBole's models have them
+            assert model.get("item_fields", []) == (["item_id"] if ids else [])
+            assert model.get("user_fields", []) == (["user_id"] if ids else [])
 
 
 @pytest.mark.parametrize("name", [n for n in NAMES if n != "din"])
@@ -46,8 +50,10 @@ def test_id_presets_resolve_to_ranking(registries, name):
 def test_text_and_din_presets_resolve_with_lego_text(registries):
     pytest.importorskip("lego_text")
     for name in NAMES:
-        resolved = resolve({"data": {"path": "unused", "item_attributes": ["title"]},
-                            "model": {"preset": f"{name}-text"}}, registries)
-        assert resolved.bricks["content"].entry.qualified == "text:pooling"
+        for variant in ("text", "text-id"):
+            resolved = resolve({"data": {"path": "unused", "item_attributes": ["title"]},
+                                "model": {"preset": f"{name}-{variant}"}}, registries)
+            assert resolved.bricks["content"].entry.qualified == "text:pooling"
+            assert resolved.config.model.item_fields == (["item_id"] if variant == "text-id" else [])
     resolved = resolve({"data": {"path": "unused"}, "model": {"preset": "din-id"}}, registries)
     assert resolved.bricks["behavior"].entry.obj.output == "sequence"
