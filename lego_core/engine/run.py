@@ -242,7 +242,8 @@ class Run:
         """``config.toml`` (the depot named portably) and ``run.json`` of the bound experiment."""
         config = self.bound.resolved.to_dict(qualified=True)
         config["data"]["path"] = portable_path(self.bound.depot.path, self.run_dir)
-        atomic.write_text(self.run_dir / rundir.CONFIG_FILE, dumps(config))
+        notes = "".join(f"# note: {note}\n" for note in self.bound.resolved.notes)  # what resolving changed
+        atomic.write_text(self.run_dir / rundir.CONFIG_FILE, notes + ("\n" if notes else "") + dumps(config))
         rundir.write_json(self.run_dir / rundir.RUN_FILE, self.facts())
 
     # ------------------------------------------------------------------ events (TrainingEvents)

@@ -37,10 +37,23 @@ def experiment(depot, **model):
             "model": model, "train": {"epochs": 1, "batch_size": 8, "max_steps_per_epoch": 1, "device": "cpu"}}
 
 
+def _needs_a_model(preset: str) -> bool:
+    """Presets that leave the language model to the user (the LLM-as-recommender ones: no default can be assumed)."""
+    tables = REGISTRIES[PRESET].get(preset).obj.tables
+    return tables.get("model", {}).get("predictor_options", {}).get("model") == ""
+
+
+@pytest.fixture(scope="module")
+def causal_lm(tmp_path_factory):
+    testing = pytest.importorskip("lego_llm.testing")
+    return testing.tiny_llama(tmp_path_factory.mktemp("traps") / "llama")
+
+
 @pytest.mark.parametrize("preset", PRESETS)
-def test_every_preset_builds_without_item_content(depot, preset):
-    exp = Experiment.from_dict(experiment(depot), overrides=[f"model.preset={preset}", "model.use_item_content=false"],
-                               host=HOST)
+def test_every_preset_builds_without_item_content(depot, preset, request):
+    chosen = [f'model.predictor_options.model="{request.getfixturevalue("causal_lm")}"'] if _needs_a_model(preset) else []
+    exp = Experiment.from_dict(experiment(depot), host=HOST,
+                               overrides=[f"model.preset={preset}", "model.use_item_content=false", *chosen])
     model_config = exp.resolved.config.model
     assert exp.resolved.bricks["content"].entry.qualified == "core:id"
     assert model_config.content == "id" and model_config.content_options == {}
