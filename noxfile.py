@@ -41,8 +41,9 @@ MATRIX["third-party"] = (THIRD_PARTY, ["tests/plugins", "tests/plugin", "tests/c
 
 
 def _share_dependencies(session: nox.Session) -> None:
-    purelib = session.run("python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])",
-                          silent=True).strip()
+    purelib = session.run(
+        "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", silent=True
+    ).strip()
     pathlib.Path(purelib, "_lego_shared_deps.pth").write_text(DEPS_PURELIB + "\n")
 
 
@@ -58,8 +59,12 @@ def _not_shipped(where: pathlib.Path, names: list[str], top: pathlib.Path) -> se
     """What a clean copy of a distribution's folder leaves out: build leftovers anywhere, the rest at the top."""
     left_out = {n for n in names if n.endswith(".egg-info") or n == "__pycache__"}
     if where == top:
-        left_out |= {n for n in names if n.startswith(".") or n in ("build", "dist", "tests", "plugins", "data",
-                                                                     "runs", "bench-out", "benchmarks", "docs")}
+        left_out |= {
+            n
+            for n in names
+            if n.startswith(".")
+            or n in ("build", "dist", "tests", "plugins", "data", "runs", "bench-out", "benchmarks", "docs")
+        }
     return left_out
 
 
@@ -73,8 +78,18 @@ def _build_distributions(session: nox.Session, folders: list[str]) -> pathlib.Pa
         source = work / "src" / (pathlib.Path(folder).name or "lego-core")
         shutil.rmtree(source, ignore_errors=True)
         shutil.copytree(top, source, ignore=lambda where, names, top=top: _not_shipped(pathlib.Path(where), names, top))
-        session.run("python", "-m", "build", "--no-isolation", "--wheel", "--sdist", "--outdir", str(dist),
-                    str(source), silent=True)
+        session.run(
+            "python",
+            "-m",
+            "build",
+            "--no-isolation",
+            "--wheel",
+            "--sdist",
+            "--outdir",
+            str(dist),
+            str(source),
+            silent=True,
+        )
     return dist
 
 
@@ -92,8 +107,12 @@ def tests(session: nox.Session, combo: str) -> None:
         session.install("--no-build-isolation", "--no-deps", *sorted(str(w) for w in dist.glob("*.whl")))
         # -P: the repository root is not put on sys.path, so every import comes from the installed wheels
         python = ["python", "-P"]
-        session.run(*python, "-c", "import lego_core, lego_text; assert 'site-packages' in lego_core.__file__ "
-                    "and 'site-packages' in lego_text.__file__, lego_core.__file__")
+        session.run(
+            *python,
+            "-c",
+            "import lego_core, lego_text; assert 'site-packages' in lego_core.__file__ "
+            "and 'site-packages' in lego_text.__file__, lego_core.__file__",
+        )
         marks = ["-m", "real or slow or not (real or slow)"]
     else:
         _install(session, *distributions)
@@ -103,9 +122,10 @@ def tests(session: nox.Session, combo: str) -> None:
 
 @nox.session(venv_backend="virtualenv", venv_params=["--no-setuptools"])
 def lint(session: nox.Session) -> None:
-    """ruff over the whole tree (the line length is enforced)."""
+    """ruff over the whole tree: the lint rules (the 120-character line length enforced) and the formatter."""
     _share_dependencies(session)
     session.run("python", "-m", "ruff", "check", ".")
+    session.run("python", "-m", "ruff", "format", "--check", ".")
 
 
 @nox.session(venv_backend="virtualenv", venv_params=["--no-setuptools"])
@@ -113,5 +133,11 @@ def typecheck(session: nox.Session) -> None:
     """mypy on lego_core, every plugin and the example third-party plugin, with no unused ignores."""
     _share_dependencies(session)
     _install(session, *[f"plugins/{p}" for p in PLUGINS])
-    session.run("python", "-m", "mypy", "lego_core", *[f"plugins/{p}/{p}" for p in PLUGINS],
-                "tests/plugins/lego_someone/lego_someone")
+    session.run(
+        "python",
+        "-m",
+        "mypy",
+        "lego_core",
+        *[f"plugins/{p}/{p}" for p in PLUGINS],
+        "tests/plugins/lego_someone/lego_someone",
+    )

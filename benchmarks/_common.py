@@ -27,7 +27,14 @@ def peak_rss_mb() -> float:
 
 
 def write(out: str | Path, figures: dict[str, Any]) -> None:
-    figures = {**figures, "machine": {"python": platform.python_version(), "torch": torch.__version__,
-                                      "threads": torch.get_num_threads(), "cpu": platform.processor() or platform.machine()}}
+    figures = {
+        **figures,
+        "machine": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "cpu": platform.processor() or platform.machine(),
+        },
+    }
     Path(out).write_text(json.dumps(figures, indent=2) + "\n")
     print(json.dumps(figures, indent=2))

@@ -41,14 +41,24 @@ def _env(pythonpath: str | None) -> dict[str, str]:
 
 def _once(args: list[str], pythonpath: str | None) -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "lego_core.cli.main", *args], check=True, env=_env(pythonpath),
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "lego_core.cli.main", *args],
+        check=True,
+        env=_env(pythonpath),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return time.perf_counter() - start
 
 
 def _imports(args: list[str], pythonpath: str | None = None) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "lego_core.cli.main", *args],
-                          capture_output=True, text=True, check=True, env=_env(pythonpath))
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "lego_core.cli.main", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=_env(pythonpath),
+    )
     modules, total_us = [], 0
     for line in done.stderr.splitlines():
         if not line.startswith("import time:") or "|" not in line or "self [us]" in line:
@@ -57,8 +67,7 @@ def _imports(args: list[str], pythonpath: str | None = None) -> dict[str, Any]:
         modules.append(name.strip())
         if not name.startswith("  "):  # a top-level import (one space of indent): counted once
             total_us += int(cumulative)
-    return {"import_seconds": round(total_us / 1e6, 3), "modules": len(modules),
-            "torch_imported": "torch" in modules}
+    return {"import_seconds": round(total_us / 1e6, 3), "modules": len(modules), "torch_imported": "torch" in modules}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,8 +86,10 @@ def main(argv: list[str] | None = None) -> int:
                 baseline.append(_once(command, args.baseline))
         row: dict[str, Any] = {"wall_seconds": round(statistics.median(current), 3), **_imports(command)}
         if args.baseline:
-            row["baseline"] = {"wall_seconds": round(statistics.median(baseline), 3),
-                               **_imports(command, args.baseline)}
+            row["baseline"] = {
+                "wall_seconds": round(statistics.median(baseline), 3),
+                **_imports(command, args.baseline),
+            }
             row["speedup"] = round(row["baseline"]["wall_seconds"] / row["wall_seconds"], 2)
         figures["commands"][key] = row
         print(key, row, flush=True)

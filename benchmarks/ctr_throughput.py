@@ -63,12 +63,23 @@ def make_data(interactions: int, hidden: int, seed: int = 0) -> dict[str, torch.
     genre_bias, age_bias = torch.randn(ITEM_FIELDS["genre"], generator=g), torch.randn(USER_FIELDS["age"], generator=g)
     users = torch.randint(0, NUM_USERS, (interactions,), generator=g)
     items = torch.randint(0, NUM_ITEMS, (interactions,), generator=g)
-    logit = torch.cat([(user_vec[u] * item_truth[i]).sum(-1)  # in chunks: no (interactions, D) temporaries
-                       for u, i in zip(users.split(65536), items.split(65536), strict=True)])
+    logit = torch.cat(
+        [
+            (user_vec[u] * item_truth[i]).sum(-1)  # in chunks: no (interactions, D) temporaries
+            for u, i in zip(users.split(65536), items.split(65536), strict=True)
+        ]
+    )
     logit = 3 * logit / hidden**0.5 + genre_bias[item_cats["genre"][items]] + age_bias[user_cats["age"][users]]
     labels = torch.bernoulli(torch.sigmoid(logit), generator=g)
-    return {"users": users, "items": items, "labels": labels, "user_vec": user_vec, "history": history,
-            **{f"item.{n}": t for n, t in item_cats.items()}, **{f"user.{n}": t for n, t in user_cats.items()}}
+    return {
+        "users": users,
+        "items": items,
+        "labels": labels,
+        "user_vec": user_vec,
+        "history": history,
+        **{f"item.{n}": t for n, t in item_cats.items()},
+        **{f"user.{n}": t for n, t in user_cats.items()},
+    }
 
 
 def current_rss_mb() -> float | None:
@@ -104,7 +115,11 @@ def train_one(name: str, args: dict[str, Any]) -> dict[str, Any]:
         torch.set_num_threads(args["threads"])
     data = make_data(args["interactions"], args["hidden"], args["seed"])
     context = ModelContext(
-        hidden_size=args["hidden"], num_items=NUM_ITEMS, num_users=NUM_USERS, max_history=HISTORY, task="ranking",
+        hidden_size=args["hidden"],
+        num_items=NUM_ITEMS,
+        num_users=NUM_USERS,
+        max_history=HISTORY,
+        task="ranking",
         item_fields={n: Attribute(name=n, kind="category", vocab_size=v) for n, v in ITEM_FIELDS.items()},
         user_fields={n: Attribute(name=n, kind="category", vocab_size=v) for n, v in USER_FIELDS.items()},
     )
@@ -119,8 +134,10 @@ def train_one(name: str, args: dict[str, Any]) -> dict[str, Any]:
     def scores(rows: torch.Tensor) -> torch.Tensor:
         users, items = data["users"][rows], data["items"][rows]
         candidates = content(ItemBatch(index=items)).unsqueeze(1)  # (B, 1, D)
-        fields = FieldInputs(item={n: data[f"item.{n}"][items].unsqueeze(1) for n in ITEM_FIELDS},
-                             user={n: data[f"user.{n}"][users] for n in USER_FIELDS})
+        fields = FieldInputs(
+            item={n: data[f"item.{n}"][items].unsqueeze(1) for n in ITEM_FIELDS},
+            user={n: data[f"user.{n}"][users] for n in USER_FIELDS},
+        )
         if sequence:
             hist = data["history"][users]  # (B, S)
             user = content(ItemBatch(index=hist.flatten())).view(len(rows), HISTORY, -1)  # (B, S, D)
@@ -144,13 +161,13 @@ def train_one(name: str, args: dict[str, Any]) -> dict[str, Any]:
     for rows in batches[: args["warmup"]]:
         step(rows)
     steps, losses, start = 0, [], time.perf_counter()
-    for rows in batches[args["warmup"]:]:
+    for rows in batches[args["warmup"] :]:
         losses.append(step(rows))
         steps += 1
         if time.perf_counter() - start >= args["seconds"]:
             break
     elapsed = time.perf_counter() - start
-    pairs = sum(len(b) for b in batches[args["warmup"]: args["warmup"] + steps])
+    pairs = sum(len(b) for b in batches[args["warmup"] : args["warmup"] + steps])
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before evaluation touches memory
     model.eval()
     with torch.no_grad():
@@ -209,8 +226,15 @@ def main() -> None:
         "python": platform.python_version(),
         "machine": platform.machine(),
         "cpu_count": multiprocessing.cpu_count(),
-        "settings": {**args, "num_users": NUM_USERS, "num_items": NUM_ITEMS, "history": HISTORY,
-                     "item_fields": ITEM_FIELDS, "user_fields": USER_FIELDS, "held_out": HELD_OUT},
+        "settings": {
+            **args,
+            "num_users": NUM_USERS,
+            "num_items": NUM_ITEMS,
+            "history": HISTORY,
+            "item_fields": ITEM_FIELDS,
+            "user_fields": USER_FIELDS,
+            "held_out": HELD_OUT,
+        },
         "models": results,
     }
     Path(ns.out).write_text(json.dumps(report, indent=2) + "\n")

@@ -34,14 +34,29 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=512)
     args = parser.parse_args()
 
-    depot = synthetic_depot(num_items=args.items, num_users=args.users, min_history_length=args.history // 2,
-                            max_history_length=args.history, impressions_per_user=3)
-    exp = Experiment.from_dict({
-        "data": {"path": str(depot), "item_attributes": ["title", "abstract", "category"], "max_history": args.history},
-        "model": {"content": args.content, "behavior": args.behavior, "predictor": args.predictor,
-                  "hidden_size": args.hidden},
-        "train": {"device": "cpu"},
-    })
+    depot = synthetic_depot(
+        num_items=args.items,
+        num_users=args.users,
+        min_history_length=args.history // 2,
+        max_history_length=args.history,
+        impressions_per_user=3,
+    )
+    exp = Experiment.from_dict(
+        {
+            "data": {
+                "path": str(depot),
+                "item_attributes": ["title", "abstract", "category"],
+                "max_history": args.history,
+            },
+            "model": {
+                "content": args.content,
+                "behavior": args.behavior,
+                "predictor": args.predictor,
+                "hidden_size": args.hidden,
+            },
+            "train": {"device": "cpu"},
+        }
+    )
     import torch
 
     model = exp.build(torch.device("cpu"))
@@ -51,18 +66,21 @@ def main() -> None:
     t1 = time.perf_counter()
     plain = score_split(model, pairs, cache=False, batch_size=args.batch)
     t2 = time.perf_counter()
-    write(args.out, {
-        "bricks": [args.content, args.behavior, args.predictor],
-        "pairs": len(pairs.rows),
-        "user_rows": int(len(np.unique(pairs.rows))),
-        "items": exp.depot.items.num_rows,
-        "history": args.history,
-        "seconds_cached": round(t1 - t0, 4),
-        "seconds_uncached": round(t2 - t1, 4),
-        "speedup_eval_cache": round((t2 - t1) / (t1 - t0), 2),
-        "max_abs_score_difference": float(np.abs(cached - plain).max()),
-        "peak_rss_mb": round(peak_rss_mb(), 1),
-    })
+    write(
+        args.out,
+        {
+            "bricks": [args.content, args.behavior, args.predictor],
+            "pairs": len(pairs.rows),
+            "user_rows": int(len(np.unique(pairs.rows))),
+            "items": exp.depot.items.num_rows,
+            "history": args.history,
+            "seconds_cached": round(t1 - t0, 4),
+            "seconds_uncached": round(t2 - t1, 4),
+            "speedup_eval_cache": round((t2 - t1) / (t1 - t0), 2),
+            "max_abs_score_difference": float(np.abs(cached - plain).max()),
+            "peak_rss_mb": round(peak_rss_mb(), 1),
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -29,10 +29,20 @@ from lego_core.experiment import Experiment
 
 
 def step_seconds(depot: Path, sparse: bool, steps: int, output: Path) -> float:
-    data = {"data": {"path": str(depot), "item_attributes": [], "max_history": 30},
-            "model": {"content": "id", "content_options": {"sparse": sparse}, "hidden_size": 256, "neg_count": 4},
-            "train": {"epochs": 2, "batch_size": 64, "max_steps_per_epoch": steps, "eval_splits": ["test"],
-                      "metrics": ["auc"], "monitor": "auc", "threads": 1, "seed": 1}}
+    data = {
+        "data": {"path": str(depot), "item_attributes": [], "max_history": 30},
+        "model": {"content": "id", "content_options": {"sparse": sparse}, "hidden_size": 256, "neg_count": 4},
+        "train": {
+            "epochs": 2,
+            "batch_size": 64,
+            "max_steps_per_epoch": steps,
+            "eval_splits": ["test"],
+            "metrics": ["auc"],
+            "monitor": "auc",
+            "threads": 1,
+            "seed": 1,
+        },
+    }
     exp = Experiment.from_dict(data, name=f"id-{sparse}")
     exp.run(output=output)
     records = [json.loads(line) for line in (exp.run_dir / "metrics.jsonl").read_text().splitlines()]
@@ -51,15 +61,22 @@ def main() -> None:
         depot = synthetic_depot(work / f"items{items}", num_items=items, num_users=600, impressions_per_user=6)
         row = {"items": items}
         for sparse in (False, True):
-            row["sparse" if sparse else "dense"] = round(1000 * step_seconds(depot, sparse, args.steps, work / "runs"), 2)
+            row["sparse" if sparse else "dense"] = round(
+                1000 * step_seconds(depot, sparse, args.steps, work / "runs"), 2
+            )
         print(f"{items:>7} items: dense {row['dense']} ms/step, sparse {row['sparse']} ms/step", flush=True)
         rows.append(row)
     first, last = rows[0], rows[-1]
-    write(args.out, {"what": "ms per training step, id + mean + dot, batch 64, 4 negatives, hidden 256, one thread",
-                     "rows": rows,
-                     "growth_dense": round(last["dense"] / first["dense"], 2),
-                     "growth_sparse": round(last["sparse"] / first["sparse"], 2),
-                     "sparse_speedup_at_largest": round(last["dense"] / last["sparse"], 2)})
+    write(
+        args.out,
+        {
+            "what": "ms per training step, id + mean + dot, batch 64, 4 negatives, hidden 256, one thread",
+            "rows": rows,
+            "growth_dense": round(last["dense"] / first["dense"], 2),
+            "growth_sparse": round(last["sparse"] / first["sparse"], 2),
+            "sparse_speedup_at_largest": round(last["dense"] / last["sparse"], 2),
+        },
+    )
 
 
 if __name__ == "__main__":

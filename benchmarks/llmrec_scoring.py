@@ -52,30 +52,56 @@ def llama(folder: Path, texts: list[str], layers: int, hidden: int) -> Path:
     tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tk.decoder = decoders.ByteLevel()
     corpus = [*texts, *["Answer: Yes", "Answer: No"] * 50]
-    tk.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=4000, special_tokens=["<s>", "</s>", "<pad>"],
-                                                       initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-                                                       show_progress=False))
+    tk.train_from_iterator(
+        corpus,
+        trainers.BpeTrainer(
+            vocab_size=4000,
+            special_tokens=["<s>", "</s>", "<pad>"],
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+            show_progress=False,
+        ),
+    )
     tk.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 0)])
-    PreTrainedTokenizerFast(tokenizer_object=tk, bos_token="<s>", eos_token="</s>", pad_token="<pad>"
-                            ).save_pretrained(folder)
+    PreTrainedTokenizerFast(tokenizer_object=tk, bos_token="<s>", eos_token="</s>", pad_token="<pad>").save_pretrained(
+        folder
+    )
     torch.manual_seed(0)
     heads = max(1, hidden // 64)
-    config = LlamaConfig(vocab_size=tk.get_vocab_size(), hidden_size=hidden, intermediate_size=4 * hidden,
-                         num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=max(1, heads // 2),
-                         max_position_embeddings=1024, bos_token_id=0, eos_token_id=1, pad_token_id=2)
+    config = LlamaConfig(
+        vocab_size=tk.get_vocab_size(),
+        hidden_size=hidden,
+        intermediate_size=4 * hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=max(1, heads // 2),
+        max_position_embeddings=1024,
+        bos_token_id=0,
+        eos_token_id=1,
+        pad_token_id=2,
+    )
     LlamaForCausalLM(config).save_pretrained(folder)
     return folder
 
 
 def experiment(depot: Path, model: Path, share: bool, args: argparse.Namespace) -> Experiment:
-    exp = Experiment.from_dict({
-        "data": {"path": str(depot), "item_attributes": ["title"], "max_history": args.history},
-        "model": {"preset": "llmrec-zeroshot",
-                  "predictor_options": {"model": str(model), "dtype": "float32", "max_history": args.history,
-                                        "item_max_length": 24, "max_length": 512, "share_prefix": share,
-                                        "pair_batch_size": args.pair_batch}},
-        "train": {"device": "cpu", "eval_batch_size": args.pair_batch},
-    })
+    exp = Experiment.from_dict(
+        {
+            "data": {"path": str(depot), "item_attributes": ["title"], "max_history": args.history},
+            "model": {
+                "preset": "llmrec-zeroshot",
+                "predictor_options": {
+                    "model": str(model),
+                    "dtype": "float32",
+                    "max_history": args.history,
+                    "item_max_length": 24,
+                    "max_length": 512,
+                    "share_prefix": share,
+                    "pair_batch_size": args.pair_batch,
+                },
+            },
+            "train": {"device": "cpu", "eval_batch_size": args.pair_batch},
+        }
+    )
     exp.build(torch.device("cpu"))
     return exp
 
@@ -96,21 +122,37 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     folder = Path(tempfile.mkdtemp(prefix="lego-bench-llmrec-"))
-    depot = synthetic_depot(folder, num_items=1000, num_users=300, min_history_length=args.history,
-                            max_history_length=args.history + 10, candidates_per_impression=args.candidates,
-                            impressions_per_user=2)
+    depot = synthetic_depot(
+        folder,
+        num_items=1000,
+        num_users=300,
+        min_history_length=args.history,
+        max_history_length=args.history + 10,
+        candidates_per_impression=args.candidates,
+        impressions_per_user=2,
+    )
     model = llama(folder / "llama", Depot(depot).items.strings("title_text"), args.layers, args.hidden)
     pairs = SplitPairs.from_depot(Depot(depot), "test", "impression")
     n = min(args.pairs, len(pairs.rows))
     pairs = SplitPairs(rows=pairs.rows[:n], items=pairs.items[:n], labels=pairs.labels[:n], groups=pairs.groups[:n])
-    results: dict[str, Any] = {"pairs": n, "distinct_user_rows": int(len(np.unique(pairs.rows))),
-                               "layers": args.layers, "hidden": args.hidden, "history_items": args.history,
-                               "candidates_per_impression": args.candidates, "pair_batch_size": args.pair_batch}
-    experiments = {name: experiment(depot, model, share, args) for name, share in (("per_pair", False),
-                                                                                  ("shared", True))}
+    results: dict[str, Any] = {
+        "pairs": n,
+        "distinct_user_rows": int(len(np.unique(pairs.rows))),
+        "layers": args.layers,
+        "hidden": args.hidden,
+        "history_items": args.history,
+        "candidates_per_impression": args.candidates,
+        "pair_batch_size": args.pair_batch,
+    }
+    experiments = {
+        name: experiment(depot, model, share, args) for name, share in (("per_pair", False), ("shared", True))
+    }
     for exp in experiments.values():
-        score_split(exp.model, SplitPairs(rows=pairs.rows[:8], items=pairs.items[:8], labels=pairs.labels[:8],
-                                          groups=pairs.groups[:8]), batch_size=args.pair_batch)  # warm-up
+        score_split(
+            exp.model,
+            SplitPairs(rows=pairs.rows[:8], items=pairs.items[:8], labels=pairs.labels[:8], groups=pairs.groups[:8]),
+            batch_size=args.pair_batch,
+        )  # warm-up
     # the two ways take turns, repeat after repeat, so a change of the machine's load slows both alike
     times: dict[str, list[float]] = {name: [] for name in experiments}
     scores = {}
@@ -134,10 +176,14 @@ def main() -> None:
             tokens_run = run / n
         else:
             tokens_run = prompt_tokens
-        results[name] = {"seconds": round(seconds, 3), "seconds_all_repeats": [round(t, 3) for t in times[name]],
-                         "seconds_per_1000_pairs": round(seconds / n * 1000, 2),
-                         "pairs_per_second": round(n / seconds, 1), "prompt_tokens_per_pair": round(prompt_tokens, 1),
-                         "tokens_run_per_pair": round(tokens_run, 1)}
+        results[name] = {
+            "seconds": round(seconds, 3),
+            "seconds_all_repeats": [round(t, 3) for t in times[name]],
+            "seconds_per_1000_pairs": round(seconds / n * 1000, 2),
+            "pairs_per_second": round(n / seconds, 1),
+            "prompt_tokens_per_pair": round(prompt_tokens, 1),
+            "tokens_run_per_pair": round(tokens_run, 1),
+        }
     results["speedup_shared_prefix"] = round(results["per_pair"]["seconds"] / results["shared"]["seconds"], 2)
     results["speedup_per_repeat"] = [round(a / b, 2) for a, b in zip(times["per_pair"], times["shared"], strict=True)]
     results["max_abs_score_difference"] = float(np.abs(scores["shared"] - scores["per_pair"]).max())

@@ -53,9 +53,7 @@ def numpy_auc(scores: np.ndarray, labels: np.ndarray) -> float | None:
         return None
     sorted_scores = np.sort(scores)
     # Average rank of each score: mean of its first and last 1-based position.
-    ranks = (
-        np.searchsorted(sorted_scores, scores, "left") + np.searchsorted(sorted_scores, scores, "right") + 1
-    ) / 2
+    ranks = (np.searchsorted(sorted_scores, scores, "left") + np.searchsorted(sorted_scores, scores, "right") + 1) / 2
     return (ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
 
 
@@ -89,9 +87,7 @@ def make_data(pairs: int, groups: int, seed: int) -> tuple[np.ndarray, np.ndarra
     return rng.random(pairs), labels, group_of_pair
 
 
-def split_groups(
-    scores: np.ndarray, labels: np.ndarray, groups: np.ndarray
-) -> list[tuple[np.ndarray, np.ndarray]]:
+def split_groups(scores: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     order = np.argsort(groups, kind="stable")
     cuts = np.flatnonzero(np.diff(groups[order])) + 1
     return list(zip(np.split(scores[order], cuts), np.split(labels[order] > 0, cuts), strict=True))
@@ -144,14 +140,26 @@ def run_variant(variant: str, args: argparse.Namespace) -> dict[str, object]:
     for key, (metric, fn) in cases.items():
         mine = best_of(args.repeat, lambda m=metric: m(scores, labels, groups))
         base = best_of(args.repeat, (lambda f=fn: run_loop(f, split)) if fn is not None else overall_auc)
-        per_metric[key] = {"ours_seconds": round(mine, 4), "baseline_seconds": round(base, 4),
-                           "speedup": round(base / mine, 1)}
+        per_metric[key] = {
+            "ours_seconds": round(mine, 4),
+            "baseline_seconds": round(base, 4),
+            "speedup": round(base / mine, 1),
+        }
     ours_seconds, base_seconds = best_of(args.repeat, ours_all), best_of(args.repeat, baseline_all)
-    print(f"{variant}: all default metrics {ours_seconds:.3f}s, per-group NumPy loop {base_seconds:.3f}s "
-          f"(x{base_seconds / ours_seconds:.1f})", flush=True)
-    return {"all_default_metrics": {"ours_seconds": round(ours_seconds, 4), "baseline_seconds": round(base_seconds, 4),
-                                    "speedup": round(base_seconds / ours_seconds, 1)},
-            "per_metric": per_metric, "values": ours}
+    print(
+        f"{variant}: all default metrics {ours_seconds:.3f}s, per-group NumPy loop {base_seconds:.3f}s "
+        f"(x{base_seconds / ours_seconds:.1f})",
+        flush=True,
+    )
+    return {
+        "all_default_metrics": {
+            "ours_seconds": round(ours_seconds, 4),
+            "baseline_seconds": round(base_seconds, 4),
+            "speedup": round(base_seconds / ours_seconds, 1),
+        },
+        "per_metric": per_metric,
+        "values": ours,
+    }
 
 
 def main() -> None:
@@ -162,8 +170,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per timing; the best is kept")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    result: dict[str, object] = {"pairs": args.pairs, "groups": args.groups,
-                                 "baseline": "per-group NumPy loop (groups split beforehand, untimed)"}
+    result: dict[str, object] = {
+        "pairs": args.pairs,
+        "groups": args.groups,
+        "baseline": "per-group NumPy loop (groups split beforehand, untimed)",
+    }
     for variant in ("distinct", "ties"):
         result[variant] = run_variant(variant, args)
     result.update(python=platform.python_version(), numpy=np.__version__, cpu_count=os.cpu_count())

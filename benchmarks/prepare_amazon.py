@@ -108,13 +108,18 @@ def generate(raw: Path, *, reviews: int, category: str, seed: int) -> dict[str, 
             for k, i in enumerate(range(lo, hi)):
                 day = datetime.datetime.fromtimestamp(int(when[i]), datetime.timezone.utc)
                 extra = f'"vote": "{(i % 97) + 2}", ' if i % 9 == 0 else ""
-                image = ', "image": ["https://images-na.ssl-images-amazon.com/images/I/71sample.jpg"]' \
-                    if i % 50 == 0 else ""
-                line = (f'{{"overall": {overall[i]}, {extra}"verified": {"true" if i % 4 else "false"}, '
-                        f'"reviewTime": "{day:%m %d, %Y}", "reviewerID": "{user_ids[who[i]]}", '
-                        f'"asin": "{asins[what[i]]}", {formats[i % 4]}'
-                        f'"reviewerName": "{names[i % len(names)]}", "reviewText": "{texts[k]}", '
-                        f'"summary": "{summaries[k]}", "unixReviewTime": {when[i]}{image}}}\n')
+                image = (
+                    ', "image": ["https://images-na.ssl-images-amazon.com/images/I/71sample.jpg"]'
+                    if i % 50 == 0
+                    else ""
+                )
+                line = (
+                    f'{{"overall": {overall[i]}, {extra}"verified": {"true" if i % 4 else "false"}, '
+                    f'"reviewTime": "{day:%m %d, %Y}", "reviewerID": "{user_ids[who[i]]}", '
+                    f'"asin": "{asins[what[i]]}", {formats[i % 4]}'
+                    f'"reviewerName": "{names[i % len(names)]}", "reviewText": "{texts[k]}", '
+                    f'"summary": "{summaries[k]}", "unixReviewTime": {when[i]}{image}}}\n'
+                )
                 lines.append(line)
                 if duplicates[i]:
                     lines.append(line)
@@ -126,11 +131,19 @@ def generate(raw: Path, *, reviews: int, category: str, seed: int) -> dict[str, 
     meta_ids = np.concatenate([asins[reviewed], extra_asins, asins[repeated]])
     meta_ids = meta_ids[rng.permutation(len(meta_ids))]
     brands = [f"Sample Press {b}" for b in range(2000)]
-    crumbs = ["Literature & Fiction", "Mystery, Thriller & Suspense", "Romance", "Science Fiction & Fantasy",
-              "Children's Books", "Cookbooks, Food & Wine", "History", "Biographies & Memoirs"]
+    crumbs = [
+        "Literature & Fiction",
+        "Mystery, Thriller & Suspense",
+        "Romance",
+        "Science Fiction & Fantasy",
+        "Children's Books",
+        "Cookbooks, Food & Wine",
+        "History",
+        "Biographies & Memoirs",
+    ]
     with open(raw / f"meta_{category}.json", "w") as out:
         for lo in range(0, len(meta_ids), BATCH):
-            ids = meta_ids[lo:lo + BATCH]
+            ids = meta_ids[lo : lo + BATCH]
             titles = _texts(rng, corpus, len(ids), 6)
             descriptions = _texts(rng, corpus, len(ids), 120)
             lines = []
@@ -144,10 +157,17 @@ def generate(raw: Path, *, reviews: int, category: str, seed: int) -> dict[str, 
                     f'"also_buy": {also}, "tech2": "", "brand": "{brands[n % len(brands)]}", '
                     f'"feature": [], "rank": "{n * 7 + 1:,} in {category} (", "also_view": {also}, '
                     f'"main_cat": "{category}", "similar_item": "", "date": "", "price": "{price}", '
-                    f'"asin": "{asin}", "imageURL": [], "imageURLHighRes": []}}\n')
+                    f'"asin": "{asin}", "imageURL": [], "imageURLHighRes": []}}\n'
+                )
             out.write("".join(lines))
-    return {"reviews": reviews, "review_lines": written, "users": users, "items": items,
-            "reviewed_items": len(reviewed), "meta_rows": len(meta_ids)}
+    return {
+        "reviews": reviews,
+        "review_lines": written,
+        "users": users,
+        "items": items,
+        "reviewed_items": len(reviewed),
+        "meta_rows": len(meta_ids),
+    }
 
 
 def worker(raw: str, out: str, category: str, trace: bool) -> None:
@@ -165,9 +185,14 @@ def worker(raw: str, out: str, category: str, trace: bool) -> None:
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     meta = json.loads((Path(out) / "meta.json").read_text())
-    report = {"seconds": round(seconds, 2), "build_seconds": meta["build_seconds"],
-              "peak_rss_mb": round(peak, 1), "vm_hwm_mb": _hwm_mb(), "import_rss_mb": round(import_rss, 1),
-              "info": result.info}
+    report = {
+        "seconds": round(seconds, 2),
+        "build_seconds": meta["build_seconds"],
+        "peak_rss_mb": round(peak, 1),
+        "vm_hwm_mb": _hwm_mb(),
+        "import_rss_mb": round(import_rss, 1),
+        "info": result.info,
+    }
     if trace:
         import tracemalloc
 
@@ -200,8 +225,17 @@ def _size_mb(folder: Path) -> float:
     return round(sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20, 1)
 
 
-COUNTS = ("reviews_read", "duplicates_removed", "items", "persons", "ratings", "items_without_metadata",
-          "metadata_rows_unused", "user_rows", "interactions")
+COUNTS = (
+    "reviews_read",
+    "duplicates_removed",
+    "items",
+    "persons",
+    "ratings",
+    "items_without_metadata",
+    "metadata_rows_unused",
+    "user_rows",
+    "interactions",
+)
 
 
 def measure(size: int, work: Path, args: argparse.Namespace) -> dict:
@@ -213,18 +247,22 @@ def measure(size: int, work: Path, args: argparse.Namespace) -> dict:
         generated = json.loads(sidecar.read_text())
     else:
         shutil.rmtree(raw, ignore_errors=True)
-        generated = _run("--generate", str(raw), str(size), "--category", args.category,
-                         "--seed", str(args.seed))
+        generated = _run("--generate", str(raw), str(size), "--category", args.category, "--seed", str(args.seed))
         sidecar.write_text(json.dumps(generated))
     generate_seconds = time.perf_counter() - start
     depot = work / f"depot-{size}"
     shutil.rmtree(depot, ignore_errors=True)
-    measured = _run("--worker", str(raw), str(depot), "--category", args.category,
-                    *(["--trace"] if args.trace else []))
+    measured = _run("--worker", str(raw), str(depot), "--category", args.category, *(["--trace"] if args.trace else []))
     info = measured.pop("info")
-    result = {"reviews": size, **measured, "generate_seconds": round(generate_seconds, 2),
-              "raw_mb": _size_mb(raw), "depot_mb": _size_mb(depot), "generated": generated,
-              "counts": {k: info[k] for k in COUNTS}}
+    result = {
+        "reviews": size,
+        **measured,
+        "generate_seconds": round(generate_seconds, 2),
+        "raw_mb": _size_mb(raw),
+        "depot_mb": _size_mb(depot),
+        "generated": generated,
+        "counts": {k: info[k] for k in COUNTS},
+    }
     shutil.rmtree(depot, ignore_errors=True)
     return result
 
@@ -235,10 +273,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench-out/prepare_amazon.json"))
     parser.add_argument("--category", default="Books")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--keep", type=Path, metavar="DIR",
-                        help="keep the generated raw folders in DIR and reuse them on the next run")
-    parser.add_argument("--trace", action="store_true",
-                        help="also record tracemalloc's largest allocations (slow)")
+    parser.add_argument(
+        "--keep", type=Path, metavar="DIR", help="keep the generated raw folders in DIR and reuse them on the next run"
+    )
+    parser.add_argument("--trace", action="store_true", help="also record tracemalloc's largest allocations (slow)")
     parser.add_argument("--generate", nargs=2, metavar=("RAW", "REVIEWS"), help=argparse.SUPPRESS)
     parser.add_argument("--worker", nargs=2, metavar=("RAW", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -262,12 +300,14 @@ def main() -> None:
                 shutil.rmtree(work, ignore_errors=True)
     peaks = {r["reviews"]: r["peak_rss_mb"] for r in results}
     report = {
-        "benchmark": "prepare_amazon", "layout": "2018", "category": args.category, "results": results,
+        "benchmark": "prepare_amazon",
+        "layout": "2018",
+        "category": args.category,
+        "results": results,
         "peak_rss_mb": peaks,
         "growth": {f"{b}/{sizes[0]}": round(peaks[b] / peaks[sizes[0]], 2) for b in sizes[1:]},
         "goal": "peak RSS under 2048 MB at 5M reviews, growing sub-linearly",
-        "machine": {"python": platform.python_version(), "platform": platform.platform(),
-                    "cpus": os.cpu_count()},
+        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")

@@ -57,7 +57,7 @@ def _texts(rng: np.random.Generator, words: np.ndarray, count: int, mean: int) -
     lengths = rng.integers(max(1, mean // 2), mean + mean // 2 + 1, size=count)
     flat = words[rng.zipf(1.3, size=int(lengths.sum())) % len(words)]
     ends = np.cumsum(lengths)
-    return [" ".join(flat[e - n:e]).capitalize() for e, n in zip(ends, lengths, strict=True)]
+    return [" ".join(flat[e - n : e]).capitalize() for e, n in zip(ends, lengths, strict=True)]
 
 
 def generate(raw: Path, *, news: int, impressions: int, users: int, seed: int) -> dict[str, int]:
@@ -67,23 +67,27 @@ def generate(raw: Path, *, news: int, impressions: int, users: int, seed: int) -
     ids = np.array([f"N{i + 1}" for i in range(news)], dtype=object)
     titles, abstracts = _texts(rng, words, news, 11), _texts(rng, words, news, 35)
     categories = rng.integers(0, 18, size=news)
-    entity = '[{"Label": "Thing", "Type": "G", "WikidataId": "Q%d", "Confidence": 0.9, ' \
-             '"OccurrenceOffsets": [0], "SurfaceForms": ["thing"]}]'
+    entity = (
+        '[{"Label": "Thing", "Type": "G", "WikidataId": "Q%d", "Confidence": 0.9, '
+        '"OccurrenceOffsets": [0], "SurfaceForms": ["thing"]}]'
+    )
     rows = [
         f"{ids[i]}\tcat{categories[i]}\tsub{categories[i]}_{i % 7}\t{titles[i]}\t{abstracts[i]}\t"
         f"https://assets.msn.com/labs/mind/AA{i}.html\t{entity % (i % 5000) if i % 3 == 0 else '[]'}\t[]\n"
         for i in range(news)
     ]
-    train_news, dev_news = rows[: int(0.78 * news)], rows[int(0.35 * news):]
+    train_news, dev_news = rows[: int(0.78 * news)], rows[int(0.35 * news) :]
     popularity = rng.zipf(1.5, size=news).astype(np.float64)
     popularity /= popularity.sum()
     history_length = np.minimum(rng.geometric(1 / 30, size=users) - 1, 400)
     history_items = rng.choice(int(0.78 * news), size=int(history_length.sum()), p=None)
     ends = np.cumsum(history_length)
-    histories = [" ".join(ids[history_items[e - n:e]]) for e, n in zip(ends, history_length, strict=True)]
+    histories = [" ".join(ids[history_items[e - n : e]]) for e, n in zip(ends, history_length, strict=True)]
     sizes = {"news": news, "users": users}
-    for split, count, news_rows, lo in (("train", impressions, train_news, 0),
-                                        ("dev", impressions // 2, dev_news, int(0.35 * news))):
+    for split, count, news_rows, lo in (
+        ("train", impressions, train_news, 0),
+        ("dev", impressions // 2, dev_news, int(0.35 * news)),
+    ):
         folder = raw / f"MINDsmall_{split}"
         folder.mkdir(parents=True)
         (folder / "news.tsv").write_text("".join(news_rows))
@@ -101,10 +105,13 @@ def generate(raw: Path, *, news: int, impressions: int, users: int, seed: int) -
         with open(folder / "behaviors.tsv", "w") as out:
             for i in range(count):
                 when = START + datetime.timedelta(seconds=int(seconds[i]))
-                stamp = f"{when.month}/{when.day}/{when.year} {when.strftime('%I').lstrip('0')}:" \
-                        f"{when.strftime('%M:%S %p')}"
-                out.write(f"{i + 1}\tU{who[i] + 1}\t{stamp}\t{histories[who[i]]}\t"
-                          f"{' '.join(tokens[ends[i] - shown[i]:ends[i]])}\n")
+                stamp = (
+                    f"{when.month}/{when.day}/{when.year} {when.strftime('%I').lstrip('0')}:{when.strftime('%M:%S %p')}"
+                )
+                out.write(
+                    f"{i + 1}\tU{who[i] + 1}\t{stamp}\t{histories[who[i]]}\t"
+                    f"{' '.join(tokens[ends[i] - shown[i] : ends[i]])}\n"
+                )
         sizes[f"{split}_impressions"] = count
         sizes[f"{split}_candidates"] = int(shown.sum())
     sizes["history_items"] = int(history_length.sum())
@@ -123,10 +130,20 @@ def worker(raw: str, out: str) -> None:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     again = prepare(MINDProcessor(), Path(raw), Path(out))
     meta = json.loads((Path(out) / "meta.json").read_text())
-    print(json.dumps({"seconds": round(seconds, 2), "build_seconds": meta["build_seconds"],
-                      "peak_rss_mb": round(peak, 1), "vm_hwm_mb": _hwm_mb(), "import_rss_mb": round(import_rss, 1),
-                      "noop_seconds": round(again.seconds, 2), "noop_skipped": again.skipped,
-                      "info": result.info}))
+    print(
+        json.dumps(
+            {
+                "seconds": round(seconds, 2),
+                "build_seconds": meta["build_seconds"],
+                "peak_rss_mb": round(peak, 1),
+                "vm_hwm_mb": _hwm_mb(),
+                "import_rss_mb": round(import_rss, 1),
+                "noop_seconds": round(again.seconds, 2),
+                "noop_skipped": again.skipped,
+                "info": result.info,
+            }
+        )
+    )
 
 
 def _run(*arguments: str) -> dict:
@@ -163,8 +180,13 @@ def main() -> None:
     parser.add_argument("--worker", nargs=2, metavar=("RAW", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.generate:
-        print(json.dumps(generate(Path(args.generate), news=args.news, impressions=args.impressions,
-                                  users=args.users, seed=args.seed)))
+        print(
+            json.dumps(
+                generate(
+                    Path(args.generate), news=args.news, impressions=args.impressions, users=args.users, seed=args.seed
+                )
+            )
+        )
         return
     if args.worker:
         worker(*args.worker)
@@ -183,11 +205,9 @@ def main() -> None:
             "raw_mb": _size_mb(tmp / "raw"),
             "depot_mb": _size_mb(tmp / "depot"),
             "generated": sizes,
-            "counts": {k: info[k] for k in ("items", "persons", "user_rows", "impressions", "interactions",
-                                            "clicks")},
+            "counts": {k: info[k] for k in ("items", "persons", "user_rows", "impressions", "interactions", "clicks")},
             "args": {"news": args.news, "impressions": args.impressions, "users": args.users, "seed": args.seed},
-            "machine": {"python": platform.python_version(), "platform": platform.platform(),
-                        "cpus": os.cpu_count()},
+            "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
         }
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

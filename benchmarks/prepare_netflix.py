@@ -83,8 +83,14 @@ def ratings(n: int, seed: int) -> dict[str, np.ndarray]:
     rating = rng.choice(5, size=n, p=RATING_SHARES).astype(np.int8) + 1
     # rows within a movie block in random order
     order = np.lexsort((rng.random(n), movie))
-    return {"movie": movie[order] + 1, "customer": ids[who[order]], "rating": rating[order], "day": day[order],
-            "movies": np.array([movies]), "customers": np.array([customers])}
+    return {
+        "movie": movie[order] + 1,
+        "customer": ids[who[order]],
+        "rating": rating[order],
+        "day": day[order],
+        "movies": np.array([movies]),
+        "customers": np.array([customers]),
+    }
 
 
 def _title(rng: np.random.Generator, words: int) -> str:
@@ -118,8 +124,12 @@ def generate(raw: Path, *, n: int, seed: int) -> dict[str, int]:
                 if lo == hi:
                     continue
                 out.write(f"{m}:\n")
-                rows = np.char.add(np.char.add(np.char.add(customer[lo:hi].astype(str), ","),
-                                               np.char.add(rating[lo:hi].astype(str), ",")), dates[lo:hi])
+                rows = np.char.add(
+                    np.char.add(
+                        np.char.add(customer[lo:hi].astype(str), ","), np.char.add(rating[lo:hi].astype(str), ",")
+                    ),
+                    dates[lo:hi],
+                )
                 out.write("\n".join(rows.tolist()))
                 out.write("\n")
     # probe: each customer's latest ratings, about PROBE_SHARE of all, in movie blocks
@@ -150,9 +160,18 @@ def worker(raw: str, out: str, split: str) -> None:
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     meta = json.loads((Path(out) / "meta.json").read_text())
-    print(json.dumps({"seconds": round(seconds, 2), "build_seconds": meta["build_seconds"],
-                      "peak_rss_mb": round(peak, 1), "vm_hwm_mb": _hwm_mb(), "import_rss_mb": round(import_rss, 1),
-                      "info": result.info}))
+    print(
+        json.dumps(
+            {
+                "seconds": round(seconds, 2),
+                "build_seconds": meta["build_seconds"],
+                "peak_rss_mb": round(peak, 1),
+                "vm_hwm_mb": _hwm_mb(),
+                "import_rss_mb": round(import_rss, 1),
+                "info": result.info,
+            }
+        )
+    )
 
 
 def _run(*arguments: str) -> dict:
@@ -186,34 +205,52 @@ def measure(n: int, seed: int, split: str, tmp: Path) -> dict:
     generate_seconds = time.perf_counter() - start
     measured = _run("--worker", str(raw), str(depot), "--split", split)
     info = measured.pop("info")
-    figures = {"ratings": n, **measured, "generate_seconds": round(generate_seconds, 2),
-               "raw_mb": _size_mb(raw), "depot_mb": _size_mb(depot), "generated": sizes,
-               "counts": {k: info[k] for k in ("items", "persons", "ratings", "user_rows", "interactions")}}
+    figures = {
+        "ratings": n,
+        **measured,
+        "generate_seconds": round(generate_seconds, 2),
+        "raw_mb": _size_mb(raw),
+        "depot_mb": _size_mb(depot),
+        "generated": sizes,
+        "counts": {k: info[k] for k in ("items", "persons", "ratings", "user_rows", "interactions")},
+    }
     shutil.rmtree(raw, ignore_errors=True)
     shutil.rmtree(depot, ignore_errors=True)
     return figures
 
 
 def table(runs: list[dict]) -> str:
-    lines = [f"{'ratings':>11} {'prepare s':>10} {'build s':>8} {'peak MB':>8} {'imports MB':>10} "
-             f"{'raw MB':>7} {'depot MB':>8}"]
+    lines = [
+        f"{'ratings':>11} {'prepare s':>10} {'build s':>8} {'peak MB':>8} {'imports MB':>10} "
+        f"{'raw MB':>7} {'depot MB':>8}"
+    ]
     for r in runs:
-        lines.append(f"{r['ratings']:>11,} {r['seconds']:>10.1f} {r['build_seconds']:>8.1f} "
-                     f"{r['peak_rss_mb']:>8.0f} {r['import_rss_mb']:>10.0f} {r['raw_mb']:>7.0f} {r['depot_mb']:>8.0f}")
+        lines.append(
+            f"{r['ratings']:>11,} {r['seconds']:>10.1f} {r['build_seconds']:>8.1f} "
+            f"{r['peak_rss_mb']:>8.0f} {r['import_rss_mb']:>10.0f} {r['raw_mb']:>7.0f} {r['depot_mb']:>8.0f}"
+        )
     if len(runs) > 1:
         first, last = runs[0], runs[-1]
-        lines.append(f"{last['ratings'] / first['ratings']:.0f}x the ratings: "
-                     f"{last['peak_rss_mb'] / first['peak_rss_mb']:.1f}x the peak memory, "
-                     f"{last['seconds'] / first['seconds']:.1f}x the time")
+        lines.append(
+            f"{last['ratings'] / first['ratings']:.0f}x the ratings: "
+            f"{last['peak_rss_mb'] / first['peak_rss_mb']:.1f}x the peak memory, "
+            f"{last['seconds'] / first['seconds']:.1f}x the time"
+        )
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 3_000_000, 10_000_000],
-                        help="numbers of ratings to generate and prepare")
-    parser.add_argument("--out", type=Path, default=Path("bench-out/prepare_netflix.json"),
-                        help="JSON file for the results")
+    parser.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=[1_000_000, 3_000_000, 10_000_000],
+        help="numbers of ratings to generate and prepare",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path("bench-out/prepare_netflix.json"), help="JSON file for the results"
+    )
     parser.add_argument("--split", default="user", help="the processor's split_by option (user, time, probe)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--generate", metavar="RAW", help=argparse.SUPPRESS)
@@ -233,9 +270,13 @@ def main() -> None:
             print(table(runs[-1:]).splitlines()[-1], flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    report = {"benchmark": "prepare_netflix", "split": args.split, "seed": args.seed, "runs": runs,
-              "machine": {"python": platform.python_version(), "platform": platform.platform(),
-                          "cpus": os.cpu_count()}}
+    report = {
+        "benchmark": "prepare_netflix",
+        "split": args.split,
+        "seed": args.seed,
+        "runs": runs,
+        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(table(runs))

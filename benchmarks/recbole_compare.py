@@ -43,10 +43,40 @@ import time
 from pathlib import Path
 from typing import Any
 
-RECBOLE_MODELS = ["DeepFM", "DCNV2", "xDeepFM", "WideDeep", "PNN", "DCN", "AutoInt", "FM", "NFM", "LR", "FiGNN",
-                  "EulerNet", "FFM", "FwFM", "FNN", "AFM", "DSSM"]  # the usual strongest first
-LEGO_MODELS = ["fm", "deepfm", "widedeep", "pnn", "dcn", "dcnv2", "xdeepfm", "autoint", "dnn", "fibinet",
-               "finalmlp", "gdcn", "masknet"]
+RECBOLE_MODELS = [
+    "DeepFM",
+    "DCNV2",
+    "xDeepFM",
+    "WideDeep",
+    "PNN",
+    "DCN",
+    "AutoInt",
+    "FM",
+    "NFM",
+    "LR",
+    "FiGNN",
+    "EulerNet",
+    "FFM",
+    "FwFM",
+    "FNN",
+    "AFM",
+    "DSSM",
+]  # the usual strongest first
+LEGO_MODELS = [
+    "fm",
+    "deepfm",
+    "widedeep",
+    "pnn",
+    "dcn",
+    "dcnv2",
+    "xdeepfm",
+    "autoint",
+    "dnn",
+    "fibinet",
+    "finalmlp",
+    "gdcn",
+    "masknet",
+]
 LEGO_VARIANTS = ["id", "text", "text-id"]
 DATASET = "ml-100k-lego"  # not "ml-100k": RecBole would read its bundled copy of that name instead
 ITEM_FIELDS = ["year", "genres"]
@@ -66,8 +96,10 @@ def export_split(depot_path: Path, raw: Path, out: Path) -> Path:
     for split in ("train", "valid", "test"):
         table = depot.table(split)
         lines = ["user_id:token\titem_id:token\tlabel:float"]
-        lines += [f"{users[u]}\t{items[i]}\t{float(y):g}" for u, i, y in zip(table["user"], table["item"],
-                                                                             table["label"], strict=True)]
+        lines += [
+            f"{users[u]}\t{items[i]}\t{float(y):g}"
+            for u, i, y in zip(table["user"], table["item"], table["label"], strict=True)
+        ]
         (folder / f"{DATASET}.{split}.inter").write_text("\n".join(lines) + "\n")
     for suffix in ("user", "item"):
         shutil.copyfile(raw / f"ml-100k.{suffix}", folder / f"{DATASET}.{suffix}")
@@ -92,16 +124,34 @@ def recbole_worker(args: argparse.Namespace) -> None:
 
     item_columns = ["item_id", "release_year", "class"] + (["movie_title"] if args.title else [])
     overrides = {
-        "data_path": args.data, "benchmark_filename": ["train", "valid", "test"],
-        "load_col": {"inter": ["user_id", "item_id", "label"], "user": ["user_id", "age", "gender", "occupation"],
-                     "item": item_columns},
-        "LABEL_FIELD": "label", "threshold": None, "RATING_FIELD": None, "TIME_FIELD": None,
-        "normalize_all": False, "train_neg_sample_args": None,
+        "data_path": args.data,
+        "benchmark_filename": ["train", "valid", "test"],
+        "load_col": {
+            "inter": ["user_id", "item_id", "label"],
+            "user": ["user_id", "age", "gender", "occupation"],
+            "item": item_columns,
+        },
+        "LABEL_FIELD": "label",
+        "threshold": None,
+        "RATING_FIELD": None,
+        "TIME_FIELD": None,
+        "normalize_all": False,
+        "train_neg_sample_args": None,
         "eval_args": {"split": {"RS": [0.8, 0.1, 0.1]}, "order": "RO", "group_by": None, "mode": "labeled"},
-        "metrics": ["AUC", "LogLoss"], "valid_metric": "AUC", "eval_batch_size": 4096,
-        "epochs": args.epochs, "stopping_step": args.stopping_step, "seed": args.seed, "reproducibility": True,
-        "use_gpu": False, "checkpoint_dir": args.checkpoints, "show_progress": False, "state": "WARNING",
-        "save_dataset": False, "save_dataloaders": False, "log_wandb": False,
+        "metrics": ["AUC", "LogLoss"],
+        "valid_metric": "AUC",
+        "eval_batch_size": 4096,
+        "epochs": args.epochs,
+        "stopping_step": args.stopping_step,
+        "seed": args.seed,
+        "reproducibility": True,
+        "use_gpu": False,
+        "checkpoint_dir": args.checkpoints,
+        "show_progress": False,
+        "state": "WARNING",
+        "save_dataset": False,
+        "save_dataloaders": False,
+        "log_wandb": False,
     }
     if args.embedding_size:
         overrides["embedding_size"] = args.embedding_size
@@ -115,19 +165,45 @@ def recbole_worker(args: argparse.Namespace) -> None:
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
     best_valid, _ = trainer.fit(train, valid, saved=True, show_progress=False)
     result = trainer.evaluate(test, load_best_model=True, show_progress=False)
-    print("RESULT " + json.dumps({
-        "auc": float(result["auc"]), "logloss": float(result["logloss"]), "valid_auc": float(best_valid),
-        "epochs_run": len(trainer.train_loss_dict),
-        "seconds": round(time.perf_counter() - started, 1),
-        "pairs": {"train": len(train.dataset), "valid": len(valid.dataset), "test": len(test.dataset)},
-    }), flush=True)
+    print(
+        "RESULT "
+        + json.dumps(
+            {
+                "auc": float(result["auc"]),
+                "logloss": float(result["logloss"]),
+                "valid_auc": float(best_valid),
+                "epochs_run": len(trainer.train_loss_dict),
+                "seconds": round(time.perf_counter() - started, 1),
+                "pairs": {"train": len(train.dataset), "valid": len(valid.dataset), "test": len(test.dataset)},
+            }
+        ),
+        flush=True,
+    )
 
 
-def run_recbole(python: str, data: Path, model: str, seed: int, args: argparse.Namespace, title: bool) -> dict[str, Any]:
+def run_recbole(
+    python: str, data: Path, model: str, seed: int, args: argparse.Namespace, title: bool
+) -> dict[str, Any]:
     checkpoints = tempfile.mkdtemp(prefix="recbole-ckpt-")
-    command = [os.path.abspath(python), str(Path(__file__).resolve()), "--worker", "--model", model, "--seed", str(seed),
-               "--data", str(data), "--epochs", str(args.recbole_epochs), "--stopping-step", str(args.stopping_step),
-               "--threads", str(args.threads), "--checkpoints", checkpoints]
+    command = [
+        os.path.abspath(python),
+        str(Path(__file__).resolve()),
+        "--worker",
+        "--model",
+        model,
+        "--seed",
+        str(seed),
+        "--data",
+        str(data),
+        "--epochs",
+        str(args.recbole_epochs),
+        "--stopping-step",
+        str(args.stopping_step),
+        "--threads",
+        str(args.threads),
+        "--checkpoints",
+        checkpoints,
+    ]
     if title:
         command.append("--title")
     if args.recbole_embedding_size:
@@ -146,11 +222,23 @@ def lego_experiment(depot: Path, preset: str, seed: int, args: argparse.Namespac
     ids = preset.endswith("-id")
     return {
         "data": {"path": str(depot), "item_attributes": ["title", "genres"], "group_by": "user", "max_history": 50},
-        "model": {"preset": preset, "neg_count": 0, "hidden_size": args.hidden_size,
-                  "item_fields": (["item_id"] if ids else []) + ITEM_FIELDS,
-                  "user_fields": (["user_id"] if ids else []) + USER_FIELDS},
-        "train": {"epochs": args.epochs, "patience": args.patience, "batch_size": args.batch_size, "lr": args.lr,
-                  "seed": seed, "metrics": ["auc", "logloss"], "threads": args.threads, "device": "cpu"},
+        "model": {
+            "preset": preset,
+            "neg_count": 0,
+            "hidden_size": args.hidden_size,
+            "item_fields": (["item_id"] if ids else []) + ITEM_FIELDS,
+            "user_fields": (["user_id"] if ids else []) + USER_FIELDS,
+        },
+        "train": {
+            "epochs": args.epochs,
+            "patience": args.patience,
+            "batch_size": args.batch_size,
+            "lr": args.lr,
+            "seed": seed,
+            "metrics": ["auc", "logloss"],
+            "threads": args.threads,
+            "device": "cpu",
+        },
     }
 
 
@@ -159,9 +247,14 @@ def run_lego(depot: Path, preset: str, seed: int, args: argparse.Namespace, runs
 
     started = time.perf_counter()
     out = Experiment.from_dict(lego_experiment(depot, preset, seed, args), name=f"{preset}-{seed}").run(output=runs)
-    return {"auc": out["test"]["auc"], "logloss": out["test"]["logloss"], "valid_auc": out["valid"]["auc"],
-            "epochs_run": out["run"]["epochs"], "best_epoch": out["run"]["best_epoch"],
-            "seconds": round(time.perf_counter() - started, 1)}
+    return {
+        "auc": out["test"]["auc"],
+        "logloss": out["test"]["logloss"],
+        "valid_auc": out["valid"]["auc"],
+        "epochs_run": out["run"]["epochs"],
+        "best_epoch": out["run"]["best_epoch"],
+        "seconds": round(time.perf_counter() - started, 1),
+    }
 
 
 # --------------------------------------------------------------------------- the table
@@ -184,6 +277,7 @@ def summary(runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 def markdown_table(table: dict[str, Any]) -> str:
     """The summary as a Markdown table, one row per model, best test AUC first."""
+
     def cell(row: dict[str, Any], metric: str) -> str:
         std = row[f"{metric}_std"]
         return f"{row[metric]:.4f} ± {std:.4f}" if std is not None else f"{row[metric]:.4f}"
@@ -220,12 +314,17 @@ def main() -> None:
     parser.add_argument("--lego-model", action="append", default=[], help=f"default: {' '.join(LEGO_MODELS)}")
     parser.add_argument("--lego-variant", action="append", default=[], help=f"default: {' '.join(LEGO_VARIANTS)}")
     parser.add_argument("--recbole-model", action="append", default=[], help=f"default: {' '.join(RECBOLE_MODELS)}")
-    parser.add_argument("--recbole-title", action="store_true",
-                        help="also run every RecBole model with movie_title as a token_seq feature")
+    parser.add_argument(
+        "--recbole-title",
+        action="store_true",
+        help="also run every RecBole model with movie_title as a token_seq feature",
+    )
     parser.add_argument("--no-recbole", action="store_true")
     parser.add_argument("--no-lego", action="store_true")
     parser.add_argument("--epochs", type=int, default=5, help="Lego's most epochs (the best on valid AUC is tested)")
-    parser.add_argument("--patience", type=int, default=1, help="Lego's early stopping: epochs without a better valid AUC")
+    parser.add_argument(
+        "--patience", type=int, default=1, help="Lego's early stopping: epochs without a better valid AUC"
+    )
     parser.add_argument("--hidden-size", type=int, default=32)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--lr", type=float, default=0.002)
@@ -233,8 +332,9 @@ def main() -> None:
     parser.add_argument("--stopping-step", type=int, default=3, help="RecBole's early-stopping patience")
     parser.add_argument("--recbole-embedding-size", type=int, default=0, help="0: each model's default")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--merge", nargs="+", metavar="JSON",
-                        help="only join these result files into --out and print the table")
+    parser.add_argument(
+        "--merge", nargs="+", metavar="JSON", help="only join these result files into --out and print the table"
+    )
     args = parser.parse_args()
     if args.worker:
         recbole_worker(args)
@@ -266,27 +366,55 @@ def run_benchmark(args: argparse.Namespace) -> None:
         with lock:
             runs[key] = result
             print(key, result if "error" not in result else result["error"][-400:], flush=True)
-            data = {"dataset": "ml-100k (RecBole atomic files of the recbole==1.2.1 wheel)",
-                    "protocol": "movielens processor defaults: per-user time-ordered split 80/10/10, "
-                                "label = rating >= 4, ranking; the same pairs for both libraries",
-                    "lego": {"max_epochs": args.epochs, "patience": args.patience, "hidden_size": args.hidden_size,
-                             "batch_size": args.batch_size, "lr": args.lr, "item_fields": ITEM_FIELDS, "user_fields": USER_FIELDS,
-                             "ids": "-id and -text-id presets add item_id and user_id"},
-                    "recbole": {"version": "1.2.1", "max_epochs": args.recbole_epochs,
-                                "stopping_step": args.stopping_step,
-                                "embedding_size": args.recbole_embedding_size or "model default"},
-                    "threads": args.threads, "seeds": args.seeds, "runs": runs, "summary": summary(runs)}
+            data = {
+                "dataset": "ml-100k (RecBole atomic files of the recbole==1.2.1 wheel)",
+                "protocol": "movielens processor defaults: per-user time-ordered split 80/10/10, "
+                "label = rating >= 4, ranking; the same pairs for both libraries",
+                "lego": {
+                    "max_epochs": args.epochs,
+                    "patience": args.patience,
+                    "hidden_size": args.hidden_size,
+                    "batch_size": args.batch_size,
+                    "lr": args.lr,
+                    "item_fields": ITEM_FIELDS,
+                    "user_fields": USER_FIELDS,
+                    "ids": "-id and -text-id presets add item_id and user_id",
+                },
+                "recbole": {
+                    "version": "1.2.1",
+                    "max_epochs": args.recbole_epochs,
+                    "stopping_step": args.stopping_step,
+                    "embedding_size": args.recbole_embedding_size or "model default",
+                },
+                "threads": args.threads,
+                "seeds": args.seeds,
+                "runs": runs,
+                "summary": summary(runs),
+            }
             tmp = out.with_suffix(".part")
             tmp.write_text(json.dumps(data, indent=2) + "\n")
             tmp.replace(out)
 
-    recbole_jobs = [] if args.no_recbole else [
-        (f"recbole:{m}{'+title' if title else ''}@{s}", m, s, title)
-        for title in ([False, True] if args.recbole_title else [False])
-        for m in (args.recbole_model or RECBOLE_MODELS) for s in args.seeds]
-    lego_jobs = [] if args.no_lego else [
-        (f"lego:{m}-{v}@{s}", f"{m}-{v}", s) for m in (args.lego_model or LEGO_MODELS)
-        for v in (args.lego_variant or LEGO_VARIANTS) for s in args.seeds]
+    recbole_jobs = (
+        []
+        if args.no_recbole
+        else [
+            (f"recbole:{m}{'+title' if title else ''}@{s}", m, s, title)
+            for title in ([False, True] if args.recbole_title else [False])
+            for m in (args.recbole_model or RECBOLE_MODELS)
+            for s in args.seeds
+        ]
+    )
+    lego_jobs = (
+        []
+        if args.no_lego
+        else [
+            (f"lego:{m}-{v}@{s}", f"{m}-{v}", s)
+            for m in (args.lego_model or LEGO_MODELS)
+            for v in (args.lego_variant or LEGO_VARIANTS)
+            for s in args.seeds
+        ]
+    )
 
     def recbole_queue() -> None:
         for key, model, seed, title in recbole_jobs:

@@ -40,8 +40,13 @@ def _model(depot: str, hidden: int):
     from lego_core.experiment import Experiment
     from lego_core.serve import TrainedModel
 
-    exp = Experiment.from_dict({"data": {"path": depot, "max_history": 50},
-                                "model": {"content": "id", "hidden_size": hidden}, "train": {"device": "cpu"}})
+    exp = Experiment.from_dict(
+        {
+            "data": {"path": depot, "max_history": 50},
+            "model": {"content": "id", "hidden_size": hidden},
+            "train": {"device": "cpu"},
+        }
+    )
     return TrainedModel(exp.build(torch.device("cpu")), exp.depot)
 
 
@@ -83,18 +88,25 @@ def measure(method: str, depot: str, users: int, k: int, hidden: int, sample: in
         with torch.no_grad():
             for i, row in enumerate(chosen):
                 user, _ = model.model.encode_users(torch.tensor([row]), cache)
-                scores = model.model.score_pairs(user.expand(len(everything), -1), None, cache,
-                                                 torch.full_like(everything, int(row)), everything)
+                scores = model.model.score_pairs(
+                    user.expand(len(everything), -1), None, cache, torch.full_like(everything, int(row)), everything
+                )
                 scores = scores.unsqueeze(0)
                 model._mask_seen(scores, np.array([row]))
                 items[i] = torch.topk(scores[0], k).indices.numpy()
     seconds = time.perf_counter() - encoded
     scale = users / min(sample, users) if method == "per_user" else 1.0
     peak = _status_mb("VmHWM")
-    return {"method": method, "load_seconds": round(encoded - started, 3),
-            "top_k_seconds": round(seconds * scale, 3), "scaled_from_users": min(sample, users) if scale != 1 else None,
-            "rss_before_mb": round(before, 1), "peak_during_top_k_mb": round(peak, 1),
-            "top_k_memory_mb": round(peak - before, 1), "items_checksum": int(np.asarray(items)[:sample].sum())}
+    return {
+        "method": method,
+        "load_seconds": round(encoded - started, 3),
+        "top_k_seconds": round(seconds * scale, 3),
+        "scaled_from_users": min(sample, users) if scale != 1 else None,
+        "rss_before_mb": round(before, 1),
+        "peak_during_top_k_mb": round(peak, 1),
+        "top_k_memory_mb": round(peak - before, 1),
+        "items_checksum": int(np.asarray(items)[:sample].sum()),
+    }
 
 
 def main() -> None:
@@ -118,32 +130,64 @@ def main() -> None:
         print(json.dumps(measure(args.measure, args.depot, args.users, args.k, args.hidden, args.per_user_sample)))
         return
     started = time.perf_counter()
-    depot = args.depot or synthetic_depot(num_items=args.items, num_users=args.users, impressions_per_user=2,
-                                          min_history_length=10, max_history_length=50, cold_items=0.0)
+    depot = args.depot or synthetic_depot(
+        num_items=args.items,
+        num_users=args.users,
+        impressions_per_user=2,
+        min_history_length=10,
+        max_history_length=50,
+        cold_items=0.0,
+    )
     built = time.perf_counter() - started
     runs: dict[str, list[dict]] = {"lego": [], "dense": [], "per_user": []}
     for repeat in range(args.repeat):  # interleaved, so every method sees the same load of a shared machine
         for method in runs if repeat == 0 else ("lego", "dense"):
-            done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--out", "-", "--measure", method,
-                                   "--depot", str(depot), "--users", str(args.users), "--k", str(args.k),
-                                   "--hidden", str(args.hidden), "--per-user-sample", str(args.per_user_sample),
-                                   "--threads", str(args.threads)],
-                                  capture_output=True, text=True, check=True)
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    str(Path(__file__).resolve()),
+                    "--out",
+                    "-",
+                    "--measure",
+                    method,
+                    "--depot",
+                    str(depot),
+                    "--users",
+                    str(args.users),
+                    "--k",
+                    str(args.k),
+                    "--hidden",
+                    str(args.hidden),
+                    "--per-user-sample",
+                    str(args.per_user_sample),
+                    "--threads",
+                    str(args.threads),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             runs[method].append(json.loads(done.stdout.strip().splitlines()[-1]))
     results = {}
     for method, measured in runs.items():  # the run of median time, with every time listed
         ordered = sorted(measured, key=lambda r: r["top_k_seconds"])
         results[method] = {**ordered[len(ordered) // 2], "top_k_seconds_all": [r["top_k_seconds"] for r in measured]}
     lego, dense, per_user = results["lego"], results["dense"], results["per_user"]
-    write(args.out, {
-        "items": args.items, "users": args.users, "k": args.k, "hidden": args.hidden,
-        "depot_seconds": round(built, 1),
-        "methods": results,
-        "same_items_as_dense": lego["items_checksum"] == dense["items_checksum"],
-        "speedup_vs_dense": round(dense["top_k_seconds"] / lego["top_k_seconds"], 2),
-        "top_k_memory_vs_dense": round(dense["top_k_memory_mb"] / lego["top_k_memory_mb"], 1),
-        "speedup_vs_per_user": round(per_user["top_k_seconds"] / lego["top_k_seconds"], 1),
-    })
+    write(
+        args.out,
+        {
+            "items": args.items,
+            "users": args.users,
+            "k": args.k,
+            "hidden": args.hidden,
+            "depot_seconds": round(built, 1),
+            "methods": results,
+            "same_items_as_dense": lego["items_checksum"] == dense["items_checksum"],
+            "speedup_vs_dense": round(dense["top_k_seconds"] / lego["top_k_seconds"], 2),
+            "top_k_memory_vs_dense": round(dense["top_k_memory_mb"] / lego["top_k_memory_mb"], 1),
+            "speedup_vs_per_user": round(per_user["top_k_seconds"] / lego["top_k_seconds"], 1),
+        },
+    )
 
 
 if __name__ == "__main__":

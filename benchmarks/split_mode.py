@@ -65,16 +65,30 @@ def bert_base(folder: Path, texts: list[str]) -> Path:
     tk = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     tk.normalizer = normalizers.BertNormalizer(lowercase=True)
     tk.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tk.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=4000, special_tokens=specials,
-                                                            show_progress=False))
-    tk.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", special_tokens=[
-        ("[CLS]", tk.token_to_id("[CLS]")), ("[SEP]", tk.token_to_id("[SEP]"))])
+    tk.train_from_iterator(
+        texts, trainers.WordPieceTrainer(vocab_size=4000, special_tokens=specials, show_progress=False)
+    )
+    tk.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", tk.token_to_id("[CLS]")), ("[SEP]", tk.token_to_id("[SEP]"))]
+    )
     tk.decoder = decoders.WordPiece()
-    PreTrainedTokenizerFast(tokenizer_object=tk, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
-                            sep_token="[SEP]", mask_token="[MASK]").save_pretrained(folder)
+    PreTrainedTokenizerFast(
+        tokenizer_object=tk,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+    ).save_pretrained(folder)
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=tk.get_vocab_size(), hidden_size=768, num_hidden_layers=12,
-                        num_attention_heads=12, intermediate_size=3072, max_position_embeddings=512)
+    config = BertConfig(
+        vocab_size=tk.get_vocab_size(),
+        hidden_size=768,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        intermediate_size=3072,
+        max_position_embeddings=512,
+    )
     BertModel(config).save_pretrained(folder)
     return folder
 
@@ -87,27 +101,48 @@ def gpt2_small(folder: Path, texts: list[str]) -> Path:
     tk = Tokenizer(models.BPE())
     tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tk.decoder = decoders.ByteLevel()
-    tk.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=4000, special_tokens=["<|endoftext|>", "<pad>"],
-                                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-                                                      show_progress=False))
-    PreTrainedTokenizerFast(tokenizer_object=tk, eos_token="<|endoftext|>", bos_token="<|endoftext|>",
-                            pad_token="<pad>").save_pretrained(folder)
+    tk.train_from_iterator(
+        texts,
+        trainers.BpeTrainer(
+            vocab_size=4000,
+            special_tokens=["<|endoftext|>", "<pad>"],
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+            show_progress=False,
+        ),
+    )
+    PreTrainedTokenizerFast(
+        tokenizer_object=tk, eos_token="<|endoftext|>", bos_token="<|endoftext|>", pad_token="<pad>"
+    ).save_pretrained(folder)
     torch.manual_seed(0)
-    config = GPT2Config(vocab_size=tk.get_vocab_size(), n_embd=768, n_layer=12, n_head=12, n_positions=512,
-                        bos_token_id=0, eos_token_id=0, pad_token_id=1)
+    config = GPT2Config(
+        vocab_size=tk.get_vocab_size(),
+        n_embd=768,
+        n_layer=12,
+        n_head=12,
+        n_positions=512,
+        bos_token_id=0,
+        eos_token_id=0,
+        pad_token_id=1,
+    )
     GPT2LMHeadModel(config).save_pretrained(folder)
     return folder
 
 
 def build(depot: Path, model: str, split: bool, tune_from: int = -1) -> Recommender:
-    exp = Experiment.from_dict({
-        "data": {"path": str(depot), "item_attributes": ["title"], "max_history": HISTORY},
-        "model": {"content": "lm", "behavior": "mean", "predictor": "dot", "hidden_size": 64,
-                  "neg_count": CANDIDATES - 1,
-                  "content_options": {"model": model, "tune_from": tune_from, "split": split,
-                                      "max_length": MAX_LENGTH}},
-        "train": {"device": "cpu", "seed": 1},
-    })
+    exp = Experiment.from_dict(
+        {
+            "data": {"path": str(depot), "item_attributes": ["title"], "max_history": HISTORY},
+            "model": {
+                "content": "lm",
+                "behavior": "mean",
+                "predictor": "dot",
+                "hidden_size": 64,
+                "neg_count": CANDIDATES - 1,
+                "content_options": {"model": model, "tune_from": tune_from, "split": split, "max_length": MAX_LENGTH},
+            },
+            "train": {"device": "cpu", "seed": 1},
+        }
+    )
     return exp.build(torch.device("cpu"))
 
 
@@ -118,8 +153,13 @@ def batches(depot: Path, count: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
     lengths = users["history"].lengths
     full = np.flatnonzero(lengths >= HISTORY)
     items = Depot(depot).items.num_rows
-    return [(torch.from_numpy(rng.choice(full, USERS, replace=False)),
-             torch.from_numpy(rng.integers(0, items, (USERS, CANDIDATES)))) for _ in range(count)]
+    return [
+        (
+            torch.from_numpy(rng.choice(full, USERS, replace=False)),
+            torch.from_numpy(rng.integers(0, items, (USERS, CANDIDATES))),
+        )
+        for _ in range(count)
+    ]
 
 
 def distinct_items(model: Recommender, rows: torch.Tensor, candidates: torch.Tensor) -> int:
@@ -127,8 +167,7 @@ def distinct_items(model: Recommender, rows: torch.Tensor, candidates: torch.Ten
     return int(torch.unique(torch.cat([history[mask], candidates.reshape(-1)])).numel())
 
 
-def time_steps(models: list[Recommender], work: list[tuple[torch.Tensor, torch.Tensor]],
-               warmup: int) -> list[float]:
+def time_steps(models: list[Recommender], work: list[tuple[torch.Tensor, torch.Tensor]], warmup: int) -> list[float]:
     """Seconds per training step of each model, averaged over ``work[warmup:]``.
 
     The models take turns on every batch (one step of each, then the next batch), so a
@@ -151,8 +190,9 @@ def time_steps(models: list[Recommender], work: list[tuple[torch.Tensor, torch.T
     return [float(np.mean(t)) for t in times]
 
 
-def time_scoring(models: list[Recommender], rows: torch.Tensor, candidates: torch.Tensor,
-                 repeat: int = 2) -> list[float]:
+def time_scoring(
+    models: list[Recommender], rows: torch.Tensor, candidates: torch.Tensor, repeat: int = 2
+) -> list[float]:
     """Seconds of a forward pass over one batch for each model, the models taking turns."""
     spent = [0.0] * len(models)
     with torch.no_grad():
@@ -205,8 +245,12 @@ else:
 def resident_bytes(mode: str, folder: Path, n: int, hidden: int) -> tuple[int, int]:
     """RSS a fresh process gains by reading every item from the cache (``"cache"``) or by holding the
     padded float32 states (``"dense"``), and the resident bytes of the mapped ``states.npy`` itself."""
-    out = subprocess.run([sys.executable, "-c", PROBE, mode, str(folder), str(n), str(MAX_LENGTH), str(hidden)],
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, mode, str(folder), str(n), str(MAX_LENGTH), str(hidden)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     total, mapped = out.strip().splitlines()[-1].split()
     return int(total), int(mapped)
 
@@ -286,10 +330,20 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     folder = Path(tempfile.mkdtemp(prefix="lego-bench-split-"))
-    depot = synthetic_depot(folder, num_items=args.items, num_users=200, min_history_length=HISTORY,
-                            max_history_length=HISTORY + 10, impressions_per_user=1)
-    results: dict[str, Any] = {"batch": {"users": USERS, "history": HISTORY, "candidates": CANDIDATES},
-                               "max_length": MAX_LENGTH, "items": args.items, "tune_from": -1}
+    depot = synthetic_depot(
+        folder,
+        num_items=args.items,
+        num_users=200,
+        min_history_length=HISTORY,
+        max_history_length=HISTORY + 10,
+        impressions_per_user=1,
+    )
+    results: dict[str, Any] = {
+        "batch": {"users": USERS, "history": HISTORY, "candidates": CANDIDATES},
+        "max_length": MAX_LENGTH,
+        "items": args.items,
+        "tune_from": -1,
+    }
     for name in args.models.split(","):
         if name == "minilm":
             minilm = minilm_folder()

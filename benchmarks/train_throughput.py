@@ -65,11 +65,22 @@ def measure(args: dict[str, Any]) -> dict[str, Any]:
     model = {"hidden_size": args["hidden"], "neg_count": args["neg"]}
     if args["preset"] != "builtin":
         model["preset"] = args["preset"]
-    data = {"data": {"path": args["depot"], "item_attributes": args["attributes"], "max_history": args["history"]},
-            "model": model,
-            "train": {"epochs": 2, "batch_size": args["batch"], "max_steps_per_epoch": args["steps"],
-                      "eval_splits": ["test"], "metrics": ["auc"], "monitor": "auc", "threads": args["threads"],
-                      "device": "cpu", "seed": 1, "compile": args["compile"]}}
+    data = {
+        "data": {"path": args["depot"], "item_attributes": args["attributes"], "max_history": args["history"]},
+        "model": model,
+        "train": {
+            "epochs": 2,
+            "batch_size": args["batch"],
+            "max_steps_per_epoch": args["steps"],
+            "eval_splits": ["test"],
+            "metrics": ["auc"],
+            "monitor": "auc",
+            "threads": args["threads"],
+            "device": "cpu",
+            "seed": 1,
+            "compile": args["compile"],
+        },
+    }
     exp = Experiment.from_dict(data, host=host, name=args["preset"])
     exp.run(output=args["output"])
     records = [json.loads(line) for line in (exp.run_dir / "metrics.jsonl").read_text().splitlines()]
@@ -80,10 +91,15 @@ def measure(args: dict[str, Any]) -> dict[str, Any]:
     growth = None
     if "step_50" in memory and "epoch_1_end" in memory:
         growth = round(memory["epoch_1_end"] / memory["step_50"] - 1, 3)
-    return {"steps": steps, "seconds": round(seconds, 3), "steps_per_second": round(steps / seconds, 2),
-            "samples_per_second": round(steps * args["batch"] / seconds, 1),
-            "pairs_per_second": round(steps * args["batch"] * per_step / seconds, 1),
-            "rss_mb": memory, "growth_after_step_50": growth}
+    return {
+        "steps": steps,
+        "seconds": round(seconds, 3),
+        "steps_per_second": round(steps / seconds, 2),
+        "samples_per_second": round(steps * args["batch"] / seconds, 1),
+        "pairs_per_second": round(steps * args["batch"] * per_step / seconds, 1),
+        "rss_mb": memory,
+        "growth_after_step_50": growth,
+    }
 
 
 def main() -> None:
@@ -99,29 +115,58 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=0, help="steps per epoch (0: whole epochs)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--attributes", default="title,category")
-    parser.add_argument("--compile", action="store_true",
-                        help="also measure each preset with train.compile = true (the ratio is written)")
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="also measure each preset with train.compile = true (the ratio is written)",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="lego-throughput-"))
-    depot = synthetic_depot(work, num_items=args.items, num_users=args.users,
-                            min_history_length=args.history // 2, max_history_length=args.history)
+    depot = synthetic_depot(
+        work,
+        num_items=args.items,
+        num_users=args.users,
+        min_history_length=args.history // 2,
+        max_history_length=args.history,
+    )
     results = {}
     context = multiprocessing.get_context("spawn")  # a fresh process per preset: memory does not mix
     for preset in args.preset or ["builtin"]:
         for compiled in (False, True) if args.compile else (False,):
-            job = {"preset": preset, "depot": str(depot), "attributes": args.attributes.split(","),
-                   "history": args.history, "hidden": args.hidden, "neg": args.neg, "batch": args.batch,
-                   "steps": args.steps, "threads": args.threads, "output": str(work / "runs"), "compile": compiled}
+            job = {
+                "preset": preset,
+                "depot": str(depot),
+                "attributes": args.attributes.split(","),
+                "history": args.history,
+                "hidden": args.hidden,
+                "neg": args.neg,
+                "batch": args.batch,
+                "steps": args.steps,
+                "threads": args.threads,
+                "output": str(work / "runs"),
+                "compile": compiled,
+            }
             name = preset + (" compiled" if compiled else "")
             with context.Pool(1) as pool:
                 results[name] = pool.apply(measure, (job,))
             print(name, results[name], flush=True)
         if args.compile:
-            results[preset]["compiled_speedup"] = round(results[preset + " compiled"]["steps_per_second"]
-                                                        / results[preset]["steps_per_second"], 2)
-    write(args.out, {"measured_through": "Experiment.run (the loop of `lego run`), the second epoch",
-                     "batch_size": args.batch, "neg_count": args.neg, "hidden_size": args.hidden,
-                     "history": args.history, "items": args.items, "threads": args.threads, "models": results})
+            results[preset]["compiled_speedup"] = round(
+                results[preset + " compiled"]["steps_per_second"] / results[preset]["steps_per_second"], 2
+            )
+    write(
+        args.out,
+        {
+            "measured_through": "Experiment.run (the loop of `lego run`), the second epoch",
+            "batch_size": args.batch,
+            "neg_count": args.neg,
+            "hidden_size": args.hidden,
+            "history": args.history,
+            "items": args.items,
+            "threads": args.threads,
+            "models": results,
+        },
+    )
 
 
 if __name__ == "__main__":

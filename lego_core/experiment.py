@@ -86,23 +86,27 @@ def _splits(config: ExperimentConfig, depot: Depot, problems: list[str]) -> tupl
     """The evaluation splits: every one listed must exist and hold pairs (the default skips absent ones)."""
     listed = list(config.train.eval_splits)
     if not listed:
-        problems.append("train.eval_splits is empty; list at least one split to evaluate, e.g. [\"test\"]")
+        problems.append('train.eval_splits is empty; list at least one split to evaluate, e.g. ["test"]')
         return ()
     default = listed == list(DEFAULT_EVAL_SPLITS)
     chosen = []
     for split in listed:
         if split not in depot.splits:
             if not default:
-                problems.append(f"train.eval_splits names {split!r}, but the depot {depot.path} has the splits "
-                                f"{', '.join(depot.splits)}")
+                problems.append(
+                    f"train.eval_splits names {split!r}, but the depot {depot.path} has the splits "
+                    f"{', '.join(depot.splits)}"
+                )
             continue
         if depot.table(split).num_rows == 0:
             problems.append(f"the {split!r} split of {depot.path} is empty; remove it from train.eval_splits")
             continue
         chosen.append(split)
     if default and not chosen and not problems:
-        problems.append(f"the depot {depot.path} has none of the evaluation splits {listed}; "
-                        f"set train.eval_splits to some of {depot.splits}")
+        problems.append(
+            f"the depot {depot.path} has none of the evaluation splits {listed}; "
+            f"set train.eval_splits to some of {depot.splits}"
+        )
     return tuple(chosen)
 
 
@@ -130,8 +134,14 @@ class Experiment:
         registries: the host's registries (built from ``host`` when omitted).
     """
 
-    def __init__(self, resolved: ResolvedExperiment, host: PluginHost, name: str = "experiment",
-                 registries: Registries | None = None, overrides: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        resolved: ResolvedExperiment,
+        host: PluginHost,
+        name: str = "experiment",
+        registries: Registries | None = None,
+        overrides: Sequence[str] = (),
+    ) -> None:
         self.resolved = resolved
         self.overrides = tuple(overrides)
         self.config = resolved.config
@@ -154,16 +164,25 @@ class Experiment:
         return cls(resolved, host, name=Path(path).stem, registries=registries, overrides=overrides)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], overrides: Sequence[str] = (), host: PluginHost | None = None,
-                  base_dir: str | Path | None = None, name: str = "experiment") -> Experiment:
+    def from_dict(
+        cls,
+        data: Mapping[str, Any],
+        overrides: Sequence[str] = (),
+        host: PluginHost | None = None,
+        base_dir: str | Path | None = None,
+        name: str = "experiment",
+    ) -> Experiment:
         host = host or PluginHost()
         registries = Registries(host)
-        resolved = resolve(data, registries, source=name, overrides=overrides,
-                           base_dir=Path(base_dir).resolve() if base_dir else None)
+        resolved = resolve(
+            data, registries, source=name, overrides=overrides, base_dir=Path(base_dir).resolve() if base_dir else None
+        )
         return cls(resolved, host, name=name, registries=registries, overrides=overrides)
 
     @classmethod
-    def from_run_dir(cls, run_dir: str | Path, overrides: Sequence[str] = (), host: PluginHost | None = None) -> Experiment:
+    def from_run_dir(
+        cls, run_dir: str | Path, overrides: Sequence[str] = (), host: PluginHost | None = None
+    ) -> Experiment:
         """The experiment of a run directory (its ``config.toml``).
 
         The depot is found where ``config.toml`` says, relative to the run directory; when nothing is
@@ -200,28 +219,48 @@ class Experiment:
             raise DataError("; ".join([*problems, str(err)])) from None
         damaged = depot.verify()  # sizes, shapes, dtypes, ids: cheap next to training
         if damaged:
-            raise DataError(damaged[0] + (f" (and {len(damaged) - 1} more; `lego data verify {depot.path}` lists "
-                                          "them)" if len(damaged) > 1 else ""))
+            raise DataError(
+                damaged[0]
+                + (
+                    f" (and {len(damaged) - 1} more; `lego data verify {depot.path}` lists them)"
+                    if len(damaged) > 1
+                    else ""
+                )
+            )
         try:
             model_context(self.resolved, depot)
         except DataError as err:
             problems.append(str(err))
         if config.train.epochs > 0 and "train" not in depot.splits:
-            problems.append(f"{depot.path}: the depot has no train split (it has {', '.join(depot.splits)}); "
-                            "set train.epochs = 0 to only evaluate")
+            problems.append(
+                f"{depot.path}: the depot has no train split (it has {', '.join(depot.splits)}); "
+                "set train.epochs = 0 to only evaluate"
+            )
         eval_splits = _splits(config, depot, problems)
         if problems:
-            raise DataError(problems[0] if len(problems) == 1 else
-                            f"{self.resolved.source}: {len(problems)} problems:\n  - " + "\n  - ".join(problems))
+            raise DataError(
+                problems[0]
+                if len(problems) == 1
+                else f"{self.resolved.source}: {len(problems)} problems:\n  - " + "\n  - ".join(problems)
+            )
         assert self.resolved.task is not None
         task = self.resolved.task.cls(options=self.resolved.task.options, neg_count=config.model.neg_count)
         dist = Distributed.from_environment(device_obj)  # a world of one outside torchrun
         device_obj = dist.device(device_obj)
         self._depot = depot
-        return BoundExperiment(resolved=self.resolved, host=self.host, registries=self.registries, depot=depot,
-                               device=device_obj, task=task, eval_splits=eval_splits,
-                               valid_split=eval_splits[0] if eval_splits else None, name=self.name,
-                               overrides=self.overrides, dist=dist)
+        return BoundExperiment(
+            resolved=self.resolved,
+            host=self.host,
+            registries=self.registries,
+            depot=depot,
+            device=device_obj,
+            task=task,
+            eval_splits=eval_splits,
+            valid_split=eval_splits[0] if eval_splits else None,
+            name=self.name,
+            overrides=self.overrides,
+            dist=dist,
+        )
 
     # ------------------------------------------------------------------ pieces
     @property
@@ -238,16 +277,28 @@ class Experiment:
     def evaluator(self, cache: bool | None = None) -> Evaluator:
         assert self.model is not None, "build() the model first"
         train = self.config.train
-        return Evaluator(self.model, self.depot, self.resolved.metrics, group_by=self.config.data.group_by,
-                         batch_size=train.eval_batch_size, cache=train.cache if cache is None else cache,
-                         amp=train.amp)
+        return Evaluator(
+            self.model,
+            self.depot,
+            self.resolved.metrics,
+            group_by=self.config.data.group_by,
+            batch_size=train.eval_batch_size,
+            cache=train.cache if cache is None else cache,
+            amp=train.amp,
+        )
 
     def evaluate_split(self, split: str, cache: bool | None = None) -> dict[str, float]:
         return self.evaluator(cache).evaluate(split)
 
     # ------------------------------------------------------------------ run
-    def run(self, output: str | Path = "runs", resume: str | Path | None = None, device: str | None = None,
-            console: Console | None = None, progress: bool = False) -> dict[str, Any]:
+    def run(
+        self,
+        output: str | Path = "runs",
+        resume: str | Path | None = None,
+        device: str | None = None,
+        console: Console | None = None,
+        progress: bool = False,
+    ) -> dict[str, Any]:
         """Train, validate, test; return (and write) the results.
 
         Args:
@@ -273,8 +324,14 @@ class Experiment:
         finally:
             self.model = run.model
 
-    def evaluate(self, run_dir: str | Path, checkpoint: str = "best.pt", device: str | None = None,
-                 cache: bool | None = None, splits: Sequence[str] | None = None) -> dict[str, Any]:
+    def evaluate(
+        self,
+        run_dir: str | Path,
+        checkpoint: str = "best.pt",
+        device: str | None = None,
+        cache: bool | None = None,
+        splits: Sequence[str] | None = None,
+    ) -> dict[str, Any]:
         """Re-evaluate a run's checkpoint on its evaluation splits (or on ``splits``).
 
         Returns the metrics per split and, under ``"checkpoint"``, which file was evaluated and the
@@ -287,27 +344,41 @@ class Experiment:
         path = folder / checkpoint
         if not path.is_file():
             present = sorted(p.name for p in folder.glob("*.pt")) if folder.is_dir() else []
-            raise LegoError(f"{run_dir}: no checkpoint {checkpoint!r} (present: {', '.join(present) or 'none'}); "
-                            "pick one with --checkpoint")
+            raise LegoError(
+                f"{run_dir}: no checkpoint {checkpoint!r} (present: {', '.join(present) or 'none'}); "
+                "pick one with --checkpoint"
+            )
         chosen = list(splits) if splits else list(bound.eval_splits)
         unknown = [s for s in chosen if s not in bound.depot.splits]
         if unknown:
-            raise LegoError(f"{run_dir}: the depot {bound.depot.path} has no split {', '.join(map(repr, unknown))}; "
-                            f"it has {', '.join(bound.depot.splits)}")
+            raise LegoError(
+                f"{run_dir}: the depot {bound.depot.path} has no split {', '.join(map(repr, unknown))}; "
+                f"it has {', '.join(bound.depot.splits)}"
+            )
         from lego_core.engine.run import evaluate_splits
 
         def notify(split: str, metrics: dict[str, float]) -> None:
-            self.host.notify("lego_evaluation_end", split=split, metrics=metrics, run_dir=run_dir,
-                             settings=self.resolved.settings)
+            self.host.notify(
+                "lego_evaluation_end", split=split, metrics=metrics, run_dir=run_dir, settings=self.resolved.settings
+            )
 
         train = self.config.train
-        with file_lock(depot_lock(bound.depot.path), shared=True, blocking=False,
-                       what=f"the depot {bound.depot.path} (a prepare or augment is rewriting it)"):
+        with file_lock(
+            depot_lock(bound.depot.path),
+            shared=True,
+            blocking=False,
+            what=f"the depot {bound.depot.path} (a prepare or augment is rewriting it)",
+        ):
             model = self.build(bound.device)
             state = load_checkpoint(path, bound.device, require_digest=(run_dir / rundir.RUN_FILE).is_file())
             model.load_state_dict(state["model"])
-            results = evaluate_splits(self.evaluator(cache), chosen, cold_start=train.cold_start,
-                                      history_buckets=train.history_buckets, notify=notify)
+            results = evaluate_splits(
+                self.evaluator(cache),
+                chosen,
+                cold_start=train.cold_start,
+                history_buckets=train.history_buckets,
+                notify=notify,
+            )
         # the epoch the checkpoint was saved after (its "epoch" is the next one to train)
         results["checkpoint"] = {"file": str(path.relative_to(run_dir)), "epoch": int(state["epoch"]) - 1}
         return results

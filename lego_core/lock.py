@@ -49,8 +49,9 @@ def file_lock(path: Path, *, shared: bool = False, blocking: bool = True, what: 
         try:
             fcntl.flock(handle.fileno(), mode | (0 if blocking else fcntl.LOCK_NB))
         except BlockingIOError:
-            raise LockedError(f"{what or path} is in use by another process (lock {path}); "
-                              "wait for it or stop it") from None
+            raise LockedError(
+                f"{what or path} is in use by another process (lock {path}); wait for it or stop it"
+            ) from None
         try:
             yield
         finally:

@@ -125,8 +125,9 @@ class Registry(Generic[T]):
         is_ok: whether a plugin is still healthy (entries of broken plugins are hidden).
     """
 
-    def __init__(self, kind: Kind[T], entries: Sequence[Entry[T]],
-                 is_ok: Callable[[str], bool] = lambda plugin: True) -> None:
+    def __init__(
+        self, kind: Kind[T], entries: Sequence[Entry[T]], is_ok: Callable[[str], bool] = lambda plugin: True
+    ) -> None:
         self.kind = kind
         self.noun = kind.noun
         self._entries = list(entries)
@@ -148,8 +149,17 @@ class Registry(Generic[T]):
             except Exception as err:  # report, and keep the other plugins working
                 host.mark_broken(got.plugin, f"{kind.hook}() failed: {type(err).__name__}: {err}")
                 continue
-            entries.extend(Entry(kind=kind.name, name=obj.name, obj=obj, plugin=got.plugin,  # type: ignore[attr-defined]
-                                 distribution=got.distribution, version=got.version) for obj in objs)
+            entries.extend(
+                Entry(
+                    kind=kind.name,
+                    name=obj.name,  # type: ignore[attr-defined]
+                    obj=obj,
+                    plugin=got.plugin,
+                    distribution=got.distribution,
+                    version=got.version,
+                )
+                for obj in objs
+            )
         return cls(kind, entries, host.is_ok)
 
     @property
@@ -194,21 +204,19 @@ class Registry(Generic[T]):
         if len(found) > 1:
             which = " and ".join(f"{e.distribution} (as {e.qualified!r})" for e in found)
             raise RegistryError(
-                f'{prefix}the {self.noun} name "{name}" is provided by {which}; '
-                f"write the qualified form to choose one."
+                f'{prefix}the {self.noun} name "{name}" is provided by {which}; write the qualified form to choose one.'
             )
         available = self.names()
         if sep:  # a qualified name: suggest qualified names (a bare one may be ambiguous)
             qualified = sorted(e.qualified for e in entries)
             close = sorted(e.qualified for e in entries if e.name == bare) or difflib.get_close_matches(
-                name, qualified, n=3, cutoff=0.6)
+                name, qualified, n=3, cutoff=0.6
+            )
         else:
             close = difflib.get_close_matches(name, available, n=3, cutoff=0.6)
-        hint = f' Did you mean {" or ".join(repr(c) for c in close)}?' if close else ""
+        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         listing = ", ".join(available) if available else "(none installed)"
-        raise RegistryError(
-            f'{prefix}no {self.noun} named "{name}". Available: {listing}.{hint} {PLUGIN_HINT}'
-        )
+        raise RegistryError(f'{prefix}no {self.noun} named "{name}". Available: {listing}.{hint} {PLUGIN_HINT}')
 
 
 class Registries:

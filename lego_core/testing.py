@@ -74,10 +74,16 @@ def make_context(**overrides: Any) -> ModelContext:
         "region": Attribute(name="region", kind="category", vocab_size=4, vocabulary="region"),
     }
     defaults: dict[str, Any] = dict(
-        hidden_size=16, num_items=40, num_users=12, num_persons=10,
-        item_attributes=attrs_items, user_attributes=attrs_users,
-        item_fields={"category": attrs_items["category"]}, user_fields={"age": attrs_users["age"]},
-        max_history=6, task="matching",
+        hidden_size=16,
+        num_items=40,
+        num_users=12,
+        num_persons=10,
+        item_attributes=attrs_items,
+        user_attributes=attrs_users,
+        item_fields={"category": attrs_items["category"]},
+        user_fields={"age": attrs_users["age"]},
+        max_history=6,
+        task="matching",
     )
     defaults.update(overrides)
     return ModelContext(**defaults)
@@ -95,8 +101,9 @@ def random_items(context: ModelContext, n: int = 5, generator: torch.Generator |
             tokens[name], masks[name] = ids, mask
         else:
             cats[name] = torch.randint(0, a.vocab_size, (n,), generator=g)
-    return ItemBatch(index=torch.randint(0, context.num_items, (n,), generator=g), tokens=tokens,
-                     masks=masks, categories=cats)
+    return ItemBatch(
+        index=torch.randint(0, context.num_items, (n,), generator=g), tokens=tokens, masks=masks, categories=cats
+    )
 
 
 def random_users(context: ModelContext, b: int = 3, generator: torch.Generator | None = None) -> UserBatch:
@@ -152,7 +159,9 @@ def check_content_operator(cls: Any, options: Any = None, context: ModelContext 
     op = cls(options=options, context=context)
     items = random_items(context, n)
     out = op(items)
-    assert out.shape == (n, context.hidden_size), f"{cls.__name__}: output {tuple(out.shape)}, expected {(n, context.hidden_size)}"
+    assert out.shape == (n, context.hidden_size), (
+        f"{cls.__name__}: output {tuple(out.shape)}, expected {(n, context.hidden_size)}"
+    )
     assert torch.isfinite(out).all(), f"{cls.__name__}: non-finite output"
     out.pow(2).sum().backward()
     _assert_grads(op, cls.__name__)
@@ -160,8 +169,14 @@ def check_content_operator(cls: Any, options: Any = None, context: ModelContext 
     with torch.no_grad():
         ref = op(items)
         if cls.uses_content:  # changing padded token ids must not change the output
-            noisy = ItemBatch(index=items.index, masks=items.masks, categories=items.categories,
-                              tokens={k: torch.where(items.masks[k], v, torch.randint_like(v, 1, 40)) for k, v in items.tokens.items()})
+            noisy = ItemBatch(
+                index=items.index,
+                masks=items.masks,
+                categories=items.categories,
+                tokens={
+                    k: torch.where(items.masks[k], v, torch.randint_like(v, 1, 40)) for k, v in items.tokens.items()
+                },
+            )
             assert torch.allclose(op(noisy), ref, atol=1e-5), f"{cls.__name__}: padded tokens change the output"
         reloaded = _reload(op, lambda: cls(options=options, context=context))
         assert torch.allclose(reloaded(items), ref, atol=1e-6), f"{cls.__name__}: output changes after save/load"
@@ -228,18 +243,31 @@ def check_predictor(cls: Any, options: Any = None, context: ModelContext | None 
     assert torch.isfinite(scores).all(), f"{cls.__name__}: non-finite scores"
     scores.sum().backward()
     _assert_grads(pred, cls.__name__)
-    assert candidates.grad is not None and candidates.grad.abs().sum() > 0, f"{cls.__name__}: scores ignore the candidates"
+    assert candidates.grad is not None and candidates.grad.abs().sum() > 0, (
+        f"{cls.__name__}: scores ignore the candidates"
+    )
     pred.eval()
     with torch.no_grad():
         ref = pred(user, candidates, fields, user_mask)
-        single = torch.cat([
-            pred(user, candidates[:, j : j + 1], attrs.evolve(fields, item={n: v[:, j : j + 1] for n, v in fields.item.items()}), user_mask)
-            for j in range(k)
-        ], dim=1)
-        assert torch.allclose(single, ref, atol=1e-5), f"{cls.__name__}: a candidate's score depends on the other candidates"
+        single = torch.cat(
+            [
+                pred(
+                    user,
+                    candidates[:, j : j + 1],
+                    attrs.evolve(fields, item={n: v[:, j : j + 1] for n, v in fields.item.items()}),
+                    user_mask,
+                )
+                for j in range(k)
+            ],
+            dim=1,
+        )
+        assert torch.allclose(single, ref, atol=1e-5), (
+            f"{cls.__name__}: a candidate's score depends on the other candidates"
+        )
         reloaded = _reload(pred, lambda: cls(options=options, context=context))
-        assert torch.allclose(reloaded(user, candidates, fields, user_mask), ref, atol=1e-6), \
+        assert torch.allclose(reloaded(user, candidates, fields, user_mask), ref, atol=1e-6), (
             f"{cls.__name__}: output changes after save/load"
+        )
 
 
 def tiny_depot(path: str | Path, **options: Any) -> Path:

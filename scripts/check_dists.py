@@ -76,16 +76,23 @@ def check(dist_dir: Path) -> list[str]:
             names = set(wheel.namelist())
             info = f"{stem}-{version}.dist-info"
             metadata = wheel.read(f"{info}/METADATA").decode()
-            entry_points = wheel.read(f"{info}/entry_points.txt").decode() if f"{info}/entry_points.txt" in names else ""
+            entry_points = (
+                wheel.read(f"{info}/entry_points.txt").decode() if f"{info}/entry_points.txt" in names else ""
+            )
         missing = sorted(expected - names)
         if missing:
-            problems.append(f"{name}: the wheel lacks {len(missing)} package files, e.g. {missing[:3]} "
-                            "(package-data in pyproject.toml?)")
+            problems.append(
+                f"{name}: the wheel lacks {len(missing)} package files, e.g. {missing[:3]} "
+                "(package-data in pyproject.toml?)"
+            )
         if f"Name: {name}" not in metadata or f"Version: {version}" not in metadata:
             problems.append(f"{name}: METADATA does not name {name} {version}")
         declared = {_requirement(d) for d in project.get("dependencies", [])}
-        required = {_requirement(line.split(":", 1)[1]) for line in metadata.splitlines()
-                    if line.startswith("Requires-Dist:") and "extra ==" not in line}
+        required = {
+            _requirement(line.split(":", 1)[1])
+            for line in metadata.splitlines()
+            if line.startswith("Requires-Dist:") and "extra ==" not in line
+        }
         if declared != required:
             problems.append(f"{name}: METADATA requires {sorted(required)}, pyproject.toml {sorted(declared)}")
         if "[lego]" not in entry_points:
@@ -95,8 +102,10 @@ def check(dist_dir: Path) -> list[str]:
         lacking = sorted((expected | {"pyproject.toml"}) - members)
         if lacking:
             problems.append(f"{name}: the sdist lacks {lacking[:3]}")
-        print(f"{name} {version}: wheel {len(names)} files, sdist {len(members)} files"
-              + ("" if not missing and not lacking else " (incomplete)"))
+        print(
+            f"{name} {version}: wheel {len(names)} files, sdist {len(members)} files"
+            + ("" if not missing and not lacking else " (incomplete)")
+        )
     return problems
 
 

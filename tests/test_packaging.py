@@ -23,12 +23,21 @@ else:  # pragma: no cover
 ROOT = Path(__file__).resolve().parent.parent
 DISTRIBUTIONS = {"lego-core": (ROOT, "lego_core")} | {
     tomllib.loads((p / "pyproject.toml").read_text())["project"]["name"]: (p, p.name)
-    for p in sorted((ROOT / "plugins").iterdir()) if (p / "pyproject.toml").is_file()
+    for p in sorted((ROOT / "plugins").iterdir())
+    if (p / "pyproject.toml").is_file()
 }
 # import name -> distribution name, where they differ or are third-party
-IMPORT_TO_DIST = {"lego_core": "lego-core", "lego_text": "lego-text", "lego_ctr": "lego-ctr", "lego_llm": "lego-llm",
-                  "lego_datasets": "lego-datasets", "tomli": "tomli", "yaml": "pyyaml", "sklearn": "scikit-learn",
-                  "PIL": "pillow"}
+IMPORT_TO_DIST = {
+    "lego_core": "lego-core",
+    "lego_text": "lego-text",
+    "lego_ctr": "lego-ctr",
+    "lego_llm": "lego-llm",
+    "lego_datasets": "lego-datasets",
+    "tomli": "tomli",
+    "yaml": "pyyaml",
+    "sklearn": "scikit-learn",
+    "PIL": "pillow",
+}
 PLUGIN_PACKAGES = {package for _, package in DISTRIBUTIONS.values()} - {"lego_core"}
 
 
@@ -85,9 +94,14 @@ def test_every_third_party_import_is_declared(distribution):
 def test_no_distribution_imports_a_plugin(distribution):
     """lego_core knows no plugin; a plugin knows lego_core only (presets say what else they need)."""
     folder, package = DISTRIBUTIONS[distribution]
-    offenders = sorted({f"{file.relative_to(ROOT).as_posix()} imports {module}"
-                        for file in _package_files(folder, package) for module, _ in _imports(file)
-                        if module.split(".")[0] in PLUGIN_PACKAGES - {package}})
+    offenders = sorted(
+        {
+            f"{file.relative_to(ROOT).as_posix()} imports {module}"
+            for file in _package_files(folder, package)
+            for module, _ in _imports(file)
+            if module.split(".")[0] in PLUGIN_PACKAGES - {package}
+        }
+    )
     assert not offenders, offenders
 
 
@@ -157,8 +171,13 @@ def test_lego_core_has_no_import_cycle():
 def test_the_registry_and_the_host_import_nothing_above_them():
     graph = _graph(module_level_only=False)
     assert graph["lego_core.registry"] <= {"lego_core.errors"}
-    assert graph["lego_core.plugin.host"] <= {"lego_core", "lego_core.plugin", "lego_core.plugin.spec",
-                                              "lego_core.plugin.markers", "lego_core.registry"}
+    assert graph["lego_core.plugin.host"] <= {
+        "lego_core",
+        "lego_core.plugin",
+        "lego_core.plugin.spec",
+        "lego_core.plugin.markers",
+        "lego_core.registry",
+    }
 
 
 def test_the_cycle_finder_finds_cycles():

@@ -32,7 +32,8 @@ def test_the_reference_pages_are_up_to_date():
     header = (PAGES / "README.md").read_text().splitlines()[0]
     described = re.search(r"from (.*); do not edit", header)[1].split(", ")
     if described != _installed():
-        pytest.skip(f"the pages describe {described}; this environment has {_installed()} (the 'all' session "
-                    "has exactly those)")
+        pytest.skip(
+            f"the pages describe {described}; this environment has {_installed()} (the 'all' session has exactly those)"
+        )
     stale = [name for name, text in _generator().pages().items() if (PAGES / name).read_text() != text]
     assert not stale, f"run python scripts/make_reference.py: {stale} changed"

@@ -53,7 +53,7 @@ def test_a_name_from_two_plugins_is_ambiguous_and_names_both_distributions(regis
     with pytest.raises(RegistryError) as err:
         registries[CONTENT].get("bag", "exp.toml [model] content")
     assert str(err.value) == (
-        'exp.toml [model] content: the content operator name "bag" is provided by lego-alpha (as \'alpha:bag\') '
+        "exp.toml [model] content: the content operator name \"bag\" is provided by lego-alpha (as 'alpha:bag') "
         "and lego-beta (as 'beta:bag'); write the qualified form to choose one."
     )
     assert isinstance(err.value, LegoError)
@@ -84,7 +84,7 @@ def test_unknown_name_gets_the_closest_matches_and_the_list(registries):
     with pytest.raises(RegistryError) as err:
         registries[PREDICTOR].get("dott", "exp.toml [model] predictor")
     assert str(err.value) == (
-        'exp.toml [model] predictor: no predictor named "dott". Available: dot. Did you mean \'dot\'? ' + PLUGIN_HINT
+        "exp.toml [model] predictor: no predictor named \"dott\". Available: dot. Did you mean 'dot'? " + PLUGIN_HINT
     )
 
 
@@ -97,8 +97,11 @@ def test_unknown_name_far_from_everything_gets_no_suggestion(registries):
 
 
 def test_unknown_plugin_in_a_qualified_name_suggests_qualified_forms(registries):
-    with pytest.raises(RegistryError, match=r"no content operator named \"gamma:bag\"\. Available: bag, id\. "
-                                            r"Did you mean 'alpha:bag' or 'beta:bag'\?"):
+    with pytest.raises(
+        RegistryError,
+        match=r"no content operator named \"gamma:bag\"\. Available: bag, id\. "
+        r"Did you mean 'alpha:bag' or 'beta:bag'\?",
+    ):
         registries[CONTENT].get("gamma:bag")
     with pytest.raises(RegistryError, match=r"Did you mean 'core:id'\?"):
         registries[CONTENT].get("cor:id")

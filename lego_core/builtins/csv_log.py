@@ -76,8 +76,11 @@ def step_end(run_dir: Path, settings: Mapping[str, Any], step: int, epoch: int, 
     if not options.csv or step % options.every_steps:
         return
     seconds = time.perf_counter() - _STARTED.get(run_dir, time.perf_counter())
-    _append(run_dir / LOG_DIR / STEPS, ["step", "epoch", "loss", "lr", "seconds"],
-            [step, epoch, f"{loss:.6g}", f"{lr:.6g}", f"{seconds:.3f}"])
+    _append(
+        run_dir / LOG_DIR / STEPS,
+        ["step", "epoch", "loss", "lr", "seconds"],
+        [step, epoch, f"{loss:.6g}", f"{lr:.6g}", f"{seconds:.3f}"],
+    )
 
 
 def epoch_end(run_dir: Path, settings: Mapping[str, Any], epoch: int, step: int, metrics: Mapping[str, float]) -> None:

@@ -22,9 +22,27 @@ from lego_core.model.inputs import ItemBatch
 
 @attrs.define(kw_only=True, frozen=True)
 class IDConfig:
-    pretrained: str | None = attrs.field(default=None, metadata={"doc": "A .npy file of shape (num_items, E) to initialise the table from; a relative path is read from the depot folder."})
-    freeze: bool = attrs.field(default=False, metadata={"doc": "Keep the loaded vectors fixed (a projection to hidden_size is still trained when E differs)."})
-    sparse: bool = attrs.field(default=True, metadata={"doc": "Sparse gradients: a step updates only the rows its batch touches (lazy Adam), so its cost does not grow with the catalogue; false: dense AdamW over the whole table (and train.weight_decay on it)."})
+    pretrained: str | None = attrs.field(
+        default=None,
+        metadata={
+            "doc": "A .npy file of shape (num_items, E) to initialise the table from; a relative path is read from "
+            "the depot folder."
+        },
+    )
+    freeze: bool = attrs.field(
+        default=False,
+        metadata={
+            "doc": "Keep the loaded vectors fixed (a projection to hidden_size is still trained when E differs)."
+        },
+    )
+    sparse: bool = attrs.field(
+        default=True,
+        metadata={
+            "doc": "Sparse gradients: a step updates only the rows its batch touches (lazy Adam), so its cost does "
+            "not grow with the catalogue; false: dense AdamW over the whole table (and train.weight_decay on "
+            "it)."
+        },
+    )
 
 
 class IDOperator(ContentOperator):
@@ -57,8 +75,9 @@ class IDOperator(ContentOperator):
             nn.init.normal_(self.table.weight, std=0.1)
             return
         vectors = self._load(opts.pretrained)
-        self.table = nn.Embedding.from_pretrained(torch.from_numpy(vectors), freeze=opts.freeze,
-                                                  sparse=opts.sparse and not opts.freeze)
+        self.table = nn.Embedding.from_pretrained(
+            torch.from_numpy(vectors), freeze=opts.freeze, sparse=opts.sparse and not opts.freeze
+        )
         if vectors.shape[1] != hidden:
             self.projection = nn.Linear(vectors.shape[1], hidden)
 

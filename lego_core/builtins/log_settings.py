@@ -36,26 +36,44 @@ class LogSettings(PluginSettings):
 
     name = "log"
     table = "log"
-    description = ("The core's loggers: CSV (log/*.csv), TensorBoard (log/tensorboard), the console log "
-                   "(log/console.log), and plain progress lines when the output is not a terminal.")
+    description = (
+        "The core's loggers: CSV (log/*.csv), TensorBoard (log/tensorboard), the console log "
+        "(log/console.log), and plain progress lines when the output is not a terminal."
+    )
 
-    csv: bool = attrs.field(default=True, validator=v.instance_of(bool),
-                            metadata={"doc": "Write log/steps.csv and log/epochs.csv in the run directory."})
-    every_steps: int = attrs.field(default=1, validator=[v.instance_of(int), v.ge(1)],
-                                   metadata={"doc": "Write one steps.csv row (and TensorBoard point) every N "
-                                                    "optimiser steps."})
-    tensorboard: bool = attrs.field(default=False, validator=v.instance_of(bool),
-                                    metadata={"doc": "Write TensorBoard event files to log/tensorboard (needs the "
-                                                     "tensorboard extra)."})
-    file: bool = attrs.field(default=True, validator=v.instance_of(bool),
-                             metadata={"doc": "Write log/console.log: what the console showed, as plain text."})
+    csv: bool = attrs.field(
+        default=True,
+        validator=v.instance_of(bool),
+        metadata={"doc": "Write log/steps.csv and log/epochs.csv in the run directory."},
+    )
+    every_steps: int = attrs.field(
+        default=1,
+        validator=[v.instance_of(int), v.ge(1)],
+        metadata={"doc": "Write one steps.csv row (and TensorBoard point) every N optimiser steps."},
+    )
+    tensorboard: bool = attrs.field(
+        default=False,
+        validator=v.instance_of(bool),
+        metadata={"doc": "Write TensorBoard event files to log/tensorboard (needs the tensorboard extra)."},
+    )
+    file: bool = attrs.field(
+        default=True,
+        validator=v.instance_of(bool),
+        metadata={"doc": "Write log/console.log: what the console showed, as plain text."},
+    )
     progress_every_seconds: float = attrs.field(
-        default=30.0, validator=[v.instance_of(float), v.ge(0.0)],
-        metadata={"doc": "When the output is not a terminal, print a plain progress line at most every N "
-                         "seconds (0: not by time)."})
+        default=30.0,
+        validator=[v.instance_of(float), v.ge(0.0)],
+        metadata={
+            "doc": "When the output is not a terminal, print a plain progress line at most every N "
+            "seconds (0: not by time)."
+        },
+    )
     progress_every_steps: int = attrs.field(
-        default=0, validator=[v.instance_of(int), v.ge(0)],
-        metadata={"doc": "Also print a plain progress line every N steps (0: not by count)."})
+        default=0,
+        validator=[v.instance_of(int), v.ge(0)],
+        metadata={"doc": "Also print a plain progress line every N steps (0: not by count)."},
+    )
 
 
 def log_settings(settings: Mapping[str, Any]) -> LogSettings:
@@ -67,5 +85,7 @@ def log_settings(settings: Mapping[str, Any]) -> LogSettings:
 def check_available(settings: Mapping[str, Any]) -> None:
     """Refuse, before a run directory exists, a logger whose package is not installed."""
     if log_settings(settings).tensorboard and importlib.util.find_spec("tensorboard") is None:
-        raise ConfigError(f"[log] tensorboard = true needs the tensorboard package, which is not installed: "
-                          f"{TENSORBOARD_HINT}; or set log.tensorboard = false")
+        raise ConfigError(
+            f"[log] tensorboard = true needs the tensorboard package, which is not installed: "
+            f"{TENSORBOARD_HINT}; or set log.tensorboard = false"
+        )

@@ -42,8 +42,9 @@ def start(run_dir: Path, settings: Mapping[str, Any], step: int) -> None:
     if old is not None:
         old.close()
     # purge_step drops events at or after it that an interrupted run left behind
-    _WRITERS[run_dir] = SummaryWriter(log_dir=str(run_dir / "log" / FOLDER), purge_step=step + 1 if step else None,
-                                      flush_secs=10)
+    _WRITERS[run_dir] = SummaryWriter(
+        log_dir=str(run_dir / "log" / FOLDER), purge_step=step + 1 if step else None, flush_secs=10
+    )
     _STEPS[run_dir] = step
 
 

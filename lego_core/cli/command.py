@@ -78,5 +78,4 @@ class Command:
         return self.name.split()
 
 
-COMMAND: Kind[Command] = Kind("command", hook="lego_register_commands", base=Command, noun="command",
-                              instances=True)
+COMMAND: Kind[Command] = Kind("command", hook="lego_register_commands", base=Command, noun="command", instances=True)

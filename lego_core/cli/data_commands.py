@@ -25,8 +25,14 @@ def _prepare_arguments(prep: argparse.ArgumentParser) -> None:
     prep.add_argument("name", help="the processor (lego data list)")
     prep.add_argument("--raw", help="the folder holding the raw files")
     prep.add_argument("--out", required=True, help="the depot folder to write")
-    prep.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                      help="a processor option, e.g. --set positive_threshold=4")
+    prep.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a processor option, e.g. --set positive_threshold=4",
+    )
     prep.add_argument("--force", action="store_true", help="rebuild even if the inputs are unchanged")
 
 
@@ -39,11 +45,19 @@ def cmd_prepare(args: argparse.Namespace, context: CommandContext) -> int:
     result = prepare(cls(options), Path(args.raw) if args.raw else None, Path(args.out), force=args.force)
     console = context.console
     if result.skipped:
-        console.print(f"{result.path}: up to date (same raw files and options); use --force to rebuild",
-                      markup=False, highlight=False, soft_wrap=True)
+        console.print(
+            f"{result.path}: up to date (same raw files and options); use --force to rebuild",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     else:
-        console.print(f"wrote {result.path} in {result.seconds:.1f}s with {cls.name} {unstructure(options)}",
-                      markup=False, highlight=False, soft_wrap=True)
+        console.print(
+            f"wrote {result.path} in {result.seconds:.1f}s with {cls.name} {unstructure(options)}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
         if result.info:
             console.print_json(json.dumps(result.info, default=str))
     return 0
@@ -51,8 +65,14 @@ def cmd_prepare(args: argparse.Namespace, context: CommandContext) -> int:
 
 def _synth_arguments(synth: argparse.ArgumentParser) -> None:
     synth.add_argument("--out", required=True, help="the depot folder to write")
-    synth.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                       help="a generator option, e.g. --set num_items=5000")
+    synth.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a generator option, e.g. --set num_items=5000",
+    )
     synth.add_argument("--force", action="store_true", help="rebuild even if the options are unchanged")
     synth.set_defaults(name="synthetic", raw=None)
 
@@ -90,16 +110,20 @@ def cmd_verify(args: argparse.Namespace, context: CommandContext) -> int:
     depot = Depot(args.path)
     problems = verify_depot(depot, full=args.full)
     for stale in leftovers(depot.path):
-        context.err_console.print(f"note: {stale} is left over from an interrupted write of this depot; the next "
-                                  "`lego data prepare` of it removes it (or delete it)", markup=False,
-                                  highlight=False, soft_wrap=True)
+        context.err_console.print(
+            f"note: {stale} is left over from an interrupted write of this depot; the next "
+            "`lego data prepare` of it removes it (or delete it)",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     if problems:
-        raise DataError(f"{depot.path}: {len(problems)} problem{'s' if len(problems) > 1 else ''}:\n  - "
-                        + "\n  - ".join(problems))
+        raise DataError(
+            f"{depot.path}: {len(problems)} problem{'s' if len(problems) > 1 else ''}:\n  - " + "\n  - ".join(problems)
+        )
     files = len(depot.meta.get("files", {}))
     checked = "sizes, shapes, dtypes, ids and checksums" if args.full else "sizes, shapes, dtypes and ids"
-    context.console.print(f"{depot.path}: ok ({files} files; {checked})", markup=False, highlight=False,
-                          soft_wrap=True)
+    context.console.print(f"{depot.path}: ok ({files} files; {checked})", markup=False, highlight=False, soft_wrap=True)
     return 0
 
 
@@ -108,10 +132,17 @@ def _list_arguments(ls: argparse.ArgumentParser) -> None:
 
 
 def cmd_list(args: argparse.Namespace, context: CommandContext) -> int:
-    rows: list[dict[str, Any]] = [{"name": e.name, "plugin": e.plugin, "description": e.obj.description,
-             "files": [{"name": f.name, "format": f.format, "source": f.source, "optional": f.optional}
-                       for f in e.obj.files]}
-            for e in sorted(context.registries[PROCESSOR], key=lambda e: e.name)]
+    rows: list[dict[str, Any]] = [
+        {
+            "name": e.name,
+            "plugin": e.plugin,
+            "description": e.obj.description,
+            "files": [
+                {"name": f.name, "format": f.format, "source": f.source, "optional": f.optional} for f in e.obj.files
+            ],
+        }
+        for e in sorted(context.registries[PROCESSOR], key=lambda e: e.name)
+    ]
     if args.json:
         context.console.print_json(json.dumps(rows))
         return 0
@@ -125,22 +156,47 @@ def cmd_list(args: argparse.Namespace, context: CommandContext) -> int:
     return 0
 
 
-DATA = Command(name="data", help="prepare, generate and inspect depots",
-               description="Depots: the on-disk datasets every experiment reads.")
-PREPARE = Command(name="data prepare", help="turn a dataset's raw files into a depot", add_arguments=_prepare_arguments,
-                  run=cmd_prepare, description="Run a dataset processor over a folder of raw files and write its "
-                  "depot (atomically; a no-op when the inputs are unchanged).")
-SYNTH = Command(name="data synth", help="generate the synthetic demo dataset (the embedded default)",
-                add_arguments=_synth_arguments, run=cmd_prepare,
-                description="Generate the synthetic dataset: users with topic preferences, items whose text "
-                "carries topic words, impressions with clicks.")
-INFO = Command(name="data info", help="schema and counts of a depot", add_arguments=_info_arguments, run=cmd_info,
-               description="Print a depot's provenance, options, tables, columns and vocabularies.")
-VERIFY = Command(name="data verify", help="check a depot's files (sizes, shapes, ids; --full: checksums)",
-                 add_arguments=_verify_arguments, run=cmd_verify,
-                 description="Check every file of a depot against its meta.json: present, of the recorded size, "
-                 "shape and dtype, with ids that point at existing rows and vocabulary entries; with --full, "
-                 "also the sha256 of every file.")
-LIST = Command(name="data list", help="dataset processors and the raw files each expects",
-               add_arguments=_list_arguments, run=cmd_list,
-               description="List the installed dataset processors with the raw files each one reads.")
+DATA = Command(
+    name="data",
+    help="prepare, generate and inspect depots",
+    description="Depots: the on-disk datasets every experiment reads.",
+)
+PREPARE = Command(
+    name="data prepare",
+    help="turn a dataset's raw files into a depot",
+    add_arguments=_prepare_arguments,
+    run=cmd_prepare,
+    description="Run a dataset processor over a folder of raw files and write its "
+    "depot (atomically; a no-op when the inputs are unchanged).",
+)
+SYNTH = Command(
+    name="data synth",
+    help="generate the synthetic demo dataset (the embedded default)",
+    add_arguments=_synth_arguments,
+    run=cmd_prepare,
+    description="Generate the synthetic dataset: users with topic preferences, items whose text "
+    "carries topic words, impressions with clicks.",
+)
+INFO = Command(
+    name="data info",
+    help="schema and counts of a depot",
+    add_arguments=_info_arguments,
+    run=cmd_info,
+    description="Print a depot's provenance, options, tables, columns and vocabularies.",
+)
+VERIFY = Command(
+    name="data verify",
+    help="check a depot's files (sizes, shapes, ids; --full: checksums)",
+    add_arguments=_verify_arguments,
+    run=cmd_verify,
+    description="Check every file of a depot against its meta.json: present, of the recorded size, "
+    "shape and dtype, with ids that point at existing rows and vocabulary entries; with --full, "
+    "also the sha256 of every file.",
+)
+LIST = Command(
+    name="data list",
+    help="dataset processors and the raw files each expects",
+    add_arguments=_list_arguments,
+    run=cmd_list,
+    description="List the installed dataset processors with the raw files each one reads.",
+)

@@ -42,8 +42,10 @@ def options_of(cls: Any) -> list[dict[str, Any]]:
     if cls is None or not attrs.has(cls):
         return []
     fields = attrs.fields(attrs.resolve_types(cls))
-    return [{"name": f.name, "type": _type_name(f.type), "default": _default(f), "doc": f.metadata.get("doc", "")}
-            for f in fields]
+    return [
+        {"name": f.name, "type": _type_name(f.type), "default": _default(f), "doc": f.metadata.get("doc", "")}
+        for f in fields
+    ]
 
 
 def _doc(obj: Any) -> str:
@@ -68,29 +70,51 @@ def _fits(kind: str, obj: Any, registries: Registries) -> dict[str, Any]:
     if kind == "content":
         return {"reads item attributes": bool(obj.uses_content)}
     if kind == "behavior":
-        return {"output": obj.output, "needs a user id": bool(obj.needs_user_index),
-                "predictors that fit": names("predictor", lambda p: p.input == obj.output)}
+        return {
+            "output": obj.output,
+            "needs a user id": bool(obj.needs_user_index),
+            "predictors that fit": names("predictor", lambda p: p.input == obj.output),
+        }
     if kind == "predictor":
-        return {"input": obj.input, "tasks": sorted(obj.tasks),
-                "behavior operators that fit": names("behavior", lambda b: b.output == obj.input),
-                "tasks that fit": names("task", lambda t: t.name in obj.tasks or t.like in obj.tasks)}
+        return {
+            "input": obj.input,
+            "tasks": sorted(obj.tasks),
+            "behavior operators that fit": names("behavior", lambda b: b.output == obj.input),
+            "tasks that fit": names("task", lambda t: t.name in obj.tasks or t.like in obj.tasks),
+        }
     if kind == "task":
-        return {"like": obj.like,
-                "predictors that fit": names("predictor", lambda p: obj.name in p.tasks or obj.like in p.tasks)}
+        return {
+            "like": obj.like,
+            "predictors that fit": names("predictor", lambda p: obj.name in p.tasks or obj.like in p.tasks),
+        }
     if kind == "metric":
-        return {"cut-off": f"write it {obj.name}@K" if obj.needs_k else "none", "grouped": bool(obj.grouped),
-                "higher is better": bool(obj.higher_is_better)}
+        return {
+            "cut-off": f"write it {obj.name}@K" if obj.needs_k else "none",
+            "grouped": bool(obj.grouped),
+            "higher is better": bool(obj.higher_is_better),
+        }
     return {}
 
 
 def describe(kind: str, entry: Entry[Any], registries: Registries) -> dict[str, Any]:
     """Plain data about ``entry`` (of kind ``kind``)."""
     obj = entry.obj
-    out: dict[str, Any] = {"name": entry.name, "kind": kind, "qualified": entry.qualified, "plugin": entry.plugin,
-                           "distribution": entry.distribution, "version": entry.version}
+    out: dict[str, Any] = {
+        "name": entry.name,
+        "kind": kind,
+        "qualified": entry.qualified,
+        "plugin": entry.plugin,
+        "distribution": entry.distribution,
+        "version": entry.version,
+    }
     if kind == "preset":
-        out.update(description=obj.description, paper=obj.paper, requires=list(obj.requires),
-                   missing=obj.missing(), tables=dict(obj.tables))
+        out.update(
+            description=obj.description,
+            paper=obj.paper,
+            requires=list(obj.requires),
+            missing=obj.missing(),
+            tables=dict(obj.tables),
+        )
         return out
     if kind == "command":
         out.update(description=obj.description or obj.help)
@@ -103,8 +127,9 @@ def describe(kind: str, entry: Entry[Any], registries: Registries) -> dict[str, 
     if kind == "settings":
         out["table"] = obj.where()
     if kind == "processor":
-        out["files"] = [{"name": f.name, "format": f.format, "source": f.source, "optional": f.optional}
-                        for f in obj.files]
+        out["files"] = [
+            {"name": f.name, "format": f.format, "source": f.source, "optional": f.optional} for f in obj.files
+        ]
     fits = _fits(kind, obj, registries)
     if fits:
         out["fits"] = fits

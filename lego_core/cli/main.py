@@ -88,8 +88,7 @@ def _complete(parser: argparse.ArgumentParser) -> None:
 def _warn(caught: list[warnings.WarningMessage], err_console: Console) -> None:
     for w in caught:
         if issubclass(w.category, PluginWarning):
-            err_console.print(Text("warning: ", style="yellow") + Text(str(w.message)), highlight=False,
-                              soft_wrap=True)
+            err_console.print(Text("warning: ", style="yellow") + Text(str(w.message)), highlight=False, soft_wrap=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -126,8 +125,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             if handler is None:
                 (getattr(args, "group_parser", None) or parser).print_help()
                 return 0
-            code = handler(args, CommandContext(host=host, registries=registries, console=console,
-                                                err_console=err_console, argv=tuple(argv)))
+            code = handler(
+                args,
+                CommandContext(
+                    host=host, registries=registries, console=console, err_console=err_console, argv=tuple(argv)
+                ),
+            )
         if not is_plugins_command:
             _warn(later, err_console)
         return int(code or 0)
@@ -143,9 +146,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug or err.errno not in ENVIRONMENT_ERRORS:
             raise
         where = f" ({err.filename})" if err.filename else ""
-        err_console.print(Text("error: ", style="red") + Text(f"{err.strerror}{where}; free space or choose a folder "
-                                                              "you can write (--output, --out)"),
-                          highlight=False, soft_wrap=True)
+        err_console.print(
+            Text("error: ", style="red")
+            + Text(f"{err.strerror}{where}; free space or choose a folder you can write (--output, --out)"),
+            highlight=False,
+            soft_wrap=True,
+        )
         return 2
     except KeyboardInterrupt:
         err_console.print("interrupted")

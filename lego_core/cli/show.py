@@ -48,28 +48,39 @@ def _render(info: dict[str, Any], context: CommandContext) -> None:
     if info.get("table"):
         console.print(f"table: [{info['table']}]", markup=False, highlight=False)
     if "options" in info:
-        where = {"content": "[model.content_options]", "behavior": "[model.behavior_options]",
-                 "predictor": "[model.predictor_options]", "task": "[model.task_options]",
-                 "processor": "lego data prepare NAME --set KEY=VALUE", "settings": f"[{info.get('table')}]",
-                 "metric": "no options"}.get(info["kind"], "")
+        where = {
+            "content": "[model.content_options]",
+            "behavior": "[model.behavior_options]",
+            "predictor": "[model.predictor_options]",
+            "task": "[model.task_options]",
+            "processor": "lego data prepare NAME --set KEY=VALUE",
+            "settings": f"[{info.get('table')}]",
+            "metric": "no options",
+        }.get(info["kind"], "")
         if info["options"]:
             table = Table(title=escape(f"options ({where})"))
             for column in ("option", "type", "default", "meaning"):
                 table.add_column(column, overflow="fold")
             for option in info["options"]:
-                table.add_row(escape(option["name"]), escape(option["type"]), escape(_value(option["default"])),
-                              escape(option["doc"]))
+                table.add_row(
+                    escape(option["name"]),
+                    escape(option["type"]),
+                    escape(_value(option["default"])),
+                    escape(option["doc"]),
+                )
             console.print(table)
         else:
             console.print("options: none", markup=False)
     for key, value in info.get("fits", {}).items():
-        shown = ", ".join(value) if isinstance(value, list) else (str(value).lower() if isinstance(value, bool)
-                                                                  else str(value))
+        shown = (
+            ", ".join(value)
+            if isinstance(value, list)
+            else (str(value).lower() if isinstance(value, bool) else str(value))
+        )
         console.print(f"{key}: {shown or 'none installed'}", markup=False, highlight=False, soft_wrap=True)
     for file in info.get("files", []):
         optional = " (optional)" if file["optional"] else ""
-        console.print(f"file {file['name']}{optional}: {file['format']}", markup=False, highlight=False,
-                      soft_wrap=True)
+        console.print(f"file {file['name']}{optional}: {file['format']}", markup=False, highlight=False, soft_wrap=True)
     if info["kind"] == "preset":
         requires = ", ".join(info["requires"]) or "-"
         missing = f" (missing: pip install {' '.join(info['missing'])})" if info["missing"] else ""
@@ -93,8 +104,11 @@ def cmd_show(args: argparse.Namespace, context: CommandContext) -> int:
             errors.append(str(err))
     if not found:
         close = [e for e in errors if "Did you mean" in e or "provided by" in e]
-        raise RegistryError(close[0] if close else f'nothing is named "{args.name}" in any kind '
-                            f"({', '.join(kinds)}); `lego list` shows what is installed")
+        raise RegistryError(
+            close[0]
+            if close
+            else f'nothing is named "{args.name}" in any kind ({", ".join(kinds)}); `lego list` shows what is installed'
+        )
     if args.json:
         context.console.print_json(json.dumps(found, default=str))
         return 0
@@ -105,7 +119,11 @@ def cmd_show(args: argparse.Namespace, context: CommandContext) -> int:
     return 0
 
 
-SHOW = Command(name="show", help="describe one brick, task, preset, processor, metric or settings table",
-               add_arguments=_arguments, run=cmd_show,
-               description="Describe a registered thing: what it does, its paper, its options (type, default, "
-               "meaning), what it fits with, and the plugin it comes from.")
+SHOW = Command(
+    name="show",
+    help="describe one brick, task, preset, processor, metric or settings table",
+    add_arguments=_arguments,
+    run=cmd_show,
+    description="Describe a registered thing: what it does, its paper, its options (type, default, "
+    "meaning), what it fits with, and the plugin it comes from.",
+)

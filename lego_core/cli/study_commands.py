@@ -16,21 +16,47 @@ FORMATS = ("rich", "markdown", "csv", "json")
 # ------------------------------------------------------------------ sweep
 def _sweep_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("experiment", help="the experiment TOML file (its [sweep] table, if any, is the default space)")
-    p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
-                   help="values of a config key; the cells are the product of every --grid (repeatable)")
-    p.add_argument("--range", dest="ranges", action="append", default=[], metavar="KEY=LOW:HIGH[:log]",
-                   help="a range for random search (needs --samples); :log draws log-uniformly (repeatable)")
-    p.add_argument("--samples", type=int, metavar="K", help="random search: K points drawn from --grid values "
-                   "and --range ranges instead of the grid's product")
+    p.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2",
+        help="values of a config key; the cells are the product of every --grid (repeatable)",
+    )
+    p.add_argument(
+        "--range",
+        dest="ranges",
+        action="append",
+        default=[],
+        metavar="KEY=LOW:HIGH[:log]",
+        help="a range for random search (needs --samples); :log draws log-uniformly (repeatable)",
+    )
+    p.add_argument(
+        "--samples",
+        type=int,
+        metavar="K",
+        help="random search: K points drawn from --grid values and --range ranges instead of the grid's product",
+    )
     p.add_argument("--search-seed", type=int, metavar="S", help="the seed of the random search (default 0)")
-    p.add_argument("--seeds", metavar="N|S1,S2", help="run every point with N seeds (train.seed, +1, ...) "
-                   "or with the seeds listed")
-    p.add_argument("--jobs", type=int, metavar="J", help="worker processes (default 1); train.threads is split "
-                   "between them")
-    p.add_argument("--output", metavar="DIR", help="the sweep directory (default sweeps/<experiment name>); "
-                   "the same command again resumes it")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config value of every cell (repeatable)")
+    p.add_argument(
+        "--seeds", metavar="N|S1,S2", help="run every point with N seeds (train.seed, +1, ...) or with the seeds listed"
+    )
+    p.add_argument(
+        "--jobs", type=int, metavar="J", help="worker processes (default 1); train.threads is split between them"
+    )
+    p.add_argument(
+        "--output",
+        metavar="DIR",
+        help="the sweep directory (default sweeps/<experiment name>); the same command again resumes it",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value of every cell (repeatable)",
+    )
     p.add_argument("--device", help="cpu, cuda, cuda:N or auto (overrides train.device of every cell)")
 
 
@@ -39,9 +65,19 @@ def cmd_sweep(args: argparse.Namespace, context: CommandContext) -> int:
     from lego_core.study.runs import find_runs
     from lego_core.study.sweep import Sweep
 
-    sweep = Sweep.from_toml(args.experiment, grid=args.grid, ranges=args.ranges, seeds=args.seeds,
-                            samples=args.samples, search_seed=args.search_seed, jobs=args.jobs, output=args.output,
-                            overrides=args.overrides, device=args.device, host=context.host)
+    sweep = Sweep.from_toml(
+        args.experiment,
+        grid=args.grid,
+        ranges=args.ranges,
+        seeds=args.seeds,
+        samples=args.samples,
+        search_seed=args.search_seed,
+        jobs=args.jobs,
+        output=args.output,
+        overrides=args.overrides,
+        device=args.device,
+        host=context.host,
+    )
     result = sweep.run(context.console)
     if result.interrupted:
         return 130
@@ -51,9 +87,11 @@ def cmd_sweep(args: argparse.Namespace, context: CommandContext) -> int:
         print_table(context.console, _directed(build_report(runs), context).table())
     if result.failed:
         first = result.failed[0]
-        raise LegoError(f"{len(result.failed)} of {len(sweep.space.cells())} cells failed (first: {first.name}: "
-                        f"{first.error.strip().splitlines()[-1] if first.error else ''}); each run directory's "
-                        f"log/console.log has the details; run the same command again to retry them")
+        raise LegoError(
+            f"{len(result.failed)} of {len(sweep.space.cells())} cells failed (first: {first.name}: "
+            f"{first.error.strip().splitlines()[-1] if first.error else ''}); each run directory's "
+            f"log/console.log has the details; run the same command again to retry them"
+        )
     return 0
 
 
@@ -85,8 +123,10 @@ def _directed(report: Any, context: CommandContext) -> Any:
 def _report_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("dirs", nargs="+", metavar="DIR", help="run directories, sweep directories, or folders of runs")
     p.add_argument("--split", help="the split whose metrics are compared (default: test)")
-    p.add_argument("--part", help="a cold-start part of the split instead of all its pairs: cold, warm, "
-                   "or history:LABEL (e.g. history:1-4)")
+    p.add_argument(
+        "--part",
+        help="a cold-start part of the split instead of all its pairs: cold, warm, or history:LABEL (e.g. history:1-4)",
+    )
     p.add_argument("--metrics", help="comma-separated metric columns (default: every metric of the split)")
     p.add_argument("--format", choices=FORMATS, default="rich", help="rich (default), markdown, csv or json")
     p.add_argument("--out", metavar="FILE", help="write the table to FILE instead of standard output")
@@ -111,11 +151,18 @@ def cmd_report(args: argparse.Namespace, context: CommandContext) -> int:
     if args.format == "rich" and not args.out:
         print_table(context.console, report.table())
         if report.unfinished:
-            context.console.print(f"{len(report.unfinished)} unfinished runs (not averaged): "
-                                  + ", ".join(report.unfinished), markup=False, highlight=False, soft_wrap=True)
+            context.console.print(
+                f"{len(report.unfinished)} unfinished runs (not averaged): " + ", ".join(report.unfinished),
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
     else:
-        text = {"markdown": report.markdown, "csv": report.csv,
-                "json": lambda: json.dumps(report.to_dict(), indent=2) + "\n"}.get(args.format, report.markdown)()
+        text = {
+            "markdown": report.markdown,
+            "csv": report.csv,
+            "json": lambda: json.dumps(report.to_dict(), indent=2) + "\n",
+        }.get(args.format, report.markdown)()
         if args.out:
             atomic.write_text(Path(args.out), text)
             context.err_console.print(f"wrote {args.out}", markup=False, highlight=False)
@@ -146,13 +193,21 @@ def _single_run(run: Any, args: argparse.Namespace, context: CommandContext) -> 
     return 0
 
 
-SWEEP = Command(name="sweep", help="run an experiment over a grid, random samples and seeds",
-                add_arguments=_sweep_arguments, run=cmd_sweep,
-                description="Run every cell of a search space (a grid's product, or random samples, times seeds) "
-                            "as a run directory under one sweep directory, in J worker processes. Running the "
-                            "same command again finishes only the cells that are missing.")
-REPORT = Command(name="report", help="compare runs: grouped mean ± std, bootstrap intervals, figures",
-                 add_arguments=_report_arguments, run=cmd_report,
-                 description="One table over many runs (sweep directories, run directories, folders of runs), "
-                             "grouped by the config keys that differ, each metric as mean ± std with a 95% "
-                             "bootstrap interval and the best group marked; a single run shows its curves.")
+SWEEP = Command(
+    name="sweep",
+    help="run an experiment over a grid, random samples and seeds",
+    add_arguments=_sweep_arguments,
+    run=cmd_sweep,
+    description="Run every cell of a search space (a grid's product, or random samples, times seeds) "
+    "as a run directory under one sweep directory, in J worker processes. Running the "
+    "same command again finishes only the cells that are missing.",
+)
+REPORT = Command(
+    name="report",
+    help="compare runs: grouped mean ± std, bootstrap intervals, figures",
+    add_arguments=_report_arguments,
+    run=cmd_report,
+    description="One table over many runs (sweep directories, run directories, folders of runs), "
+    "grouped by the config keys that differ, each metric as mean ± std with a 95% "
+    "bootstrap interval and the best group marked; a single run shows its curves.",
+)

@@ -45,6 +45,7 @@ def console(stderr: bool = False) -> Console:
     probe = Console(stderr=stderr)
     if probe.is_terminal:
         return probe
-    width = int(os.environ.get("COLUMNS", "0") or 0) or max(shutil.get_terminal_size((LOG_WIDTH, 24)).columns,
-                                                            LOG_WIDTH)
+    width = int(os.environ.get("COLUMNS", "0") or 0) or max(
+        shutil.get_terminal_size((LOG_WIDTH, 24)).columns, LOG_WIDTH
+    )
     return Console(stderr=stderr, width=width, soft_wrap=True)

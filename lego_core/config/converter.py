@@ -85,8 +85,9 @@ def make_converter() -> cattrs.Converter:
     for kind in (int, float, str, bool):
         converter.register_structure_hook(kind, _strict(kind, kind.__name__))
     converter.register_structure_hook_factory(is_mutable_sequence, _checked((list, tuple), list_structure_factory))
-    converter.register_structure_hook_factory(_is_homogeneous_tuple,
-                                              _checked((list, tuple), homogenous_tuple_structure_factory))
+    converter.register_structure_hook_factory(
+        _is_homogeneous_tuple, _checked((list, tuple), homogenous_tuple_structure_factory)
+    )
     converter.register_structure_hook_factory(is_mapping, _checked((dict,), mapping_structure_factory))
     converter.register_structure_hook_factory(attrs.has, _checked((dict,), _attrs_structure_fn))
     return converter
@@ -132,7 +133,11 @@ def _transform(exc: BaseException, path: str, tp: Any = None, cl: Any = None) ->
         with_notes, without = exc.group_exceptions()
         errors = []
         for inner, note in with_notes:
-            step = f"[{getattr(note, 'index', '?')!r}]" if isinstance(exc, IterableValidationError) else f".{getattr(note, 'name', '?')}"
+            step = (
+                f"[{getattr(note, 'index', '?')!r}]"
+                if isinstance(exc, IterableValidationError)
+                else f".{getattr(note, 'name', '?')}"
+            )
             where = f"{path}{step}"
             errors.extend(_transform(inner, where, note.type))
         for inner in without:

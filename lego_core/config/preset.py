@@ -84,10 +84,17 @@ class Preset:
             raise ConfigError(f"{path}: unknown key(s) {extra} in [preset]; allowed: {', '.join(HEADER_KEYS)}")
         requires = header.get("requires", [])
         if not isinstance(requires, list) or not all(isinstance(r, str) and r for r in requires):
-            raise ConfigError(f"{path}: [preset] requires must be a list of distribution names, "
-                              f'e.g. requires = ["lego-text"]; got {requires!r}')
-        return cls(name=header["name"], description=header.get("description", ""),
-                   paper=header.get("paper", ""), tables=data, requires=tuple(requires))
+            raise ConfigError(
+                f"{path}: [preset] requires must be a list of distribution names, "
+                f'e.g. requires = ["lego-text"]; got {requires!r}'
+            )
+        return cls(
+            name=header["name"],
+            description=header.get("description", ""),
+            paper=header.get("paper", ""),
+            tables=data,
+            requires=tuple(requires),
+        )
 
 
 def merge_under(base: Mapping[str, Any], explicit: Mapping[str, Any]) -> dict[str, Any]:

@@ -107,8 +107,9 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
         node = out
         parts = key.strip().split(".")
         if not all(part.strip() for part in parts):
-            raise ConfigError(f"--set {item!r}: empty part in the key {key.strip()!r}; "
-                              "write dotted keys like model.hidden_size")
+            raise ConfigError(
+                f"--set {item!r}: empty part in the key {key.strip()!r}; write dotted keys like model.hidden_size"
+            )
         for i, part in enumerate(parts[:-1]):
             child = node.setdefault(part, {})
             if not isinstance(child, dict):
@@ -139,19 +140,24 @@ def settings_tables(registries: Registries) -> dict[str, Entry[type[PluginSettin
     for entry in registries[SETTINGS]:
         table = entry.obj.where()
         if entry.obj.table is not None and entry.obj.table in CORE_TABLES:
-            raise PluginError(f"plugin {entry.plugin!r} ({entry.distribution}) claims the table [{table}] for its "
-                              f"settings {entry.name!r}, but [{table}] belongs to lego-core; the plugin must "
-                              "use [plugins.NAME] or another name")
+            raise PluginError(
+                f"plugin {entry.plugin!r} ({entry.distribution}) claims the table [{table}] for its "
+                f"settings {entry.name!r}, but [{table}] belongs to lego-core; the plugin must "
+                "use [plugins.NAME] or another name"
+            )
         other = tables.get(table)
         if other is not None:
-            raise PluginError(f"the table [{table}] is claimed by {other.distribution} ({other.qualified!r}) and by "
-                              f"{entry.distribution} ({entry.qualified!r}); uninstall one of them")
+            raise PluginError(
+                f"the table [{table}] is claimed by {other.distribution} ({other.qualified!r}) and by "
+                f"{entry.distribution} ({entry.qualified!r}); uninstall one of them"
+            )
         tables[table] = entry
     return tables
 
 
-def _take_settings(raw: dict[str, Any], registries: Registries,
-                   problems: list[str]) -> tuple[dict[str, Any], dict[str, str]]:
+def _take_settings(
+    raw: dict[str, Any], registries: Registries, problems: list[str]
+) -> tuple[dict[str, Any], dict[str, str]]:
     """Structure every settings table (defaults where absent); remove them from ``raw``."""
     tables = settings_tables(registries)
     plugin_tables = raw.pop("plugins", {})
@@ -174,9 +180,11 @@ def _take_settings(raw: dict[str, Any], registries: Registries,
     for name in sorted(plugin_tables):
         close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        problems.append(f"no installed plugin has settings named {name!r} "
-                        f"(known: {', '.join(known) or 'none'}).{hint} Install the plugin that reads it, "
-                        f"or remove the table @ $.plugins.{name}")
+        problems.append(
+            f"no installed plugin has settings named {name!r} "
+            f"(known: {', '.join(known) or 'none'}).{hint} Install the plugin that reads it, "
+            f"or remove the table @ $.plugins.{name}"
+        )
     return settings, where
 
 
@@ -200,8 +208,10 @@ def _apply_preset(raw: dict[str, Any], registries: Registries, source: str) -> d
     preset = registries[PRESET].get(preset_name, f"{source} [model] preset").obj
     missing = preset.missing()
     if missing:
-        raise ConfigError(f"{source} [model] preset = {preset_name!r} needs {', '.join(missing)}, which is not "
-                          f"installed: {preset.install_hint()}")
+        raise ConfigError(
+            f"{source} [model] preset = {preset_name!r} needs {', '.join(missing)}, which is not "
+            f"installed: {preset.install_hint()}"
+        )
     return merge_under(preset.tables, raw)
 
 
@@ -217,8 +227,10 @@ def _without_item_content(config: ExperimentConfig) -> tuple[ExperimentConfig, t
         return config, ()
     note = f'model.use_item_content = false: the content operator {model.content!r} is replaced by "id"'
     if model.content_options:
-        note += (f"; its content_options ({', '.join(sorted(model.content_options))}) are dropped "
-                 '(options for the ID table need model.content = "id")')
+        note += (
+            f"; its content_options ({', '.join(sorted(model.content_options))}) are dropped "
+            '(options for the ID table need model.content = "id")'
+        )
     return attrs.evolve(config, model=attrs.evolve(model, content="id", content_options={})), (note,)
 
 
@@ -237,8 +249,14 @@ def _monitor_first_metric(raw: dict[str, Any]) -> dict[str, Any]:
     return raw
 
 
-def resolve(data: Mapping[str, Any], registries: Registries, *, source: str = "experiment",
-            base_dir: Path | None = None, overrides: Sequence[str] = ()) -> ResolvedExperiment:
+def resolve(
+    data: Mapping[str, Any],
+    registries: Registries,
+    *,
+    source: str = "experiment",
+    base_dir: Path | None = None,
+    overrides: Sequence[str] = (),
+) -> ResolvedExperiment:
     """Turn raw TOML data into a :class:`ResolvedExperiment` or raise one :class:`ConfigError`."""
     from lego_core.engine.task import TASK
 
@@ -263,8 +281,9 @@ def resolve(data: Mapping[str, Any], registries: Registries, *, source: str = "e
         except RegistryError as err:
             problems.append(str(err))
             continue
-        options, more = structure(getattr(config.model, f"{kind}_options"), entry.obj.Options,
-                                  f"$.model.{kind}_options")
+        options, more = structure(
+            getattr(config.model, f"{kind}_options"), entry.obj.Options, f"$.model.{kind}_options"
+        )
         problems.extend(more)
         if options is not None:
             bricks[kind] = Choice(entry=entry, options=options)
@@ -297,8 +316,10 @@ def resolve(data: Mapping[str, Any], registries: Registries, *, source: str = "e
             problems.append(str(err))
     monitor = config.train.monitor
     if monitor not in config.train.metrics and monitor not in [m.key for m in metrics]:
-        problems.append(f"train.monitor = {monitor!r} is not one of train.metrics "
-                        f"{config.train.metrics}; add it there or pick one of them @ $.train.monitor")
+        problems.append(
+            f"train.monitor = {monitor!r} is not one of train.metrics "
+            f"{config.train.metrics}; add it there or pick one of them @ $.train.monitor"
+        )
     else:  # results are keyed by the metric's key ("auc"), also when the file wrote "core:auc"
         chosen = written.get(monitor)
         if chosen is not None and chosen.key != monitor:
@@ -310,16 +331,25 @@ def resolve(data: Mapping[str, Any], registries: Registries, *, source: str = "e
         check_compatibility(bricks, task, config, registries)
     except CompatibilityError as err:
         raise CompatibilityError(f"{source}: {err}") from None
-    return ResolvedExperiment(config=config, bricks=bricks, metrics=metrics, source=source, task=task,
-                              settings=settings, settings_tables=where, notes=notes)
+    return ResolvedExperiment(
+        config=config,
+        bricks=bricks,
+        metrics=metrics,
+        source=source,
+        task=task,
+        settings=settings,
+        settings_tables=where,
+        notes=notes,
+    )
 
 
 def _fits(task: Any, predictor: Any) -> bool:
     return task.name in predictor.tasks or task.like in predictor.tasks
 
 
-def check_compatibility(bricks: Mapping[str, Choice], task: Choice, config: ExperimentConfig,
-                        registries: Registries) -> None:
+def check_compatibility(
+    bricks: Mapping[str, Choice], task: Choice, config: ExperimentConfig, registries: Registries
+) -> None:
     """Refuse bricks and a task that cannot work together, saying which ones would fit."""
     from lego_core.engine.task import TASK
 
@@ -351,5 +381,4 @@ def check_compatibility(bricks: Mapping[str, Choice], task: Choice, config: Expe
 
 def load_experiment(path: str | Path, registries: Registries, overrides: Sequence[str] = ()) -> ResolvedExperiment:
     path = Path(path)
-    return resolve(load_toml(path), registries, source=str(path), base_dir=path.parent.resolve(),
-                   overrides=overrides)
+    return resolve(load_toml(path), registries, source=str(path), base_dir=path.parent.resolve(), overrides=overrides)

@@ -55,5 +55,6 @@ class PluginSettings:
         return cls.table or f"plugins.{cls.name}"
 
 
-SETTINGS: Kind[type[PluginSettings]] = Kind("settings", hook="lego_register_settings", base=PluginSettings,
-                                            noun="settings table")
+SETTINGS: Kind[type[PluginSettings]] = Kind(
+    "settings", hook="lego_register_settings", base=PluginSettings, noun="settings table"
+)

@@ -71,17 +71,23 @@ def save_json(target: Path, data: Any) -> None:
 
 def _meta_lock(path: Path) -> contextlib.AbstractContextManager[None]:
     # exclusive and without waiting: a run reading the depot holds it shared
-    return file_lock(depot_lock(path), blocking=False, what=f"the depot {path} (a run reads it, or another "
-                                                             "process adds columns)")
+    return file_lock(
+        depot_lock(path), blocking=False, what=f"the depot {path} (a run reads it, or another process adds columns)"
+    )
 
 
 def _vocab_users(depot: Depot, vocab: str) -> list[str]:
-    return [f"{t}.{c}" for t, schema in depot.meta["tables"].items() for c, e in schema["columns"].items()
-            if e.get("vocab") == vocab]
+    return [
+        f"{t}.{c}"
+        for t, schema in depot.meta["tables"].items()
+        for c, e in schema["columns"].items()
+        if e.get("vocab") == vocab
+    ]
 
 
-def _check(depot: Depot, table: str, columns: Mapping[str, Column], vocabs: Mapping[str, list[str]],
-           replace: bool = False) -> None:
+def _check(
+    depot: Depot, table: str, columns: Mapping[str, Column], vocabs: Mapping[str, list[str]], replace: bool = False
+) -> None:
     problems = []
     items = depot.table(table)
     noun = "item table" if table == "items" else f"{table} table"
@@ -99,18 +105,22 @@ def _check(depot: Depot, table: str, columns: Mapping[str, Column], vocabs: Mapp
         if not PLAIN_NAME.match(name):
             problems.append(f"column name {name!r} is not a plain name (letters, digits, _)")
         if name in items and not replace:
-            problems.append(f"the {noun} already has a column {name!r}; choose another name, or replace it "
-                            "(caches derived from the old contents are not reused: their keys hash the contents)")
+            problems.append(
+                f"the {noun} already has a column {name!r}; choose another name, or replace it "
+                "(caches derived from the old contents are not reused: their keys hash the contents)"
+            )
         elif name in items and items.kind(name) != column.kind:
-            problems.append(f"column {name!r} is of kind {items.kind(name)!r}; a replacement must be too, "
-                            f"not {column.kind!r}")
+            problems.append(
+                f"column {name!r} is of kind {items.kind(name)!r}; a replacement must be too, not {column.kind!r}"
+            )
         if column.kind not in KINDS:
             problems.append(f"column {name!r}: kind {column.kind!r} is not one of {', '.join(KINDS)}")
         if len(column) != items.num_rows:
             problems.append(f"column {name!r} has {len(column)} rows, the {noun} {items.num_rows}")
         if column.vocab is not None and column.vocab not in known_vocabs and column.vocab not in vocabs:
-            problems.append(f"column {name!r} names vocabulary {column.vocab!r}, which is neither in the depot "
-                            "nor written with it")
+            problems.append(
+                f"column {name!r} names vocabulary {column.vocab!r}, which is neither in the depot nor written with it"
+            )
         elif column.vocab is not None and column.kind in ("tokens", "category"):
             size = len(vocabs[column.vocab]) if column.vocab in vocabs else depot.vocab_size(column.vocab)
             values = column.data.values if isinstance(column.data, Ragged) else column.data
@@ -131,9 +141,14 @@ def _write_column(folder: Path, name: str, column: Column) -> dict[str, Any]:
     return column_entry(column, dtype)
 
 
-def add_columns(path: str | Path, table: str, columns: Mapping[str, Column],
-                vocabs: Mapping[str, list[str]] | None = None, provenance: Mapping[str, Any] | None = None,
-                replace: bool = False) -> Depot:
+def add_columns(
+    path: str | Path,
+    table: str,
+    columns: Mapping[str, Column],
+    vocabs: Mapping[str, list[str]] | None = None,
+    provenance: Mapping[str, Any] | None = None,
+    replace: bool = False,
+) -> Depot:
     """Add ``columns`` (and the new ``vocabs`` they name) to ``table`` of the depot at ``path``.
 
     Args:
@@ -165,8 +180,10 @@ def add_columns(path: str | Path, table: str, columns: Mapping[str, Column],
             added_files = [f"{table}/{f}" for name, column in columns.items() for f in column_files(name, column.kind)]
             added_files += [f"vocabs/{name}.json" for name in vocabs]
             for relative in added_files:
-                meta["files"][relative] = {"bytes": (path / relative).stat().st_size,
-                                           "sha256": sha256_file(path / relative)}
+                meta["files"][relative] = {
+                    "bytes": (path / relative).stat().st_size,
+                    "sha256": sha256_file(path / relative),
+                }
         meta.setdefault("vocabs", {}).update({name: len(words) for name, words in vocabs.items()})
         added = meta.setdefault("added_columns", {})
         for name in columns:
@@ -175,13 +192,23 @@ def add_columns(path: str | Path, table: str, columns: Mapping[str, Column],
     return Depot(path)
 
 
-def add_item_columns(path: str | Path, columns: Mapping[str, Column], vocabs: Mapping[str, list[str]] | None = None,
-                     provenance: Mapping[str, Any] | None = None, replace: bool = False) -> Depot:
+def add_item_columns(
+    path: str | Path,
+    columns: Mapping[str, Column],
+    vocabs: Mapping[str, list[str]] | None = None,
+    provenance: Mapping[str, Any] | None = None,
+    replace: bool = False,
+) -> Depot:
     """:func:`add_columns` to the item table (one row per item)."""
     return add_columns(path, "items", columns, vocabs, provenance, replace)
 
 
-def add_user_columns(path: str | Path, columns: Mapping[str, Column], vocabs: Mapping[str, list[str]] | None = None,
-                     provenance: Mapping[str, Any] | None = None, replace: bool = False) -> Depot:
+def add_user_columns(
+    path: str | Path,
+    columns: Mapping[str, Column],
+    vocabs: Mapping[str, list[str]] | None = None,
+    provenance: Mapping[str, Any] | None = None,
+    replace: bool = False,
+) -> Depot:
     """:func:`add_columns` to the user table (one row per history context, as ``users.history``)."""
     return add_columns(path, "users", columns, vocabs, provenance, replace)

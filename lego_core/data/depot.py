@@ -50,8 +50,21 @@ from lego_core.data.verify import check_meta, file_records
 from lego_core.errors import DataError
 
 FORMAT_VERSION = 1
-__all__ = ["FORMAT_VERSION", "INTERACTION_COLUMNS", "KINDS", "RAGGED_KINDS", "SPLITS", "Column", "Depot",
-           "DepotContent", "Table", "cache_key", "decode_text", "text_column", "write_depot"]
+__all__ = [
+    "FORMAT_VERSION",
+    "INTERACTION_COLUMNS",
+    "KINDS",
+    "RAGGED_KINDS",
+    "SPLITS",
+    "Column",
+    "Depot",
+    "DepotContent",
+    "Table",
+    "cache_key",
+    "decode_text",
+    "text_column",
+    "write_depot",
+]
 
 
 @attrs.frozen(eq=False)
@@ -116,8 +129,12 @@ def image_path_column(paths: Sequence[str | Path], root: str | Path | None = Non
     read when a brick asks for the bytes, so they must stay where they are.
     """
     encoded = [str(p).encode("utf-8") for p in paths]
-    return Column(kind="image", data=_ragged_bytes(encoded), storage="path",
-                  root=None if root is None else str(Path(root).resolve()))
+    return Column(
+        kind="image",
+        data=_ragged_bytes(encoded),
+        storage="path",
+        root=None if root is None else str(Path(root).resolve()),
+    )
 
 
 def decode_text(column: Ragged, rows: Any = None) -> list[str]:
@@ -260,7 +277,7 @@ class Table(Mapping[str, Any]):
             raise DataError(f"column {column!r} is of kind {entry['kind']!r}, not image")
         data = self[column]
         rows = range(len(data)) if rows is None else rows
-        raw = [bytes(data.values[data.offsets[i]: data.offsets[i + 1]]) for i in rows]
+        raw = [bytes(data.values[data.offsets[i] : data.offsets[i + 1]]) for i in rows]
         if entry.get("storage", "bytes") == "bytes":
             return raw
         out = []
@@ -269,9 +286,11 @@ class Table(Mapping[str, Any]):
             try:
                 out.append(file.read_bytes())
             except OSError as err:
-                raise DataError(f"{self.folder}/{column}: row {row}: cannot read the image {file} ({err.strerror}); "
-                                f"the column stores paths relative to {self._image_root(column)}: put the files "
-                                "back, or add the column again from where they are now") from None
+                raise DataError(
+                    f"{self.folder}/{column}: row {row}: cannot read the image {file} ({err.strerror}); "
+                    f"the column stores paths relative to {self._image_root(column)}: put the files "
+                    "back, or add the column again from where they are now"
+                ) from None
         return out
 
     def _image_root(self, column: str) -> Path:
@@ -298,7 +317,7 @@ class Table(Mapping[str, Any]):
             for array in arrays:
                 flat = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
                 for start in range(0, len(flat), 1 << 24):
-                    h.update(flat[start: start + (1 << 24)].tobytes())
+                    h.update(flat[start : start + (1 << 24)].tobytes())
             if entry["kind"] == "image" and entry.get("storage") == "path":
                 for stored in decode_text(data):
                     try:
@@ -413,6 +432,7 @@ class Depot:
         column = build(self)
         if len(column) != self.items.num_rows:
             raise DataError(f"cached column {key!r} has {len(column)} rows, the item table {self.items.num_rows}")
+
         def fill(tmp: Path) -> None:
             entry = _write_column(tmp, "column", column)
             entry["rows"] = len(column)

@@ -39,14 +39,27 @@ def describe(depot: Depot) -> Table:
     """One row per column: table, rows, column, kind, dtype, vocabulary (size)."""
     data = info_dict(depot)
     table = Table(title=f"{data.get('name', depot.path.name)} ({data.get('processor', '?')})")
-    for header, justify in (("table", "left"), ("rows", "right"), ("column", "left"), ("kind", "left"),
-                            ("dtype", "left"), ("vocab", "left")):
+    for header, justify in (
+        ("table", "left"),
+        ("rows", "right"),
+        ("column", "left"),
+        ("kind", "left"),
+        ("dtype", "left"),
+        ("vocab", "left"),
+    ):
         table.add_column(header, justify=justify)  # type: ignore[arg-type]
     for name, schema in data["tables"].items():
         for i, (column, entry) in enumerate(schema["columns"].items()):
             vocab = f"{entry['vocab']} ({entry['vocab_size']:,})" if entry.get("vocab") else ""
-            table.add_row(name if i == 0 else "", f"{schema['rows']:,}" if i == 0 else "", column,
-                          entry["kind"], entry["dtype"], vocab, end_section=i == len(schema["columns"]) - 1)
+            table.add_row(
+                name if i == 0 else "",
+                f"{schema['rows']:,}" if i == 0 else "",
+                column,
+                entry["kind"],
+                entry["dtype"],
+                vocab,
+                end_section=i == len(schema["columns"]) - 1,
+            )
     return table
 
 
@@ -59,8 +72,9 @@ def render_info(depot: Depot, console: Console | None = None) -> None:
         if key in data:
             console.print(f"  {key}: {data[key]}", markup=False, highlight=False)
     if data["options"]:
-        console.print("  options: " + ", ".join(f"{k}={v!r}" for k, v in data["options"].items()),
-                      markup=False, highlight=False)
+        console.print(
+            "  options: " + ", ".join(f"{k}={v!r}" for k, v in data["options"].items()), markup=False, highlight=False
+        )
     for name, digest in data["raw_files"].items():
         console.print(f"  raw file {name}: sha256 {digest[:16]}…", markup=False, highlight=False)
     console.print(describe(depot))

@@ -99,8 +99,7 @@ def check_raw_files(processor: Processor, raw: Path | None) -> dict[str, Path]:
     return found
 
 
-def _missing_message(processor: Processor, raw: Path | None, expected: list[RawFile], found: set[str],
-                     why: str) -> str:
+def _missing_message(processor: Processor, raw: Path | None, expected: list[RawFile], found: set[str], why: str) -> str:
     width = max((len(f.name) for f in expected), default=0)
     lines = [f"{why}. Expected files:"]
     for f in expected:
@@ -153,8 +152,9 @@ def prepare(processor: Processor, raw: Path | None, out: Path, *, force: bool = 
         raise DataError(f"--out {out} is a file, not a depot folder; choose another --out or remove it")
     out.parent.mkdir(parents=True, exist_ok=True)
     # exclusive: no run is reading the depot (runs hold it shared) and no other prepare writes it
-    with file_lock(depot_lock(out), blocking=False, what=f"the depot {out} (a run reads it, or another "
-                                                          "prepare writes it)"):
+    with file_lock(
+        depot_lock(out), blocking=False, what=f"the depot {out} (a run reads it, or another prepare writes it)"
+    ):
         for stale in leftovers(out):  # an interrupted write of this depot: nothing else uses these
             shutil.rmtree(stale, ignore_errors=True)
         meta = _read_meta(out)
@@ -164,8 +164,9 @@ def prepare(processor: Processor, raw: Path | None, out: Path, *, force: bool = 
                 "Choose a new --out, or empty the folder yourself."
             )
         if meta and meta.get("fingerprint") == depot_fingerprint and not force and _intact(out):
-            return PrepareResult(path=out, skipped=True, seconds=time.perf_counter() - start,
-                                 info=dict(meta.get("info", {})))
+            return PrepareResult(
+                path=out, skipped=True, seconds=time.perf_counter() - start, info=dict(meta.get("info", {}))
+            )
         return _build(processor, raw, out, checksums, depot_fingerprint, start)
 
 
@@ -177,19 +178,24 @@ def _intact(out: Path) -> bool:
         return False
 
 
-def _build(processor: Processor, raw: Path | None, out: Path, checksums: dict[str, str], depot_fingerprint: str,
-           start: float) -> PrepareResult:
+def _build(
+    processor: Processor, raw: Path | None, out: Path, checksums: dict[str, str], depot_fingerprint: str, start: float
+) -> PrepareResult:
     build_start = time.perf_counter()
     content = processor.build(raw)  # type: ignore[arg-type]  # None only for processors that read no files
     build_seconds = time.perf_counter() - build_start
-    write_depot(out, content, meta={
-        "name": out.name,
-        "processor": processor.name,
-        "options": options_dict(processor),
-        "raw_files": checksums,
-        "fingerprint": depot_fingerprint,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "lego_version": lego_core.__version__,
-        "build_seconds": round(build_seconds, 3),
-    })
+    write_depot(
+        out,
+        content,
+        meta={
+            "name": out.name,
+            "processor": processor.name,
+            "options": options_dict(processor),
+            "raw_files": checksums,
+            "fingerprint": depot_fingerprint,
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "lego_version": lego_core.__version__,
+            "build_seconds": round(build_seconds, 3),
+        },
+    )
     return PrepareResult(path=out, skipped=False, seconds=time.perf_counter() - start, info=dict(content.info))

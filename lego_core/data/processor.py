@@ -69,4 +69,5 @@ class Processor:
 
 
 PROCESSOR: Kind[type[Processor]] = Kind(
-    "processor", hook="lego_register_processors", base=Processor, noun="dataset processor")
+    "processor", hook="lego_register_processors", base=Processor, noun="dataset processor"
+)

@@ -35,8 +35,9 @@ class Ragged:
     def row(self, i: int) -> np.ndarray:
         return np.asarray(self.values[self.offsets[i] : self.offsets[i + 1]])
 
-    def pad(self, rows: np.ndarray | None = None, max_length: int = 0, keep: str = "first",
-            pad_value: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    def pad(
+        self, rows: np.ndarray | None = None, max_length: int = 0, keep: str = "first", pad_value: int = 0
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Rows as a padded ``(n, L)`` matrix and its bool mask, vectorised.
 
         Args:

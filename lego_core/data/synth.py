@@ -54,25 +54,59 @@ from lego_core.data.vocab import (
     tokenize,
 )
 
-TOPIC_NAMES = ("sports", "finance", "travel", "health", "music", "science",
-               "food", "politics", "movies", "autos", "weather", "games")
+TOPIC_NAMES = (
+    "sports",
+    "finance",
+    "travel",
+    "health",
+    "music",
+    "science",
+    "food",
+    "politics",
+    "movies",
+    "autos",
+    "weather",
+    "games",
+)
 REGIONS = ("north", "south", "east", "west", "central")
 AGES = ("18-24", "25-34", "35-44", "45-54", "55+")
 SUBTOPICS = 3
-NOISE_POOL = 3              # noise words, in multiples of words_per_topic
-TOPIC_WORD_SHARE = 0.6      # share of an item's words taken from its topic
-SUBTOPIC_LEAN = 0.5         # share of those taken from its subtopic's words
-CATEGORY_NOISE = 0.1        # items whose category names a wrong topic
-PREFERENCE_MASS = 0.85      # a user's preference mass on their 1-2 topics
-REGION_LINK = 0.4           # users whose region follows their main topic
+NOISE_POOL = 3  # noise words, in multiples of words_per_topic
+TOPIC_WORD_SHARE = 0.6  # share of an item's words taken from its topic
+SUBTOPIC_LEAN = 0.5  # share of those taken from its subtopic's words
+CATEGORY_NOISE = 0.1  # items whose category names a wrong topic
+PREFERENCE_MASS = 0.85  # a user's preference mass on their 1-2 topics
+REGION_LINK = 0.4  # users whose region follows their main topic
 PERSONALISED_EXPOSURE = 0.5  # share of shown candidates that follow the preference
-COLD_EXPOSURE = 3.0         # new items are promoted: weight relative to a mean item
+COLD_EXPOSURE = 3.0  # new items are promoted: weight relative to a mean item
 CLICK_SCALE, CLICK_POPULARITY, CLICK_BIAS = 5.0, 0.3, -5.0
 START_TIME = 1_700_000_000  # unix seconds of the first impression window
 SPAN_SECONDS = 14 * 24 * 3600
 
-_ONSETS = ("b", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z",
-           "br", "dr", "gr", "st", "tr", "sh", "ch", "th")
+_ONSETS = (
+    "b",
+    "d",
+    "f",
+    "g",
+    "k",
+    "l",
+    "m",
+    "n",
+    "p",
+    "r",
+    "s",
+    "t",
+    "v",
+    "z",
+    "br",
+    "dr",
+    "gr",
+    "st",
+    "tr",
+    "sh",
+    "ch",
+    "th",
+)
 _VOWELS = ("a", "e", "i", "o", "u", "a", "e", "i", "o", "ou", "ai", "ea")
 _CODAS = ("", "", "", "n", "r", "s", "l", "m", "x", "th")
 
@@ -87,41 +121,60 @@ _count = [v.instance_of(int), v.ge(1)]
 
 @attrs.define(kw_only=True, frozen=True)
 class SyntheticOptions:
-    seed: int = attrs.field(default=2023, validator=v.instance_of(int),
-                            metadata={"doc": "Seed of the one random generator; same seed, same depot."})
-    num_topics: int = attrs.field(default=8, validator=[v.instance_of(int), v.ge(2)],
-                                  metadata={"doc": "Topics (item categories), each with its own words."})
+    seed: int = attrs.field(
+        default=2023,
+        validator=v.instance_of(int),
+        metadata={"doc": "Seed of the one random generator; same seed, same depot."},
+    )
+    num_topics: int = attrs.field(
+        default=8,
+        validator=[v.instance_of(int), v.ge(2)],
+        metadata={"doc": "Topics (item categories), each with its own words."},
+    )
     num_items: int = attrs.field(default=2000, validator=_count, metadata={"doc": "Items (news articles)."})
     num_users: int = attrs.field(default=600, validator=_count, metadata={"doc": "Users, one history row each."})
     impressions_per_user: float = attrs.field(
-        default=6.0, validator=[v.instance_of((int, float)), v.ge(1)],
-        metadata={"doc": "Average impressions per user (each user has at least one)."})
+        default=6.0,
+        validator=[v.instance_of((int, float)), v.ge(1)],
+        metadata={"doc": "Average impressions per user (each user has at least one)."},
+    )
     candidates_per_impression: int = attrs.field(
-        default=10, validator=[v.instance_of(int), v.ge(2)],
-        metadata={"doc": "Items shown per impression; at least one is clicked and one is not."})
-    min_history_length: int = attrs.field(default=5, validator=_count,
-                                          metadata={"doc": "Fewest items in a user's history."})
-    max_history_length: int = attrs.field(default=30, validator=_count,
-                                          metadata={"doc": "Most items in a user's history."})
+        default=10,
+        validator=[v.instance_of(int), v.ge(2)],
+        metadata={"doc": "Items shown per impression; at least one is clicked and one is not."},
+    )
+    min_history_length: int = attrs.field(
+        default=5, validator=_count, metadata={"doc": "Fewest items in a user's history."}
+    )
+    max_history_length: int = attrs.field(
+        default=30, validator=_count, metadata={"doc": "Most items in a user's history."}
+    )
     cold_items: float = attrs.field(
-        default=0.05, validator=[v.instance_of((int, float)), _fraction],
-        metadata={"doc": "Fraction of items that are new: shown only in test, never in histories."})
-    words_per_topic: int = attrs.field(default=40, validator=[v.instance_of(int), v.ge(SUBTOPICS)],
-                                       metadata={"doc": "Made-up words owned by each topic."})
-    title_length: int = attrs.field(default=8, validator=_count,
-                                    metadata={"doc": "Average words in a title."})
-    abstract_length: int = attrs.field(default=20, validator=_count,
-                                       metadata={"doc": "Average words in an abstract."})
+        default=0.05,
+        validator=[v.instance_of((int, float)), _fraction],
+        metadata={"doc": "Fraction of items that are new: shown only in test, never in histories."},
+    )
+    words_per_topic: int = attrs.field(
+        default=40,
+        validator=[v.instance_of(int), v.ge(SUBTOPICS)],
+        metadata={"doc": "Made-up words owned by each topic."},
+    )
+    title_length: int = attrs.field(default=8, validator=_count, metadata={"doc": "Average words in a title."})
+    abstract_length: int = attrs.field(default=20, validator=_count, metadata={"doc": "Average words in an abstract."})
 
     def __attrs_post_init__(self) -> None:
         if self.max_history_length < self.min_history_length:
-            raise ValueError(f"max_history_length ({self.max_history_length}) is smaller than "
-                             f"min_history_length ({self.min_history_length})")
+            raise ValueError(
+                f"max_history_length ({self.max_history_length}) is smaller than "
+                f"min_history_length ({self.min_history_length})"
+            )
         warm = self.num_items - self.num_cold
         needed = self.max_history_length + self.candidates_per_impression  # candidates exclude the history
         if warm < needed:
-            raise ValueError(f"num_items ({self.num_items}) leaves {warm} items that are not cold, fewer than "
-                             f"max_history_length + candidates_per_impression ({needed}); raise num_items")
+            raise ValueError(
+                f"num_items ({self.num_items}) leaves {warm} items that are not cold, fewer than "
+                f"max_history_length + candidates_per_impression ({needed}); raise num_items"
+            )
 
     @property
     def num_cold(self) -> int:
@@ -130,8 +183,10 @@ class SyntheticOptions:
 
 class SyntheticProcessor(Processor):
     name = "synthetic"
-    description = ("Small news-like dataset generated from a seed (no download): topic words in titles, users "
-                   "with topic preferences, impressions with clicks, cold-start items in test.")
+    description = (
+        "Small news-like dataset generated from a seed (no download): topic words in titles, users "
+        "with topic preferences, impressions with clicks, cold-start items in test."
+    )
     files = ()
     Options = SyntheticOptions
 
@@ -171,11 +226,14 @@ class SyntheticProcessor(Processor):
         keys = rng.random(drawn.shape)  # shuffle each history so preferred items are not first
         keys[np.arange(drawn.shape[1])[None, :] >= lengths[:, None]] = 2.0
         drawn = np.take_along_axis(drawn, keys.argsort(axis=1), axis=1)
-        history = Ragged(values=drawn[np.arange(drawn.shape[1])[None, :] < lengths[:, None]].astype(np.int32),
-                         offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
+        history = Ragged(
+            values=drawn[np.arange(drawn.shape[1])[None, :] < lengths[:, None]].astype(np.int32),
+            offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+        )
         linked = rng.random(U) < REGION_LINK
-        regions = [REGIONS[r] for r in np.where(linked, ranked[:, 0] % len(REGIONS),
-                                                 rng.integers(len(REGIONS), size=U))]
+        regions = [
+            REGIONS[r] for r in np.where(linked, ranked[:, 0] % len(REGIONS), rng.integers(len(REGIONS), size=U))
+        ]
         ages = [AGES[a] for a in rng.choice(len(AGES), size=U, p=[0.2, 0.3, 0.25, 0.15, 0.1])]
 
         # --- impressions: who, when, which candidates, clicks
@@ -190,11 +248,14 @@ class SyntheticProcessor(Processor):
         test_weight = np.where(cold, COLD_EXPOSURE * popularity.mean(), popularity)
         seen, _ = history.pad(rows=imp_user, pad_value=-1)  # a user is not shown what they have read
         first_test = num_train + num_valid
-        candidates = np.concatenate([
-            _draw_items(rng, exposure[imp_user[:first_test]], topic, warm_weight, C, seen[:first_test]),
-            _draw_items(rng, exposure[imp_user[first_test:]], topic, _per_topic(test_weight, topic, T), C,
-                        seen[first_test:]),
-        ])
+        candidates = np.concatenate(
+            [
+                _draw_items(rng, exposure[imp_user[:first_test]], topic, warm_weight, C, seen[:first_test]),
+                _draw_items(
+                    rng, exposure[imp_user[first_test:]], topic, _per_topic(test_weight, topic, T), C, seen[first_test:]
+                ),
+            ]
+        )
         candidates = np.take_along_axis(candidates, rng.random(candidates.shape).argsort(axis=1), axis=1)
         match = preference[imp_user[:, None], topic[candidates]] / preference.max(axis=1)[imp_user, None]
         log_pop = np.log(popularity)
@@ -219,8 +280,7 @@ class SyntheticProcessor(Processor):
             "title_text": text_column(titles),
             "abstract_text": text_column(abstracts),
             "category": Column("category", encode_categories(categories, category_vocab), vocab="category"),
-            "subcategory": Column("category", encode_categories(subcategories, subcategory_vocab),
-                                  vocab="subcategory"),
+            "subcategory": Column("category", encode_categories(subcategories, subcategory_vocab), vocab="subcategory"),
             "cold": Column("int", cold.astype(np.int8)),
         }
         users = {
@@ -229,8 +289,11 @@ class SyntheticProcessor(Processor):
             "age": Column("category", encode_categories(ages, age_vocab), vocab="age"),
             "region": Column("category", encode_categories(regions, region_vocab), vocab="region"),
         }
-        bounds = {"train": (0, num_train), "valid": (num_train, num_train + num_valid),
-                  "test": (num_train + num_valid, num_imp)}
+        bounds = {
+            "train": (0, num_train),
+            "valid": (num_train, num_train + num_valid),
+            "test": (num_train + num_valid, num_imp),
+        }
         tables = {"items": items, "users": users}
         for split, (lo, hi) in bounds.items():
             tables[split] = {
@@ -251,8 +314,15 @@ class SyntheticProcessor(Processor):
             "click_rate": round(float(clicks.mean()), 4),
             "words": len(words_vocab),
         }
-        vocabs = {"words": words_vocab, "category": category_vocab, "subcategory": subcategory_vocab,
-                  "item_id": item_id_vocab, "user_id": user_id_vocab, "age": age_vocab, "region": region_vocab}
+        vocabs = {
+            "words": words_vocab,
+            "category": category_vocab,
+            "subcategory": subcategory_vocab,
+            "item_id": item_id_vocab,
+            "user_id": user_id_vocab,
+            "age": age_vocab,
+            "region": region_vocab,
+        }
         return DepotContent(tables=tables, vocabs=vocabs, info=info)
 
 
@@ -271,8 +341,16 @@ def synthetic_words(rng: np.random.Generator, count: int) -> list[str]:
     return list(found)[:count]
 
 
-def _texts(rng: np.random.Generator, topic: np.ndarray, subtopic: np.ndarray, mean_length: int,
-           topic_words: np.ndarray, noise_words: np.ndarray, words: list[str], end: str = "") -> list[str]:
+def _texts(
+    rng: np.random.Generator,
+    topic: np.ndarray,
+    subtopic: np.ndarray,
+    mean_length: int,
+    topic_words: np.ndarray,
+    noise_words: np.ndarray,
+    words: list[str],
+    end: str = "",
+) -> list[str]:
     """One text per item: each word from the item's topic (leaning to its subtopic) or from the noise pool."""
     n, per_topic = len(topic), topic_words.shape[1]
     lengths = rng.integers(max(1, round(0.75 * mean_length)), round(1.25 * mean_length) + 1, size=n)
@@ -282,9 +360,14 @@ def _texts(rng: np.random.Generator, topic: np.ndarray, subtopic: np.ndarray, me
     lean = subtopic[:, None] + SUBTOPICS * (rng.random((n, width)) * owned).astype(np.int64)
     anywhere = rng.integers(per_topic, size=(n, width))
     in_topic = np.where(rng.random((n, width)) < SUBTOPIC_LEAN, lean, anywhere)
-    ids = np.where(rng.random((n, width)) < TOPIC_WORD_SHARE, topic_words[topic[:, None], in_topic],
-                   noise_words[rng.integers(len(noise_words), size=(n, width))])
-    return [" ".join(words[w] for w in row[:length]).capitalize() + end for row, length in zip(ids, lengths, strict=True)]
+    ids = np.where(
+        rng.random((n, width)) < TOPIC_WORD_SHARE,
+        topic_words[topic[:, None], in_topic],
+        noise_words[rng.integers(len(noise_words), size=(n, width))],
+    )
+    return [
+        " ".join(words[w] for w in row[:length]).capitalize() + end for row, length in zip(ids, lengths, strict=True)
+    ]
 
 
 def _per_topic(weight: np.ndarray, topic: np.ndarray, num_topics: int) -> np.ndarray:
@@ -293,9 +376,15 @@ def _per_topic(weight: np.ndarray, topic: np.ndarray, num_topics: int) -> np.nda
     return np.divide(weight, total, out=np.zeros_like(weight), where=total > 0)
 
 
-def _draw_items(rng: np.random.Generator, topic_weight: np.ndarray, topic: np.ndarray,
-                item_weight: np.ndarray, k: int, exclude: np.ndarray | None = None,
-                chunk: int = 1024) -> np.ndarray:
+def _draw_items(
+    rng: np.random.Generator,
+    topic_weight: np.ndarray,
+    topic: np.ndarray,
+    item_weight: np.ndarray,
+    k: int,
+    exclude: np.ndarray | None = None,
+    chunk: int = 1024,
+) -> np.ndarray:
     """For each row r, ``k`` distinct items drawn without replacement with probability
     proportional to ``topic_weight[r, topic[i]] * item_weight[i]``, in draw order.
 
@@ -307,19 +396,19 @@ def _draw_items(rng: np.random.Generator, topic_weight: np.ndarray, topic: np.nd
     out = np.empty((rows, k), dtype=np.int64)
     item_weight = item_weight.astype(np.float32)
     for start in range(0, rows, chunk):
-        weight = topic_weight[start:start + chunk].astype(np.float32)[:, topic] * item_weight  # (R, N)
+        weight = topic_weight[start : start + chunk].astype(np.float32)[:, topic] * item_weight  # (R, N)
         with np.errstate(divide="ignore", invalid="ignore"):
             race = rng.standard_exponential(size=weight.shape, dtype=np.float32) / weight
         race[weight == 0] = np.inf  # a draw of exactly 0 over a zero weight would be NaN, not "never"
         if exclude is not None:
-            rows_at, slots = np.nonzero(exclude[start:start + chunk] >= 0)
-            race[rows_at, exclude[start:start + chunk][rows_at, slots]] = np.inf
+            rows_at, slots = np.nonzero(exclude[start : start + chunk] >= 0)
+            race[rows_at, exclude[start : start + chunk][rows_at, slots]] = np.inf
         top = np.argpartition(race, k - 1, axis=1)[:, :k]
         won = np.take_along_axis(race, top, axis=1)
         if not np.isfinite(won).all():
             raise ValueError(f"fewer than {k} items can be drawn for some rows; raise num_items")
         ranked = np.argsort(won, axis=1)
-        out[start:start + chunk] = np.take_along_axis(top, ranked, axis=1)
+        out[start : start + chunk] = np.take_along_axis(top, ranked, axis=1)
     return out
 
 

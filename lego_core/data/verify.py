@@ -77,6 +77,7 @@ def column_files(name: str, kind: str) -> list[str]:
 
 def check_meta(meta: Any, meta_file: Path) -> None:
     """Raise :class:`DataError` (one line) unless ``meta.json`` has the depot's shape with plain names."""
+
     def bad(what: str) -> DataError:
         return DataError(f"{meta_file}: {what}; the depot is damaged, re-create it with `lego data prepare`")
 
@@ -97,14 +98,17 @@ def check_meta(meta: Any, meta_file: Path) -> None:
             if not isinstance(column, str) or not PLAIN_NAME.match(column):
                 raise bad(f"column name {table}.{column!r} is not a plain name")
             if not isinstance(entry, dict) or entry.get("kind") not in KINDS:
-                raise bad(f"column {table}.{column} has kind {entry.get('kind') if isinstance(entry, dict) else entry!r}"
-                          f", not one of {', '.join(KINDS)}")
+                raise bad(
+                    f"column {table}.{column} has kind {entry.get('kind') if isinstance(entry, dict) else entry!r}"
+                    f", not one of {', '.join(KINDS)}"
+                )
             vocab = entry.get("vocab")
             if vocab is not None and (not isinstance(vocab, str) or not PLAIN_NAME.match(vocab)):
                 raise bad(f"column {table}.{column} names vocabulary {vocab!r}, not a plain name")
     vocabs = meta.get("vocabs", {})
-    if not isinstance(vocabs, dict) or not all(isinstance(k, str) and PLAIN_NAME.match(k) and isinstance(v, int)
-                                               and v >= 0 for k, v in vocabs.items()):
+    if not isinstance(vocabs, dict) or not all(
+        isinstance(k, str) and PLAIN_NAME.match(k) and isinstance(v, int) and v >= 0 for k, v in vocabs.items()
+    ):
         raise bad("'vocabs' must map plain names to sizes")
     for name in ("items", "users"):
         if name not in tables:
@@ -162,8 +166,9 @@ def verify_depot(depot: Depot, full: bool = False) -> list[str]:
     return problems
 
 
-def _check_column(depot: Depot, table: str, column: str, entry: Mapping[str, Any], rows: int,
-                  files: list[str]) -> list[str]:
+def _check_column(
+    depot: Depot, table: str, column: str, entry: Mapping[str, Any], rows: int, files: list[str]
+) -> list[str]:
     where = depot.path / files[0]
     try:
         headers = [_header(depot.path / f) for f in files]
@@ -173,12 +178,16 @@ def _check_column(depot: Depot, table: str, column: str, entry: Mapping[str, Any
     if len(files) == 2:  # ragged: values, offsets
         (values_shape, values_dtype), (offsets_shape, _) = headers
         if offsets_shape != (rows + 1,):
-            return [f"{depot.path / files[1]}: {offsets_shape[0] if offsets_shape else 0} offsets for "
-                    f"{rows} rows (meta.json); re-create the depot"]
+            return [
+                f"{depot.path / files[1]}: {offsets_shape[0] if offsets_shape else 0} offsets for "
+                f"{rows} rows (meta.json); re-create the depot"
+            ]
         offsets = np.load(depot.path / files[1], mmap_mode="r")
         if int(offsets[0]) != 0 or int(offsets[-1]) != values_shape[0] or bool(np.any(np.diff(offsets) < 0)):
-            return [f"{depot.path / files[1]}: offsets do not run from 0 to the {values_shape[0]} values; "
-                    "re-create the depot"]
+            return [
+                f"{depot.path / files[1]}: offsets do not run from 0 to the {values_shape[0]} values; "
+                "re-create the depot"
+            ]
         if dtype is not None and str(values_dtype) != dtype:
             return [f"{where}: dtype {values_dtype}, meta.json says {dtype}; re-create the depot"]
         values = np.load(depot.path / files[0], mmap_mode="r")
@@ -192,8 +201,9 @@ def _check_column(depot: Depot, table: str, column: str, entry: Mapping[str, Any
     return _check_ids(depot, table, column, entry, values, where)
 
 
-def _check_ids(depot: Depot, table: str, column: str, entry: Mapping[str, Any], values: np.ndarray,
-               where: Path) -> list[str]:
+def _check_ids(
+    depot: Depot, table: str, column: str, entry: Mapping[str, Any], values: np.ndarray, where: Path
+) -> list[str]:
     tables = depot.meta["tables"]
     target = None
     if table not in ("items", "users") and column in ID_COLUMNS:
@@ -203,8 +213,10 @@ def _check_ids(depot: Depot, table: str, column: str, entry: Mapping[str, Any], 
     if target is not None:
         bad = _range(values, 0, int(tables[target]["rows"]))
         if bad:
-            return [f"{where}: ids {bad[0]}..{bad[1]} outside the {tables[target]['rows']} rows of {target}; "
-                    "re-create the depot"]
+            return [
+                f"{where}: ids {bad[0]}..{bad[1]} outside the {tables[target]['rows']} rows of {target}; "
+                "re-create the depot"
+            ]
     vocab = entry.get("vocab")
     if vocab is not None and entry["kind"] in ("tokens", "category"):
         size = depot.meta.get("vocabs", {}).get(vocab)
@@ -223,13 +235,15 @@ def leftovers(out: Path) -> list[Path]:
     out = Path(out)
     if not out.parent.is_dir():
         return []
-    return sorted(p for p in out.parent.iterdir()
-                  if p.name.startswith((f".{out.name}.tmp-", f".{out.name}.old-")))
+    return sorted(p for p in out.parent.iterdir() if p.name.startswith((f".{out.name}.tmp-", f".{out.name}.old-")))
 
 
 def raise_if_damaged(depot: Depot, full: bool = False) -> None:
     problems = verify_depot(depot, full)
     if problems:
-        more = f" (and {len(problems) - 1} more problems; `lego data verify {depot.path}` lists them)" \
-            if len(problems) > 1 else ""
+        more = (
+            f" (and {len(problems) - 1} more problems; `lego data verify {depot.path}` lists them)"
+            if len(problems) > 1
+            else ""
+        )
         raise DataError(problems[0] + more)

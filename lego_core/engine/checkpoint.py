@@ -53,8 +53,9 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     atomic.write_json(_sidecar(path), {"sha256": digest})
 
 
-def load_checkpoint(path: str | Path, device: torch.device | str = "cpu", *,
-                    require_digest: bool = False) -> dict[str, Any]:
+def load_checkpoint(
+    path: str | Path, device: torch.device | str = "cpu", *, require_digest: bool = False
+) -> dict[str, Any]:
     """The state saved at ``path``, checked against its sha256 and loaded with ``weights_only=True``.
 
     ``require_digest``: refuse a checkpoint without its ``.sha256`` (runs made by this version always
@@ -66,13 +67,17 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu", *,
     data = path.read_bytes()
     recorded = _recorded(path)
     if require_digest and not recorded:
-        raise LegoError(f"{path}: its checksum file {_sidecar(path).name} is missing, so the checkpoint cannot be "
-                        "verified; use another checkpoint or train again")
+        raise LegoError(
+            f"{path}: its checksum file {_sidecar(path).name} is missing, so the checkpoint cannot be "
+            "verified; use another checkpoint or train again"
+        )
     if recorded:
         digest = hashlib.sha256(data).hexdigest()
         if digest not in (recorded.get("sha256"), recorded.get("pending")):
-            raise LegoError(f"{path}: the checkpoint is damaged (its sha256 {digest[:12]}... differs from the "
-                            f"{_sidecar(path).name} written with it); use another checkpoint or train again")
+            raise LegoError(
+                f"{path}: the checkpoint is damaged (its sha256 {digest[:12]}... differs from the "
+                f"{_sidecar(path).name} written with it); use another checkpoint or train again"
+            )
     try:
         return torch.load(io.BytesIO(data), map_location=device, weights_only=True)
     except Exception as err:

@@ -70,8 +70,9 @@ def _finite(metrics: dict[str, float]) -> dict[str, float | None]:
     return {k: (None if math.isnan(v) else v) for k, v in metrics.items()}
 
 
-def _part(mask: np.ndarray, pairs: SplitPairs, scores: np.ndarray, metrics: Sequence[Metric],
-          count: str, of: np.ndarray) -> dict[str, Any]:
+def _part(
+    mask: np.ndarray, pairs: SplitPairs, scores: np.ndarray, metrics: Sequence[Metric], count: str, of: np.ndarray
+) -> dict[str, Any]:
     return {
         "pairs": int(mask.sum()),
         "positives": int((pairs.labels[mask] > 0.5).sum()),
@@ -80,8 +81,14 @@ def _part(mask: np.ndarray, pairs: SplitPairs, scores: np.ndarray, metrics: Sequ
     }
 
 
-def breakdown(depot: Depot, pairs: SplitPairs, scores: np.ndarray, metrics: Sequence[Metric],
-              history_buckets: Sequence[int], seen: np.ndarray | None = None) -> dict[str, Any] | None:
+def breakdown(
+    depot: Depot,
+    pairs: SplitPairs,
+    scores: np.ndarray,
+    metrics: Sequence[Metric],
+    history_buckets: Sequence[int],
+    seen: np.ndarray | None = None,
+) -> dict[str, Any] | None:
     """The cold-start report of one split's scored pairs, or None when the depot has no train split.
 
     Args:
@@ -107,6 +114,7 @@ def breakdown(depot: Depot, pairs: SplitPairs, scores: np.ndarray, metrics: Sequ
         bucket = np.searchsorted(np.asarray(history_buckets), length, side="right")
         report["history"] = {
             label: _part(bucket == b, pairs, scores, metrics, "users", pairs.rows)
-            for b, label in enumerate(bucket_labels(history_buckets)) if (bucket == b).any()
+            for b, label in enumerate(bucket_labels(history_buckets))
+            if (bucket == b).any()
         }
     return report

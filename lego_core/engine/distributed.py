@@ -137,5 +137,13 @@ def torchrun_command(nproc: int, argv: list[str]) -> list[str]:
         raise ConfigError(f"--nproc {nproc}: give 2 or more processes (1 is a plain `lego run`)")
     import sys
 
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-            "-m", "lego", *argv]
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={nproc}",
+        "-m",
+        "lego",
+        *argv,
+    ]

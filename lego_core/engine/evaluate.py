@@ -41,16 +41,21 @@ class SplitPairs:
             groups = person[rows]
         else:
             groups = np.asarray(table["group"], dtype=np.int64)
-        return cls(rows=rows, items=np.asarray(table["item"], dtype=np.int64),
-                   labels=np.asarray(table["label"], dtype=np.float32), groups=groups)
+        return cls(
+            rows=rows,
+            items=np.asarray(table["item"], dtype=np.int64),
+            labels=np.asarray(table["label"], dtype=np.float32),
+            groups=groups,
+        )
 
     def __len__(self) -> int:
         return int(self.rows.shape[0])
 
     def part(self, where: slice) -> SplitPairs:
         """The pairs of a contiguous shard (a rank's under torchrun)."""
-        return SplitPairs(rows=self.rows[where], items=self.items[where], labels=self.labels[where],
-                          groups=self.groups[where])
+        return SplitPairs(
+            rows=self.rows[where], items=self.items[where], labels=self.labels[where], groups=self.groups[where]
+        )
 
 
 def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager[Any]:
@@ -61,8 +66,9 @@ def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextM
 
 
 @torch.no_grad()
-def score_split(model: Recommender, pairs: SplitPairs, *, cache: bool = True, batch_size: int = 512,
-                amp: bool = False) -> np.ndarray:
+def score_split(
+    model: Recommender, pairs: SplitPairs, *, cache: bool = True, batch_size: int = 512, amp: bool = False
+) -> np.ndarray:
     """Scores (float64) of every pair of a split, in input order."""
     device = model.items.device
     scores = np.empty(len(pairs.rows), dtype=np.float64)
@@ -74,13 +80,16 @@ def score_split(model: Recommender, pairs: SplitPairs, *, cache: bool = True, ba
         if cache:
             item_cache = model.encode_items_read_by(torch.from_numpy(pairs.rows), torch.from_numpy(pairs.items))
             unique_rows, position = np.unique(pairs.rows, return_inverse=True)
-            user, user_mask = model.encode_users(torch.from_numpy(unique_rows).to(device), item_cache,
-                                                 page_size=batch_size)
+            user, user_mask = model.encode_users(
+                torch.from_numpy(unique_rows).to(device), item_cache, page_size=batch_size
+            )
             for s in range(0, len(pairs.rows), batch_size):
                 pos = torch.from_numpy(position[s : s + batch_size]).to(device)
                 rows = torch.from_numpy(pairs.rows[s : s + batch_size]).to(device)
                 items = torch.from_numpy(pairs.items[s : s + batch_size]).to(device)
-                out = model.score_pairs(user[pos], None if user_mask is None else user_mask[pos], item_cache, rows, items)
+                out = model.score_pairs(
+                    user[pos], None if user_mask is None else user_mask[pos], item_cache, rows, items
+                )
                 scores[s : s + batch_size] = out.float().cpu().numpy()
                 faults.point("evaluation")
         else:
@@ -113,8 +122,9 @@ def _score_impressions(model: Recommender, pairs: SplitPairs, scores: np.ndarray
         scores[where[real]] = out[real]
 
 
-def compute_metrics(metrics: Sequence[Metric], scores: np.ndarray, labels: np.ndarray,
-                    groups: np.ndarray) -> dict[str, float]:
+def compute_metrics(
+    metrics: Sequence[Metric], scores: np.ndarray, labels: np.ndarray, groups: np.ndarray
+) -> dict[str, float]:
     """Every metric of a split; the pairs are sorted once and shared (:class:`SortedPairs`)."""
     raw = SortedPairs(scores, labels, groups)
     probabilities = None
@@ -145,8 +155,18 @@ class Evaluator:
         amp: bf16 autocast on CUDA.
     """
 
-    def __init__(self, model: Recommender, depot: Depot, metrics: Sequence[Metric], *, group_by: str,
-                 batch_size: int = 512, cache: bool = True, amp: bool = False, dist: Distributed = SINGLE) -> None:
+    def __init__(
+        self,
+        model: Recommender,
+        depot: Depot,
+        metrics: Sequence[Metric],
+        *,
+        group_by: str,
+        batch_size: int = 512,
+        cache: bool = True,
+        amp: bool = False,
+        dist: Distributed = SINGLE,
+    ) -> None:
         self.model = model
         self.dist = dist
         self.depot = depot
@@ -170,8 +190,9 @@ class Evaluator:
         """
         pairs = self.pairs(split)
         mine = pairs.part(self.dist.shard(len(pairs))) if self.dist.active else pairs
-        part = score_split(self.model, mine, cache=self.cache if cache is None else cache,
-                           batch_size=self.batch_size, amp=self.amp)
+        part = score_split(
+            self.model, mine, cache=self.cache if cache is None else cache, batch_size=self.batch_size, amp=self.amp
+        )
         return self.dist.gather(part, len(pairs))
 
     def evaluate(self, split: str, cache: bool | None = None) -> dict[str, float]:

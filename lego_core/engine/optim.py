@@ -27,8 +27,9 @@ from lego_core.model.recommender import Recommender
 
 def sparse_parameters(model: nn.Module) -> set[int]:
     """``id()`` of the trainable weights of every ``nn.Embedding(sparse=True)`` in ``model``."""
-    return {id(m.weight) for m in model.modules()
-            if isinstance(m, nn.Embedding) and m.sparse and m.weight.requires_grad}
+    return {
+        id(m.weight) for m in model.modules() if isinstance(m, nn.Embedding) and m.sparse and m.weight.requires_grad
+    }
 
 
 class Optimizers:
@@ -98,11 +99,15 @@ def make_optimizer(model: Recommender, train: TrainConfig) -> Optimizers:
             groups.append({"params": dense, "lr": lr})
     if not groups:  # a fully frozen (or all-sparse) model still needs a dense optimizer to save
         groups.append({"params": [torch.nn.Parameter(torch.zeros(1))], "lr": train.lr})
-    sparse_groups = [{"params": [p for p in params if id(p) in sparse_ids], "lr": lr}
-                     for params, lr in ((content, content_lr), (rest, train.lr))]
+    sparse_groups = [
+        {"params": [p for p in params if id(p) in sparse_ids], "lr": lr}
+        for params, lr in ((content, content_lr), (rest, train.lr))
+    ]
     sparse_groups = [g for g in sparse_groups if g["params"]]
-    return Optimizers(torch.optim.AdamW(groups, weight_decay=train.weight_decay),
-                      torch.optim.SparseAdam(sparse_groups) if sparse_groups else None)
+    return Optimizers(
+        torch.optim.AdamW(groups, weight_decay=train.weight_decay),
+        torch.optim.SparseAdam(sparse_groups) if sparse_groups else None,
+    )
 
 
 def make_scheduler(optimizers: Optimizers, warmup_steps: int) -> Schedulers:

@@ -67,7 +67,11 @@ class TrainingPlan:
         self.neg_lo = np.searchsorted(sorted_groups, pos_groups, side="left")
         self.neg_hi = np.searchsorted(sorted_groups, pos_groups, side="right")
         # the user's positives, to keep them out of the sampled negatives
-        person = np.asarray(depot.users["user_id"], dtype=np.int64) if "user_id" in depot.users else np.arange(depot.users.num_rows)
+        person = (
+            np.asarray(depot.users["user_id"], dtype=np.int64)
+            if "user_id" in depot.users
+            else np.arange(depot.users.num_rows)
+        )
         self.owner = person[self.users]
         self.positive_keys = np.unique(self.owner * self.num_items + self.items)
 

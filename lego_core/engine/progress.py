@@ -53,8 +53,15 @@ class Progress:
         clock: seconds, monotonic (a test passes a fake one).
     """
 
-    def __init__(self, console: Console, log: Console | None = None, *, every_seconds: float = 30.0,
-                 every_steps: int = 0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        console: Console,
+        log: Console | None = None,
+        *,
+        every_seconds: float = 30.0,
+        every_steps: int = 0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.console = console
         self.log = log
         self.every_seconds = every_seconds
@@ -62,17 +69,24 @@ class Progress:
         self.clock = clock
         self.bars = console.is_terminal or console.is_jupyter
         self.plain = not self.bars and not console.quiet
-        self._rich = RichProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                  TimeRemainingColumn(), console=console, transient=True,
-                                  disable=not self.bars or console.quiet)
+        self._rich = RichProgress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+            disable=not self.bars or console.quiet,
+        )
         self._losses: list[float] = []
 
     def __enter__(self) -> Progress:
         self._rich.__enter__()
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
         self._rich.__exit__(kind, error, trace)
 
     def loss(self, value: float) -> None:
@@ -103,8 +117,10 @@ class Progress:
         rate = steps / seconds if seconds > 0 else 0.0
         left = str(datetime.timedelta(seconds=round((total - done) / rate))) if rate > 0 else "?"
         loss = f", loss {sum(self._losses) / len(self._losses):.4f}" if self._losses else ""
-        text = (f"{description}: step {done}/{total} ({100 * done // max(total, 1)}%){loss}, "
-                f"{rate:.1f} steps/s, {left} left")
+        text = (
+            f"{description}: step {done}/{total} ({100 * done // max(total, 1)}%){loss}, "
+            f"{rate:.1f} steps/s, {left} left"
+        )
         if self.plain:
             self.console.print(text, markup=False, highlight=False, soft_wrap=True)
         if self.log is not None:

@@ -60,9 +60,19 @@ if TYPE_CHECKING:
     from lego_core.experiment import BoundExperiment
 
 # keys a resumed run may change (they do not change what the run computes, or only extend it)
-RESUMABLE_KEYS = ("train.epochs", "train.patience", "train.eval_batch_size", "train.cache", "train.threads",
-                  "train.device", "train.checkpoint_every", "train.cold_start", "train.history_buckets", "data.path",
-                  "log")
+RESUMABLE_KEYS = (
+    "train.epochs",
+    "train.patience",
+    "train.eval_batch_size",
+    "train.cache",
+    "train.threads",
+    "train.device",
+    "train.checkpoint_every",
+    "train.cold_start",
+    "train.history_buckets",
+    "data.path",
+    "log",
+)
 LOCK_FILE = ".lock"
 CONSOLE_LOG = "console.log"  # in the log/ folder of the run directory
 
@@ -88,9 +98,15 @@ def reported_splits(splits: Sequence[str]) -> tuple[str, ...]:
     return tuple(splits[1:]) if len(splits) > 1 else tuple(splits)
 
 
-def evaluate_splits(evaluator: Evaluator, splits: Sequence[str], *, cold_start: bool, history_buckets: Sequence[int],
-                    notify: Callable[[str, dict[str, float]], None] | None = None,
-                    before_each: Callable[[], None] | None = None) -> dict[str, Any]:
+def evaluate_splits(
+    evaluator: Evaluator,
+    splits: Sequence[str],
+    *,
+    cold_start: bool,
+    history_buckets: Sequence[int],
+    notify: Callable[[str, dict[str, float]], None] | None = None,
+    before_each: Callable[[], None] | None = None,
+) -> dict[str, Any]:
     """Every split's metrics and, with ``cold_start``, the cold-start report (``results["cold_start"]``).
 
     The report covers :func:`reported_splits` (``test`` of the default ``["valid", "test"]``). Each
@@ -147,11 +163,19 @@ class Run:
     Use :meth:`create` for a new run and :meth:`reopen` to resume one; then :meth:`execute`.
     """
 
-    def __init__(self, bound: BoundExperiment, run_dir: Path, *, resumed: bool, console: Console,
-                 build: Callable[[torch.device], Recommender] | None = None) -> None:
+    def __init__(
+        self,
+        bound: BoundExperiment,
+        run_dir: Path,
+        *,
+        resumed: bool,
+        console: Console,
+        build: Callable[[torch.device], Recommender] | None = None,
+    ) -> None:
         self.bound = bound
-        self.build = build or (lambda device: build_model(bound.resolved, bound.depot, device,
-                                                          seed=bound.config.train.seed))
+        self.build = build or (
+            lambda device: build_model(bound.resolved, bound.depot, device, seed=bound.config.train.seed)
+        )
         self.run_dir = run_dir
         self.resumed = resumed
         self.console = console
@@ -173,16 +197,24 @@ class Run:
             "lego_version": lego_core.__version__,
             "bricks": {k: c.entry.qualified for k, c in resolved.bricks.items()},
             "task": resolved.task.entry.qualified if resolved.task else None,
-            "depot": {"path": str(Path(bound.depot.path).resolve()),
-                      "relative": portable_path(bound.depot.path, self.run_dir),
-                      "fingerprint": bound.depot.meta.get("fingerprint")},
+            "depot": {
+                "path": str(Path(bound.depot.path).resolve()),
+                "relative": portable_path(bound.depot.path, self.run_dir),
+                "fingerprint": bound.depot.meta.get("fingerprint"),
+            },
             "config_sha256": config_hash(config),
             "config": config,
         }
 
     @classmethod
-    def create(cls, bound: BoundExperiment, output: Path, console: Console,
-               build: Callable[[torch.device], Recommender] | None = None, run_dir: Path | None = None) -> Run:
+    def create(
+        cls,
+        bound: BoundExperiment,
+        output: Path,
+        console: Console,
+        build: Callable[[torch.device], Recommender] | None = None,
+        run_dir: Path | None = None,
+    ) -> Run:
         """A new run directory under ``output`` with the resolved config, environment and run facts.
 
         ``build(device)`` makes the model (default: the bricks with the experiment's seed).
@@ -211,8 +243,13 @@ class Run:
         return run
 
     @classmethod
-    def reopen(cls, bound: BoundExperiment, run_dir: Path, console: Console,
-               build: Callable[[torch.device], Recommender] | None = None) -> Run:
+    def reopen(
+        cls,
+        bound: BoundExperiment,
+        run_dir: Path,
+        console: Console,
+        build: Callable[[torch.device], Recommender] | None = None,
+    ) -> Run:
         """An interrupted run, checked against what it was bound to."""
         run_dir = Path(run_dir)
         if not (run_dir / rundir.CHECKPOINTS / "last.pt").is_file():
@@ -228,12 +265,17 @@ class Run:
                     f"{run_dir}: the depot changed since this run started ({recorded['depot']['path']} fingerprint "
                     f"{str(recorded['depot'].get('fingerprint'))[:12]}..., now {bound.depot.path} "
                     f"{str(now['depot']['fingerprint'])[:12]}...); a resumed run must read the same data. "
-                    "Start a new run instead.")
+                    "Start a new run instead."
+                )
             changed = changed_keys(recorded["config"], now["config"])
             if changed:
-                raise LegoError(f"{run_dir}: the experiment changed since this run started ("
-                                + "; ".join(changed) + "). Only " + ", ".join(RESUMABLE_KEYS)
-                                + " may change on resume; start a new run for anything else.")
+                raise LegoError(
+                    f"{run_dir}: the experiment changed since this run started ("
+                    + "; ".join(changed)
+                    + "). Only "
+                    + ", ".join(RESUMABLE_KEYS)
+                    + " may change on resume; start a new run for anything else."
+                )
             if recorded["config"] != now["config"] and bound.dist.is_main:  # resumable keys changed: the
                 run.write_config()  # directory says what it became
         return run
@@ -274,8 +316,12 @@ class Run:
         rundir.write_records(self.run_dir / rundir.METRICS_FILE, self.trainer.records)
         shown = " ".join(f"{k}={v:.4f}" for k, v in record.get("valid", {}).items())
         self.say(f"epoch {epoch}: loss={record['loss']:.4f} {shown}")
-        self._notify("lego_epoch_end", epoch=epoch, step=record["steps"],
-                     metrics={"loss": record["loss"], **record.get("valid", {})})
+        self._notify(
+            "lego_epoch_end",
+            epoch=epoch,
+            step=record["steps"],
+            metrics={"loss": record["loss"], **record.get("valid", {})},
+        )
 
     # ------------------------------------------------------------------ the run
     def execute(self) -> dict[str, Any]:
@@ -287,32 +333,44 @@ class Run:
         """
         depot = self.bound.depot.path
         main = self.bound.dist.is_main
-        run_lock = (file_lock(self.run_dir / LOCK_FILE, blocking=False, what=f"the run directory {self.run_dir}")
-                    if main else contextlib.nullcontext())
-        with (run_lock,
-              file_lock(depot_lock(depot), shared=True, blocking=False,
-                        what=f"the depot {depot} (a prepare or augment is rewriting it)"),
-              StopRequest() as stop,
-              self._console_log()):
+        run_lock = (
+            file_lock(self.run_dir / LOCK_FILE, blocking=False, what=f"the run directory {self.run_dir}")
+            if main
+            else contextlib.nullcontext()
+        )
+        with (
+            run_lock,
+            file_lock(
+                depot_lock(depot),
+                shared=True,
+                blocking=False,
+                what=f"the depot {depot} (a prepare or augment is rewriting it)",
+            ),
+            StopRequest() as stop,
+            self._console_log(),
+        ):
             self.stop = stop
             try:
                 return self._execute()
             except Interrupted as err:
-                stopped = Stopped(f"{err}; a checkpoint was saved. Continue with: lego run --resume {self.run_dir}",
-                                  err.exit_code)
+                stopped = Stopped(
+                    f"{err}; a checkpoint was saved. Continue with: lego run --resume {self.run_dir}", err.exit_code
+                )
                 if self.log is not None:
                     self.log.print(f"stopped: {stopped}", markup=False, highlight=False, soft_wrap=True)
                 raise stopped from None
             except (LegoError, KeyboardInterrupt) as err:
                 if self.log is not None:
-                    self.log.print(f"error: {err}" if str(err) else "interrupted", markup=False, highlight=False,
-                                   soft_wrap=True)
+                    self.log.print(
+                        f"error: {err}" if str(err) else "interrupted", markup=False, highlight=False, soft_wrap=True
+                    )
                 raise
 
     def _stop_if_asked(self) -> None:
         if self.bound.dist.any(self.stop.requested):
-            raise Interrupted(f"stopped by {self.stop.name or 'another rank'} during the final evaluation",
-                              self.stop.exit_code or 143)
+            raise Interrupted(
+                f"stopped by {self.stop.name or 'another rank'} during the final evaluation", self.stop.exit_code or 143
+            )
 
     @contextlib.contextmanager
     def _console_log(self) -> Iterator[None]:
@@ -323,8 +381,9 @@ class Run:
         folder = self.run_dir / "log"
         folder.mkdir(exist_ok=True)
         with open(folder / CONSOLE_LOG, "a", encoding="utf-8") as handle:
-            self.log = Console(file=handle, width=120, no_color=True, force_terminal=False, force_jupyter=False,
-                               soft_wrap=False)
+            self.log = Console(
+                file=handle, width=120, no_color=True, force_terminal=False, force_jupyter=False, soft_wrap=False
+            )
             try:
                 yield
             finally:
@@ -338,27 +397,49 @@ class Run:
         started = time.perf_counter()
         model = self.model = self.build(bound.device)
         dist = bound.dist
-        evaluator = Evaluator(model, bound.depot, bound.resolved.metrics, group_by=config.data.group_by,
-                              batch_size=train.eval_batch_size, cache=train.cache, amp=train.amp, dist=dist)
-        trainer = self.trainer = Trainer(model, bound.task.plan(bound.depot, train.seed), bound.task, config,
-                                         self.checkpoints, evaluator=evaluator, valid_split=bound.valid_split,
-                                         events=self, stop=self.stop, dist=dist)
+        evaluator = Evaluator(
+            model,
+            bound.depot,
+            bound.resolved.metrics,
+            group_by=config.data.group_by,
+            batch_size=train.eval_batch_size,
+            cache=train.cache,
+            amp=train.amp,
+            dist=dist,
+        )
+        trainer = self.trainer = Trainer(
+            model,
+            bound.task.plan(bound.depot, train.seed),
+            bound.task,
+            config,
+            self.checkpoints,
+            evaluator=evaluator,
+            valid_split=bound.valid_split,
+            events=self,
+            stop=self.stop,
+            dist=dist,
+        )
         if self.resumed:
             trainer.restore(self.checkpoints / "last.pt", require_digest=(self.run_dir / rundir.RUN_FILE).is_file())
             if dist.is_main:
                 rundir.write_records(self.run_dir / rundir.METRICS_FILE, trainer.records)
         if self.log is not None:
             bricks = ", ".join(f"{k}={b.entry.qualified}" for k, b in bound.resolved.bricks.items())
-            self.log.print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} lego-core {lego_core.__version__}: "
-                           f"{'resuming at step ' + str(trainer.global_step) if self.resumed else 'starting'} "
-                           f"{self.run_dir} ({bricks}; task {config.model.task}; device {bound.device})",
-                           markup=False, highlight=False, soft_wrap=True)
+            self.log.print(
+                f"{time.strftime('%Y-%m-%d %H:%M:%S')} lego-core {lego_core.__version__}: "
+                f"{'resuming at step ' + str(trainer.global_step) if self.resumed else 'starting'} "
+                f"{self.run_dir} ({bricks}; task {config.model.task}; device {bound.device})",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
         self._notify("lego_experiment_start", config=config, step=trainer.global_step)
         monitor = next(m for m in bound.resolved.metrics if m.key == train.monitor)
         options = log_settings(bound.resolved.settings)
         shown = self.console if dist.is_main else Console(quiet=True)
-        with Progress(shown, self.log, every_seconds=options.progress_every_seconds,
-                      every_steps=options.progress_every_steps) as progress:
+        with Progress(
+            shown, self.log, every_seconds=options.progress_every_seconds, every_steps=options.progress_every_steps
+        ) as progress:
             trainer.progress = self.progress = progress
             try:
                 trainer.fit(higher_is_better=monitor.higher_is_better)
@@ -366,12 +447,18 @@ class Run:
                 self.progress = None
         train_seconds = time.perf_counter() - started
         if (self.checkpoints / "best.pt").is_file():
-            model.load_state_dict(load_checkpoint(self.checkpoints / "best.pt", bound.device,
-                                                  require_digest=True)["model"])
+            model.load_state_dict(
+                load_checkpoint(self.checkpoints / "best.pt", bound.device, require_digest=True)["model"]
+            )
         eval_started = time.perf_counter()
-        results = evaluate_splits(evaluator, bound.eval_splits, cold_start=train.cold_start,
-                                  history_buckets=train.history_buckets, notify=self.evaluated,
-                                  before_each=self._stop_if_asked)
+        results = evaluate_splits(
+            evaluator,
+            bound.eval_splits,
+            cold_start=train.cold_start,
+            history_buckets=train.history_buckets,
+            notify=self.evaluated,
+            before_each=self._stop_if_asked,
+        )
         self._stop_if_asked()
         faults.point("results")
         resolved = bound.resolved

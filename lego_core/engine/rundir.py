@@ -46,17 +46,31 @@ def new_run_dir(output: Path, name: str, seed: int, overrides: Sequence[str] = (
 def environment() -> dict[str, Any]:
     """Package versions (lego distributions and the stack) and the git commit of lego's own checkout."""
     import torch  # here, not at the top: `lego report` reads run directories without torch
+
     versions = {}
     for dist in md.distributions():
         dname = dist.metadata["Name"] or ""
-        if dname.startswith("lego-") or dname in ("torch", "transformers", "peft", "numpy", "pluggy", "cattrs", "attrs"):
+        if dname.startswith("lego-") or dname in (
+            "torch",
+            "transformers",
+            "peft",
+            "numpy",
+            "pluggy",
+            "cattrs",
+            "attrs",
+        ):
             versions[dname] = dist.version
     try:
         # lego's own source folder, not the user's working directory: an installed (non-editable)
         # lego is in no repository and records None
         source = Path(lego_core.__file__).resolve().parent.parent
-        done = subprocess.run(["git", "-C", str(source), "rev-parse", "--show-toplevel", "HEAD"],
-                              capture_output=True, text=True, timeout=5, check=False)
+        done = subprocess.run(
+            ["git", "-C", str(source), "rev-parse", "--show-toplevel", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
         lines = done.stdout.split()
         commit = lines[1] if done.returncode == 0 and len(lines) == 2 and Path(lines[0]) == source else None
     except (OSError, subprocess.SubprocessError):

@@ -47,6 +47,8 @@ def cold_start_tables(results: Mapping[str, Any]) -> list[Table]:
         for column in ("part", "pairs", "positives", *keys):
             table.add_column(column, justify="left" if column == "part" else "right", no_wrap=column == "part")
         for name, part in parts:
-            table.add_row(name, str(part["pairs"]), str(part["positives"]), *(_cell(part["metrics"].get(k)) for k in keys))
+            table.add_row(
+                name, str(part["pairs"]), str(part["positives"]), *(_cell(part["metrics"].get(k)) for k in keys)
+            )
         tables.append(table)
     return tables

@@ -78,8 +78,10 @@ class Task:
     def problem(cls, neg_count: int) -> str | None:
         """What is wrong with ``neg_count`` for this task, or None."""
         if cls.like == "matching" and neg_count < 1:
-            return (f"task {cls.name!r} compares a positive with negatives and needs model.neg_count >= 1 "
-                    f"(got {neg_count}); set e.g. neg_count = 4, or use a ranking task (neg_count = 0)")
+            return (
+                f"task {cls.name!r} compares a positive with negatives and needs model.neg_count >= 1 "
+                f"(got {neg_count}); set e.g. neg_count = 4, or use a ranking task (neg_count = 0)"
+            )
         return None
 
     def plan(self, depot: Depot, seed: int) -> TrainingPlan:

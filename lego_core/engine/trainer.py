@@ -85,10 +85,20 @@ class Trainer:
             share of every global batch through DistributedDataParallel, and only rank 0 writes checkpoints.
     """
 
-    def __init__(self, model: Recommender, plan: TrainingPlan, task: Task, config: ExperimentConfig,
-                 checkpoints: Path, evaluator: Evaluator | None = None, valid_split: str | None = None,
-                 events: TrainingEvents | None = None, progress: Any = None, stop: StopRequest | None = None,
-                 dist: Distributed = SINGLE) -> None:
+    def __init__(
+        self,
+        model: Recommender,
+        plan: TrainingPlan,
+        task: Task,
+        config: ExperimentConfig,
+        checkpoints: Path,
+        evaluator: Evaluator | None = None,
+        valid_split: str | None = None,
+        events: TrainingEvents | None = None,
+        progress: Any = None,
+        stop: StopRequest | None = None,
+        dist: Distributed = SINGLE,
+    ) -> None:
         self.model = model
         self.dist = dist
         # DDP averages the gradients of the ranks' shares after every backward pass
@@ -154,8 +164,18 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         set_rng_state(state["rng"])
-        for key in ("epoch", "step_in_epoch", "global_step", "best", "best_epoch", "bad_epochs", "records",
-                    "epoch_loss", "epoch_pairs", "stopped_early"):
+        for key in (
+            "epoch",
+            "step_in_epoch",
+            "global_step",
+            "best",
+            "best_epoch",
+            "bad_epochs",
+            "records",
+            "epoch_loss",
+            "epoch_pairs",
+            "stopped_early",
+        ):
             setattr(self, key, state[key])
 
     def save(self, name: str) -> None:
@@ -189,27 +209,38 @@ class Trainer:
             signal_name = self.stop.name if self.stop is not None and self.stop.requested else "another rank's signal"
             exit_code = self.stop.exit_code if self.stop is not None and self.stop.requested else 143
             self.save("last.pt")
-            raise Interrupted(f"stopped by {signal_name} at epoch {self.epoch}, step {self.step_in_epoch} "
-                              f"(global step {self.global_step})", exit_code)
+            raise Interrupted(
+                f"stopped by {signal_name} at epoch {self.epoch}, step {self.step_in_epoch} "
+                f"(global step {self.global_step})",
+                exit_code,
+            )
 
     def _non_finite(self, loss: torch.Tensor) -> TrainingError:
         """The NaN/inf message, blaming the learning rate only when the losses before it were climbing."""
-        where = (f"the loss became {loss.item()} at epoch {self.epoch}, step {self.step_in_epoch + 1} "
-                 f"(global step {self.global_step + 1})")
+        where = (
+            f"the loss became {loss.item()} at epoch {self.epoch}, step {self.step_in_epoch + 1} "
+            f"(global step {self.global_step + 1})"
+        )
         kept = f"the last good checkpoint is kept in {self.checkpoints}"
         bad = [n for n, p in self.model.named_parameters() if not bool(torch.isfinite(p).all())]
         recent = self.recent_losses
         if bad:
             why = f"parameters are no longer finite ({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''})"
         elif not recent:
-            why = ("it was not finite at the first step, with finite parameters: the bricks or the data give "
-                   "non-finite scores (check the depot with `lego data verify`)")
+            why = (
+                "it was not finite at the first step, with finite parameters: the bricks or the data give "
+                "non-finite scores (check the depot with `lego data verify`)"
+            )
         elif max(recent) > 10 * max(min(recent), 1e-8):
-            why = (f"the loss climbed from {min(recent):.4g} to {max(recent):.4g} over the last {len(recent)} "
-                   "steps before: training diverged; a lower train.lr or a train.grad_clip usually helps")
+            why = (
+                f"the loss climbed from {min(recent):.4g} to {max(recent):.4g} over the last {len(recent)} "
+                "steps before: training diverged; a lower train.lr or a train.grad_clip usually helps"
+            )
         else:
-            why = (f"the previous {len(recent)} losses were finite and steady ({recent[-1]:.4g} last), so the "
-                   "scores of this batch were not finite: a brick gives NaN or inf for some inputs")
+            why = (
+                f"the previous {len(recent)} losses were finite and steady ({recent[-1]:.4g} last), so the "
+                "scores of this batch were not finite: a brick gives NaN or inf for some inputs"
+            )
         return TrainingError(f"{where}; {why}. {kept}")
 
     def _run_epoch(self) -> None:
@@ -217,8 +248,11 @@ class Trainer:
         steps = self.steps_in(len(plan))
         bs = self.train.batch_size
         started = time.perf_counter()
-        advance = (self.progress(f"epoch {self.epoch}/{self.train.epochs}", steps, completed=self.step_in_epoch)
-                   if self.progress else None)
+        advance = (
+            self.progress(f"epoch {self.epoch}/{self.train.epochs}", steps, completed=self.step_in_epoch)
+            if self.progress
+            else None
+        )
         try:
             while self.step_in_epoch < steps:
                 self._stop_if_asked()
@@ -252,8 +286,9 @@ class Trainer:
                     self.save("last.pt")
                 faults.point("step")
         except KeyboardInterrupt:  # no StopRequest (not the main thread): the state mid-step is not saved
-            raise Interrupted(f"interrupted at epoch {self.epoch}, step {self.step_in_epoch}; the last checkpoint "
-                              "is from before it") from None
+            raise Interrupted(
+                f"interrupted at epoch {self.epoch}, step {self.step_in_epoch}; the last checkpoint is from before it"
+            ) from None
         self._stop_if_asked()  # before validation: a stop during the last step saves its state first
         self._end_epoch(time.perf_counter() - started)
 
@@ -269,7 +304,9 @@ class Trainer:
             self.events.evaluated(self.valid_split, metrics)
             record["valid"] = metrics
             value = metrics[self.train.monitor]
-            if not np.isnan(value) and (self.best is None or (value > self.best if self.higher_is_better else value < self.best)):
+            if not np.isnan(value) and (
+                self.best is None or (value > self.best if self.higher_is_better else value < self.best)
+            ):
                 self.best, self.best_epoch, self.bad_epochs = value, self.epoch, 0
             else:
                 improved = False

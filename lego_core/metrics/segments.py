@@ -55,9 +55,7 @@ class Segments:
         return np.bincount(self.group_of, weights=values, minlength=self.num_groups)
 
 
-def as_flat(
-    scores: np.ndarray, labels: np.ndarray, groups: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def as_flat(scores: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Validate and convert inputs: float64 scores, boolean labels (``> 0.5``), int64 groups."""
     scores = np.asarray(scores, dtype=np.float64).reshape(-1)
     positive = np.asarray(labels).reshape(-1) > 0.5
@@ -178,8 +176,7 @@ class SortedPairs:
     @property
     def grouped(self) -> Segments:
         if self._grouped is None:
-            self._grouped = _segments(self.scores, self.positive, self.groups,
-                                      _by_group(self.by_score, self.groups))
+            self._grouped = _segments(self.scores, self.positive, self.groups, _by_group(self.by_score, self.groups))
         return self._grouped
 
     @property

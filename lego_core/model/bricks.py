@@ -19,8 +19,7 @@ from lego_core.model.inputs import FieldInputs, ItemBatch, UserBatch
 from lego_core.options import NoOptions
 from lego_core.registry import Kind
 
-__all__ = ["BEHAVIOR", "CONTENT", "PREDICTOR", "BehaviorOperator", "Brick", "ContentOperator", "NoOptions",
-           "Predictor"]
+__all__ = ["BEHAVIOR", "CONTENT", "PREDICTOR", "BehaviorOperator", "Brick", "ContentOperator", "NoOptions", "Predictor"]
 
 
 class Brick(nn.Module):
@@ -118,8 +117,9 @@ class Predictor(Brick):
 
 
 CONTENT: Kind[type[ContentOperator]] = Kind(
-    "content", hook="lego_register_content_operators", base=ContentOperator, noun="content operator")
+    "content", hook="lego_register_content_operators", base=ContentOperator, noun="content operator"
+)
 BEHAVIOR: Kind[type[BehaviorOperator]] = Kind(
-    "behavior", hook="lego_register_behavior_operators", base=BehaviorOperator, noun="behavior operator")
-PREDICTOR: Kind[type[Predictor]] = Kind(
-    "predictor", hook="lego_register_predictors", base=Predictor, noun="predictor")
+    "behavior", hook="lego_register_behavior_operators", base=BehaviorOperator, noun="behavior operator"
+)
+PREDICTOR: Kind[type[Predictor]] = Kind("predictor", hook="lego_register_predictors", base=Predictor, noun="predictor")

@@ -15,8 +15,9 @@ from lego_core.model.recommender import Recommender
 from lego_core.model.stores import ItemStore, UserStore, attribute_of
 
 
-def _attributes(depot: Depot, table: str, names: Sequence[str], lengths: Callable[[str], int], where: str,
-                problems: list[str]) -> dict[str, Attribute]:
+def _attributes(
+    depot: Depot, table: str, names: Sequence[str], lengths: Callable[[str], int], where: str, problems: list[str]
+) -> dict[str, Attribute]:
     out = {}
     for name in names:
         try:
@@ -32,28 +33,34 @@ def model_context(resolved: ResolvedExperiment, depot: Depot) -> ModelContext:
     data, model = config.data, config.model
     where = resolved.source
     problems: list[str] = []
+
     def length(name: str) -> int:  # tokens kept per row of a text or multi-valued column
         return data.max_lengths.get(name, data.max_length)
 
-    item_attributes = _attributes(depot, "items", data.item_attributes, length,
-                                  f"{where} [data] item_attributes", problems)
-    user_attributes = _attributes(depot, "users", data.user_attributes, length,
-                                  f"{where} [data] user_attributes", problems)
+    item_attributes = _attributes(
+        depot, "items", data.item_attributes, length, f"{where} [data] item_attributes", problems
+    )
+    user_attributes = _attributes(
+        depot, "users", data.user_attributes, length, f"{where} [data] user_attributes", problems
+    )
     # a multi-valued column (kind "tokens": genres, tags, a title's words) is a field too; the
     # predictor pools its values' embeddings (lego-ctr: their mean), as RecBole does for token_seq
-    item_fields = _attributes(depot, "items", model.item_fields, length, f"{where} [model] item_fields",
-                              problems)
+    item_fields = _attributes(depot, "items", model.item_fields, length, f"{where} [model] item_fields", problems)
     missing_users = [n for n in model.user_fields if n not in user_attributes]
-    user_attributes.update(_attributes(depot, "users", missing_users, length,
-                                       f"{where} [model] user_fields", problems))
+    user_attributes.update(_attributes(depot, "users", missing_users, length, f"{where} [model] user_fields", problems))
     user_fields = {n: user_attributes[n] for n in model.user_fields if n in user_attributes}
     behavior_cls = resolved.bricks["behavior"].cls
     if behavior_cls.needs_user_index and "user_id" not in depot.users:
-        problems.append(f"behavior operator {behavior_cls.name!r} needs a user id (a long-term user embedding), "
-                        f"but the depot {depot.path} has no users.user_id column; pick another behavior operator")
+        problems.append(
+            f"behavior operator {behavior_cls.name!r} needs a user id (a long-term user embedding), "
+            f"but the depot {depot.path} has no users.user_id column; pick another behavior operator"
+        )
     if problems:
-        raise DataError(problems[0] if len(problems) == 1 else
-                        f"{len(problems)} problems with the depot {depot.path}:\n  - " + "\n  - ".join(problems))
+        raise DataError(
+            problems[0]
+            if len(problems) == 1
+            else f"{len(problems)} problems with the depot {depot.path}:\n  - " + "\n  - ".join(problems)
+        )
     users = depot.users
     num_persons = depot.vocab_size(users.vocab_name("user_id") or "user_id") if "user_id" in users else 1
     return ModelContext(
@@ -71,8 +78,9 @@ def model_context(resolved: ResolvedExperiment, depot: Depot) -> ModelContext:
     )
 
 
-def build_model(resolved: ResolvedExperiment, depot: Depot, device: torch.device | str = "cpu",
-                seed: int | None = None) -> Recommender:
+def build_model(
+    resolved: ResolvedExperiment, depot: Depot, device: torch.device | str = "cpu", seed: int | None = None
+) -> Recommender:
     """Bricks built from the registries with their options, on ``device``; parameters seeded."""
     context = model_context(resolved, depot)
     bricks = resolved.bricks
@@ -86,9 +94,17 @@ def build_model(resolved: ResolvedExperiment, depot: Depot, device: torch.device
     item_attributes = {**(context.item_attributes if content_cls.uses_content else {}), **context.item_fields}
     items = ItemStore(depot, item_attributes, device)
     users = UserStore(depot, context.user_attributes, context.max_history, device)
-    model = Recommender(content, behavior, predictor, items, users, item_fields=list(context.item_fields),
-                        user_fields=list(context.user_fields), page_size=resolved.config.model.item_page_size,
-                        names={kind: choice.entry.qualified for kind, choice in bricks.items()})
+    model = Recommender(
+        content,
+        behavior,
+        predictor,
+        items,
+        users,
+        item_fields=list(context.item_fields),
+        user_fields=list(context.user_fields),
+        page_size=resolved.config.model.item_page_size,
+        names={kind: choice.entry.qualified for kind, choice in bricks.items()},
+    )
     model.to(device)
     content.prepare(items)
     model.to(device)

@@ -28,8 +28,10 @@ class OutputCheck:
 
     def _fail(self, kind: str, what: str) -> TrainingError:
         name = self.names.get(kind, kind)
-        return TrainingError(f"the {kind} brick {name!r} {what}; this is a bug in that brick (or in its plugin): "
-                             "report it to its authors, or choose another brick")
+        return TrainingError(
+            f"the {kind} brick {name!r} {what}; this is a bug in that brick (or in its plugin): "
+            "report it to its authors, or choose another brick"
+        )
 
     def _values(self, kind: str, tensor: Tensor) -> None:
         key = (kind, tuple(tensor.shape))
@@ -46,8 +48,13 @@ class OutputCheck:
 
     def behavior(self, out: Tensor, mask: Tensor | None, rows: int, hidden: int, sequence: bool) -> None:
         if sequence:
-            ok = (out.dim() == 3 and out.shape[0] == rows and out.shape[2] == hidden and mask is not None
-                  and tuple(mask.shape) == tuple(out.shape[:2]))
+            ok = (
+                out.dim() == 3
+                and out.shape[0] == rows
+                and out.shape[2] == hidden
+                and mask is not None
+                and tuple(mask.shape) == tuple(out.shape[:2])
+            )
             expected = f"({rows}, S, {hidden}) with a ({rows}, S) mask"
         else:
             ok = out.dim() == 2 and tuple(out.shape) == (rows, hidden)
@@ -59,6 +66,9 @@ class OutputCheck:
 
     def predictor(self, out: Tensor, rows: int, candidates: int) -> None:
         if out.dim() != 2 or tuple(out.shape) != (rows, candidates):
-            raise self._fail("predictor", f"returned {tuple(out.shape)} for {rows} users x {candidates} candidates; "
-                             f"expected ({rows}, {candidates}) scores")
+            raise self._fail(
+                "predictor",
+                f"returned {tuple(out.shape)} for {rows} users x {candidates} candidates; "
+                f"expected ({rows}, {candidates}) scores",
+            )
         self._values("predictor", out)

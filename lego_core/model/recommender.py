@@ -34,14 +34,23 @@ class Recommender(nn.Module):
         page_size: items per content-operator call.
     """
 
-    def __init__(self, content: ContentOperator, behavior: BehaviorOperator, predictor: Predictor,
-                 items: ItemStore, users: UserStore, item_fields: Sequence[str] = (),
-                 user_fields: Sequence[str] = (), page_size: int = 1024,
-                 names: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        content: ContentOperator,
+        behavior: BehaviorOperator,
+        predictor: Predictor,
+        items: ItemStore,
+        users: UserStore,
+        item_fields: Sequence[str] = (),
+        user_fields: Sequence[str] = (),
+        page_size: int = 1024,
+        names: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__()
         # every brick's output is checked against its contract (lego_core.model.checks)
-        self.check = OutputCheck(names or {"content": content.name, "behavior": behavior.name,
-                                           "predictor": predictor.name})
+        self.check = OutputCheck(
+            names or {"content": content.name, "behavior": behavior.name, "predictor": predictor.name}
+        )
         self.content = content
         self.behavior = behavior
         self.predictor = predictor
@@ -69,8 +78,9 @@ class Recommender(nn.Module):
         out: Any = self.behavior(history_vectors, mask, self.users.batch(rows))
         sequence = self.behavior.output == "sequence"
         if sequence and not (isinstance(out, tuple) and len(out) == 2):
-            raise self.check._fail("behavior", "keeps a sequence (output = \"sequence\") but did not return "
-                                   "(vectors, mask)")
+            raise self.check._fail(
+                "behavior", 'keeps a sequence (output = "sequence") but did not return (vectors, mask)'
+            )
         user, user_mask = (out[0], out[1]) if sequence else (out, None)
         self.check.behavior(user, user_mask, rows.numel(), history_vectors.shape[-1], sequence)
         return user, user_mask
@@ -79,14 +89,18 @@ class Recommender(nn.Module):
         """The predictor's fields: ``(B, K)`` ids per item field (``(B, K, L)`` for a multi-valued one,
         padded with 0), ``(B,)`` per user field (``(B, L)``)."""
         return FieldInputs(
-            item={n: (self.items.categories[n] if n in self.items.categories else self.items.tokens[n])[candidates]
-                  for n in self.item_fields},
+            item={
+                n: (self.items.categories[n] if n in self.items.categories else self.items.tokens[n])[candidates]
+                for n in self.item_fields
+            },
             user={n: self.users.categories[n][rows] for n in self.user_fields},
-            rows=rows, candidates=candidates,
+            rows=rows,
+            candidates=candidates,
         )
 
-    def predict(self, user: Tensor, user_mask: Tensor | None, candidate_vectors: Tensor,
-                rows: Tensor, candidates: Tensor) -> Tensor:
+    def predict(
+        self, user: Tensor, user_mask: Tensor | None, candidate_vectors: Tensor, rows: Tensor, candidates: Tensor
+    ) -> Tensor:
         scores = self.predictor(user, candidate_vectors, self.fields(rows, candidates), user_mask)
         self.check.predictor(scores, candidates.shape[0], candidates.shape[1])
         return scores
@@ -120,8 +134,11 @@ class Recommender(nn.Module):
 
     def auxiliary_loss(self) -> Tensor | None:
         """The sum of the bricks' auxiliary loss terms of the last forward pass, or None."""
-        terms = [t for t in (self.content.auxiliary_loss(), self.behavior.auxiliary_loss(),
-                             self.predictor.auxiliary_loss()) if t is not None]
+        terms = [
+            t
+            for t in (self.content.auxiliary_loss(), self.behavior.auxiliary_loss(), self.predictor.auxiliary_loss())
+            if t is not None
+        ]
         if not terms:
             return None
         return terms[0] if len(terms) == 1 else torch.stack([t.float() for t in terms]).sum()
@@ -167,8 +184,9 @@ class Recommender(nn.Module):
         return user, torch.cat([m for m in masks if m is not None])
 
     @torch.no_grad()
-    def score_pairs(self, user: Tensor, user_mask: Tensor | None, item_cache: Tensor,
-                    rows: Tensor, items: Tensor) -> Tensor:
+    def score_pairs(
+        self, user: Tensor, user_mask: Tensor | None, item_cache: Tensor, rows: Tensor, items: Tensor
+    ) -> Tensor:
         """Scores ``(P,)`` of pairs: ``user``/``user_mask`` are already gathered per pair."""
         candidates = items.unsqueeze(1)  # (P, 1)
         return self.predict(user, user_mask, item_cache[candidates], rows, candidates).squeeze(1)

@@ -34,12 +34,15 @@ def attribute_of(depot: Depot, table: str, column: str, max_length: int, where: 
     if kind == "image" and table == "items":
         return Attribute(name=column, kind="image", vocab_size=0)
     if kind not in ("tokens", "category"):
-        raise DataError(f"{where}: column {table}.{column} is of kind {kind!r}; only text (tokens), "
-                        "categorical and (item) image columns can be attributes")
+        raise DataError(
+            f"{where}: column {table}.{column} is of kind {kind!r}; only text (tokens), "
+            "categorical and (item) image columns can be attributes"
+        )
     vocab = tbl.vocab_name(column) or ""
     size = depot.vocab_size(vocab) if vocab else int(np.max(tbl[column], initial=0)) + 1
-    return Attribute(name=column, kind=kind, vocab_size=size,
-                     max_length=max_length if kind == "tokens" else 1, vocabulary=vocab)
+    return Attribute(
+        name=column, kind=kind, vocab_size=size, max_length=max_length if kind == "tokens" else 1, vocabulary=vocab
+    )
 
 
 class ItemStore:
@@ -83,15 +86,17 @@ class ItemStore:
             width = max(1, int(mask.sum(dim=1).max())) if len(index) else 1
             tokens[name] = column[index, :width]
             masks[name] = mask[:, :width]
-        return ItemBatch(index=index, tokens=tokens, masks=masks,
-                         categories={k: v[index] for k, v in self.categories.items()})
+        return ItemBatch(
+            index=index, tokens=tokens, masks=masks, categories={k: v[index] for k, v in self.categories.items()}
+        )
 
 
 class UserStore:
     """Every user row's history (last ``max_history`` items), person id and categorical attributes."""
 
-    def __init__(self, depot: Depot, attributes: Mapping[str, Attribute], max_history: int,
-                 device: torch.device | str = "cpu") -> None:
+    def __init__(
+        self, depot: Depot, attributes: Mapping[str, Attribute], max_history: int, device: torch.device | str = "cpu"
+    ) -> None:
         users = depot.users
         self.device = torch.device(device)
         self.num_users = users.num_rows
@@ -115,5 +120,6 @@ class UserStore:
 
     def batch(self, rows: Tensor) -> UserBatch:
         rows = rows.to(self.device)
-        return UserBatch(index=rows, person=self.person[rows],
-                         categories={k: v[rows] for k, v in self.categories.items()})
+        return UserBatch(
+            index=rows, person=self.person[rows], categories={k: v[rows] for k, v in self.categories.items()}
+        )

@@ -152,11 +152,13 @@ class PluginHost:
             if info is None or not info.ok:
                 continue
             try:
-                out.append(Collected(plugin=info.name, distribution=info.distribution, version=info.version,
-                                     result=impl.function()))
+                out.append(
+                    Collected(
+                        plugin=info.name, distribution=info.distribution, version=info.version, result=impl.function()
+                    )
+                )
             except Exception as err:  # the registry marks the plugin broken
-                out.append(Collected(plugin=info.name, distribution=info.distribution, version=info.version,
-                                     error=err))
+                out.append(Collected(plugin=info.name, distribution=info.distribution, version=info.version, error=err))
         order = {name: i for i, name in enumerate(self.plugins)}
         return sorted(out, key=lambda c: order[c.plugin])
 

@@ -219,8 +219,9 @@ def lego_experiment_start(config: Any, run_dir: Path, settings: Mapping[str, Any
 
 
 @hookspec
-def lego_train_step_end(step: int, epoch: int, loss: float, lr: float, run_dir: Path,
-                        settings: Mapping[str, Any]) -> None:
+def lego_train_step_end(
+    step: int, epoch: int, loss: float, lr: float, run_dir: Path, settings: Mapping[str, Any]
+) -> None:
     """Called after every optimiser step.
 
     :param step: the global step, counted from 1.
@@ -233,8 +234,9 @@ def lego_train_step_end(step: int, epoch: int, loss: float, lr: float, run_dir: 
 
 
 @hookspec
-def lego_epoch_end(epoch: int, step: int, metrics: dict[str, float], run_dir: Path,
-                   settings: Mapping[str, Any]) -> None:
+def lego_epoch_end(
+    epoch: int, step: int, metrics: dict[str, float], run_dir: Path, settings: Mapping[str, Any]
+) -> None:
     """Called after each training epoch and its validation.
 
     :param epoch: the epoch that ended, counted from 1.
@@ -252,8 +254,9 @@ def lego_epoch_end(epoch: int, step: int, metrics: dict[str, float], run_dir: Pa
 
 
 @hookspec
-def lego_evaluation_end(split: str, metrics: dict[str, float], run_dir: Path | None,
-                        settings: Mapping[str, Any]) -> None:
+def lego_evaluation_end(
+    split: str, metrics: dict[str, float], run_dir: Path | None, settings: Mapping[str, Any]
+) -> None:
     """Called after a split is evaluated (validation during training, test at the end, ``lego eval``).
 
     :param split: ``"valid"`` or ``"test"``.

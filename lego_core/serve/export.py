@@ -29,8 +29,10 @@ from lego_core.errors import LegoError
 
 FORMATS = ("npy", "parquet", "safetensors")
 SUFFIX = {"npy": ".npy", "parquet": ".parquet", "safetensors": ".safetensors"}
-NEEDS = {"parquet": ("pyarrow", "pip install 'lego-core[parquet]' (or pip install pyarrow)"),
-         "safetensors": ("safetensors", "pip install 'lego-core[safetensors]' (transformers installs it too)")}
+NEEDS = {
+    "parquet": ("pyarrow", "pip install 'lego-core[parquet]' (or pip install pyarrow)"),
+    "safetensors": ("safetensors", "pip install 'lego-core[safetensors]' (transformers installs it too)"),
+}
 
 
 def require(fmt: str) -> None:
@@ -51,8 +53,15 @@ def _write(path: Path, data: bytes) -> None:
     atomic.replace_atomically(path, lambda handle: handle.write(data))
 
 
-def export_vectors(out: str | Path, fmt: str, kind: str, ids: list[str], vectors: np.ndarray,
-                   rows: np.ndarray | None = None, run: str = "") -> list[Path]:
+def export_vectors(
+    out: str | Path,
+    fmt: str,
+    kind: str,
+    ids: list[str],
+    vectors: np.ndarray,
+    rows: np.ndarray | None = None,
+    run: str = "",
+) -> list[Path]:
     """Write ``vectors`` with their ``ids`` (and user ``rows``) as ``fmt``; the paths written.
 
     ``out`` is the file (``.npy``: the base of the three npy files); its suffix is added when missing.

@@ -125,16 +125,20 @@ def read_new_items(path: str | Path, depot: Depot, required: Sequence[str]) -> t
         if item_id is None:
             problems.append(f'{where}: every item needs an "item_id" (a string), got {obj.get("item_id")!r}')
         elif item_id in known_ids:
-            problems.append(f"{where}: item_id {item_id!r} is already in the depot {depot.path}; new items need "
-                            "new ids (depot items are recommended without --items)")
+            problems.append(
+                f"{where}: item_id {item_id!r} is already in the depot {depot.path}; new items need "
+                "new ids (depot items are recommended without --items)"
+            )
         elif item_id in seen_ids:
             problems.append(f"{where}: item_id {item_id!r} is also on line {seen_ids[item_id]}")
         else:
             seen_ids[item_id] = number
         unknown = sorted(set(obj) - set(columns) - {"item_id"})
         if unknown:
-            problems.append(f"{where}: {', '.join(map(repr, unknown))} not a column of the depot's items; "
-                            f"they are {', '.join(c for c in columns if c != 'item_id')}")
+            problems.append(
+                f"{where}: {', '.join(map(repr, unknown))} not a column of the depot's items; "
+                f"they are {', '.join(c for c in columns if c != 'item_id')}"
+            )
         missing = [c for c in required if not _present(obj.get(c)) and not _present(obj.get(f"{c}_text"))]
         if missing:
             problems.append(f"{where}: the model reads {', '.join(map(repr, missing))}, which this item lacks")
@@ -145,29 +149,50 @@ def read_new_items(path: str | Path, depot: Depot, required: Sequence[str]) -> t
     unknown_counts: dict[str, int] = {}
     if not problems:
         for column in (c for c in columns if c != "item_id"):
-            data[column] = _column(column, table.kind(column), table.vocab_name(column), rows, depot, path,
-                                   problems, unknown_counts)
+            data[column] = _column(
+                column, table.kind(column), table.vocab_name(column), rows, depot, path, problems, unknown_counts
+            )
     if problems:
-        shown = problems[:MAX_SHOWN] + ([f"... and {len(problems) - MAX_SHOWN} more"] if len(problems) > MAX_SHOWN
-                                        else [])
-        raise DataError(shown[0] if len(shown) == 1 else
-                        f"{path}: {len(problems)} problems with the new items:\n  - " + "\n  - ".join(shown))
+        shown = problems[:MAX_SHOWN] + (
+            [f"... and {len(problems) - MAX_SHOWN} more"] if len(problems) > MAX_SHOWN else []
+        )
+        raise DataError(
+            shown[0]
+            if len(shown) == 1
+            else f"{path}: {len(problems)} problems with the new items:\n  - " + "\n  - ".join(shown)
+        )
     vocabs = {name: depot.vocab(name) for c in columns if c != "item_id" and (name := table.vocab_name(c))}
     ids = [str(obj["item_id"]) for _, obj in rows]
     vocabs["item_id"] = ["<unk>", *ids]
     data["item_id"] = Column("category", np.arange(1, len(ids) + 1, dtype=np.int32), vocab="item_id")
     empty = np.zeros(0, dtype=np.int32)
     content = DepotContent(
-        tables={"items": data,
-                "users": {"history": Column("items", Ragged(values=empty, offsets=np.zeros(2, dtype=np.int64)))},
-                "test": {"user": Column("int", empty), "item": Column("int", empty),
-                         "label": Column("float", np.zeros(0, dtype=np.float32)), "group": Column("int", empty)}},
-        vocabs=vocabs, info={"new_items": len(ids), "source": str(path)})
+        tables={
+            "items": data,
+            "users": {"history": Column("items", Ragged(values=empty, offsets=np.zeros(2, dtype=np.int64)))},
+            "test": {
+                "user": Column("int", empty),
+                "item": Column("int", empty),
+                "label": Column("float", np.zeros(0, dtype=np.float32)),
+                "group": Column("int", empty),
+            },
+        },
+        vocabs=vocabs,
+        info={"new_items": len(ids), "source": str(path)},
+    )
     return content, {k: v for k, v in unknown_counts.items() if v}
 
 
-def _column(name: str, kind: str, vocab_name: str | None, rows: list[tuple[int, dict[str, Any]]], depot: Depot,
-            path: Path, problems: list[str], unknown: dict[str, int]) -> Column:
+def _column(
+    name: str,
+    kind: str,
+    vocab_name: str | None,
+    rows: list[tuple[int, dict[str, Any]]],
+    depot: Depot,
+    path: Path,
+    problems: list[str],
+    unknown: dict[str, int],
+) -> Column:
     """One depot column for the new items, read from their JSON values."""
     values = [obj.get(name) for _, obj in rows]
     if kind == "text":
@@ -189,8 +214,9 @@ def _column(name: str, kind: str, vocab_name: str | None, rows: list[tuple[int, 
             elif isinstance(value, list) and all(isinstance(w, str) for w in value):
                 lists.append([index.get(w, 1) for w in value])
             else:
-                problems.append(f"{path}:{number}: {name!r} is text: give a string (or a list of tokens), "
-                                f"got {value!r}")
+                problems.append(
+                    f"{path}:{number}: {name!r} is text: give a string (or a list of tokens), got {value!r}"
+                )
                 lists.append([])
         return Column("tokens", Ragged.from_lists(lists), vocab=vocab_name)
     if kind == "category":
@@ -222,9 +248,11 @@ def encode_new_items(model: Recommender, depot: Depot, path: str | Path, page_si
     content_op = model.content
     context = content_op.context
     if not type(content_op).uses_content:
-        raise DataError(f"the content operator {content_op.name!r} learns one vector per depot item and reads no "
-                        "attribute, so it cannot encode new items; train a content-based model (e.g. "
-                        'model.content = "attention" or "pooling") to score items from their text')
+        raise DataError(
+            f"the content operator {content_op.name!r} learns one vector per depot item and reads no "
+            "attribute, so it cannot encode new items; train a content-based model (e.g. "
+            'model.content = "attention" or "pooling") to score items from their text'
+        )
     attributes = {**context.item_attributes, **context.item_fields}
     content, unknown = read_new_items(path, depot, list(attributes))
     folder = Path(tempfile.mkdtemp(prefix="lego-new-items-"))
@@ -235,12 +263,19 @@ def encode_new_items(model: Recommender, depot: Depot, path: str | Path, page_si
         store = ItemStore(mini, attributes, model.items.device)
         content_op.prepare(store)
         index = torch.arange(store.num_items, device=store.device)
-        vectors = torch.cat([content_op(store.batch(index[s : s + page_size]))
-                             for s in range(0, len(index), page_size)])  # (M, D)
+        vectors = torch.cat(
+            [content_op(store.batch(index[s : s + page_size])) for s in range(0, len(index), page_size)]
+        )  # (M, D)
         ids = mini.vocab("item_id")[1:]
         titles = mini.items.strings("title_text") if "title_text" in mini.items else [None] * len(ids)
-        return NewItems(ids=ids, vectors=vectors, source=str(path), unknown=unknown, titles=list(titles),
-                        categories={n: store.categories[n] for n in model.item_fields})
+        return NewItems(
+            ids=ids,
+            vectors=vectors,
+            source=str(path),
+            unknown=unknown,
+            titles=list(titles),
+            categories={n: store.categories[n] for n in model.item_fields},
+        )
     finally:
         content_op.prepare(model.items)  # back to the depot's items
         model.train(was_training)

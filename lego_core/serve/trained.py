@@ -85,12 +85,16 @@ class TrainedModel:
         self._item_ids: list[str] | None = None
         self._seen: tuple[np.ndarray, np.ndarray] | None = None
         users = depot.users
-        self.person = np.asarray(users["user_id"], dtype=np.int64) if "user_id" in users \
+        self.person = (
+            np.asarray(users["user_id"], dtype=np.int64)
+            if "user_id" in users
             else np.arange(users.num_rows, dtype=np.int64)
+        )
 
     @classmethod
-    def load(cls, run_dir: str | Path, checkpoint: str = "best.pt", device: str | None = None,
-             host: PluginHost | None = None) -> TrainedModel:
+    def load(
+        cls, run_dir: str | Path, checkpoint: str = "best.pt", device: str | None = None, host: PluginHost | None = None
+    ) -> TrainedModel:
         """Load ``run_dir``'s ``checkpoint`` (``best.pt``; ``last.pt`` when there is no best)."""
         from lego_core.experiment import Experiment
 
@@ -128,8 +132,10 @@ class TrainedModel:
         rows = np.arange(len(self.person)) if all_rows else self.person_rows()
         user, mask = self.model.encode_users(torch.from_numpy(rows).to(self.device), self.item_cache())
         if mask is not None:
-            raise LegoError(f"the behavior operator {self.model.behavior.name!r} keeps a sequence per user, not "
-                            "one vector; only a vector behavior operator's users can be exported")
+            raise LegoError(
+                f"the behavior operator {self.model.behavior.name!r} keeps a sequence per user, not "
+                "one vector; only a vector behavior operator's users can be exported"
+            )
         ids = _ids(self.depot, "users", "user_id")
         return [ids[int(r)] for r in rows], rows, user.float().cpu().numpy()
 
@@ -151,12 +157,20 @@ class TrainedModel:
                 person = vocab.index(str(user_id), 1)
             except ValueError:
                 close = [v for v in vocab[1:] if v.lower() == str(user_id).lower()][:1]
-                hint = f" Did you mean {close[0]!r}?" if close else f" Ids look like {vocab[1]!r}." if len(vocab) > 1 else ""
+                hint = (
+                    f" Did you mean {close[0]!r}?"
+                    if close
+                    else f" Ids look like {vocab[1]!r}."
+                    if len(vocab) > 1
+                    else ""
+                )
                 raise LegoError(f"no user {user_id!r} in the depot {self.depot.path}.{hint}") from None
         else:  # no id column: users are named by their row
             if not str(user_id).isdigit() or int(user_id) >= users.num_rows:
-                raise LegoError(f"the depot {self.depot.path} has no user_id column; name a user by its row "
-                                f"(0..{users.num_rows - 1}), got {user_id!r}")
+                raise LegoError(
+                    f"the depot {self.depot.path} has no user_id column; name a user by its row "
+                    f"(0..{users.num_rows - 1}), got {user_id!r}"
+                )
             person = int(user_id)
         rows = np.flatnonzero(self.person == person)
         if not len(rows):
@@ -206,12 +220,23 @@ class TrainedModel:
     # ------------------------------------------------------------------ scoring
     def _dot_path(self) -> bool:
         model = self.model
-        return isinstance(model.predictor, DotPredictor) and model.behavior.output == "vector" \
-            and not model.item_fields and not model.user_fields
+        return (
+            isinstance(model.predictor, DotPredictor)
+            and model.behavior.output == "vector"
+            and not model.item_fields
+            and not model.user_fields
+        )
 
-    def _scores(self, user: Tensor, user_mask: Tensor | None, rows: Tensor, vectors: Tensor,
-                categories: dict[str, Tensor] | None = None, out: Tensor | None = None,
-                transposed: Tensor | None = None) -> Tensor:
+    def _scores(
+        self,
+        user: Tensor,
+        user_mask: Tensor | None,
+        rows: Tensor,
+        vectors: Tensor,
+        categories: dict[str, Tensor] | None = None,
+        out: Tensor | None = None,
+        transposed: Tensor | None = None,
+    ) -> Tensor:
         """Scores ``(B, N)`` of every candidate in ``vectors`` for the users ``(B, ...)``, into ``out`` if given.
 
         ``transposed``: ``vectors.T`` made contiguous once for every chunk of users (the dot path).
@@ -226,14 +251,17 @@ class TrainedModel:
             if categories is None:
                 fields = model.fields(rows, candidates)
             else:  # new items carry their own categorical fields
-                fields = FieldInputs(item={n: categories[n][candidates] for n in model.item_fields},
-                                     user={n: model.users.categories[n][rows] for n in model.user_fields})
+                fields = FieldInputs(
+                    item={n: categories[n][candidates] for n in model.item_fields},
+                    user={n: model.users.categories[n][rows] for n in model.user_fields},
+                )
             out[:, s : s + page] = model.predictor(user, vectors[candidates], fields, user_mask).float()
         return out
 
     @torch.no_grad()
-    def top_k(self, rows: Sequence[int] | np.ndarray, k: int = 10, exclude_seen: bool = True,
-              new: NewItems | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def top_k(
+        self, rows: Sequence[int] | np.ndarray, k: int = 10, exclude_seen: bool = True, new: NewItems | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` best items for each user row: ``(items (R, k), scores (R, k))``, best first.
 
         Candidates are the depot's items, or the ``new`` items only. With ``exclude_seen`` a person's
@@ -256,8 +284,15 @@ class TrainedModel:
             part = rows[s : s + chunk]
             index = torch.from_numpy(part).to(self.device)
             user, mask = self.model.encode_users(index, self.item_cache())
-            scores = self._scores(user, mask, index, vectors, None if new is None else dict(new.categories),
-                                  out=block[: len(part)], transposed=transposed)
+            scores = self._scores(
+                user,
+                mask,
+                index,
+                vectors,
+                None if new is None else dict(new.categories),
+                out=block[: len(part)],
+                transposed=transposed,
+            )
             if exclude_seen and new is None:
                 self._mask_seen(scores, part)
             values, found = torch.topk(scores, take, dim=1)
@@ -266,8 +301,9 @@ class TrainedModel:
         top_items[~np.isfinite(top_scores)] = -1
         return top_items, top_scores
 
-    def recommend(self, user_id: str, k: int = 10, exclude_seen: bool = True,
-                  items: NewItems | str | Path | None = None) -> list[Recommendation]:
+    def recommend(
+        self, user_id: str, k: int = 10, exclude_seen: bool = True, items: NewItems | str | Path | None = None
+    ) -> list[Recommendation]:
         """The top ``k`` for the person ``user_id``: depot items, or the new items of ``items``.
 
         ``items``: a JSON Lines file of new items (or :meth:`encode_new_items`' result); they are
@@ -276,9 +312,11 @@ class TrainedModel:
         new = self.encode_new_items(items) if isinstance(items, (str, Path)) else items
         found, scores = self.top_k([self.row_of(user_id)], k, exclude_seen, new)
         ids = self.item_ids if new is None else new.ids
-        return [Recommendation(rank=i + 1, item_id=ids[int(item)], score=float(score), item=int(item),
-                               new=new is not None)
-                for i, (item, score) in enumerate(zip(found[0], scores[0])) if item >= 0]
+        return [
+            Recommendation(rank=i + 1, item_id=ids[int(item)], score=float(score), item=int(item), new=new is not None)
+            for i, (item, score) in enumerate(zip(found[0], scores[0]))
+            if item >= 0
+        ]
 
     def encode_new_items(self, path: str | Path) -> NewItems:
         """Encode the items of a JSON Lines file with the trained content operator (see :mod:`.new_items`)."""

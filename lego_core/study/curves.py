@@ -27,8 +27,9 @@ def sparkline(values: Sequence[float | None]) -> str:
         return ""
     low, high = min(finite), max(finite)
     span = high - low or 1.0
-    return "".join(" " if v is None or math.isnan(v) else TICKS[min(7, int((v - low) / span * 7 + 0.5))]
-                   for v in values)
+    return "".join(
+        " " if v is None or math.isnan(v) else TICKS[min(7, int((v - low) / span * 7 + 0.5))] for v in values
+    )
 
 
 def curve_table(run: RunRecord) -> Table:
@@ -36,8 +37,9 @@ def curve_table(run: RunRecord) -> Table:
     valid: list[str] = []
     for record in run.epochs:
         valid.extend(k for k in record.get("valid", {}) if k not in valid)
-    table = Table(title=escape(f"{run.path.name}: {len(run.epochs)} epochs"
-                               + ("" if run.finished else " (unfinished)")))
+    table = Table(
+        title=escape(f"{run.path.name}: {len(run.epochs)} epochs" + ("" if run.finished else " (unfinished)"))
+    )
     for column in ("epoch", "step", "loss", *(f"valid {m}" for m in valid), "seconds"):
         table.add_column(escape(column), justify="right")
 
@@ -47,8 +49,12 @@ def curve_table(run: RunRecord) -> Table:
     columns: list[list[float | None]] = [[r.get("loss") for r in run.epochs]]
     columns += [[r.get("valid", {}).get(m) for r in run.epochs] for m in valid]
     for i, record in enumerate(run.epochs):
-        table.add_row(str(record.get("epoch", "")), str(record.get("steps", "")),
-                      *(cell(c[i]) for c in columns), str(record.get("seconds", "")))
+        table.add_row(
+            str(record.get("epoch", "")),
+            str(record.get("steps", "")),
+            *(cell(c[i]) for c in columns),
+            str(record.get("seconds", "")),
+        )
     if len(run.epochs) > 1:
         table.add_section()
         table.add_row("curve", "", *(sparkline(c) for c in columns), "")

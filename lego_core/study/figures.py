@@ -72,8 +72,15 @@ def _curves(axis: Any, report: Report, value: Any, ylabel: str) -> bool:
             if not points:
                 continue
             epochs, values = zip(*points)
-            axis.plot(epochs, values, marker="o", markersize=3, color=colour, alpha=0.85,
-                      label=None if labelled else group.label)
+            axis.plot(
+                epochs,
+                values,
+                marker="o",
+                markersize=3,
+                color=colour,
+                alpha=0.85,
+                label=None if labelled else group.label,
+            )
             labelled = drawn = True
     axis.set_xlabel("epoch")
     axis.set_ylabel(ylabel)

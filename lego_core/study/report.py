@@ -31,8 +31,18 @@ from lego_core.study.space import cell_name
 from lego_core.study.stats import Summary, summarise
 
 # keys that never make two runs different studies
-NOT_COMPARED = ("train.seed", "train.threads", "train.device", "train.eval_batch_size", "train.cache",
-                "train.checkpoint_every", "train.cold_start", "train.history_buckets", "data.path", "log")
+NOT_COMPARED = (
+    "train.seed",
+    "train.threads",
+    "train.device",
+    "train.eval_batch_size",
+    "train.cache",
+    "train.checkpoint_every",
+    "train.cold_start",
+    "train.history_buckets",
+    "data.path",
+    "log",
+)
 
 
 def _compared(key: str) -> bool:
@@ -131,10 +141,17 @@ class Report:
     def markdown(self) -> str:
         """A GitHub-flavoured Markdown table; the best cell of each metric in bold."""
         short = short_names(self.keys)
-        head = [short[k] for k in self.keys] + ["runs"] + [
-            f"{m} {'↑' if self.higher_is_better.get(m, True) else '↓'}" for m in self.metrics]
-        lines = [f"**{self.title}**", "", "| " + " | ".join(head) + " |",
-                 "| " + " | ".join(["---"] * len(self.keys) + ["---:"] * (1 + len(self.metrics))) + " |"]
+        head = (
+            [short[k] for k in self.keys]
+            + ["runs"]
+            + [f"{m} {'↑' if self.higher_is_better.get(m, True) else '↓'}" for m in self.metrics]
+        )
+        lines = [
+            f"**{self.title}**",
+            "",
+            "| " + " | ".join(head) + " |",
+            "| " + " | ".join(["---"] * len(self.keys) + ["---:"] * (1 + len(self.metrics))) + " |",
+        ]
         best = {m: self.best(m) for m in self.metrics}
         for i, group in enumerate(self.groups):
             cells = [_spell(group.values[k]) for k in self.keys] + [str(len(group.runs))]
@@ -172,13 +189,24 @@ class Report:
             "keys": list(self.keys),
             "metrics": list(self.metrics),
             "higher_is_better": dict(self.higher_is_better),
-            "groups": [{
-                "values": dict(g.values),
-                "runs": [str(r.path) for r in g.runs],
-                "metrics": {m: {"mean": _number(s.mean), "std": _number(s.std), "ci_low": _number(s.low),
-                                "ci_high": _number(s.high), "n": s.n, "values": list(s.values)}
-                            for m, s in g.summaries.items()},
-            } for g in self.groups],
+            "groups": [
+                {
+                    "values": dict(g.values),
+                    "runs": [str(r.path) for r in g.runs],
+                    "metrics": {
+                        m: {
+                            "mean": _number(s.mean),
+                            "std": _number(s.std),
+                            "ci_low": _number(s.low),
+                            "ci_high": _number(s.high),
+                            "n": s.n,
+                            "values": list(s.values),
+                        }
+                        for m, s in g.summaries.items()
+                    },
+                }
+                for g in self.groups
+            ],
             "best": {m: sorted(self.best(m)) for m in self.metrics},
             "unfinished": list(self.unfinished),
         }
@@ -219,30 +247,38 @@ def default_split(runs: Sequence[RunRecord]) -> str:
     return "test" if "test" in splits or not splits else splits[-1]
 
 
-def build_report(runs: Sequence[RunRecord], *, split: str | None = None, part: str | None = None,
-                 metrics: Sequence[str] | None = None, higher_is_better: Mapping[str, bool] | None = None) -> Report:
+def build_report(
+    runs: Sequence[RunRecord],
+    *,
+    split: str | None = None,
+    part: str | None = None,
+    metrics: Sequence[str] | None = None,
+    higher_is_better: Mapping[str, bool] | None = None,
+) -> Report:
     """Group the finished runs and summarise each metric of ``split`` (and cold-start ``part``)."""
     from lego_core.errors import LegoError
 
     finished = [r for r in runs if r.finished]
     unfinished = tuple(str(r.path) for r in runs if not r.finished)
     if not finished:
-        raise LegoError("no finished run to report on (no results.json): "
-                        + (", ".join(unfinished) or "nothing given"))
+        raise LegoError("no finished run to report on (no results.json): " + (", ".join(unfinished) or "nothing given"))
     split = split or default_split(finished)
     without = [str(r.path) for r in finished if not r.metrics(split, part)]
     if without:
         what = f"split {split!r}" + (f" (part {part!r})" if part else "")
-        raise LegoError(f"{len(without)} runs have no {what} in results.json, e.g. {without[0]}; "
-                        "pick one with --split (and --part: cold, warm, history:LABEL)")
+        raise LegoError(
+            f"{len(without)} runs have no {what} in results.json, e.g. {without[0]}; "
+            "pick one with --split (and --part: cold, warm, history:LABEL)"
+        )
     available: list[str] = []
     for run in finished:
         available.extend(k for k in run.metrics(split, part) if k not in available)
     if metrics:
         unknown = [m for m in metrics if m not in available]
         if unknown:
-            raise LegoError(f"--metrics: {', '.join(unknown)} not in the runs' results; they have "
-                            f"{', '.join(available)}")
+            raise LegoError(
+                f"--metrics: {', '.join(unknown)} not in the runs' results; they have {', '.join(available)}"
+            )
         chosen = list(metrics)
     else:
         chosen = available
@@ -256,11 +292,22 @@ def build_report(runs: Sequence[RunRecord], *, split: str | None = None, part: s
         values.setdefault(identity, point)
     ordered = sorted(grouped, key=lambda identity: [_natural(values[identity][k]) for k in keys])
     groups = tuple(
-        Group(values=values[identity], runs=tuple(grouped[identity]),
-              summaries={m: summarise([r.metrics(split, part).get(m) for r in grouped[identity]]) for m in chosen})
-        for identity in ordered)
-    return Report(keys=tuple(keys), groups=groups, metrics=tuple(chosen), split=split, part=part,
-                  higher_is_better={m: (higher_is_better or {}).get(m, True) for m in chosen}, unfinished=unfinished)
+        Group(
+            values=values[identity],
+            runs=tuple(grouped[identity]),
+            summaries={m: summarise([r.metrics(split, part).get(m) for r in grouped[identity]]) for m in chosen},
+        )
+        for identity in ordered
+    )
+    return Report(
+        keys=tuple(keys),
+        groups=groups,
+        metrics=tuple(chosen),
+        split=split,
+        part=part,
+        higher_is_better={m: (higher_is_better or {}).get(m, True) for m in chosen},
+        unfinished=unfinished,
+    )
 
 
 def metric_directions(metrics: Sequence[str], registries: Any) -> dict[str, bool]:

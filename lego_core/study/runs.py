@@ -73,8 +73,9 @@ class RunRecord:
 
 
 def is_run_dir(path: Path) -> bool:
-    return (path / rundir.CONFIG_FILE).is_file() and ((path / rundir.RUN_FILE).is_file()
-                                                      or (path / rundir.RESULTS_FILE).is_file())
+    return (path / rundir.CONFIG_FILE).is_file() and (
+        (path / rundir.RUN_FILE).is_file() or (path / rundir.RESULTS_FILE).is_file()
+    )
 
 
 def _json(path: Path) -> Any:
@@ -108,8 +109,9 @@ def read_run(path: Path) -> RunRecord:
                     steps.append((int(row["step"]), float(row["loss"])))
                 except (KeyError, TypeError, ValueError):
                     continue  # a row cut short by a crash
-    return RunRecord(path=path, config=flatten(config), results=_json(path / rundir.RESULTS_FILE), epochs=epochs,
-                     steps=steps)
+    return RunRecord(
+        path=path, config=flatten(config), results=_json(path / rundir.RESULTS_FILE), epochs=epochs, steps=steps
+    )
 
 
 def find_runs(paths: Iterable[str | Path]) -> list[RunRecord]:
@@ -124,8 +126,10 @@ def find_runs(paths: Iterable[str | Path]) -> list[RunRecord]:
             continue
         below = sorted(p.parent for p in path.rglob(rundir.CONFIG_FILE) if is_run_dir(p.parent))
         if not below:
-            raise LegoError(f"{path}: holds no run directory (a folder with {rundir.CONFIG_FILE} and "
-                            f"{rundir.RUN_FILE}); give run or sweep directories")
+            raise LegoError(
+                f"{path}: holds no run directory (a folder with {rundir.CONFIG_FILE} and "
+                f"{rundir.RUN_FILE}); give run or sweep directories"
+            )
         for run in below:
             found.setdefault(run.resolve(), None)
     return [read_run(p) for p in sorted(found)]

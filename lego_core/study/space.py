@@ -76,8 +76,11 @@ class Range:
             if self.log:
                 return int(round(math.exp(rng.uniform(math.log(self.low), math.log(self.high)))))
             return int(rng.integers(int(self.low), int(self.high) + 1))
-        value = math.exp(rng.uniform(math.log(self.low), math.log(self.high))) if self.log else \
-            rng.uniform(self.low, self.high)
+        value = (
+            math.exp(rng.uniform(math.log(self.low), math.log(self.high)))
+            if self.log
+            else rng.uniform(self.low, self.high)
+        )
         return float(f"{value:.4g}")
 
 
@@ -136,16 +139,20 @@ class SearchSpace:
                 values = {**point, SEED_KEY: seed}
                 name = cell_name({short[k]: v for k, v in point.items()} | {"seed": seed})
                 if name in names:  # two values spelled alike after cleaning: keep both apart
-                    name = f"{name[:MAX_NAME - 9]}-{_digest(values)}"
+                    name = f"{name[: MAX_NAME - 9]}-{_digest(values)}"
                 names.add(name)
                 cells.append(Cell(name=name, values=values))
         return cells
 
     def describe(self) -> dict[str, Any]:
         """Plain data for ``sweep.json``."""
-        return {"grid": {k: list(v) for k, v in self.grid.items()},
-                "ranges": {k: attrs.asdict(r) for k, r in self.ranges.items()},
-                "seeds": list(self.seeds), "samples": self.samples, "search_seed": self.search_seed}
+        return {
+            "grid": {k: list(v) for k, v in self.grid.items()},
+            "ranges": {k: attrs.asdict(r) for k, r in self.ranges.items()},
+            "seeds": list(self.seeds),
+            "samples": self.samples,
+            "search_seed": self.search_seed,
+        }
 
 
 def _digest(values: Mapping[str, Any]) -> str:
@@ -172,7 +179,7 @@ def cell_name(values: Mapping[str, Any]) -> str:
     """``key=value,key=value``, cleaned for a file name, with a hash when longer than 100 characters."""
     name = _UNSAFE.sub("_", ",".join(f"{k}={_spell(v)}" for k, v in values.items()))
     if len(name) > MAX_NAME:
-        name = f"{name[:MAX_NAME - 9]}-{_digest(dict(values))}"
+        name = f"{name[: MAX_NAME - 9]}-{_digest(dict(values))}"
     return name
 
 
@@ -196,12 +203,14 @@ def _flatten(table: Any, prefix: str, leaf: Any, where: str, problems: list[str]
 
 def _range_of(key: str, spec: Any, where: str, problems: list[str]) -> Range | None:
     if not isinstance(spec, dict) or not {"low", "high"} <= set(spec) or set(spec) - {"low", "high", "log"}:
-        problems.append(f"{key}: a range is a table {{low = ..., high = ...}} with an optional log = true, "
-                        f"got {spec!r} @ {where}")
+        problems.append(
+            f"{key}: a range is a table {{low = ..., high = ...}} with an optional log = true, got {spec!r} @ {where}"
+        )
         return None
     low, high, log = spec["low"], spec["high"], spec.get("log", False)
-    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (low, high)) or \
-            not isinstance(log, bool):
+    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (low, high)) or not isinstance(
+        log, bool
+    ):
         problems.append(f"{key}: low and high must be numbers and log a boolean, got {spec!r} @ {where}")
         return None
     if not low < high or (log and low <= 0):
@@ -230,15 +239,24 @@ def parse_range_option(text: str) -> tuple[str, dict[str, Any]]:
     key, sep, spec = text.partition("=")
     parts = spec.strip().split(":")
     if not sep or not key.strip() or len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] != "log"):
-        raise ConfigError(f"--range {text!r}: expected KEY=LOW:HIGH or KEY=LOW:HIGH:log, "
-                          "e.g. --range train.lr=1e-4:1e-2:log")
+        raise ConfigError(
+            f"--range {text!r}: expected KEY=LOW:HIGH or KEY=LOW:HIGH:log, e.g. --range train.lr=1e-4:1e-2:log"
+        )
     low, high = (parse_value(p.strip()) for p in parts[:2])
     return key.strip(), {"low": low, "high": high, "log": len(parts) == 3}
 
 
-def search_space(table: Mapping[str, Any], *, base_seed: int, grid: Sequence[str] = (), ranges: Sequence[str] = (),
-                 seeds: str | None = None, samples: int | None = None, search_seed: int | None = None,
-                 source: str = "experiment") -> SearchSpace:
+def search_space(
+    table: Mapping[str, Any],
+    *,
+    base_seed: int,
+    grid: Sequence[str] = (),
+    ranges: Sequence[str] = (),
+    seeds: str | None = None,
+    samples: int | None = None,
+    search_seed: int | None = None,
+    source: str = "experiment",
+) -> SearchSpace:
     """The space from a ``[sweep]`` table and command-line options (which win key by key).
 
     Every problem is collected and raised once, as a :class:`~lego_core.errors.ConfigError`.
@@ -278,18 +296,23 @@ def search_space(table: Mapping[str, Any], *, base_seed: int, grid: Sequence[str
         problems.append(f"samples must be a whole number >= 0, got {chosen_samples!r} @ $.sweep.samples")
         chosen_samples = 0
     if raw_ranges and not chosen_samples:
-        problems.append(f"{', '.join(sorted(raw_ranges))}: a range is drawn by random search; add --samples K "
-                        "(or [sweep] samples = K)")
+        problems.append(
+            f"{', '.join(sorted(raw_ranges))}: a range is drawn by random search; add --samples K "
+            "(or [sweep] samples = K)"
+        )
     chosen_search_seed = table.get("search_seed", 0) if search_seed is None else search_seed
     if not isinstance(chosen_search_seed, int) or isinstance(chosen_search_seed, bool):
         problems.append(f"search_seed must be an integer, got {chosen_search_seed!r} @ $.sweep.search_seed")
         chosen_search_seed = 0
     seed_list = _seeds(table.get("seeds", 1) if seeds is None else seeds, base_seed, problems)
     if problems:
-        raise ConfigError(f"{source} [sweep]: " + (problems[0] if len(problems) == 1 else
-                                                  f"{len(problems)} problems:\n  - " + "\n  - ".join(problems)))
-    return SearchSpace(grid=values, ranges=parsed_ranges, seeds=seed_list, samples=chosen_samples,
-                       search_seed=chosen_search_seed)
+        raise ConfigError(
+            f"{source} [sweep]: "
+            + (problems[0] if len(problems) == 1 else f"{len(problems)} problems:\n  - " + "\n  - ".join(problems))
+        )
+    return SearchSpace(
+        grid=values, ranges=parsed_ranges, seeds=seed_list, samples=chosen_samples, search_seed=chosen_search_seed
+    )
 
 
 def _seeds(value: Any, base_seed: int, problems: list[str]) -> tuple[int, ...]:

@@ -45,8 +45,9 @@ class Summary:
     values: tuple[float, ...]
 
 
-def bootstrap_interval(values: Sequence[float], level: float = LEVEL, resamples: int = RESAMPLES,
-                       seed: int = SEED) -> tuple[float, float]:
+def bootstrap_interval(
+    values: Sequence[float], level: float = LEVEL, resamples: int = RESAMPLES, seed: int = SEED
+) -> tuple[float, float]:
     """The percentile bootstrap interval of the mean of ``values``, vectorised over resamples."""
     data = np.asarray(values, dtype=np.float64)
     if len(data) == 1:
@@ -66,5 +67,11 @@ def summarise(values: Sequence[float | None]) -> Summary:
         return Summary(mean=nan, std=None, low=nan, high=nan, n=0, values=())
     data = np.asarray(kept)
     low, high = bootstrap_interval(kept)
-    return Summary(mean=float(data.mean()), std=float(data.std(ddof=1)) if len(kept) > 1 else None,
-                   low=low, high=high, n=len(kept), values=kept)
+    return Summary(
+        mean=float(data.mean()),
+        std=float(data.std(ddof=1)) if len(kept) > 1 else None,
+        low=low,
+        high=high,
+        n=len(kept),
+        values=kept,
+    )

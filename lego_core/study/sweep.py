@@ -106,8 +106,18 @@ class Sweep:
         host: the plugin host cells are checked with.
     """
 
-    def __init__(self, experiment: Path, folder: Path, space: SearchSpace, data: dict[str, Any], *, jobs: int = 1,
-                 device: str | None = None, host: PluginHost | None = None, overrides: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        experiment: Path,
+        folder: Path,
+        space: SearchSpace,
+        data: dict[str, Any],
+        *,
+        jobs: int = 1,
+        device: str | None = None,
+        host: PluginHost | None = None,
+        overrides: Sequence[str] = (),
+    ) -> None:
         self.experiment = Path(experiment)
         self.folder = Path(folder)
         self.space = space
@@ -119,10 +129,21 @@ class Sweep:
         self._interrupted = False
 
     @classmethod
-    def from_toml(cls, path: str | Path, *, grid: Sequence[str] = (), ranges: Sequence[str] = (),
-                  seeds: str | None = None, samples: int | None = None, search_seed: int | None = None,
-                  jobs: int | None = None, output: str | Path | None = None, overrides: Sequence[str] = (),
-                  device: str | None = None, host: PluginHost | None = None) -> Sweep:
+    def from_toml(
+        cls,
+        path: str | Path,
+        *,
+        grid: Sequence[str] = (),
+        ranges: Sequence[str] = (),
+        seeds: str | None = None,
+        samples: int | None = None,
+        search_seed: int | None = None,
+        jobs: int | None = None,
+        output: str | Path | None = None,
+        overrides: Sequence[str] = (),
+        device: str | None = None,
+        host: PluginHost | None = None,
+    ) -> Sweep:
         """The sweep of an experiment file: its ``[sweep]`` table, then these options (which win)."""
         path = Path(path)
         if path.is_dir():
@@ -135,8 +156,16 @@ class Sweep:
         base_seed = data.get("train", {}).get("seed", 2023) if isinstance(data.get("train"), dict) else 2023
         if not isinstance(base_seed, int) or isinstance(base_seed, bool):
             raise ConfigError(f"{path}: train.seed must be an integer, got {base_seed!r} @ $.train.seed")
-        space = search_space(table, base_seed=base_seed, grid=grid, ranges=ranges, seeds=seeds, samples=samples,
-                             search_seed=search_seed, source=str(path))
+        space = search_space(
+            table,
+            base_seed=base_seed,
+            grid=grid,
+            ranges=ranges,
+            seeds=seeds,
+            samples=samples,
+            search_seed=search_seed,
+            source=str(path),
+        )
         chosen_jobs = table.get("jobs", 1) if jobs is None else jobs
         if not isinstance(chosen_jobs, int) or isinstance(chosen_jobs, bool) or chosen_jobs < 1:
             raise ConfigError(f"{path} [sweep]: jobs must be a whole number >= 1, got {chosen_jobs!r} @ $.sweep.jobs")
@@ -169,8 +198,9 @@ class Sweep:
                 threads = self._threads(cell, data)
                 if threads is not None:
                     set_dotted(data, THREADS_KEY, threads)
-                experiment = Experiment.from_dict(data, host=self.host, base_dir=self.experiment.parent.resolve(),
-                                                  name=cell.name)
+                experiment = Experiment.from_dict(
+                    data, host=self.host, base_dir=self.experiment.parent.resolve(), name=cell.name
+                )
                 experiment.bind(self.device)
             except LegoError as err:
                 problems.append((cell.name, str(err).removeprefix(f"{cell.name}: ")))
@@ -181,14 +211,24 @@ class Sweep:
                 try:
                     recorded = json.loads((run_dir / rundir.RUN_FILE).read_text())["config"]
                 except (OSError, ValueError, KeyError):
-                    problems.append((cell.name, f"{run_dir} holds a run without a readable {rundir.RUN_FILE}; "
-                                                "move it away or give another --output"))
+                    problems.append(
+                        (
+                            cell.name,
+                            f"{run_dir} holds a run without a readable {rundir.RUN_FILE}; "
+                            "move it away or give another --output",
+                        )
+                    )
                     continue
                 wanted = experiment.resolved.to_dict(qualified=True)
                 changed = changed_keys(recorded, wanted)
                 if changed:
-                    problems.append((cell.name, f"{run_dir} was run with another config ({'; '.join(changed)}); "
-                                                "give another --output, or move that directory away to re-run it"))
+                    problems.append(
+                        (
+                            cell.name,
+                            f"{run_dir} was run with another config ({'; '.join(changed)}); "
+                            "give another --output, or move that directory away to re-run it",
+                        )
+                    )
                     continue
                 if state == "done" and any(_get(recorded, k) != _get(wanted, k) for k in EXTENDING_KEYS):
                     state = "resume"  # more epochs (or patience) asked of a finished cell: continue it
@@ -203,8 +243,10 @@ class Sweep:
         console = console or Console(quiet=True)
         planned = self.plan()
         self.folder.mkdir(parents=True, exist_ok=True)
-        with file_lock(self.folder / ".lock", blocking=False, what=f"the sweep directory {self.folder}"), \
-                open(self.folder / SWEEP_LOG, "a", encoding="utf-8") as log:
+        with (
+            file_lock(self.folder / ".lock", blocking=False, what=f"the sweep directory {self.folder}"),
+            open(self.folder / SWEEP_LOG, "a", encoding="utf-8") as log,
+        ):
             self._write_manifest(planned)
 
             def say(text: str) -> None:
@@ -215,14 +257,25 @@ class Sweep:
             done = [p.cell.name for p in planned if p.state == "done"]
             todo = [p for p in planned if p.state != "done"]
             threads = {p.threads for p in todo if p.threads is not None}
-            say(f"sweep {self.folder}: {len(planned)} cells; {len(done)} done, "
+            say(
+                f"sweep {self.folder}: {len(planned)} cells; {len(done)} done, "
                 f"{sum(p.state == 'resume' for p in todo)} to resume, {sum(p.state == 'new' for p in todo)} to run; "
                 f"{self.jobs} worker{'s' if self.jobs > 1 else ''}"
-                + (f", {min(threads)} thread{'s' if min(threads) > 1 else ''} each" if threads else ""))
+                + (f", {min(threads)} thread{'s' if min(threads) > 1 else ''} each" if threads else "")
+            )
             outcomes: list[CellOutcome] = []
-            tasks = [CellTask(name=p.cell.name, data=p.data, base_dir=str(self.experiment.parent.resolve()),
-                              run_dir=str(p.run_dir), resume=p.state == "resume", threads=p.threads,
-                              device=self.device) for p in todo]
+            tasks = [
+                CellTask(
+                    name=p.cell.name,
+                    data=p.data,
+                    base_dir=str(self.experiment.parent.resolve()),
+                    run_dir=str(p.run_dir),
+                    resume=p.state == "resume",
+                    threads=p.threads,
+                    device=self.device,
+                )
+                for p in todo
+            ]
 
             def finished(outcome: CellOutcome, running: int, waiting: int) -> None:
                 outcomes.append(outcome)
@@ -242,22 +295,30 @@ class Sweep:
             interrupted = interrupted or self._interrupted or any(o.stopped for o in outcomes)
             failed = [o for o in outcomes if o.error is not None and not o.stopped]
             if interrupted:
-                say(f"interrupted: {len(done) + len(outcomes) - len(failed)} of {len(planned)} cells done; "
-                    "run the same command again to continue")
+                say(
+                    f"interrupted: {len(done) + len(outcomes) - len(failed)} of {len(planned)} cells done; "
+                    "run the same command again to continue"
+                )
             else:
-                say(f"sweep finished: {len(planned) - len(failed)} of {len(planned)} cells done"
-                    + (f", {len(failed)} failed" if failed else "") + f" ({self.folder})")
+                say(
+                    f"sweep finished: {len(planned) - len(failed)} of {len(planned)} cells done"
+                    + (f", {len(failed)} failed" if failed else "")
+                    + f" ({self.folder})"
+                )
         return SweepResult(folder=self.folder, outcomes=outcomes, skipped=done, interrupted=interrupted)
 
     def _write_manifest(self, planned: list[PlannedCell]) -> None:
-        atomic.write_json(self.folder / MANIFEST, {
-            "experiment": str(self.experiment.resolve()),
-            "overrides": self.overrides,
-            "lego_version": lego_core.__version__,
-            "jobs": self.jobs,
-            "space": self.space.describe(),
-            "cells": [{"name": p.cell.name, "values": dict(p.cell.values)} for p in planned],
-        })
+        atomic.write_json(
+            self.folder / MANIFEST,
+            {
+                "experiment": str(self.experiment.resolve()),
+                "overrides": self.overrides,
+                "lego_version": lego_core.__version__,
+                "jobs": self.jobs,
+                "space": self.space.describe(),
+                "cells": [{"name": p.cell.name, "values": dict(p.cell.values)} for p in planned],
+            },
+        )
 
     @contextlib.contextmanager
     def _note_interrupts(self) -> Iterator[None]:
@@ -288,8 +349,12 @@ class Sweep:
 
     def _run_in_workers(self, tasks: list[CellTask], finished: Any) -> None:
         context = multiprocessing.get_context("spawn")  # a fresh interpreter per worker: nothing inherited
-        with cf.ProcessPoolExecutor(max_workers=min(self.jobs, len(tasks)), mp_context=context,
-                                    initializer=start_worker, initargs=(os.getpid(),)) as pool:
+        with cf.ProcessPoolExecutor(
+            max_workers=min(self.jobs, len(tasks)),
+            mp_context=context,
+            initializer=start_worker,
+            initargs=(os.getpid(),),
+        ) as pool:
             futures = {pool.submit(run_cell, task): task for task in tasks}
             pending = set(futures)
             try:
@@ -301,9 +366,13 @@ class Sweep:
                     try:
                         outcome = future.result()
                     except cf.process.BrokenProcessPool:
-                        outcome = CellOutcome(name=futures[future].name, results=None, seconds=0.0,
-                                              error="its worker process died (killed, or out of memory?); "
-                                                    "run the same command again to resume it")
+                        outcome = CellOutcome(
+                            name=futures[future].name,
+                            results=None,
+                            seconds=0.0,
+                            error="its worker process died (killed, or out of memory?); "
+                            "run the same command again to resume it",
+                        )
                     finished(outcome, running, len(pending) - running)
             except KeyboardInterrupt:
                 # a Ctrl-C reaches the workers too (one process group); one sent to this process alone is
@@ -347,5 +416,6 @@ def _summarise(problems: list[tuple[str, str]], cells: int, source: Path) -> str
     for message, names in by_message.items():
         who = f"all {cells} cells" if len(names) == cells else ", ".join(names)
         lines.append(f"{who}: {message}".replace("\n  - ", "\n      - "))
-    return f"{source}: the sweep cannot start; " + (lines[0] if len(lines) == 1 else
-                                                    f"{len(lines)} problems:\n  - " + "\n  - ".join(lines))
+    return f"{source}: the sweep cannot start; " + (
+        lines[0] if len(lines) == 1 else f"{len(lines)} problems:\n  - " + "\n  - ".join(lines)
+    )

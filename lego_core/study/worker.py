@@ -79,13 +79,15 @@ def run_cell(task: CellTask) -> CellOutcome:
         results = run.execute()
         return CellOutcome(name=task.name, results=results, error=None, seconds=time.perf_counter() - started)
     except Stopped as err:  # the run's own signal handler saved a checkpoint first
-        return CellOutcome(name=task.name, results=None, error=str(err), seconds=time.perf_counter() - started,
-                           stopped=True)
+        return CellOutcome(
+            name=task.name, results=None, error=str(err), seconds=time.perf_counter() - started, stopped=True
+        )
     except LegoError as err:
         return CellOutcome(name=task.name, results=None, error=str(err), seconds=time.perf_counter() - started)
     except Exception:  # a bug in lego or a plugin: keep the whole traceback
-        return CellOutcome(name=task.name, results=None, error=traceback.format_exc(),
-                           seconds=time.perf_counter() - started)
+        return CellOutcome(
+            name=task.name, results=None, error=traceback.format_exc(), seconds=time.perf_counter() - started
+        )
 
 
 def _exit_now() -> None:

@@ -58,24 +58,35 @@ def test_version_lists_the_core_and_every_plugin_distribution(capsys):
 
 def _imported_by(*argv: str) -> set[str]:
     """The modules a fresh ``python -m lego_core.cli.main ARGV`` imports."""
-    code = ("import sys, runpy; sys.argv = ['lego', *sys.argv[1:]]\n"
-            "try:\n    runpy.run_module('lego_core.cli.main', run_name='__main__')\n"
-            "except SystemExit:\n    pass\n"
-            "print('\\n'.join(sorted(sys.modules)), file=sys.stderr)")
+    code = (
+        "import sys, runpy; sys.argv = ['lego', *sys.argv[1:]]\n"
+        "try:\n    runpy.run_module('lego_core.cli.main', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "print('\\n'.join(sorted(sys.modules)), file=sys.stderr)"
+    )
     done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return set(done.stderr.split())
 
 
-@pytest.mark.parametrize("argv", [["--version"], ["--help"], ["plugins"], ["list", "processor"]],
-                         ids=lambda a: " ".join(a))
+@pytest.mark.parametrize(
+    "argv", [["--version"], ["--help"], ["plugins"], ["list", "processor"]], ids=lambda a: " ".join(a)
+)
 def test_light_commands_import_no_torch_and_no_brick(argv):
     modules = _imported_by(*argv)
     assert "torch" not in modules
-    bricks = {m for m in modules if m.startswith(("lego_text.", "lego_ctr.", "lego_llm.", "lego_core.builtins.id",
-                                                   "lego_core.model"))}
-    assert bricks <= {"lego_text.plugin", "lego_ctr.plugin", "lego_llm.plugin", "lego_llm.commands",
-                      "lego_llm.families"}, bricks
+    bricks = {
+        m
+        for m in modules
+        if m.startswith(("lego_text.", "lego_ctr.", "lego_llm.", "lego_core.builtins.id", "lego_core.model"))
+    }
+    assert bricks <= {
+        "lego_text.plugin",
+        "lego_ctr.plugin",
+        "lego_llm.plugin",
+        "lego_llm.commands",
+        "lego_llm.families",
+    }, bricks
 
 
 def test_version_loads_no_plugin_module():
@@ -91,8 +102,9 @@ def test_no_command_prints_help(capsys):
         assert command in out
 
 
-@pytest.mark.parametrize("command", ["run", "eval", "list", "plugins", "data", "data prepare", "data synth",
-                                     "data info", "data list"])
+@pytest.mark.parametrize(
+    "command", ["run", "eval", "list", "plugins", "data", "data prepare", "data synth", "data info", "data list"]
+)
 def test_help_of_every_subcommand(capsys, command):
     with pytest.raises(SystemExit) as exit_:
         main([*command.split(), "--help"])
@@ -119,11 +131,24 @@ def test_usage_error_exits_2(capsys):
 def test_list_json_has_the_builtins_from_core(capsys):
     rows = json.loads(run_ok(capsys, "list", "--json"))
     core = {(r["kind"], r["name"]) for r in rows if r["plugin"] == "core"}
-    assert {("content", "id"), ("behavior", "mean"), ("predictor", "dot"), ("processor", "synthetic"),
-            ("metric", "auc"), ("metric", "gauc"), ("metric", "ndcg")} <= core
+    assert {
+        ("content", "id"),
+        ("behavior", "mean"),
+        ("predictor", "dot"),
+        ("processor", "synthetic"),
+        ("metric", "auc"),
+        ("metric", "gauc"),
+        ("metric", "ndcg"),
+    } <= core
     dot = next(r for r in rows if r["qualified"] == "core:dot")
-    assert dot == {"name": "dot", "kind": "predictor", "plugin": "core", "distribution": "lego-core",
-                   "qualified": "core:dot", "doc": "score[b, k] = <user[b], candidates[b, k]>."}  # text, not RST
+    assert dot == {
+        "name": "dot",
+        "kind": "predictor",
+        "plugin": "core",
+        "distribution": "lego-core",
+        "qualified": "core:dot",
+        "doc": "score[b, k] = <user[b], candidates[b, k]>.",
+    }  # text, not RST
 
 
 def test_list_one_kind(capsys):
@@ -136,8 +161,13 @@ def test_list_one_kind(capsys):
 
 def test_plugins_json_and_table(capsys):
     rows = {r["name"]: r for r in json.loads(run_ok(capsys, "plugins", "--json"))}
-    assert rows["core"] == {"name": "core", "distribution": "lego-core", "version": lego_core.__version__,
-                            "status": "ok", "error": None}
+    assert rows["core"] == {
+        "name": "core",
+        "distribution": "lego-core",
+        "version": lego_core.__version__,
+        "status": "ok",
+        "error": None,
+    }
     out = run_ok(capsys, "plugins")
     assert "lego-core" in out and "ok" in out
 
@@ -198,7 +228,8 @@ def test_a_plugin_failing_to_register_is_a_one_line_warning_and_lego_goes_on(cap
     out, err = capsys.readouterr()
     assert [r["name"] for r in json.loads(out)] == ["dot"]
     assert err.splitlines() == [
-        f"warning: lego plugin 'failing' (lego-failing 0.3, lego-core {lego_core.__version__}) failed to load and is ignored: "
+        f"warning: lego plugin 'failing' (lego-failing 0.3, lego-core {lego_core.__version__}) failed to load and is "
+        f"ignored: "
         "lego_register_predictors() failed: ImportError: no module named 'torch_geometric'"
     ]
 
@@ -219,15 +250,37 @@ def test_lego_plugins_check_shows_the_failure_instead_of_warning(capsys, failing
 
 
 def test_data_synth_then_info(capsys, tmp_path):
-    out = run_ok(capsys, "data", "synth", "--out", str(tmp_path / "synth"), "--set", "num_items=120",
-                 "--set", "num_users=30", "--set", "impressions_per_user=2")
+    out = run_ok(
+        capsys,
+        "data",
+        "synth",
+        "--out",
+        str(tmp_path / "synth"),
+        "--set",
+        "num_items=120",
+        "--set",
+        "num_users=30",
+        "--set",
+        "impressions_per_user=2",
+    )
     assert f"wrote {tmp_path / 'synth'}" in out
     info = json.loads(run_ok(capsys, "data", "info", str(tmp_path / "synth"), "--json"))
     assert info["processor"] == "synthetic" and info["options"]["num_items"] == 120
     assert info["tables"]["items"]["rows"] == 120 and info["tables"]["users"]["rows"] == 30
     assert {"train", "valid", "test"} <= set(info["tables"])
-    out = run_ok(capsys, "data", "synth", "--out", str(tmp_path / "synth"), "--set", "num_items=120",
-                 "--set", "num_users=30", "--set", "impressions_per_user=2")
+    out = run_ok(
+        capsys,
+        "data",
+        "synth",
+        "--out",
+        str(tmp_path / "synth"),
+        "--set",
+        "num_items=120",
+        "--set",
+        "num_users=30",
+        "--set",
+        "impressions_per_user=2",
+    )
     assert "up to date" in out
     assert "items" in run_ok(capsys, "data", "info", str(tmp_path / "synth"))
 
@@ -289,8 +342,21 @@ def test_run_prints_a_table_and_writes_results_then_eval(capsys, tmp_path, exper
 
 
 def test_run_json_keeps_stdout_for_the_json(capsys, tmp_path, experiment_file):
-    code = main(["run", str(experiment_file), "--output", str(tmp_path), "--json", "--set", 'train.metrics=["auc"]',
-                 "--set", "train.monitor=auc", "--set", 'train.eval_splits=["test"]'])
+    code = main(
+        [
+            "run",
+            str(experiment_file),
+            "--output",
+            str(tmp_path),
+            "--json",
+            "--set",
+            'train.metrics=["auc"]',
+            "--set",
+            "train.monitor=auc",
+            "--set",
+            'train.eval_splits=["test"]',
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 0
     results = json.loads(out)  # the whole of stdout
@@ -300,16 +366,20 @@ def test_run_json_keeps_stdout_for_the_json(capsys, tmp_path, experiment_file):
 
 def test_run_without_experiment(capsys):
     assert run_user_error(capsys, "run") == (
-        "error: lego run needs an experiment file (lego run experiment.toml) or --resume RUN_DIR")
+        "error: lego run needs an experiment file (lego run experiment.toml) or --resume RUN_DIR"
+    )
 
 
 def test_run_missing_file(capsys, tmp_path):
-    assert run_user_error(capsys, "run", str(tmp_path / "nope.toml")) == f"error: {tmp_path / 'nope.toml'}: no such file"
+    assert (
+        run_user_error(capsys, "run", str(tmp_path / "nope.toml")) == f"error: {tmp_path / 'nope.toml'}: no such file"
+    )
 
 
 def test_run_config_error_names_file_and_key(capsys, tmp_path, experiment_file):
-    line = run_user_error(capsys, "run", str(experiment_file), "--set", "model.hidden_size=wide",
-                          "--output", str(tmp_path))
+    line = run_user_error(
+        capsys, "run", str(experiment_file), "--set", "model.hidden_size=wide", "--output", str(tmp_path)
+    )
     assert line == f"error: {experiment_file}: wrong type: got str 'wide', expected int @ $.model.hidden_size"
     assert list(tmp_path.iterdir()) == []  # nothing written
 
@@ -342,16 +412,30 @@ def test_installed_console_script_exits_2_with_one_line(tmp_path):
 
 def test_shell_completion_through_argcomplete(tmp_path):
     pytest.importorskip("argcomplete")
-    env = dict(os.environ, _ARGCOMPLETE="1", _ARGCOMPLETE_IFS="\n", COMP_LINE="lego li", COMP_POINT="7",
-               _ARGCOMPLETE_STDOUT_FILENAME=str(tmp_path / "completions"))
+    env = dict(
+        os.environ,
+        _ARGCOMPLETE="1",
+        _ARGCOMPLETE_IFS="\n",
+        COMP_LINE="lego li",
+        COMP_POINT="7",
+        _ARGCOMPLETE_STDOUT_FILENAME=str(tmp_path / "completions"),
+    )
     done = subprocess.run([sys.executable, "-m", "lego"], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "list" in (tmp_path / "completions").read_text().split()
 
 
 def test_output_that_is_not_a_terminal_never_wraps_a_metric_line(capsys, tmp_path, experiment_file):
-    out = run_ok(capsys, "run", str(experiment_file), "--output", str(tmp_path),
-                 "--set", 'train.metrics=["auc", "gauc", "mrr", "ndcg@5", "ndcg@10", "hit@5", "recall@10"]',
-                 "--set", "train.monitor=auc")
+    out = run_ok(
+        capsys,
+        "run",
+        str(experiment_file),
+        "--output",
+        str(tmp_path),
+        "--set",
+        'train.metrics=["auc", "gauc", "mrr", "ndcg@5", "ndcg@10", "hit@5", "recall@10"]',
+        "--set",
+        "train.monitor=auc",
+    )
     epoch = [line for line in out.splitlines() if line.startswith("epoch 1:")]
     assert len(epoch) == 1 and "recall@10=" in epoch[0]

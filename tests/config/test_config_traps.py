@@ -33,8 +33,11 @@ def depot(tmp_path_factory):
 
 
 def experiment(depot, **model):
-    return {"data": {"path": str(depot), "item_attributes": ["title", "category"], "max_history": 8, "max_length": 8},
-            "model": model, "train": {"epochs": 1, "batch_size": 8, "max_steps_per_epoch": 1, "device": "cpu"}}
+    return {
+        "data": {"path": str(depot), "item_attributes": ["title", "category"], "max_history": 8, "max_length": 8},
+        "model": model,
+        "train": {"epochs": 1, "batch_size": 8, "max_steps_per_epoch": 1, "device": "cpu"},
+    }
 
 
 def _needs_a_model(preset: str) -> bool:
@@ -51,9 +54,12 @@ def causal_lm(tmp_path_factory):
 
 @pytest.mark.parametrize("preset", PRESETS)
 def test_every_preset_builds_without_item_content(depot, preset, request):
-    chosen = [f'model.predictor_options.model="{request.getfixturevalue("causal_lm")}"'] if _needs_a_model(preset) else []
-    exp = Experiment.from_dict(experiment(depot), host=HOST,
-                               overrides=[f"model.preset={preset}", "model.use_item_content=false", *chosen])
+    chosen = (
+        [f'model.predictor_options.model="{request.getfixturevalue("causal_lm")}"'] if _needs_a_model(preset) else []
+    )
+    exp = Experiment.from_dict(
+        experiment(depot), host=HOST, overrides=[f"model.preset={preset}", "model.use_item_content=false", *chosen]
+    )
     model_config = exp.resolved.config.model
     assert exp.resolved.bricks["content"].entry.qualified == "core:id"
     assert model_config.content == "id" and model_config.content_options == {}
@@ -69,8 +75,12 @@ def test_every_preset_builds_without_item_content(depot, preset, request):
 
 def test_the_nrms_id_baseline_trains_and_its_config_says_what_was_dropped(depot, tmp_path):
     pytest.importorskip("lego_text")
-    exp = Experiment.from_dict(experiment(depot), overrides=["model.preset=nrms", "model.use_item_content=false"],
-                               host=HOST, name="nrms-id-baseline")
+    exp = Experiment.from_dict(
+        experiment(depot),
+        overrides=["model.preset=nrms", "model.use_item_content=false"],
+        host=HOST,
+        name="nrms-id-baseline",
+    )
     note = exp.resolved.notes[0]
     assert "'attention' is replaced by \"id\"" in note
     assert "content_options (attention_dim, dropout, embedding_dim, num_heads) are dropped" in note
@@ -82,8 +92,9 @@ def test_the_nrms_id_baseline_trains_and_its_config_says_what_was_dropped(depot,
 
 
 def test_explicit_content_id_keeps_its_options(depot):
-    resolved = resolve(experiment(depot, content="id", use_item_content=False,
-                                  content_options={"freeze": False}), REGISTRIES)
+    resolved = resolve(
+        experiment(depot, content="id", use_item_content=False, content_options={"freeze": False}), REGISTRIES
+    )
     assert resolved.config.model.content_options == {"freeze": False} and resolved.notes == ()
 
 
@@ -95,13 +106,16 @@ def test_options_for_the_replaced_operator_are_no_error_but_a_wrong_key_for_id_s
         resolve(experiment(depot, content="id", content_options={"attention_dim": 8}), REGISTRIES)
 
 
-@pytest.mark.parametrize(("train", "monitor"), [
-    ({"metrics": ["auc", "logloss"]}, "auc"),
-    ({"metrics": ["logloss", "auc"]}, "logloss"),
-    ({"metrics": ["core:auc", "logloss"]}, "auc"),  # results are keyed by the metric's key
-    ({}, "gauc"),  # neither set: the defaults
-    ({"metrics": ["auc", "gauc"], "monitor": "gauc"}, "gauc"),  # an explicit monitor wins
-])
+@pytest.mark.parametrize(
+    ("train", "monitor"),
+    [
+        ({"metrics": ["auc", "logloss"]}, "auc"),
+        ({"metrics": ["logloss", "auc"]}, "logloss"),
+        ({"metrics": ["core:auc", "logloss"]}, "auc"),  # results are keyed by the metric's key
+        ({}, "gauc"),  # neither set: the defaults
+        ({"metrics": ["auc", "gauc"], "monitor": "gauc"}, "gauc"),  # an explicit monitor wins
+    ],
+)
 def test_monitor_defaults_to_the_first_metric(depot, train, monitor):
     data = experiment(depot)
     data["train"] = train

@@ -71,7 +71,9 @@ def test_validator_message_names_the_choices_and_the_field():
         "'mode' must be in ['mean', 'max'] (got 'sum') @ $.model.content_options.mode"
     ]
     assert problems_of({"window_size": 0}) == ["'window_size' must be > 0: 0 @ $.model.content_options.window_size"]
-    assert problems_of({"window_size": 4}) == ["window_size must be odd (got 4); try 3 @ $.model.content_options.window_size"]
+    assert problems_of({"window_size": 4}) == [
+        "window_size must be odd (got 4); try 3 @ $.model.content_options.window_size"
+    ]
 
 
 def test_every_problem_of_a_whole_experiment_at_once():
@@ -98,11 +100,18 @@ def test_every_problem_of_a_whole_experiment_at_once():
         ({}, "required key missing @ $.data"),
         ({"data": "d"}, "wrong type: got str 'd', expected a table @ $.data"),
         ({"data": {"path": "d"}, "model": ["id"]}, "wrong type: got list ['id'], expected a table @ $.model"),
-        ({"data": {"path": "d", "max_lengths": "64"}}, "wrong type: got str '64', expected a table @ $.data.max_lengths"),
-        ({"data": {"path": "d", "max_lengths": {"abstract": 6.5}}},
-         "wrong type: got float 6.5, expected int @ $.data.max_lengths['abstract']"),
-        ({"data": {"path": "d"}, "modle": {}}, "unknown key 'modle' (did you mean 'model'?); known keys: data, model, "
-                                              "train @ $"),
+        (
+            {"data": {"path": "d", "max_lengths": "64"}},
+            "wrong type: got str '64', expected a table @ $.data.max_lengths",
+        ),
+        (
+            {"data": {"path": "d", "max_lengths": {"abstract": 6.5}}},
+            "wrong type: got float 6.5, expected int @ $.data.max_lengths['abstract']",
+        ),
+        (
+            {"data": {"path": "d"}, "modle": {}},
+            "unknown key 'modle' (did you mean 'model'?); known keys: data, model, train @ $",
+        ),
     ],
     ids=["no-data", "data-not-a-table", "model-not-a-table", "options-not-a-table", "dict-value", "unknown-table"],
 )
@@ -146,6 +155,9 @@ class FieldsConfig:
 
 def test_homogeneous_tuples_take_arrays_but_not_strings():
     assert structure({"fields": ["title", "abstract"]}, FieldsConfig, "$") == (
-        FieldsConfig(fields=("title", "abstract")), [])
+        FieldsConfig(fields=("title", "abstract")),
+        [],
+    )
     assert problems_of({"fields": "title"}, FieldsConfig, "$.p") == [
-        "wrong type: got str 'title', expected tuple[str, ...] @ $.p.fields"]
+        "wrong type: got str 'title', expected tuple[str, ...] @ $.p.fields"
+    ]

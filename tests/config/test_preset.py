@@ -26,8 +26,9 @@ def test_from_toml_reads_header_and_tables(tmp_path):
     preset = Preset.from_toml(path)
     assert preset.name == "nrms" and preset.description.startswith("NRMS:")
     assert preset.paper == "Wu et al., EMNLP 2019. https://aclanthology.org/D19-1671/"
-    assert preset.tables == {"model": {"content": "attention", "behavior": "attention",
-                                       "content_options": {"num_heads": 16}}}
+    assert preset.tables == {
+        "model": {"content": "attention", "behavior": "attention", "content_options": {"num_heads": 16}}
+    }
 
 
 def test_from_toml_description_and_paper_are_optional(tmp_path):
@@ -42,9 +43,14 @@ def test_from_toml_description_and_paper_are_optional(tmp_path):
         ("[model]\ncontent = 'cnn'\n", "a preset file needs a [preset] table with at least `name`"),
         ("[preset]\ndescription = 'x'\n", "a preset file needs a [preset] table with at least `name`"),
         ("preset = 'x'\n", "a preset file needs a [preset] table with at least `name`"),
-        ("[preset]\nname = 'x'\n[modle]\ncontent = 'cnn'\n",
-         "unknown table(s) ['modle']; a preset may set data, model, train"),
-        ("[preset]\nname = 'x'\nauthor = 'me'\n", "unknown key(s) ['author'] in [preset]; allowed: name, description, paper"),
+        (
+            "[preset]\nname = 'x'\n[modle]\ncontent = 'cnn'\n",
+            "unknown table(s) ['modle']; a preset may set data, model, train",
+        ),
+        (
+            "[preset]\nname = 'x'\nauthor = 'me'\n",
+            "unknown key(s) ['author'] in [preset]; allowed: name, description, paper",
+        ),
         ("[preset\nname = 'x'\n", "invalid TOML"),
     ],
     ids=["no-header", "no-name", "header-not-a-table", "unknown-table", "unknown-header-key", "invalid-toml"],
@@ -64,8 +70,10 @@ def test_from_toml_missing_file(tmp_path):
 
 
 def test_merge_under_explicit_wins_and_tables_merge():
-    base = {"model": {"content": "cnn", "hidden_size": 64, "content_options": {"num_filters": 300, "window_size": 3}},
-            "train": {"epochs": 5}}
+    base = {
+        "model": {"content": "cnn", "hidden_size": 64, "content_options": {"num_filters": 300, "window_size": 3}},
+        "train": {"epochs": 5},
+    }
     explicit = {"model": {"hidden_size": 128, "content_options": {"window_size": 5}}, "data": {"path": "d"}}
     merged = merge_under(base, explicit)
     assert merged == {
@@ -88,8 +96,9 @@ def test_merge_under_a_value_replaces_a_table_and_back():
 
 def test_a_preset_declares_the_distributions_it_needs(tmp_path):
     path = tmp_path / "p.toml"
-    path.write_text('[preset]\nname = "p"\nrequires = ["lego-core", "lego-not-installed-anywhere"]\n\n[model]\n'
-                    'content = "id"\n')
+    path.write_text(
+        '[preset]\nname = "p"\nrequires = ["lego-core", "lego-not-installed-anywhere"]\n\n[model]\ncontent = "id"\n'
+    )
     preset = Preset.from_toml(path)
     assert preset.requires == ("lego-core", "lego-not-installed-anywhere")
     assert preset.missing() == ["lego-not-installed-anywhere"]
@@ -108,14 +117,22 @@ def test_an_experiment_naming_a_preset_with_unmet_requirements_gets_the_install_
     class Plugin:
         @hookimpl
         def lego_register_presets(self):
-            return [Preset(name="needy", description="", tables={"model": {"content": "id"}},
-                           requires=("lego-not-installed-anywhere",))]
+            return [
+                Preset(
+                    name="needy",
+                    description="",
+                    tables={"model": {"content": "id"}},
+                    requires=("lego-not-installed-anywhere",),
+                )
+            ]
 
     host = PluginHost(modules=[("needy", Plugin())], entry_points=False)
     with pytest.raises(ConfigError) as err:
         resolve({"data": {"path": "/d"}, "model": {"preset": "needy"}}, Registries(host), source="exp.toml")
-    assert str(err.value) == ("exp.toml [model] preset = 'needy' needs lego-not-installed-anywhere, which is not "
-                              "installed: pip install lego-not-installed-anywhere")
+    assert str(err.value) == (
+        "exp.toml [model] preset = 'needy' needs lego-not-installed-anywhere, which is not "
+        "installed: pip install lego-not-installed-anywhere"
+    )
 
 
 def test_every_installed_preset_declares_the_plugins_its_bricks_come_from():
@@ -130,5 +147,6 @@ def test_every_installed_preset_declares_the_plugins_its_bricks_come_from():
         for kind in ("content", "behavior", "predictor"):
             if model.get(kind) and model[kind] in registries[kind_named(kind)]:
                 source = registries[kind_named(kind)].get(model[kind]).distribution
-                assert source in {entry.distribution, "lego-core", *entry.obj.requires}, \
+                assert source in {entry.distribution, "lego-core", *entry.obj.requires}, (
                     f"preset {entry.qualified} names {kind} {model[kind]!r} of {source}: add it to [preset] requires"
+                )

@@ -51,11 +51,19 @@ class ClickPredictor(Predictor):
     tasks = frozenset({"ranking"})
 
 
-TINY = Preset(name="tiny", description="a tiny recipe", tables={
-    "model": {"content": "words", "hidden_size": 32, "neg_count": 2,
-              "content_options": {"embedding_dim": 4, "dropout": 0.2}},
-    "train": {"epochs": 3, "metrics": ["auc"], "monitor": "auc"},
-})
+TINY = Preset(
+    name="tiny",
+    description="a tiny recipe",
+    tables={
+        "model": {
+            "content": "words",
+            "hidden_size": 32,
+            "neg_count": 2,
+            "content_options": {"embedding_dim": 4, "dropout": 0.2},
+        },
+        "train": {"epochs": 3, "metrics": ["auc"], "monitor": "auc"},
+    },
+)
 
 
 class BricksPlugin:
@@ -103,7 +111,10 @@ def error_of(data, registries, **kw) -> str:
 def test_defaults_resolve_to_the_builtin_bricks(registries):
     resolved = resolve(experiment(), registries)
     assert {k: b.entry.qualified for k, b in resolved.bricks.items()} == {
-        "content": "core:id", "behavior": "core:mean", "predictor": "core:dot"}
+        "content": "core:id",
+        "behavior": "core:mean",
+        "predictor": "core:dot",
+    }
     assert resolved.bricks["content"].options == IDConfig()
     assert resolved.bricks["behavior"].options == NoOptions()
     assert [m.key for m in resolved.metrics] == ["auc", "gauc", "mrr", "ndcg@5", "ndcg@10"]
@@ -111,8 +122,9 @@ def test_defaults_resolve_to_the_builtin_bricks(registries):
 
 
 def test_brick_options_table_is_structured_into_the_bricks_options(registries):
-    resolved = resolve(experiment(model={"content": "bricks:words", "content_options": {"embedding_dim": 16}}),
-                       registries)
+    resolved = resolve(
+        experiment(model={"content": "bricks:words", "content_options": {"embedding_dim": 16}}), registries
+    )
     assert resolved.bricks["content"].options == WordsConfig(embedding_dim=16)
     assert resolved.bricks["content"].cls is WordsOperator
     assert resolved.config.model.content == "bricks:words"  # the config keeps what the file wrote
@@ -120,9 +132,10 @@ def test_brick_options_table_is_structured_into_the_bricks_options(registries):
 
 def test_unknown_key_in_content_options_of_the_id_operator(registries):
     message = error_of(experiment(model={"content_options": {"pretrainde": "v.npy"}}), registries)
-    assert message == ("exp.toml: unknown key 'pretrainde' (did you mean 'pretrained'?); known keys: pretrained, "
-                       "freeze, sparse @ $.model.content_options")
-
+    assert message == (
+        "exp.toml: unknown key 'pretrainde' (did you mean 'pretrained'?); known keys: pretrained, "
+        "freeze, sparse @ $.model.content_options"
+    )
 
 
 def test_wrong_type_in_brick_options(registries):
@@ -150,8 +163,10 @@ def test_type_errors_and_unknown_names_are_reported_together(registries):
     assert message.startswith("exp.toml: 3 problems:\n")
     assert "  - wrong type: got str '256', expected int @ $.model.hidden_size" in message
     assert "  - wrong type: got int 10, expected str @ $.train.metrics[0]" in message
-    assert ('  - [model] behavior: no behavior operator named "maen". Available: keep, mean. Did you mean \'mean\'?'
-            in message)
+    assert (
+        "  - [model] behavior: no behavior operator named \"maen\". Available: keep, mean. Did you mean 'mean'?"
+        in message
+    )
 
 
 def test_validator_choices_are_named(registries):
@@ -162,7 +177,8 @@ def test_validator_choices_are_named(registries):
 def test_unknown_top_level_key_suggests(registries):
     data = experiment(trian={"epochs": 1})
     assert error_of(data, registries) == (
-        "exp.toml: unknown key 'trian' (did you mean 'train'?); known keys: data, model, train @ $")
+        "exp.toml: unknown key 'trian' (did you mean 'train'?); known keys: data, model, train @ $"
+    )
 
 
 def test_unknown_brick_and_bad_options_in_one_report(registries):
@@ -188,8 +204,11 @@ def test_metric_keys_parse_with_and_without_cut_off(registries):
     [
         (["ndcg"], "[train] metrics: metric 'ndcg' needs a cut-off: write it as ndcg@K, e.g. ndcg@10"),
         (["auc@5"], "[train] metrics: metric 'auc' takes no cut-off; write 'auc' without @5"),
-        (["ndgc@10"], '[train] metrics: no metric named "ndgc". Available: auc, f1, gauc, hit, logloss, lrap, '
-                      "mind_mrr, mrr, ndcg, precision, recall. Did you mean 'ndcg'?"),
+        (
+            ["ndgc@10"],
+            '[train] metrics: no metric named "ndgc". Available: auc, f1, gauc, hit, logloss, lrap, '
+            "mind_mrr, mrr, ndcg, precision, recall. Did you mean 'ndcg'?",
+        ),
         (["ndcg@ten"], "[train] metrics: 'ndcg@ten' is not a metric key; write name or name@k, e.g. ndcg@10"),
     ],
     ids=["missing-k", "unexpected-k", "unknown", "malformed"],
@@ -201,14 +220,18 @@ def test_metric_key_errors(registries, metrics, problem):
 
 def test_monitor_must_be_one_of_the_metrics(registries):
     message = error_of(experiment(train={"metrics": ["auc", "mrr"], "monitor": "gauc"}), registries)
-    assert message == ("exp.toml: train.monitor = 'gauc' is not one of train.metrics ['auc', 'mrr']; add it there "
-                       "or pick one of them @ $.train.monitor")
+    assert message == (
+        "exp.toml: train.monitor = 'gauc' is not one of train.metrics ['auc', 'mrr']; add it there "
+        "or pick one of them @ $.train.monitor"
+    )
 
 
 def test_monitor_written_qualified_becomes_the_metric_key(registries):
     resolved = resolve(experiment(train={"metrics": ["core:auc"], "monitor": "core:auc"}), registries)
     assert resolved.config.train.monitor == "auc" == resolved.metrics[0].key
-    assert resolve(experiment(train={"metrics": ["core:auc"], "monitor": "auc"}), registries).config.train.monitor == "auc"
+    assert (
+        resolve(experiment(train={"metrics": ["core:auc"], "monitor": "auc"}), registries).config.train.monitor == "auc"
+    )
 
 
 # ------------------------------------------------------------------ compatibility
@@ -256,8 +279,17 @@ def test_compatibility_error_is_a_config_error():
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("256", 256), ("true", True), ("[1,2]", [1, 2]), ("1e-4", 1e-4), ('"256"', "256"), ("cnn", "cnn"),
-     ("text:cnn", "text:cnn"), ("{num_heads = 4}", {"num_heads": 4}), ("a=b", "a=b")],
+    [
+        ("256", 256),
+        ("true", True),
+        ("[1,2]", [1, 2]),
+        ("1e-4", 1e-4),
+        ('"256"', "256"),
+        ("cnn", "cnn"),
+        ("text:cnn", "text:cnn"),
+        ("{num_heads = 4}", {"num_heads": 4}),
+        ("a=b", "a=b"),
+    ],
     ids=["int", "bool", "array", "float", "quoted", "bare-word", "qualified-name", "inline-table", "equals-in-value"],
 )
 def test_set_values_are_toml_and_bare_words_are_strings(text, value):
@@ -289,8 +321,11 @@ def test_malformed_set_is_an_error(item, message):
 
 
 def test_overrides_apply_before_structuring(registries):
-    resolved = resolve(experiment(), registries, overrides=["model.hidden_size=256", "train.metrics=[\"auc\"]",
-                                                            "train.monitor=auc", "model.neg_count=0"])
+    resolved = resolve(
+        experiment(),
+        registries,
+        overrides=["model.hidden_size=256", 'train.metrics=["auc"]', "train.monitor=auc", "model.neg_count=0"],
+    )
     assert resolved.config.model.hidden_size == 256 and resolved.config.model.task == "ranking"
     message = error_of(experiment(), registries, overrides=["model.hidden_size=big"])
     assert message == "exp.toml: wrong type: got str 'big', expected int @ $.model.hidden_size"
@@ -322,12 +357,14 @@ def test_unknown_preset_gets_suggestions(registries):
     with pytest.raises(RegistryError) as err:
         resolve(experiment(model={"preset": "tiyn"}), registries, source="exp.toml")
     assert str(err.value).startswith(
-        'exp.toml [model] preset: no preset named "tiyn". Available: tiny. Did you mean \'tiny\'?')
+        "exp.toml [model] preset: no preset named \"tiyn\". Available: tiny. Did you mean 'tiny'?"
+    )
 
 
 def test_preset_of_the_wrong_type_is_a_type_error(registries):
     assert error_of(experiment(model={"preset": 3}), registries) == (
-        "exp.toml: wrong type: got int 3, expected str | None @ $.model.preset")
+        "exp.toml: wrong type: got int 3, expected str | None @ $.model.preset"
+    )
 
 
 # ------------------------------------------------------------------ files

@@ -19,26 +19,34 @@ from lego_core.registry import Registries
 def test_scalars_first_then_one_table_per_mapping():
     text = dumps({"top": 1, "model": {"hidden_size": 64, "content_options": {"num_heads": 8}}, "train": {"lr": 0.001}})
     assert text == (
-        "top = 1\n"
-        "\n"
-        "[model]\n"
-        "hidden_size = 64\n"
-        "\n"
-        "[model.content_options]\n"
-        "num_heads = 8\n"
-        "\n"
-        "[train]\n"
-        "lr = 0.001\n"
+        "top = 1\n\n[model]\nhidden_size = 64\n\n[model.content_options]\nnum_heads = 8\n\n[train]\nlr = 0.001\n"
     )
 
 
 @pytest.mark.parametrize(
     ("value", "written"),
-    [(True, "true"), (False, "false"), (0, "0"), (-7, "-7"), (1e-3, "0.001"), (3e-05, "3e-05"), (1.0, "1.0"),
-     (0.1 + 0.2, "0.30000000000000004"), (1e300, "1e+300"), (-0.0, "-0.0"), (float("inf"), "inf"),
-     (float("-inf"), "-inf"), (float("nan"), "nan"), ("a\"b\\c\nd\te", '"a\\"b\\\\c\\nd\\te"'), ("é😀", '"é😀"'),
-     ("\x7f", '"\\u007f"'), ([], "[]"), ([1, [2, "x"]], '[1, [2, "x"]]'), ((1, 2), "[1, 2]"),
-     ([{"a": 1, "b": None}], "[{a = 1}]")],
+    [
+        (True, "true"),
+        (False, "false"),
+        (0, "0"),
+        (-7, "-7"),
+        (1e-3, "0.001"),
+        (3e-05, "3e-05"),
+        (1.0, "1.0"),
+        (0.1 + 0.2, "0.30000000000000004"),
+        (1e300, "1e+300"),
+        (-0.0, "-0.0"),
+        (float("inf"), "inf"),
+        (float("-inf"), "-inf"),
+        (float("nan"), "nan"),
+        ('a"b\\c\nd\te', '"a\\"b\\\\c\\nd\\te"'),
+        ("é😀", '"é😀"'),
+        ("\x7f", '"\\u007f"'),
+        ([], "[]"),
+        ([1, [2, "x"]], '[1, [2, "x"]]'),
+        ((1, 2), "[1, 2]"),
+        ([{"a": 1, "b": None}], "[{a = 1}]"),
+    ],
 )
 def test_values(value, written):
     text = dumps({"v": value})
@@ -106,13 +114,33 @@ def registries():
 EXPERIMENTS = {
     "defaults": {"data": {"path": "/d"}},
     "everything": {
-        "data": {"path": "/data/mind small", "item_attributes": ["title", "abstract"], "group_by": "user",
-                 "max_lengths": {"abstract": 64}, "user_attributes": ["age"]},
-        "model": {"content": "nested", "hidden_size": 128, "neg_count": 0, "item_fields": ["category"],
-                  "content_options": {"layers": [8, 4, 2], "weights": {"title": 0.25, "abstract": 1e-07}}},
-        "train": {"lr": 3e-05, "content_lr": 1e-06, "weight_decay": 0.01, "grad_clip": 1.0, "epochs": 0,
-                  "metrics": ["core:auc", "ndcg@10", "hit@5"], "monitor": "core:auc", "eval_splits": ["test"],
-                  "device": "cpu", "amp": False, "seed": 0},
+        "data": {
+            "path": "/data/mind small",
+            "item_attributes": ["title", "abstract"],
+            "group_by": "user",
+            "max_lengths": {"abstract": 64},
+            "user_attributes": ["age"],
+        },
+        "model": {
+            "content": "nested",
+            "hidden_size": 128,
+            "neg_count": 0,
+            "item_fields": ["category"],
+            "content_options": {"layers": [8, 4, 2], "weights": {"title": 0.25, "abstract": 1e-07}},
+        },
+        "train": {
+            "lr": 3e-05,
+            "content_lr": 1e-06,
+            "weight_decay": 0.01,
+            "grad_clip": 1.0,
+            "epochs": 0,
+            "metrics": ["core:auc", "ndcg@10", "hit@5"],
+            "monitor": "core:auc",
+            "eval_splits": ["test"],
+            "device": "cpu",
+            "amp": False,
+            "seed": 0,
+        },
     },
 }
 

@@ -16,8 +16,11 @@ def depot_path(tmp_path):
 def test_new_columns_appear_in_the_schema_and_read_back(depot_path):
     n = Depot(depot_path).items.num_rows
     words = Ragged.from_lists([[2, 3]] * n)
-    add_item_columns(depot_path, {"summary": Column(kind="tokens", data=words, vocab="words"),
-                                  "summary_text": text_column(["a b"] * n)}, provenance={"by": "test"})
+    add_item_columns(
+        depot_path,
+        {"summary": Column(kind="tokens", data=words, vocab="words"), "summary_text": text_column(["a b"] * n)},
+        provenance={"by": "test"},
+    )
     depot = Depot(depot_path)
     assert depot.items.kind("summary") == "tokens" and depot.items.vocab_name("summary") == "words"
     assert depot.items.strings("summary_text")[:2] == ["a b", "a b"]

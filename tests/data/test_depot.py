@@ -42,10 +42,17 @@ def tiny_content(title_word: int = 2) -> DepotContent:
         }
 
     return DepotContent(
-        tables={"items": items, "users": users, "train": split([0, 0, 1], [0, 1, 2], [1, 0, 1], [0, 0, 1]),
-                "test": split([1, 1], [2, 0], [0, 1], [2, 2])},
-        vocabs={"words": ["<pad>", "<unk>", "dog", "cat", "bird"], "category": ["<unk>", "a", "b"],
-                "user_id": ["<unk>", "U1", "U2"]},
+        tables={
+            "items": items,
+            "users": users,
+            "train": split([0, 0, 1], [0, 1, 2], [1, 0, 1], [0, 0, 1]),
+            "test": split([1, 1], [2, 0], [0, 1], [2, 2]),
+        },
+        vocabs={
+            "words": ["<pad>", "<unk>", "dog", "cat", "bird"],
+            "category": ["<unk>", "a", "b"],
+            "user_id": ["<unk>", "U1", "U2"],
+        },
         info={"items": 3},
     )
 
@@ -125,8 +132,13 @@ def test_validate_names_every_problem():
     with pytest.raises(DataError) as err:
         content.validate()
     message = str(err.value)
-    for part in ("'items' has columns of different lengths", "vocabulary 'nope'", "no 'history' column",
-                 "'train' has item indices outside 0..2", "'test' has user rows outside 0..1"):
+    for part in (
+        "'items' has columns of different lengths",
+        "vocabulary 'nope'",
+        "no 'history' column",
+        "'train' has item indices outside 0..2",
+        "'test' has user rows outside 0..1",
+    ):
         assert part in message
 
 

@@ -85,8 +85,9 @@ def test_user_columns_are_added_under_their_table(depot_path):
     rows = depot.users.num_rows
     with pytest.raises(DataError, match="has 3 rows, the users table 15"):
         add_user_columns(depot_path, {"profile_text": text_column(["x"] * 3)})
-    depot = add_user_columns(depot_path, {"profile_text": text_column([f"likes {i}" for i in range(rows)])},
-                             provenance={"by": "test"})
+    depot = add_user_columns(
+        depot_path, {"profile_text": text_column([f"likes {i}" for i in range(rows)])}, provenance={"by": "test"}
+    )
     assert depot.users.strings("profile_text")[2] == "likes 2"
     meta = json.loads((depot_path / "meta.json").read_text())
     assert meta["added_columns"]["users.profile_text"] == {"by": "test"}

@@ -51,8 +51,10 @@ class CsvProcessor(Processor):
         return DepotContent(
             tables={
                 "items": {"title": Column("tokens", encode_texts(titles, words), vocab="words")},
-                "users": {"user_id": Column("category", encode_categories(users, user_vocab), vocab="user_id"),
-                          "history": Column("items", Ragged.from_lists([[] for _ in users]))},
+                "users": {
+                    "user_id": Column("category", encode_categories(users, user_vocab), vocab="user_id"),
+                    "history": Column("items", Ragged.from_lists([[] for _ in users])),
+                },
                 "train": {
                     "user": Column("int", np.array([users.index(c[0]) for c in clicks], dtype=np.int32)),
                     "item": Column("int", np.array([index[c[1]] for c in clicks], dtype=np.int32)),

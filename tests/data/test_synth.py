@@ -30,17 +30,31 @@ def test_shape_of_record(content):
     assert set(content.tables) == {"items", "users", *SPLITS}
     items, users = content.tables["items"], content.tables["users"]
     assert {name: col.kind for name, col in items.items()} == {
-        "item_id": "category", "title": "tokens", "abstract": "tokens", "category": "category",
-        "subcategory": "category", "cold": "int", "title_text": "text", "abstract_text": "text",
+        "item_id": "category",
+        "title": "tokens",
+        "abstract": "tokens",
+        "category": "category",
+        "subcategory": "category",
+        "cold": "int",
+        "title_text": "text",
+        "abstract_text": "text",
     }
     assert {name: col.kind for name, col in users.items()} == {
-        "user_id": "category", "history": "items", "age": "category", "region": "category",
+        "user_id": "category",
+        "history": "items",
+        "age": "category",
+        "region": "category",
     }
     assert len(items["item_id"]) == 2000 and len(users["user_id"]) == 600
     for split in SPLITS:
         table = content.tables[split]
         assert {c: table[c].data.dtype.name for c in table} == {
-            "user": "int32", "item": "int32", "label": "float32", "group": "int64", "time": "int64"}
+            "user": "int32",
+            "item": "int32",
+            "label": "float32",
+            "group": "int64",
+            "time": "int64",
+        }
         assert set(np.unique(table["label"].data)) == {0.0, 1.0}
     assert content.vocabs["item_id"][1] == "N1" and content.vocabs["user_id"][600] == "U600"
     assert items["item_id"].data.tolist() == list(range(1, 2001))
@@ -143,8 +157,16 @@ def test_signal_category_overlap_heuristic_beats_chance(content):
 
 
 def test_small_options_through_prepare(tmp_path):
-    options = SyntheticOptions(seed=1, num_topics=3, num_items=120, num_users=40, impressions_per_user=2,
-                               candidates_per_impression=4, max_history_length=10, words_per_topic=6)
+    options = SyntheticOptions(
+        seed=1,
+        num_topics=3,
+        num_items=120,
+        num_users=40,
+        impressions_per_user=2,
+        candidates_per_impression=4,
+        max_history_length=10,
+        words_per_topic=6,
+    )
     result = prepare(SyntheticProcessor(options), None, tmp_path / "synthetic")
     depot = Depot(result.path)
     assert depot.meta["processor"] == "synthetic" and depot.meta["raw_files"] == {}

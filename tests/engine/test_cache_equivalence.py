@@ -41,8 +41,11 @@ def _task(predictor):
 
 
 def all_combinations():
-    return [(c, b, p) for c, b, p in itertools.product(REG[CONTENT], REG[BEHAVIOR], REG[PREDICTOR])
-            if _fits(c, b, p, _task(p))]
+    return [
+        (c, b, p)
+        for c, b, p in itertools.product(REG[CONTENT], REG[BEHAVIOR], REG[PREDICTOR])
+        if _fits(c, b, p, _task(p))
+    ]
 
 
 def covering_combinations():
@@ -66,10 +69,14 @@ def workdir(tmp_path_factory):
 
 def _check(experiment_dict, workdir, content, behavior, predictor):
     neg_count = 2 if _task(predictor) == "matching" else 0
-    exp = Experiment.from_dict(experiment_dict(model={"neg_count": neg_count, "item_fields": ["category"]},
-                                               train={"batch_size": 16}), host=HOST)
-    bricks = {k: BrickChoice(entry=e, options=example_options(e.obj, workdir))
-              for k, e in zip(KINDS, (content, behavior, predictor))}
+    exp = Experiment.from_dict(
+        experiment_dict(model={"neg_count": neg_count, "item_fields": ["category"]}, train={"batch_size": 16}),
+        host=HOST,
+    )
+    bricks = {
+        k: BrickChoice(entry=e, options=example_options(e.obj, workdir))
+        for k, e in zip(KINDS, (content, behavior, predictor))
+    }
     exp.resolved = attrs.evolve(exp.resolved, bricks=bricks)
     try:
         model = exp.build(torch.device("cpu"))
@@ -85,8 +92,9 @@ def _check(experiment_dict, workdir, content, behavior, predictor):
     optimizer.step()
     pairs = SplitPairs.from_depot(exp.depot, "test", "impression")
     keep = slice(0, 200)
-    pairs = SplitPairs(rows=pairs.rows[keep], items=pairs.items[keep], labels=pairs.labels[keep],
-                       groups=pairs.groups[keep])
+    pairs = SplitPairs(
+        rows=pairs.rows[keep], items=pairs.items[keep], labels=pairs.labels[keep], groups=pairs.groups[keep]
+    )
     cached = score_split(model, pairs, cache=True, batch_size=64)
     plain = score_split(model, pairs, cache=False, batch_size=64)
     assert np.isfinite(cached).all()

@@ -12,8 +12,9 @@ from lego_core.experiment import Experiment
 def test_compiled_training_matches_eager_and_keeps_checkpoint_keys(tmp_path, experiment_dict):
     runs = {}
     for compiled in (False, True):
-        exp = Experiment.from_dict(experiment_dict(train={"epochs": 1, "max_steps_per_epoch": 6, "compile": compiled,
-                                                          "eval_splits": ["test"]}))
+        exp = Experiment.from_dict(
+            experiment_dict(train={"epochs": 1, "max_steps_per_epoch": 6, "compile": compiled, "eval_splits": ["test"]})
+        )
         results = exp.run(output=tmp_path / str(compiled))
         state = torch.load(exp.run_dir / "checkpoints" / "last.pt", weights_only=True)["model"]
         runs[compiled] = (results, state)

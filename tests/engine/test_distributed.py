@@ -45,8 +45,9 @@ def test_shares_of_a_batch_cover_it_once():
             shares = [Distributed(rank, world).share(size) for rank in range(world)]
             covered = [i for s in shares for i in range(size)[s]]
             assert covered == list(range(size))
-            assert sum(Distributed(r, world).loss_weight(len(range(size)[s]), size) for r, s in enumerate(shares)) \
-                == pytest.approx(world if world > 1 else 1.0)
+            assert sum(
+                Distributed(r, world).loss_weight(len(range(size)[s]), size) for r, s in enumerate(shares)
+            ) == pytest.approx(world if world > 1 else 1.0)
     assert not SINGLE.active and SINGLE.is_main
 
 

@@ -20,14 +20,20 @@ def _results(run_dir):
 
 
 def _lego(*args, **kw):
-    return subprocess.Popen([sys.executable, "-m", "lego_core.cli.main", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "lego_core.cli.main", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
 
 
 @pytest.mark.slow
 def test_kill_minus_nine_then_resume_gives_the_same_results(tmp_path, experiment_dict):
-    config = experiment_dict(train={"epochs": 2, "batch_size": 8, "checkpoint_every": 5},
-                             model={"content": "id", "neg_count": 3})
+    config = experiment_dict(
+        train={"epochs": 2, "batch_size": 8, "checkpoint_every": 5}, model={"content": "id", "neg_count": 3}
+    )
     exp_file = tmp_path / "exp.toml"
     exp_file.write_text(dumps(config))
 

@@ -100,8 +100,9 @@ def test_run_and_eval_print_the_cold_start_table(tmp_path, experiment_dict, caps
 # ------------------------------------------------------------------ portable run directories
 
 
-def test_config_names_the_depot_relative_to_the_run_and_survives_moving_the_project(tmp_path, experiment_dict,
-                                                                                   depot_path, capsys):
+def test_config_names_the_depot_relative_to_the_run_and_survives_moving_the_project(
+    tmp_path, experiment_dict, depot_path, capsys
+):
     project = tmp_path / "project"
     shutil.copytree(depot_path, project / "data" / "depot")
     config = _quick(experiment_dict)
@@ -134,8 +135,9 @@ def test_a_run_moved_without_its_data_finds_the_depot_at_the_recorded_absolute_p
     assert Path(again.config.data.path) == Path(facts["depot"]["path"])
 
 
-def test_checkpoints_are_group_readable_and_the_environment_names_legos_own_commit(tmp_path, experiment_dict,
-                                                                                  monkeypatch):
+def test_checkpoints_are_group_readable_and_the_environment_names_legos_own_commit(
+    tmp_path, experiment_dict, monkeypatch
+):
     old = os.umask(0o022)
     try:
         exp = Experiment.from_dict(_quick(experiment_dict))
@@ -145,8 +147,9 @@ def test_checkpoints_are_group_readable_and_the_environment_names_legos_own_comm
     for name in ("last.pt", "best.pt"):
         assert (exp.run_dir / rundir.CHECKPOINTS / name).stat().st_mode & 0o040
     source = Path(lego_core.__file__).resolve().parent.parent
-    top = subprocess.run(["git", "-C", str(source), "rev-parse", "--show-toplevel", "HEAD"], capture_output=True,
-                         text=True, check=False).stdout.split()
+    top = subprocess.run(
+        ["git", "-C", str(source), "rev-parse", "--show-toplevel", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.split()
     if len(top) != 2 or Path(top[0]) != source:
         pytest.skip("lego is not running from its own git checkout (an installed wheel records None)")
     other = tmp_path / "another-repo"
@@ -200,15 +203,18 @@ def test_tensorboard_events_hold_every_steps_loss(tmp_path, experiment_dict):
     assert events.Scalars("test/gauc")[0].value == pytest.approx(results["test"]["gauc"], abs=1e-6)
 
 
-def test_tensorboard_without_the_package_is_refused_before_a_run_directory_exists(tmp_path, experiment_dict,
-                                                                                 monkeypatch):
+def test_tensorboard_without_the_package_is_refused_before_a_run_directory_exists(
+    tmp_path, experiment_dict, monkeypatch
+):
     import importlib.util
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else real(name, *a))
     config = _quick(experiment_dict)
     config["log"] = {"tensorboard": True}
-    with pytest.raises(ConfigError, match=r"tensorboard = true needs the tensorboard package.*lego-core\[tensorboard\]"):
+    with pytest.raises(
+        ConfigError, match=r"tensorboard = true needs the tensorboard package.*lego-core\[tensorboard\]"
+    ):
         Experiment.from_dict(config).run(output=tmp_path / "runs")
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 

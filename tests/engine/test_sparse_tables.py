@@ -36,20 +36,25 @@ def test_clipping_measures_sparse_and_dense_gradients_together():
     table = torch.nn.Embedding(10, 3, sparse=True)
     dense = torch.nn.Linear(3, 1)
     (dense(table(torch.tensor([1, 1, 4]))).sum() * 100).backward()
-    expected = torch.cat([table.weight.grad.to_dense().reshape(-1), dense.weight.grad.reshape(-1),
-                          dense.bias.grad.reshape(-1)]).norm()
+    expected = torch.cat(
+        [table.weight.grad.to_dense().reshape(-1), dense.weight.grad.reshape(-1), dense.bias.grad.reshape(-1)]
+    ).norm()
     norm = clip_gradients([table.weight, dense.weight, dense.bias], 1.0)
     assert abs(norm - float(expected)) < 1e-3 * float(expected)
-    after = torch.cat([table.weight.grad.to_dense().reshape(-1), dense.weight.grad.reshape(-1),
-                       dense.bias.grad.reshape(-1)]).norm()
+    after = torch.cat(
+        [table.weight.grad.to_dense().reshape(-1), dense.weight.grad.reshape(-1), dense.bias.grad.reshape(-1)]
+    ).norm()
     assert abs(float(after) - 1.0) < 1e-4
 
 
 def test_sparse_and_dense_tables_learn_the_same_within_noise(tmp_path, experiment_dict):
     results = {}
     for sparse in (True, False):
-        exp = Experiment.from_dict(experiment_dict(model={"content": "id", "content_options": {"sparse": sparse}},
-                                                   train={"epochs": 4, "lr": 0.01}))
+        exp = Experiment.from_dict(
+            experiment_dict(
+                model={"content": "id", "content_options": {"sparse": sparse}}, train={"epochs": 4, "lr": 0.01}
+            )
+        )
         results[sparse] = exp.run(output=tmp_path / str(sparse))["test"]["auc"]
     assert results[True] > 0.6 and results[False] > 0.6
     assert abs(results[True] - results[False]) < 0.05, results

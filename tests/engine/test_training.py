@@ -24,7 +24,11 @@ def test_learns_the_synthetic_signal_matching(tmp_path, experiment_dict):
 
 
 def test_ranking_task_trains_with_bce(tmp_path, experiment_dict):
-    results = Experiment.from_dict(experiment_dict(model={"neg_count": 0}, train={"epochs": 4, "lr": 0.01, "metrics": ["auc", "logloss"], "monitor": "auc"})).run(output=tmp_path)
+    results = Experiment.from_dict(
+        experiment_dict(
+            model={"neg_count": 0}, train={"epochs": 4, "lr": 0.01, "metrics": ["auc", "logloss"], "monitor": "auc"}
+        )
+    ).run(output=tmp_path)
     assert results["run"]["task"] == "ranking"
     assert results["test"]["auc"] > 0.55
     assert 0 < results["test"]["logloss"] < 1.0

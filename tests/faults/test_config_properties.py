@@ -21,15 +21,67 @@ from lego_core.errors import LegoError  # noqa: E402
 from lego_core.plugin.host import PluginHost  # noqa: E402
 from lego_core.registry import Registries  # noqa: E402
 
-KEYS = ["data", "model", "train", "log", "plugins", "path", "content", "behavior", "predictor", "task",
-        "hidden_size", "neg_count", "epochs", "lr", "metrics", "monitor", "seed", "device", "eval_splits",
-        "content_options", "task_options", "item_attributes", "group_by", "csv", "every_steps", "preset", "x"]
-scalars = st.one_of(st.none(), st.booleans(), st.integers(min_value=-2**70, max_value=2**70),
-                    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=12),
-                    st.sampled_from(["auc", "gauc", "ndcg@10", "ndcg@0", "ndcg@", "core:auc", "id", "mean", "dot",
-                                     "matching", "pairwise", "cpu", "cuda:7", "valid", "test", "/depot"]))
-values = st.recursive(scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(KEYS), inner, max_size=5)), max_leaves=12)
+KEYS = [
+    "data",
+    "model",
+    "train",
+    "log",
+    "plugins",
+    "path",
+    "content",
+    "behavior",
+    "predictor",
+    "task",
+    "hidden_size",
+    "neg_count",
+    "epochs",
+    "lr",
+    "metrics",
+    "monitor",
+    "seed",
+    "device",
+    "eval_splits",
+    "content_options",
+    "task_options",
+    "item_attributes",
+    "group_by",
+    "csv",
+    "every_steps",
+    "preset",
+    "x",
+]
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=12),
+    st.sampled_from(
+        [
+            "auc",
+            "gauc",
+            "ndcg@10",
+            "ndcg@0",
+            "ndcg@",
+            "core:auc",
+            "id",
+            "mean",
+            "dot",
+            "matching",
+            "pairwise",
+            "cpu",
+            "cuda:7",
+            "valid",
+            "test",
+            "/depot",
+        ]
+    ),
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(KEYS), inner, max_size=5)),
+    max_leaves=12,
+)
 tables = st.dictionaries(st.sampled_from(KEYS), values, max_size=6)
 
 

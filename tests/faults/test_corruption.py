@@ -40,8 +40,7 @@ def _one_error(capsys, *argv: str) -> str:
     return "\n".join(lines)
 
 
-FILES = sorted(file_records(tiny_depot(Path(__import__("tempfile").mkdtemp()) / "d", num_items=60,
-                                       num_users=15)))
+FILES = sorted(file_records(tiny_depot(Path(__import__("tempfile").mkdtemp()) / "d", num_items=60, num_users=15)))
 
 
 def _damage(path: Path, how: str) -> None:
@@ -70,8 +69,23 @@ def test_every_file_damaged_is_a_one_line_error_naming_it(depot, capsys, relativ
 
 def test_prepare_rebuilds_a_damaged_depot_instead_of_calling_it_up_to_date(depot, capsys):
     (depot / "train" / "item.npy").unlink()
-    assert main(["data", "synth", "--out", str(depot), "--set", "num_items=60", "--set", "num_users=15",
-                 "--set", "impressions_per_user=3"]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "synth",
+                "--out",
+                str(depot),
+                "--set",
+                "num_items=60",
+                "--set",
+                "num_users=15",
+                "--set",
+                "impressions_per_user=3",
+            ]
+        )
+        == 0
+    )
     assert "up to date" not in capsys.readouterr().out
     assert Depot(depot).verify(full=True) == []
 
@@ -79,10 +93,16 @@ def test_prepare_rebuilds_a_damaged_depot_instead_of_calling_it_up_to_date(depot
 META_EDITS = {
     "rows of a table": (lambda m: m["tables"]["items"].update(rows=m["tables"]["items"]["rows"] + 3), "items"),
     "an unknown kind": (lambda m: m["tables"]["items"]["columns"]["category"].update(kind="blob"), "kind"),
-    "a name with a path separator": (lambda m: m["tables"]["items"]["columns"].update(
-        {"../../etc": m["tables"]["items"]["columns"].pop("category")}), "not a plain name"),
-    "a table name with a separator": (lambda m: m["tables"].update({"a/b": m["tables"].pop("test")}),
-                                      "not a plain name"),
+    "a name with a path separator": (
+        lambda m: m["tables"]["items"]["columns"].update(
+            {"../../etc": m["tables"]["items"]["columns"].pop("category")}
+        ),
+        "not a plain name",
+    ),
+    "a table name with a separator": (
+        lambda m: m["tables"].update({"a/b": m["tables"].pop("test")}),
+        "not a plain name",
+    ),
     "no users table": (lambda m: m["tables"].pop("users"), "users"),
     "a vocabulary size too small": (lambda m: m["vocabs"].update(category=2), "vocabulary"),
     "rows not a number": (lambda m: m["tables"]["train"].update(rows="many"), "rows"),
@@ -125,6 +145,21 @@ def test_leftovers_of_an_interrupted_prepare_are_reported_then_removed(depot, ca
     (stale / "junk.npy").write_bytes(b"x" * 1000)
     assert main(["data", "verify", str(depot)]) == 0
     assert "left over from an interrupted write" in capsys.readouterr().err
-    assert main(["data", "synth", "--out", str(depot), "--set", "num_items=60", "--set", "num_users=15",
-                 "--set", "impressions_per_user=3"]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "synth",
+                "--out",
+                str(depot),
+                "--set",
+                "num_items=60",
+                "--set",
+                "num_users=15",
+                "--set",
+                "impressions_per_user=3",
+            ]
+        )
+        == 0
+    )
     assert leftovers(depot) == []

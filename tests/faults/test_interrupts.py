@@ -43,15 +43,17 @@ def reference(experiment_file, noisy_host, fault, tmp_path_factory):
     return _outcome(_only_run(output))
 
 
-@pytest.mark.parametrize(("spec", "code"), [
-    ("step:1:SIGINT", 130),          # the very first step
-    ("step:7:SIGTERM", 143),         # mid-epoch, between two checkpoint_every saves
-    ("checkpoint:3:SIGINT", 130),    # while a checkpoint is being written: it is finished first
-    ("evaluation:1:SIGTERM", 143),   # during an epoch's validation
-    ("evaluation:4:SIGINT", 130),    # during the final evaluation (3 validations come first)
-])
-def test_sigint_and_sigterm_stop_cleanly_and_resume_exactly(reference, tmp_path, noisy_host, fault, capsys, spec,
-                                                            code):
+@pytest.mark.parametrize(
+    ("spec", "code"),
+    [
+        ("step:1:SIGINT", 130),  # the very first step
+        ("step:7:SIGTERM", 143),  # mid-epoch, between two checkpoint_every saves
+        ("checkpoint:3:SIGINT", 130),  # while a checkpoint is being written: it is finished first
+        ("evaluation:1:SIGTERM", 143),  # during an epoch's validation
+        ("evaluation:4:SIGINT", 130),  # during the final evaluation (3 validations come first)
+    ],
+)
+def test_sigint_and_sigterm_stop_cleanly_and_resume_exactly(reference, tmp_path, noisy_host, fault, capsys, spec, code):
     fault(spec)
     output = tmp_path / "runs"
     exp = tmp_path / "exp.toml"
@@ -67,16 +69,16 @@ def test_sigint_and_sigterm_stop_cleanly_and_resume_exactly(reference, tmp_path,
 
 def _child(*argv: str, fault_spec: str | None, cwd: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, LEGO_FAULT=fault_spec or "")
-    return subprocess.run([sys.executable, "-m", "lego", *argv], capture_output=True, text=True, env=env, cwd=cwd,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "lego", *argv], capture_output=True, text=True, env=env, cwd=cwd, timeout=300
+    )
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("spec", ["step:5:SIGKILL", "checkpoint:2:SIGKILL", "results:1:SIGKILL"])
 def test_kill_9_anywhere_resumes_to_the_same_result(experiment_file, tmp_path, spec):
     exp = experiment_file("id")  # the child process sees only installed plugins: core bricks
-    done = _child("run", str(exp), "--output", str(tmp_path / "reference"), "--json", fault_spec=None,
-                  cwd=tmp_path)
+    done = _child("run", str(exp), "--output", str(tmp_path / "reference"), "--json", fault_spec=None, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     reference = _outcome(_only_run(tmp_path / "reference"))
     killed = _child("run", str(exp), "--output", str(tmp_path / "runs"), "--json", fault_spec=spec, cwd=tmp_path)

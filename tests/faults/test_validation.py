@@ -37,17 +37,20 @@ def _one_error(capsys, *argv: str) -> str:
     return err
 
 
-@pytest.mark.parametrize(("override", "expected"), [
-    ('train.eval_splits=["bogus"]', "train.eval_splits names 'bogus'"),
-    ("train.eval_splits=[]", "train.eval_splits is empty"),
-    ('train.metrics=["auc", "ndcg@99999999999999999999"]', "cut-off must be between 1 and 1,000,000"),
-    ("train.lr=inf", "lr must be a finite number"),
-    ("train.content_lr=nan", "content_lr must be a finite number"),
-    ("train.seed=-1", "'seed' must be >= 0"),
-    ("train.seed=4294967296", "'seed' must be < 4294967296"),
-    ('train.device="tpu"', 'train.device = "tpu"'),
-    ("train.grad_clip=inf", "grad_clip must be a finite number"),
-])
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ('train.eval_splits=["bogus"]', "train.eval_splits names 'bogus'"),
+        ("train.eval_splits=[]", "train.eval_splits is empty"),
+        ('train.metrics=["auc", "ndcg@99999999999999999999"]', "cut-off must be between 1 and 1,000,000"),
+        ("train.lr=inf", "lr must be a finite number"),
+        ("train.content_lr=nan", "content_lr must be a finite number"),
+        ("train.seed=-1", "'seed' must be >= 0"),
+        ("train.seed=4294967296", "'seed' must be < 4294967296"),
+        ('train.device="tpu"', 'train.device = "tpu"'),
+        ("train.grad_clip=inf", "grad_clip must be a finite number"),
+    ],
+)
 def test_bad_values_are_refused_before_any_work(experiment_file, tmp_path, capsys, override, expected):
     exp = experiment_file("id")
     err = _one_error(capsys, "run", str(exp), "--output", str(tmp_path / "runs"), "--set", override)
@@ -63,8 +66,9 @@ def test_paths_of_the_wrong_kind(experiment_file, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS, errno.EACCES])
-def test_a_full_disk_or_read_only_folder_is_one_line_and_writes_nothing(experiment_file, tmp_path, capsys,
-                                                                         monkeypatch, code):
+def test_a_full_disk_or_read_only_folder_is_one_line_and_writes_nothing(
+    experiment_file, tmp_path, capsys, monkeypatch, code
+):
     exp = experiment_file("id")
 
     def refuse(*args, **kwargs):
@@ -143,8 +147,12 @@ def test_resume_refuses_a_rebuilt_depot(tmp_path, capsys):
     exp.write_text(f'[data]\npath = "{depot}"\n\n[model]\nhidden_size = 8\n\n[train]\nepochs = 1\n')
     assert main(["run", str(exp), "--output", str(tmp_path / "runs"), "--json"]) == 0
     (run_dir,) = (tmp_path / "runs").iterdir()
-    prepare(SyntheticProcessor(SyntheticOptions(num_items=70, num_users=15, impressions_per_user=3)), None, depot,
-            force=True)  # between the kill and the resume
+    prepare(
+        SyntheticProcessor(SyntheticOptions(num_items=70, num_users=15, impressions_per_user=3)),
+        None,
+        depot,
+        force=True,
+    )  # between the kill and the resume
     capsys.readouterr()
     err = _one_error(capsys, "run", "--resume", str(run_dir), "--set", "train.epochs=2")
     assert "the depot changed since this run started" in err
@@ -159,8 +167,9 @@ def test_a_flipped_checkpoint_is_refused_by_eval_and_resume(finished_run, capsys
     assert "the checkpoint is damaged" in _one_error(capsys, "eval", str(finished_run))
     last = finished_run / "checkpoints" / "last.pt"
     last.write_bytes(last.read_bytes()[:-10] + b"0123456789")
-    assert "the checkpoint is damaged" in _one_error(capsys, "run", "--resume", str(finished_run),
-                                                     "--set", "train.epochs=2")
+    assert "the checkpoint is damaged" in _one_error(
+        capsys, "run", "--resume", str(finished_run), "--set", "train.epochs=2"
+    )
 
 
 def test_eval_names_its_checkpoint_and_never_falls_back(finished_run, capsys):
@@ -214,25 +223,32 @@ class BrokenPlugin:
         return [ExtraRows, NarrowRows, NaNRows]
 
 
-@pytest.mark.parametrize(("content", "expected"), [
-    ("extrarows", "items; expected ("),
-    ("narrow", "expected ("),
-    ("nanrows", "returned NaN or inf"),
-])
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("extrarows", "items; expected ("),
+        ("narrow", "expected ("),
+        ("nanrows", "returned NaN or inf"),
+    ],
+)
 def test_a_brick_breaking_its_contract_is_named(fault_depot, tmp_path, content, expected):
     host = PluginHost(entry_points=False)
     host.add("core", core_plugin, distribution="lego-core", version=lego_core.__version__)
     host.add("broken", BrokenPlugin(), distribution="lego-broken-bricks")
-    data = {"data": {"path": str(fault_depot)}, "model": {"content": content, "hidden_size": 8},
-            "train": {"epochs": 1, "batch_size": 8}}
+    data = {
+        "data": {"path": str(fault_depot)},
+        "model": {"content": content, "hidden_size": 8},
+        "train": {"epochs": 1, "batch_size": 8},
+    }
     with pytest.raises(TrainingError) as err:
         Experiment.from_dict(data, host=host).run(output=tmp_path / "runs")
     assert f"the content brick 'broken:{content}'" in str(err.value) and expected in str(err.value)
 
 
 def test_a_nan_loss_blames_the_learning_rate_only_with_evidence(fault_depot, tmp_path, monkeypatch):
-    exp = Experiment.from_dict({"data": {"path": str(fault_depot)}, "model": {"hidden_size": 8},
-                                "train": {"epochs": 1, "batch_size": 8}})
+    exp = Experiment.from_dict(
+        {"data": {"path": str(fault_depot)}, "model": {"hidden_size": 8}, "train": {"epochs": 1, "batch_size": 8}}
+    )
     original = exp.build
 
     def poisoned(device):

@@ -333,9 +333,7 @@ def test_f1_threshold_is_a_class_attribute() -> None:
 def test_auc_and_gauc_match_sklearn(seed: int) -> None:
     metrics = pytest.importorskip("sklearn.metrics")
     scores, labels, groups = random_pairs(seed, ties=True)
-    assert AUCMetric()(scores, labels, groups) == pytest.approx(
-        metrics.roc_auc_score(labels > 0.5, scores), abs=1e-9
-    )
+    assert AUCMetric()(scores, labels, groups) == pytest.approx(metrics.roc_auc_score(labels > 0.5, scores), abs=1e-9)
     per_group = []
     for g in np.unique(groups):
         y, s = labels[groups == g] > 0.5, scores[groups == g]

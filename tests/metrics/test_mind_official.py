@@ -125,11 +125,15 @@ def test_pair_counting_is_what_the_official_script_calls():
         assert official_auc(y, s) == pytest.approx(metrics.roc_auc_score(y, s), abs=1e-12)
 
 
-@pytest.mark.parametrize(("lego", "official"), [
-    (MindMRRMetric(), official_mrr),
-    (NDCGMetric(k=5), lambda y, s: official_ndcg(y, s, 5)),
-    (NDCGMetric(k=10), lambda y, s: official_ndcg(y, s, 10)),
-], ids=["mrr", "ndcg@5", "ndcg@10"])
+@pytest.mark.parametrize(
+    ("lego", "official"),
+    [
+        (MindMRRMetric(), official_mrr),
+        (NDCGMetric(k=5), lambda y, s: official_ndcg(y, s, 5)),
+        (NDCGMetric(k=10), lambda y, s: official_ndcg(y, s, 10)),
+    ],
+    ids=["mrr", "ndcg@5", "ndcg@10"],
+)
 def test_rank_metrics_are_mind_scoring_in_the_order_it_ranks_ties(lego, official):
     want = np.mean([official(y, s) for y, s in IMPRESSIONS])
     got = lego.compute(*flat(IMPRESSIONS, official_ordered=True))

@@ -56,7 +56,11 @@ def test_installed_entry_points_include_core_as_an_ordinary_plugin():
     host = PluginHost()
     info = host.plugins["core"]
     assert (info.ok, info.distribution, info.version, info.module) == (
-        True, "lego-core", lego_core.__version__, "lego_core.builtins.plugin")
+        True,
+        "lego-core",
+        lego_core.__version__,
+        "lego_core.builtins.plugin",
+    )
     assert Registries(host)[PREDICTOR].get("dot").plugin == "core"
 
 
@@ -161,13 +165,22 @@ class PresetNotAnObjectPlugin:
 @pytest.mark.parametrize(
     ("plugin", "error"),
     [
-        (NonClassPlugin(), "lego_register_predictors() failed: TypeError: registered 'dot' as a predictor, "
-                           "expected a subclass of Predictor"),
+        (
+            NonClassPlugin(),
+            "lego_register_predictors() failed: TypeError: registered 'dot' as a predictor, "
+            "expected a subclass of Predictor",
+        ),
         (NoNamePlugin(), "has no usable `name` (got ''); set a short lowercase key"),
-        (WrongBasePlugin(), f"registered <class '{__name__}.BagOperator'> as a predictor, expected a subclass of Predictor"),
+        (
+            WrongBasePlugin(),
+            f"registered <class '{__name__}.BagOperator'> as a predictor, expected a subclass of Predictor",
+        ),
         (ColonNamePlugin(), "has no usable `name` (got 'a:b')"),
-        (DuplicateNamePlugin(), f"registers two content operators named 'bag': <class '{__name__}.BagOperator'> and "
-                                f"<class '{__name__}.OtherBag'>"),
+        (
+            DuplicateNamePlugin(),
+            f"registers two content operators named 'bag': <class '{__name__}.BagOperator'> and "
+            f"<class '{__name__}.OtherBag'>",
+        ),
         (PresetNotAnObjectPlugin(), "registered {'name': 'nrms'} as a preset, expected a Preset object"),
     ],
     ids=["non-class", "no-name", "wrong-base", "colon-in-name", "duplicate-name", "preset-not-an-object"],
@@ -294,8 +307,10 @@ def _installed(distribution: str) -> bool:
     return True
 
 
-@pytest.mark.skipif(not _installed("lego-broken-example"),
-                    reason="needs tests/plugins/lego_broken installed (pip install -e tests/plugins/lego_broken)")
+@pytest.mark.skipif(
+    not _installed("lego-broken-example"),
+    reason="needs tests/plugins/lego_broken installed (pip install -e tests/plugins/lego_broken)",
+)
 def test_installed_broken_plugin_is_shown_by_lego_plugins(capsys):
     assert main(["plugins", "--json"]) == 0
     out, err = capsys.readouterr()

@@ -47,11 +47,15 @@ def serve_depot(tmp_path_factory) -> Path:
 
 def _train(depot: Path, output: Path, host: PluginHost, content: str) -> Path:
     torch.manual_seed(0)
-    exp = Experiment.from_dict({
-        "data": {"path": str(depot), "item_attributes": ["title", "category"], "max_history": 10, "max_length": 12},
-        "model": {"content": content, "hidden_size": 16, "neg_count": 2},
-        "train": {"epochs": 1, "batch_size": 32, "seed": 3, "metrics": ["auc"], "monitor": "auc"},
-    }, host=host, name=content)
+    exp = Experiment.from_dict(
+        {
+            "data": {"path": str(depot), "item_attributes": ["title", "category"], "max_history": 10, "max_length": 12},
+            "model": {"content": content, "hidden_size": 16, "neg_count": 2},
+            "train": {"epochs": 1, "batch_size": 32, "seed": 3, "metrics": ["auc"], "monitor": "auc"},
+        },
+        host=host,
+        name=content,
+    )
     exp.run(output=output)
     return exp.run_dir
 

@@ -87,15 +87,21 @@ def test_unknown_user_is_a_clear_error(bow):
 
 
 def _as_new(depot: Depot, item: int, new_id: str) -> dict:
-    return {"item_id": new_id, "title": depot.items.strings("title_text")[item],
-            "category": depot.vocab("category")[int(depot.items["category"][item])]}
+    return {
+        "item_id": new_id,
+        "title": depot.items.strings("title_text")[item],
+        "category": depot.vocab("category")[int(depot.items["category"][item])],
+    }
 
 
 def test_a_new_item_with_a_depot_items_attributes_gets_that_items_vector_and_score(bow, serve_depot, tmp_path):
     depot = Depot(serve_depot)
     path = tmp_path / "new.jsonl"
-    lines = [_as_new(depot, 5, "X1"), _as_new(depot, 42, "X2"),
-             {"item_id": "X3", "title": "never seen words", "category": "no such category"}]
+    lines = [
+        _as_new(depot, 5, "X1"),
+        _as_new(depot, 42, "X2"),
+        {"item_id": "X3", "title": "never seen words", "category": "no such category"},
+    ]
     path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
     new = bow.encode_new_items(path)
     cache = bow.item_cache()
@@ -114,21 +120,31 @@ def test_a_new_item_with_a_depot_items_attributes_gets_that_items_vector_and_sco
 
 def test_bad_new_items_are_reported_at_once_with_their_lines(bow, tmp_path):
     path = tmp_path / "bad.jsonl"
-    path.write_text("\n".join([
-        json.dumps({"item_id": "N3", "title": "a", "category": "sports"}),
-        json.dumps({"item_id": "Y1", "title": "a", "category": "sports", "colour": "red"}),
-        json.dumps({"item_id": "Y2", "category": "sports"}),
-        "{not json",
-        json.dumps({"item_id": "Y1", "title": "b", "category": "sports"}),
-        json.dumps(["a list"]),
-    ]) + "\n")
+    path.write_text(
+        "\n".join(
+            [
+                json.dumps({"item_id": "N3", "title": "a", "category": "sports"}),
+                json.dumps({"item_id": "Y1", "title": "a", "category": "sports", "colour": "red"}),
+                json.dumps({"item_id": "Y2", "category": "sports"}),
+                "{not json",
+                json.dumps({"item_id": "Y1", "title": "b", "category": "sports"}),
+                json.dumps(["a list"]),
+            ]
+        )
+        + "\n"
+    )
     with pytest.raises(DataError) as err:
         bow.encode_new_items(path)
     text = str(err.value)
     assert "6 problems with the new items" in text
-    for expected in (f"{path}:1: item_id 'N3' is already in the depot", f"{path}:2: 'colour' not a column",
-                     f"{path}:3: the model reads 'title', which this item lacks", f"{path}:4: not JSON",
-                     f"{path}:5: item_id 'Y1' is also on line 2", f"{path}:6: expected a JSON object"):
+    for expected in (
+        f"{path}:1: item_id 'N3' is already in the depot",
+        f"{path}:2: 'colour' not a column",
+        f"{path}:3: the model reads 'title', which this item lacks",
+        f"{path}:4: not JSON",
+        f"{path}:5: item_id 'Y1' is also on line 2",
+        f"{path}:6: expected a JSON object",
+    ):
         assert expected in text
 
 

@@ -18,10 +18,17 @@ def quick_experiment(tmp_path: Path, study_depot: Path):
     """``quick_experiment(sweep=..., **tables)`` -> an experiment file of a fast model (id + mean + dot)."""
 
     def make(name: str = "exp", sweep: dict | None = None, **tables: dict) -> Path:
-        data = {"data": {"path": str(study_depot), "max_history": 10},
-                "model": {"content": "id", "hidden_size": 8, "neg_count": 2},
-                "train": {"epochs": 1, "batch_size": 64, "seed": 7, "metrics": ["auc", "gauc", "logloss"],
-                          "monitor": "gauc"}}
+        data = {
+            "data": {"path": str(study_depot), "max_history": 10},
+            "model": {"content": "id", "hidden_size": 8, "neg_count": 2},
+            "train": {
+                "epochs": 1,
+                "batch_size": 64,
+                "seed": 7,
+                "metrics": ["auc", "gauc", "logloss"],
+                "monitor": "gauc",
+            },
+        }
         for key, values in tables.items():
             data.setdefault(key, {}).update(values)
         if sweep is not None:

@@ -15,8 +15,12 @@ from lego_core.study.report import build_report, differing_keys
 from lego_core.study.runs import find_runs
 from lego_core.study.stats import bootstrap_interval, summarise
 
-BASE = {"data": {"path": "/data/depot"}, "model": {"hidden_size": 8, "content": "core:id"},
-        "train": {"seed": 1, "threads": 1, "lr": 0.001}, "log": {"csv": True}}
+BASE = {
+    "data": {"path": "/data/depot"},
+    "model": {"hidden_size": 8, "content": "core:id"},
+    "train": {"seed": 1, "threads": 1, "lr": 0.001},
+    "log": {"csv": True},
+}
 
 
 def _config(**dotted):
@@ -28,8 +32,11 @@ def _config(**dotted):
 
 
 def _results(auc, logloss):
-    return {"valid": {"auc": auc - 0.01, "logloss": logloss}, "test": {"auc": auc, "logloss": logloss},
-            "run": {"seed": 1, "monitor": "auc"}}
+    return {
+        "valid": {"auc": auc - 0.01, "logloss": logloss},
+        "test": {"auc": auc, "logloss": logloss},
+        "run": {"seed": 1, "monitor": "auc"},
+    }
 
 
 @pytest.fixture
@@ -37,11 +44,15 @@ def study(tmp_path, make_run):
     """Two hidden sizes x three seeds, the seeds run with different thread counts; one run unfinished."""
     values = {8: [0.70, 0.72, 0.71], 16: [0.80, 0.78, 0.82]}
     for (size, aucs), seed in itertools.product(values.items(), range(3)):
-        make_run(tmp_path / "sweep" / f"hidden_size={size},seed={seed}",
-                 _config(model__hidden_size=size, train__seed=seed, train__threads=seed + 1),
-                 _results(aucs[seed], 0.5 - aucs[seed] / 2),
-                 epochs=[{"epoch": e, "loss": 1.0 / e, "steps": 10 * e, "valid": {"auc": aucs[seed] - 0.1 / e}}
-                         for e in (1, 2, 3)])
+        make_run(
+            tmp_path / "sweep" / f"hidden_size={size},seed={seed}",
+            _config(model__hidden_size=size, train__seed=seed, train__threads=seed + 1),
+            _results(aucs[seed], 0.5 - aucs[seed] / 2),
+            epochs=[
+                {"epoch": e, "loss": 1.0 / e, "steps": 10 * e, "valid": {"auc": aucs[seed] - 0.1 / e}}
+                for e in (1, 2, 3)
+            ],
+        )
     make_run(tmp_path / "sweep" / "hidden_size=32,seed=0", _config(model__hidden_size=32), None)
     return tmp_path / "sweep", values
 
@@ -96,7 +107,11 @@ def test_markdown_csv_and_json_say_the_same(study):
     assert float(rows[0]["auc_mean"]) == pytest.approx(np.mean(values[8])) and rows[1]["auc_best"] == "True"
     data = json.loads(json.dumps(report.to_dict()))
     assert data["best"] == {"auc": [1], "logloss": [1]}
-    assert data["groups"][0]["metrics"]["auc"]["ci_low"] <= np.mean(values[8]) <= data["groups"][0]["metrics"]["auc"]["ci_high"]
+    assert (
+        data["groups"][0]["metrics"]["auc"]["ci_low"]
+        <= np.mean(values[8])
+        <= data["groups"][0]["metrics"]["auc"]["ci_high"]
+    )
 
 
 def test_the_cli_uses_the_installed_metrics_direction_and_writes_files(study, tmp_path, capsys):
@@ -179,10 +194,12 @@ def test_report_reads_run_directories_without_importing_torch(study):
     import sys
 
     folder, _ = study
-    code = ("import sys, runpy; sys.argv = ['lego', *sys.argv[1:]]\n"
-            "try:\n    runpy.run_module('lego_core.cli.main', run_name='__main__')\n"
-            "except SystemExit as e:\n    assert not e.code, e.code\n"
-            "print('torch' in sys.modules, file=sys.stderr)")
+    code = (
+        "import sys, runpy; sys.argv = ['lego', *sys.argv[1:]]\n"
+        "try:\n    runpy.run_module('lego_core.cli.main', run_name='__main__')\n"
+        "except SystemExit as e:\n    assert not e.code, e.code\n"
+        "print('torch' in sys.modules, file=sys.stderr)"
+    )
     for argv in (["report", str(folder), "--format", "json"], ["report", str(folder / "hidden_size=8,seed=0")]):
         done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr

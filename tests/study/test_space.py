@@ -9,12 +9,16 @@ from lego_core.study.space import Range, SearchSpace, cell_name, parse_grid_opti
 
 
 def test_grid_is_the_product_in_the_order_written_times_the_seeds():
-    space = search_space({"grid": {"model": {"hidden_size": [32, 64]}}}, base_seed=7,
-                         grid=["train.lr=0.001,0.003"], seeds="2")
+    space = search_space(
+        {"grid": {"model": {"hidden_size": [32, 64]}}}, base_seed=7, grid=["train.lr=0.001,0.003"], seeds="2"
+    )
     cells = space.cells()
     assert [dict(c.values) for c in cells] == [
         {"model.hidden_size": h, "train.lr": lr, "train.seed": s}
-        for h in (32, 64) for lr in (0.001, 0.003) for s in (7, 8)]
+        for h in (32, 64)
+        for lr in (0.001, 0.003)
+        for s in (7, 8)
+    ]
     assert cells[0].name == "hidden_size=32,lr=0.001,seed=7"
     assert len({c.name for c in cells}) == len(cells)
 
@@ -31,13 +35,18 @@ def test_command_line_wins_over_the_table_key_by_key():
 def test_grid_values_are_toml_and_bare_words_are_strings():
     assert parse_grid_option("model.content=id,pooling") == ("model.content", ["id", "pooling"])
     assert parse_grid_option("train.cache=true,false") == ("train.cache", [True, False])
-    assert parse_grid_option('train.metrics=[["auc"], ["auc", "gauc"]]') == ("train.metrics", [["auc"], ["auc", "gauc"]])
+    assert parse_grid_option('train.metrics=[["auc"], ["auc", "gauc"]]') == (
+        "train.metrics",
+        [["auc"], ["auc", "gauc"]],
+    )
 
 
 def test_random_search_draws_the_same_points_from_the_same_seed_within_the_ranges():
-    table = {"range": {"train.lr": {"low": 1e-4, "high": 1e-2, "log": True},
-                       "model.hidden_size": {"low": 8, "high": 64}},
-             "grid": {"model.content": ["id", "pooling"]}, "samples": 40}
+    table = {
+        "range": {"train.lr": {"low": 1e-4, "high": 1e-2, "log": True}, "model.hidden_size": {"low": 8, "high": 64}},
+        "grid": {"model.content": ["id", "pooling"]},
+        "samples": 40,
+    }
     first, again = search_space(table, base_seed=1).cells(), search_space(table, base_seed=1).cells()
     assert [c.name for c in first] == [c.name for c in again]
     other = search_space({**table, "search_seed": 5}, base_seed=1).cells()
@@ -73,16 +82,19 @@ def test_keys_ending_alike_keep_their_full_names():
     assert space.cells()[0].name == ("model.content_options.dropout=0.1,model.behavior_options.dropout=0.2,seed=0")
 
 
-@pytest.mark.parametrize(("table", "options", "message"), [
-    ({"grid": {"model.hidden_size": 32}}, {}, r"model.hidden_size: expected a non-empty list of values"),
-    ({"range": {"train.lr": {"low": 1, "high": 0.1}}, "samples": 2}, {}, r"train.lr: needs low < high"),
-    ({"range": {"train.lr": {"low": 0.1, "high": 1}}}, {}, r"a range is drawn by random search; add --samples K"),
-    ({"grid": {"train.seed": [1, 2]}}, {}, r"train.seed is not swept .* use --seeds N"),
-    ({"seeds": 0}, {}, r"seeds must be at least 1"),
-    ({"grdi": {}}, {}, r"unknown key 'grdi'"),
-    ({}, {"grid": ["model.hidden_size"]}, r"--grid 'model.hidden_size': expected KEY=V1,V2"),
-    ({}, {"ranges": ["train.lr=1:2:lin"]}, r"expected KEY=LOW:HIGH or KEY=LOW:HIGH:log"),
-])
+@pytest.mark.parametrize(
+    ("table", "options", "message"),
+    [
+        ({"grid": {"model.hidden_size": 32}}, {}, r"model.hidden_size: expected a non-empty list of values"),
+        ({"range": {"train.lr": {"low": 1, "high": 0.1}}, "samples": 2}, {}, r"train.lr: needs low < high"),
+        ({"range": {"train.lr": {"low": 0.1, "high": 1}}}, {}, r"a range is drawn by random search; add --samples K"),
+        ({"grid": {"train.seed": [1, 2]}}, {}, r"train.seed is not swept .* use --seeds N"),
+        ({"seeds": 0}, {}, r"seeds must be at least 1"),
+        ({"grdi": {}}, {}, r"unknown key 'grdi'"),
+        ({}, {"grid": ["model.hidden_size"]}, r"--grid 'model.hidden_size': expected KEY=V1,V2"),
+        ({}, {"ranges": ["train.lr=1:2:lin"]}, r"expected KEY=LOW:HIGH or KEY=LOW:HIGH:log"),
+    ],
+)
 def test_bad_spaces_are_one_clear_error(table, options, message):
     with pytest.raises(ConfigError, match=message):
         search_space(table, base_seed=0, source="exp.toml", **options)

@@ -20,12 +20,14 @@ from lego_core.study.worker import PARENT_CHECK_SECONDS
 
 
 def _cells(folder: Path) -> dict[str, dict]:
-    return {p.name: json.loads((p / "results.json").read_text()) for p in sorted(folder.iterdir())
-            if (p / "results.json").is_file()}
+    return {
+        p.name: json.loads((p / "results.json").read_text())
+        for p in sorted(folder.iterdir())
+        if (p / "results.json").is_file()
+    }
 
 
-def test_two_values_times_three_seeds_then_report_shows_mean_and_std(quick_experiment, tmp_path, capsys,
-                                                                    monkeypatch):
+def test_two_values_times_three_seeds_then_report_shows_mean_and_std(quick_experiment, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")
     exp = quick_experiment(sweep={"grid": {"model": {"hidden_size": [4, 8]}}, "seeds": 3})
     out_dir = tmp_path / "sweep"
@@ -89,8 +91,9 @@ def test_threads_are_split_between_the_workers(quick_experiment, tmp_path):
     planned = Sweep.from_toml(exp, grid=["model.hidden_size=4,8"], jobs=2, output=tmp_path / "s").plan()
     assert {p.threads for p in planned} == {2}
     assert all(p.data["train"]["threads"] == 2 for p in planned)
-    default = Sweep.from_toml(quick_experiment(name="b"), grid=["model.hidden_size=4,8"], jobs=2,
-                              output=tmp_path / "t").plan()
+    default = Sweep.from_toml(
+        quick_experiment(name="b"), grid=["model.hidden_size=4,8"], jobs=2, output=tmp_path / "t"
+    ).plan()
     assert {p.threads for p in default} == {max(1, available_cpus() // 2)}
     alone = Sweep.from_toml(quick_experiment(name="c"), grid=["model.hidden_size=4"], output=tmp_path / "u").plan()
     assert alone[0].threads is None  # one worker, torch's default: nothing to split
@@ -101,12 +104,14 @@ def test_bad_cells_are_refused_before_anything_is_written(quick_experiment, tmp_
     out_dir = tmp_path / "sweep"
     with pytest.raises(ConfigError) as err:
         Sweep.from_toml(exp, grid=["model.hidden_size=4,8", "model.hiden_size=1"], output=out_dir).run()
-    assert "the sweep cannot start; all 2 cells: unknown key 'hiden_size' (did you mean 'hidden_size'?)" \
-        in str(err.value)
+    assert "the sweep cannot start; all 2 cells: unknown key 'hiden_size' (did you mean 'hidden_size'?)" in str(
+        err.value
+    )
     with pytest.raises(ConfigError) as err:
         Sweep.from_toml(exp, grid=['model.hidden_size=4,"big"'], output=out_dir).run()
-    assert str(err.value).endswith("the sweep cannot start; hidden_size=big,seed=7: wrong type: got str 'big', "
-                                   "expected int @ $.model.hidden_size")
+    assert str(err.value).endswith(
+        "the sweep cannot start; hidden_size=big,seed=7: wrong type: got str 'big', expected int @ $.model.hidden_size"
+    )
     assert not out_dir.exists()
 
 
@@ -115,8 +120,10 @@ def test_a_cell_run_with_another_config_is_refused_not_mixed_in(quick_experiment
     out_dir = tmp_path / "sweep"
     assert main(["sweep", str(exp), "--grid", "model.hidden_size=4", "--output", str(out_dir)]) == 0
     capsys.readouterr()
-    assert main(["sweep", str(exp), "--grid", "model.hidden_size=4", "--set", "train.lr=0.01",
-                 "--output", str(out_dir)]) == 2
+    assert (
+        main(["sweep", str(exp), "--grid", "model.hidden_size=4", "--set", "train.lr=0.01", "--output", str(out_dir)])
+        == 2
+    )
     err = capsys.readouterr().err
     assert "was run with another config (train.lr: 0.001 -> 0.01)" in err
 
@@ -147,8 +154,9 @@ def test_two_workers_run_the_cells(quick_experiment, tmp_path, capsys):
 
 
 def _lego(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "lego_core.cli.main", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "lego_core.cli.main", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 @pytest.mark.slow
@@ -156,8 +164,18 @@ def _lego(*args: str) -> subprocess.Popen:
 def test_kill_minus_nine_then_the_same_command_finishes_only_the_missing_cells(quick_experiment, tmp_path, jobs):
     exp = quick_experiment(train={"epochs": 2, "batch_size": 16, "checkpoint_every": 3})
     out_dir = tmp_path / "sweep"
-    command = ["sweep", str(exp), "--grid", "model.hidden_size=4,8", "--seeds", "2", "--jobs", str(jobs),
-               "--output", str(out_dir)]
+    command = [
+        "sweep",
+        str(exp),
+        "--grid",
+        "model.hidden_size=4,8",
+        "--seeds",
+        "2",
+        "--jobs",
+        str(jobs),
+        "--output",
+        str(out_dir),
+    ]
     victim = _lego(*command)
     deadline = time.time() + 300
     while time.time() < deadline and victim.poll() is None and not (out_dir.exists() and _cells(out_dir)):

@@ -69,16 +69,27 @@ class InteractingLayer(nn.Module):
 @attrs.define(kw_only=True, frozen=True)
 class AutoIntConfig:
     field_dim: int | None = field_dim_option()
-    num_attention_layers: int = attrs.field(default=3, validator=[v.instance_of(int), v.ge(1)],
-                                            metadata={"doc": "Number of interacting (self-attention) layers."})
-    num_heads: int = attrs.field(default=2, validator=[v.instance_of(int), v.ge(1)],
-                                 metadata={"doc": "Attention heads per layer."})
-    head_dim: int = attrs.field(default=32, validator=[v.instance_of(int), v.ge(1)],
-                                metadata={"doc": "Size d' of each head (a layer outputs num_heads * head_dim per field)."})
-    scale: bool = attrs.field(default=False, validator=v.instance_of(bool), metadata={
-        "doc": "Divide attention scores by sqrt(head_dim) (the paper does not)."})
+    num_attention_layers: int = attrs.field(
+        default=3,
+        validator=[v.instance_of(int), v.ge(1)],
+        metadata={"doc": "Number of interacting (self-attention) layers."},
+    )
+    num_heads: int = attrs.field(
+        default=2, validator=[v.instance_of(int), v.ge(1)], metadata={"doc": "Attention heads per layer."}
+    )
+    head_dim: int = attrs.field(
+        default=32,
+        validator=[v.instance_of(int), v.ge(1)],
+        metadata={"doc": "Size d' of each head (a layer outputs num_heads * head_dim per field)."},
+    )
+    scale: bool = attrs.field(
+        default=False,
+        validator=v.instance_of(bool),
+        metadata={"doc": "Divide attention scores by sqrt(head_dim) (the paper does not)."},
+    )
     hidden_units: list[int] = hidden_units_option(
-        [], "Sizes of the hidden layers of an extra DNN part (AutoInt+); empty: AutoInt alone.")
+        [], "Sizes of the hidden layers of an extra DNN part (AutoInt+); empty: AutoInt alone."
+    )
     activation: str = activation_option()
     dropout: float = dropout_option()
     batch_norm: bool = batch_norm_option()
@@ -116,10 +127,21 @@ class AutoIntPredictor(Predictor):
         width = opts.num_heads * opts.head_dim
         self.layers = nn.ModuleList(
             InteractingLayer(e if i == 0 else width, opts.num_heads, opts.head_dim, opts.scale)
-            for i in range(opts.num_attention_layers))
+            for i in range(opts.num_attention_layers)
+        )
         self.output = nn.Linear(f * width, 1)
-        self.deep = (MLP(f * e, opts.hidden_units, activation=opts.activation, dropout=opts.dropout,
-                         batch_norm=opts.batch_norm, output_dim=1) if opts.hidden_units else None)
+        self.deep = (
+            MLP(
+                f * e,
+                opts.hidden_units,
+                activation=opts.activation,
+                dropout=opts.dropout,
+                batch_norm=opts.batch_norm,
+                output_dim=1,
+            )
+            if opts.hidden_units
+            else None
+        )
 
     def forward(self, user: Tensor, candidates: Tensor, fields: FieldInputs, user_mask: Tensor | None = None) -> Tensor:
         x = self.embedding(user, candidates, fields)  # (B, K, F, E)

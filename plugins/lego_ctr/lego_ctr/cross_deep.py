@@ -18,8 +18,17 @@ STRUCTURES = ("stacked", "parallel")
 def attach_deep_and_output(predictor: nn.Module, dim: int, options: object) -> None:
     """Give ``predictor`` its ``deep`` MLP (None without hidden units) and its ``output`` unit."""
     hidden_units = options.hidden_units  # type: ignore[attr-defined]
-    deep = (MLP(dim, hidden_units, activation=options.activation, dropout=options.dropout,  # type: ignore[attr-defined]
-                batch_norm=options.batch_norm) if hidden_units else None)  # type: ignore[attr-defined]
+    deep = (
+        MLP(
+            dim,
+            hidden_units,
+            activation=options.activation,  # type: ignore[attr-defined]
+            dropout=options.dropout,  # type: ignore[attr-defined]
+            batch_norm=options.batch_norm,  # type: ignore[attr-defined]
+        )
+        if hidden_units
+        else None
+    )
     predictor.deep = deep  # type: ignore[assignment]  # None or an MLP, read back by cross_and_deep
     if deep is None:
         out_dim = dim

@@ -49,10 +49,12 @@ class CrossNet(nn.Module):
 @attrs.define(kw_only=True, frozen=True)
 class DCNConfig:
     field_dim: int | None = field_dim_option()
-    num_cross_layers: int = attrs.field(default=3, validator=[v.instance_of(int), v.ge(1)],
-                                        metadata={"doc": "Number of cross layers."})
+    num_cross_layers: int = attrs.field(
+        default=3, validator=[v.instance_of(int), v.ge(1)], metadata={"doc": "Number of cross layers."}
+    )
     hidden_units: list[int] = hidden_units_option(
-        [400, 400, 400], "Sizes of the hidden layers of the deep network (an empty list: cross network only).")
+        [400, 400, 400], "Sizes of the hidden layers of the deep network (an empty list: cross network only)."
+    )
     activation: str = activation_option()
     dropout: float = dropout_option()
     batch_norm: bool = batch_norm_option()
@@ -88,8 +90,11 @@ class DCNPredictor(Predictor):
         self.embedding = FieldEmbedding(context, opts.field_dim)
         dim = self.embedding.num_fields * self.embedding.field_dim
         self.cross = CrossNet(dim, opts.num_cross_layers)
-        self.deep = (MLP(dim, opts.hidden_units, activation=opts.activation, dropout=opts.dropout,
-                         batch_norm=opts.batch_norm) if opts.hidden_units else None)
+        self.deep = (
+            MLP(dim, opts.hidden_units, activation=opts.activation, dropout=opts.dropout, batch_norm=opts.batch_norm)
+            if opts.hidden_units
+            else None
+        )
         self.output = nn.Linear(dim + (self.deep.output_dim if self.deep is not None else 0), 1)
 
     def forward(self, user: Tensor, candidates: Tensor, fields: FieldInputs, user_mask: Tensor | None = None) -> Tensor:

@@ -37,8 +37,9 @@ class CrossNetV2(nn.Module):
         if low_rank is None:
             self.layers = nn.ModuleList(nn.Linear(dim, dim) for _ in range(num_layers))
         else:  # W x + b = U (V^T x) + b
-            self.layers = nn.ModuleList(nn.Sequential(nn.Linear(dim, low_rank, bias=False), nn.Linear(low_rank, dim))
-                                        for _ in range(num_layers))
+            self.layers = nn.ModuleList(
+                nn.Sequential(nn.Linear(dim, low_rank, bias=False), nn.Linear(low_rank, dim)) for _ in range(num_layers)
+            )
 
     def forward(self, x0: Tensor) -> Tensor:
         """``(N, d)`` -> ``(N, d)``."""
@@ -83,7 +84,9 @@ class CrossNetMix(nn.Module):
         for layer in range(self.v.shape[0]):
             low = torch.tanh(torch.einsum("nd,edr->ner", x, self.v[layer]))  # (N, experts, r)
             low = torch.tanh(torch.einsum("ner,ers->nes", low, self.c[layer]))  # (N, experts, r)
-            experts = x0.unsqueeze(1) * (torch.einsum("ner,erd->ned", low, self.u[layer]) + self.bias[layer])  # (N, experts, d)
+            experts = x0.unsqueeze(1) * (
+                torch.einsum("ner,erd->ned", low, self.u[layer]) + self.bias[layer]
+            )  # (N, experts, d)
             gate = torch.softmax(x @ self.gates[layer], dim=-1)  # (N, experts)
             x = (gate.unsqueeze(-1) * experts).sum(dim=1) + x  # (N, d)
         return x
@@ -92,25 +95,42 @@ class CrossNetMix(nn.Module):
 @attrs.define(kw_only=True, frozen=True)
 class DCNv2Config:
     field_dim: int | None = field_dim_option()
-    structure: str = attrs.field(default="parallel", validator=v.in_(STRUCTURES), metadata={
-        "doc": '"parallel": cross and deep networks side by side on x_0, outputs concatenated; "stacked": '
-               "the deep network on top of the cross network."})
-    num_cross_layers: int = attrs.field(default=3, validator=[v.instance_of(int), v.ge(1)],
-                                        metadata={"doc": "Number of cross layers."})
-    low_rank: int | None = attrs.field(default=None, validator=v.optional([v.instance_of(int), v.gt(0)]), metadata={
-        "doc": "Rank r of the cross layers' weight matrices W = U V^T (unset: full rank)."})
-    num_experts: int = attrs.field(default=1, validator=[v.instance_of(int), v.ge(1)], metadata={
-        "doc": "Low-rank experts per cross layer; more than one gives the mixture (DCN-Mix) and needs low_rank."})
+    structure: str = attrs.field(
+        default="parallel",
+        validator=v.in_(STRUCTURES),
+        metadata={
+            "doc": '"parallel": cross and deep networks side by side on x_0, outputs concatenated; "stacked": '
+            "the deep network on top of the cross network."
+        },
+    )
+    num_cross_layers: int = attrs.field(
+        default=3, validator=[v.instance_of(int), v.ge(1)], metadata={"doc": "Number of cross layers."}
+    )
+    low_rank: int | None = attrs.field(
+        default=None,
+        validator=v.optional([v.instance_of(int), v.gt(0)]),
+        metadata={"doc": "Rank r of the cross layers' weight matrices W = U V^T (unset: full rank)."},
+    )
+    num_experts: int = attrs.field(
+        default=1,
+        validator=[v.instance_of(int), v.ge(1)],
+        metadata={
+            "doc": "Low-rank experts per cross layer; more than one gives the mixture (DCN-Mix) and needs low_rank."
+        },
+    )
     hidden_units: list[int] = hidden_units_option(
-        [400, 400, 400], "Sizes of the hidden layers of the deep network (an empty list: cross network only).")
+        [400, 400, 400], "Sizes of the hidden layers of the deep network (an empty list: cross network only)."
+    )
     activation: str = activation_option()
     dropout: float = dropout_option()
     batch_norm: bool = batch_norm_option()
 
     def __attrs_post_init__(self) -> None:
         if self.num_experts > 1 and self.low_rank is None:
-            raise ValueError(f"num_experts = {self.num_experts} needs low_rank (the rank of each expert), "
-                             "e.g. low_rank = 32; or set num_experts = 1 for a single full-rank cross layer")
+            raise ValueError(
+                f"num_experts = {self.num_experts} needs low_rank (the rank of each expert), "
+                "e.g. low_rank = 32; or set num_experts = 1 for a single full-rank cross layer"
+            )
 
 
 class DCNv2Predictor(Predictor):

@@ -58,8 +58,14 @@ class DeepFMPredictor(Predictor):
         opts: DeepFMConfig = self.options
         self.embedding = FieldEmbedding(context, opts.field_dim)
         self.linear = FieldLinear(context)
-        self.deep = MLP(self.embedding.num_fields * self.embedding.field_dim, opts.hidden_units,
-                        activation=opts.activation, dropout=opts.dropout, batch_norm=opts.batch_norm, output_dim=1)
+        self.deep = MLP(
+            self.embedding.num_fields * self.embedding.field_dim,
+            opts.hidden_units,
+            activation=opts.activation,
+            dropout=opts.dropout,
+            batch_norm=opts.batch_norm,
+            output_dim=1,
+        )
 
     def forward(self, user: Tensor, candidates: Tensor, fields: FieldInputs, user_mask: Tensor | None = None) -> Tensor:
         x = self.embedding(user, candidates, fields)  # (B, K, F, E)

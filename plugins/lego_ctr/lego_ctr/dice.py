@@ -48,7 +48,8 @@ class Dice(nn.Module):
         if self.training and rows.shape[0] == 1:  # a single row is its own mean
             normed = torch.zeros_like(rows)
         else:  # one fused kernel; updates the running statistics in training
-            normed = nn.functional.batch_norm(rows, self.running_mean, self.running_var, training=self.training,
-                                              momentum=self.momentum, eps=self.eps)
+            normed = nn.functional.batch_norm(
+                rows, self.running_mean, self.running_var, training=self.training, momentum=self.momentum, eps=self.eps
+            )
         p = torch.sigmoid(normed)
         return (rows * torch.addcmul(self.alpha, p, 1 - self.alpha)).reshape(x.shape)  # p x + (1 - p) alpha x

@@ -32,11 +32,17 @@ class DINConfig:
     field_dim: int | None = field_dim_option()
     attention_units: list[int] = hidden_units_option([80, 40], "Hidden layers of the activation unit.")
     attention_activation: str = activation_option(
-        "dice", "Activation of the activation unit's hidden layers: " + ", ".join(ACTIVATIONS) + ".")
-    attention_output: str = attrs.field(default="linear", validator=v.in_(ATTENTION_OUTPUTS), metadata={
-        "doc": 'Attention weight from the activation unit\'s output: "linear" (the paper: the raw output, '
-               'no normalisation), "sigmoid" (squashed to (0, 1), still unnormalised) or "softmax" (over the '
-               "real history items)."})
+        "dice", "Activation of the activation unit's hidden layers: " + ", ".join(ACTIVATIONS) + "."
+    )
+    attention_output: str = attrs.field(
+        default="linear",
+        validator=v.in_(ATTENTION_OUTPUTS),
+        metadata={
+            "doc": 'Attention weight from the activation unit\'s output: "linear" (the paper: the raw output, '
+            'no normalisation), "sigmoid" (squashed to (0, 1), still unnormalised) or "softmax" (over the '
+            "real history items)."
+        },
+    )
     hidden_units: list[int] = hidden_units_option([200, 80])
     activation: str = activation_option("dice")
     dropout: float = dropout_option()
@@ -87,8 +93,14 @@ class DINPredictor(Predictor):
         hidden = context.hidden_size
         self.activation_unit = MLP(4 * hidden, opts.attention_units, activation=opts.attention_activation, output_dim=1)
         self.embedding = FieldEmbedding(context, opts.field_dim)
-        self.deep = MLP(self.embedding.num_fields * self.embedding.field_dim, opts.hidden_units,
-                        activation=opts.activation, dropout=opts.dropout, batch_norm=opts.batch_norm, output_dim=1)
+        self.deep = MLP(
+            self.embedding.num_fields * self.embedding.field_dim,
+            opts.hidden_units,
+            activation=opts.activation,
+            dropout=opts.dropout,
+            batch_norm=opts.batch_norm,
+            output_dim=1,
+        )
 
     def attend(self, history: Tensor, mask: Tensor, candidates: Tensor) -> tuple[Tensor, Tensor]:
         """Candidate-specific interests and their weights.
@@ -120,8 +132,10 @@ class DINPredictor(Predictor):
 
     def forward(self, user: Tensor, candidates: Tensor, fields: FieldInputs, user_mask: Tensor | None = None) -> Tensor:
         if user.dim() != 3:
-            raise ValueError(f"DIN needs the history as a sequence (B, S, D); got a user tensor of shape "
-                             f"{tuple(user.shape)}: use a behavior operator with a sequence output")
+            raise ValueError(
+                f"DIN needs the history as a sequence (B, S, D); got a user tensor of shape "
+                f"{tuple(user.shape)}: use a behavior operator with a sequence output"
+            )
         mask = user_mask if user_mask is not None else torch.ones(user.shape[:2], dtype=torch.bool, device=user.device)
         interest, _ = self.attend(user, mask, candidates)  # (B, K, D)
         x = self.embedding(interest, candidates, fields)  # (B, K, F, E): the interest is the user field

@@ -76,7 +76,9 @@ class Bilinear(nn.Module):
     def __init__(self, num_fields: int, dim: int, kind: str) -> None:
         super().__init__()
         self.kind = kind
-        count = {"field_all": 1, "field_each": num_fields, "field_interaction": num_fields * (num_fields - 1) // 2}[kind]
+        count = {"field_all": 1, "field_each": num_fields, "field_interaction": num_fields * (num_fields - 1) // 2}[
+            kind
+        ]
         self.weight = nn.Parameter(torch.empty(count, dim, dim))
         bound = 1.0 / math.sqrt(dim)
         nn.init.uniform_(self.weight, -bound, bound)
@@ -101,10 +103,19 @@ class Bilinear(nn.Module):
 @attrs.define(kw_only=True, frozen=True)
 class FiBiNETConfig:
     field_dim: int | None = field_dim_option()
-    reduction_ratio: int = attrs.field(default=3, validator=[v.instance_of(int), v.ge(1)], metadata={
-        "doc": "SENET reduction ratio r: the excitation's hidden layer has max(1, F // r) units."})
-    bilinear_type: str = attrs.field(default="field_interaction", validator=v.in_(BILINEAR_TYPES), metadata={
-        "doc": "Bilinear weights: field_all (one W), field_each (one W per field), field_interaction (one W per pair)."})
+    reduction_ratio: int = attrs.field(
+        default=3,
+        validator=[v.instance_of(int), v.ge(1)],
+        metadata={"doc": "SENET reduction ratio r: the excitation's hidden layer has max(1, F // r) units."},
+    )
+    bilinear_type: str = attrs.field(
+        default="field_interaction",
+        validator=v.in_(BILINEAR_TYPES),
+        metadata={
+            "doc": "Bilinear weights: field_all (one W), field_each (one W per field), field_interaction (one W per "
+            "pair)."
+        },
+    )
     hidden_units: list[int] = hidden_units_option([400, 400, 400])
     activation: str = activation_option()
     dropout: float = dropout_option()
@@ -144,8 +155,14 @@ class FiBiNETPredictor(Predictor):
         self.senet = SENet(f, opts.reduction_ratio)
         self.bilinear = Bilinear(f, e, opts.bilinear_type)
         self.senet_bilinear = Bilinear(f, e, opts.bilinear_type)
-        self.deep = MLP(f * (f - 1) * e, opts.hidden_units, activation=opts.activation, dropout=opts.dropout,
-                        batch_norm=opts.batch_norm, output_dim=1)
+        self.deep = MLP(
+            f * (f - 1) * e,
+            opts.hidden_units,
+            activation=opts.activation,
+            dropout=opts.dropout,
+            batch_norm=opts.batch_norm,
+            output_dim=1,
+        )
 
     def forward(self, user: Tensor, candidates: Tensor, fields: FieldInputs, user_mask: Tensor | None = None) -> Tensor:
         x = self.embedding(user, candidates, fields)  # (B, K, F, E)

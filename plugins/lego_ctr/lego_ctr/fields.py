@@ -40,8 +40,10 @@ def field_dim_option() -> Any:
     return attrs.field(
         default=None,
         validator=v.optional([v.instance_of(int), v.gt(0)]),
-        metadata={"doc": "Embedding size E shared by all fields; unset uses hidden_size (the user and item "
-                         "vectors then enter unprojected), any other size projects them with a Linear."},
+        metadata={
+            "doc": "Embedding size E shared by all fields; unset uses hidden_size (the user and item "
+            "vectors then enter unprojected), any other size projects them with a Linear."
+        },
     )
 
 
@@ -71,8 +73,10 @@ def field_ids(given: Mapping[str, Tensor], name: str, side: str, multi_valued: b
     expected = (2 if side == "item" else 1) + int(multi_valued)
     if ids.dim() != expected:
         kind = "multi-valued (a tokens column)" if multi_valued else "single-valued (a category column)"
-        raise ValueError(f"the {side} field {name!r} is {kind}, so its ids need {expected} dimensions, but they "
-                         f"have {ids.dim()} (shape {tuple(ids.shape)})")
+        raise ValueError(
+            f"the {side} field {name!r} is {kind}, so its ids need {expected} dimensions, but they "
+            f"have {ids.dim()} (shape {tuple(ids.shape)})"
+        )
     return ids
 
 
@@ -128,23 +132,29 @@ class FieldEmbedding(nn.Module):
         if self.field_dim != hidden:
             self.user_projection = nn.Linear(hidden, self.field_dim)
             self.item_projection = nn.Linear(hidden, self.field_dim)
-        self.item_tables = nn.ModuleDict({n: nn.Embedding(a.vocab_size, self.field_dim)
-                                          for n, a in context.item_fields.items()})
-        self.user_tables = nn.ModuleDict({n: nn.Embedding(a.vocab_size, self.field_dim)
-                                          for n, a in context.user_fields.items()})
+        self.item_tables = nn.ModuleDict(
+            {n: nn.Embedding(a.vocab_size, self.field_dim) for n, a in context.item_fields.items()}
+        )
+        self.user_tables = nn.ModuleDict(
+            {n: nn.Embedding(a.vocab_size, self.field_dim) for n, a in context.user_fields.items()}
+        )
         for table in [*self.item_tables.values(), *self.user_tables.values()]:
             nn.init.normal_(table.get_parameter("weight"), std=EMBEDDING_STD)
         self.item_multi = {n: is_multi_valued(a) for n, a in context.item_fields.items()}
         self.user_multi = {n: is_multi_valued(a) for n, a in context.user_fields.items()}
-        self.names = (["user", "item"] + [f"item.{n}" for n in self.item_tables]
-                      + [f"user.{n}" for n in self.user_tables])
+        self.names = (
+            ["user", "item"] + [f"item.{n}" for n in self.item_tables] + [f"user.{n}" for n in self.user_tables]
+        )
 
     @property
     def num_fields(self) -> int:
         return len(self.names)
 
     def forward(self, user: Tensor, candidates: Tensor, fields: FieldInputs) -> Tensor:
-        """``user`` ``(B, D)`` (or ``(B, K, D)``, one per candidate), ``candidates`` ``(B, K, D)`` -> ``(B, K, F, E)``."""
+        """``user`` ``(B, D)`` (or ``(B, K, D)``, one per candidate), ``candidates`` ``(B, K, D)``.
+
+        Returns ``(B, K, F, E)``.
+        """
         b, k, _ = candidates.shape
         user_vec = self.user_projection(user)  # (B, E) or (B, K, E)
         if user_vec.dim() == 2:

@@ -69,8 +69,10 @@ class BilinearFusion(nn.Module):
     def __init__(self, dim1: int, dim2: int, num_heads: int) -> None:
         super().__init__()
         if dim1 % num_heads or dim2 % num_heads:
-            raise ConfigError(f"predictor_options.num_heads = {num_heads} must divide the output sizes of both "
-                              f"streams ({dim1} and {dim2}); change num_heads or the last hidden units")
+            raise ConfigError(
+                f"predictor_options.num_heads = {num_heads} must divide the output sizes of both "
+                f"streams ({dim1} and {dim2}); change num_heads or the last hidden units"
+            )
         self.num_heads = num_heads
         self.w1 = nn.Linear(dim1, 1)
         self.w2 = nn.Linear(dim2, 1, bias=False)
@@ -95,16 +97,32 @@ class FinalMLPConfig:
     activation: str = activation_option()
     dropout: float = dropout_option()
     batch_norm: bool = batch_norm_option()
-    use_feature_selection: bool = attrs.field(default=True, validator=v.instance_of(bool), metadata={
-        "doc": "Gate each stream's input by its own feature selection (false: both streams see the plain fields)."})
+    use_feature_selection: bool = attrs.field(
+        default=True,
+        validator=v.instance_of(bool),
+        metadata={
+            "doc": "Gate each stream's input by its own feature selection (false: both streams see the plain fields)."
+        },
+    )
     fs_hidden_units: list[int] = hidden_units_option([64], "Hidden layers of each feature-selection gate MLP.")
-    fs1_context: list[str] = attrs.field(factory=list, validator=_names, metadata={
-        "doc": 'Fields conditioning the first stream\'s gate: "user", "item", "item.<attribute>", '
-               '"user.<attribute>"; empty: a learned vector.'})
-    fs2_context: list[str] = attrs.field(factory=list, validator=_names, metadata={
-        "doc": "Fields conditioning the second stream's gate (as fs1_context)."})
-    num_heads: int = attrs.field(default=1, validator=[v.instance_of(int), v.ge(1)], metadata={
-        "doc": "Heads of the bilinear fusion; must divide the last hidden size of both streams."})
+    fs1_context: list[str] = attrs.field(
+        factory=list,
+        validator=_names,
+        metadata={
+            "doc": 'Fields conditioning the first stream\'s gate: "user", "item", "item.<attribute>", '
+            '"user.<attribute>"; empty: a learned vector.'
+        },
+    )
+    fs2_context: list[str] = attrs.field(
+        factory=list,
+        validator=_names,
+        metadata={"doc": "Fields conditioning the second stream's gate (as fs1_context)."},
+    )
+    num_heads: int = attrs.field(
+        default=1,
+        validator=[v.instance_of(int), v.ge(1)],
+        metadata={"doc": "Heads of the bilinear fusion; must divide the last hidden size of both streams."},
+    )
 
 
 class FinalMLPPredictor(Predictor):
@@ -139,8 +157,12 @@ class FinalMLPPredictor(Predictor):
         f, e = self.embedding.num_fields, self.embedding.field_dim
         self.selection1 = self.selection2 = None
         if opts.use_feature_selection:
-            self.selection1 = FeatureSelection(f, e, self._indices(opts.fs1_context, "fs1_context"), opts.fs_hidden_units)
-            self.selection2 = FeatureSelection(f, e, self._indices(opts.fs2_context, "fs2_context"), opts.fs_hidden_units)
+            self.selection1 = FeatureSelection(
+                f, e, self._indices(opts.fs1_context, "fs1_context"), opts.fs_hidden_units
+            )
+            self.selection2 = FeatureSelection(
+                f, e, self._indices(opts.fs2_context, "fs2_context"), opts.fs_hidden_units
+            )
         mlp = dict(activation=opts.activation, dropout=opts.dropout, batch_norm=opts.batch_norm)
         self.mlp1 = MLP(f * e, opts.mlp1_hidden_units, **mlp)  # type: ignore[arg-type]
         self.mlp2 = MLP(f * e, opts.mlp2_hidden_units, **mlp)  # type: ignore[arg-type]
@@ -150,9 +172,11 @@ class FinalMLPPredictor(Predictor):
         known = self.embedding.names
         unknown = [n for n in names if n not in known]
         if unknown:
-            raise ConfigError(f"predictor_options.{key} names {unknown}, which are not fields of this model; "
-                              f"the fields are {known} (item and user attributes come from model.item_fields "
-                              "and model.user_fields)")
+            raise ConfigError(
+                f"predictor_options.{key} names {unknown}, which are not fields of this model; "
+                f"the fields are {known} (item and user attributes come from model.item_fields "
+                "and model.user_fields)"
+            )
         return [known.index(n) for n in names]
 
     def forward(self, user: Tensor, candidates: Tensor, fields: FieldInputs, user_mask: Tensor | None = None) -> Tensor:

@@ -54,13 +54,20 @@ class GatedCrossNet(nn.Module):
 @attrs.define(kw_only=True, frozen=True)
 class GDCNConfig:
     field_dim: int | None = field_dim_option()
-    structure: str = attrs.field(default="parallel", validator=v.in_(STRUCTURES), metadata={
-        "doc": '"parallel" (GDCN-P): gated cross and deep networks side by side, outputs concatenated; '
-               '"stacked" (GDCN-S): the deep network on top of the gated cross network.'})
-    num_cross_layers: int = attrs.field(default=3, validator=[v.instance_of(int), v.ge(1)],
-                                        metadata={"doc": "Number of gated cross layers."})
+    structure: str = attrs.field(
+        default="parallel",
+        validator=v.in_(STRUCTURES),
+        metadata={
+            "doc": '"parallel" (GDCN-P): gated cross and deep networks side by side, outputs concatenated; '
+            '"stacked" (GDCN-S): the deep network on top of the gated cross network.'
+        },
+    )
+    num_cross_layers: int = attrs.field(
+        default=3, validator=[v.instance_of(int), v.ge(1)], metadata={"doc": "Number of gated cross layers."}
+    )
     hidden_units: list[int] = hidden_units_option(
-        [400, 400, 400], "Sizes of the hidden layers of the deep network (an empty list: cross network only).")
+        [400, 400, 400], "Sizes of the hidden layers of the deep network (an empty list: cross network only)."
+    )
     activation: str = activation_option()
     dropout: float = dropout_option()
     batch_norm: bool = batch_norm_option()

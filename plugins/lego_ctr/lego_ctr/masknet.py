@@ -60,8 +60,9 @@ class MaskBlock(nn.Module):
         torch.Size([3, 5])
     """
 
-    def __init__(self, embedding_dim: int, hidden_dim: int, output_dim: int, reduction_ratio: float,
-                 dropout: float = 0.0) -> None:
+    def __init__(
+        self, embedding_dim: int, hidden_dim: int, output_dim: int, reduction_ratio: float, dropout: float = 0.0
+    ) -> None:
         super().__init__()
         aggregation = max(1, round(hidden_dim * reduction_ratio))
         self.mask = nn.Sequential(nn.Linear(embedding_dim, aggregation), nn.ReLU(), nn.Linear(aggregation, hidden_dim))
@@ -77,20 +78,36 @@ class MaskBlock(nn.Module):
 @attrs.define(kw_only=True, frozen=True)
 class MaskNetConfig:
     field_dim: int | None = field_dim_option()
-    mode: str = attrs.field(default="serial", validator=v.in_(MODES), metadata={
-        "doc": '"serial": mask blocks stacked, each on the previous output; "parallel": blocks side by side on '
-               "the embeddings, concatenated into an MLP."})
-    num_blocks: int = attrs.field(default=3, validator=[v.instance_of(int), v.ge(1)],
-                                  metadata={"doc": "Number of mask blocks."})
-    block_dim: int = attrs.field(default=64, validator=[v.instance_of(int), v.ge(1)],
-                                 metadata={"doc": "Output size of each mask block."})
-    reduction_ratio: float = attrs.field(default=1.0, validator=[v.instance_of(float), v.gt(0.0)], metadata={
-        "doc": "Width of each mask's aggregation layer relative to the mask size."})
-    embedding_layer_norm: bool = attrs.field(default=True, validator=v.instance_of(bool), metadata={
-        "doc": "Layer-normalise each field embedding (own gain and bias per field) before it enters a block "
-               "(the paper's LN-EMB)."})
+    mode: str = attrs.field(
+        default="serial",
+        validator=v.in_(MODES),
+        metadata={
+            "doc": '"serial": mask blocks stacked, each on the previous output; "parallel": blocks side by side on '
+            "the embeddings, concatenated into an MLP."
+        },
+    )
+    num_blocks: int = attrs.field(
+        default=3, validator=[v.instance_of(int), v.ge(1)], metadata={"doc": "Number of mask blocks."}
+    )
+    block_dim: int = attrs.field(
+        default=64, validator=[v.instance_of(int), v.ge(1)], metadata={"doc": "Output size of each mask block."}
+    )
+    reduction_ratio: float = attrs.field(
+        default=1.0,
+        validator=[v.instance_of(float), v.gt(0.0)],
+        metadata={"doc": "Width of each mask's aggregation layer relative to the mask size."},
+    )
+    embedding_layer_norm: bool = attrs.field(
+        default=True,
+        validator=v.instance_of(bool),
+        metadata={
+            "doc": "Layer-normalise each field embedding (own gain and bias per field) before it enters a block "
+            "(the paper's LN-EMB)."
+        },
+    )
     hidden_units: list[int] = hidden_units_option(
-        [400, 400], "Parallel mode: hidden layers of the MLP over the concatenated blocks (unused in serial mode).")
+        [400, 400], "Parallel mode: hidden layers of the MLP over the concatenated blocks (unused in serial mode)."
+    )
     activation: str = activation_option()
     dropout: float = dropout_option()
     batch_norm: bool = batch_norm_option()
@@ -129,14 +146,25 @@ class MaskNetPredictor(Predictor):
         width = f * e
         if opts.mode == "serial":
             self.blocks = nn.ModuleList(
-                MaskBlock(width, width if i == 0 else opts.block_dim, opts.block_dim, opts.reduction_ratio, opts.dropout)
-                for i in range(opts.num_blocks))
+                MaskBlock(
+                    width, width if i == 0 else opts.block_dim, opts.block_dim, opts.reduction_ratio, opts.dropout
+                )
+                for i in range(opts.num_blocks)
+            )
             self.output: nn.Module = nn.Linear(opts.block_dim, 1)
         else:
-            self.blocks = nn.ModuleList(MaskBlock(width, width, opts.block_dim, opts.reduction_ratio, opts.dropout)
-                                        for _ in range(opts.num_blocks))
-            self.output = MLP(opts.num_blocks * opts.block_dim, opts.hidden_units, activation=opts.activation,
-                              dropout=opts.dropout, batch_norm=opts.batch_norm, output_dim=1)
+            self.blocks = nn.ModuleList(
+                MaskBlock(width, width, opts.block_dim, opts.reduction_ratio, opts.dropout)
+                for _ in range(opts.num_blocks)
+            )
+            self.output = MLP(
+                opts.num_blocks * opts.block_dim,
+                opts.hidden_units,
+                activation=opts.activation,
+                dropout=opts.dropout,
+                batch_norm=opts.batch_norm,
+                output_dim=1,
+            )
 
     def forward(self, user: Tensor, candidates: Tensor, fields: FieldInputs, user_mask: Tensor | None = None) -> Tensor:
         x = self.embedding(user, candidates, fields)  # (B, K, F, E)

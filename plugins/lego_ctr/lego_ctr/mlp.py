@@ -20,23 +20,33 @@ ACTIVATIONS = ("relu", "prelu", "leaky_relu", "tanh", "sigmoid", "gelu", "dice")
 positive_ints = v.deep_iterable(member_validator=[v.instance_of(int), v.gt(0)], iterable_validator=v.instance_of(list))
 
 
-def hidden_units_option(default: Sequence[int], doc: str = "Sizes of the hidden layers of the deep part "
-                                                            "(an empty list removes its hidden layers).") -> Any:
+def hidden_units_option(
+    default: Sequence[int],
+    doc: str = "Sizes of the hidden layers of the deep part (an empty list removes its hidden layers).",
+) -> Any:
     return attrs.field(factory=lambda: list(default), validator=positive_ints, metadata={"doc": doc})
 
 
-def activation_option(default: str = "relu", doc: str = "Activation of the hidden layers: " + ", ".join(ACTIVATIONS) + ".") -> Any:
+def activation_option(
+    default: str = "relu", doc: str = "Activation of the hidden layers: " + ", ".join(ACTIVATIONS) + "."
+) -> Any:
     return attrs.field(default=default, validator=v.in_(ACTIVATIONS), metadata={"doc": doc})
 
 
 def dropout_option() -> Any:
-    return attrs.field(default=0.0, validator=[v.instance_of(float), v.ge(0.0), v.lt(1.0)],
-                       metadata={"doc": "Dropout after each hidden layer (0 disables)."})
+    return attrs.field(
+        default=0.0,
+        validator=[v.instance_of(float), v.ge(0.0), v.lt(1.0)],
+        metadata={"doc": "Dropout after each hidden layer (0 disables)."},
+    )
 
 
 def batch_norm_option() -> Any:
-    return attrs.field(default=False, validator=v.instance_of(bool),
-                       metadata={"doc": "Batch normalisation after each hidden layer's Linear."})
+    return attrs.field(
+        default=False,
+        validator=v.instance_of(bool),
+        metadata={"doc": "Batch normalisation after each hidden layer's Linear."},
+    )
 
 
 def make_activation(name: str, width: int) -> nn.Module:
@@ -45,7 +55,9 @@ def make_activation(name: str, width: int) -> nn.Module:
         return Dice(width)
     if name == "prelu":
         return nn.PReLU(width)
-    return {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU}[name]()
+    return {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU}[
+        name
+    ]()
 
 
 class MLP(nn.Module):
@@ -69,8 +81,16 @@ class MLP(nn.Module):
         8
     """
 
-    def __init__(self, input_dim: int, hidden_units: Sequence[int], *, activation: str = "relu",
-                 dropout: float = 0.0, batch_norm: bool = False, output_dim: int | None = None) -> None:
+    def __init__(
+        self,
+        input_dim: int,
+        hidden_units: Sequence[int],
+        *,
+        activation: str = "relu",
+        dropout: float = 0.0,
+        batch_norm: bool = False,
+        output_dim: int | None = None,
+    ) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         dim = input_dim

@@ -24,9 +24,22 @@ def lego_register_predictors():
     from lego_ctr.widedeep import WideDeepPredictor
     from lego_ctr.xdeepfm import XDeepFMPredictor
 
-    return [DNNPredictor, WideDeepPredictor, FMPredictor, DeepFMPredictor, PNNPredictor, DCNPredictor,
-            DCNv2Predictor, GDCNPredictor, XDeepFMPredictor, AutoIntPredictor, FiBiNETPredictor,
-            FinalMLPPredictor, MaskNetPredictor, DINPredictor]
+    return [
+        DNNPredictor,
+        WideDeepPredictor,
+        FMPredictor,
+        DeepFMPredictor,
+        PNNPredictor,
+        DCNPredictor,
+        DCNv2Predictor,
+        GDCNPredictor,
+        XDeepFMPredictor,
+        AutoIntPredictor,
+        FiBiNETPredictor,
+        FinalMLPPredictor,
+        MaskNetPredictor,
+        DINPredictor,
+    ]
 
 
 @hookimpl

@@ -49,9 +49,14 @@ def outer_product(x: Tensor) -> Tensor:
 @attrs.define(kw_only=True, frozen=True)
 class PNNConfig:
     field_dim: int | None = field_dim_option()
-    product: str = attrs.field(default="inner", validator=v.in_(PRODUCTS), metadata={
-        "doc": 'Product layer: "inner" (IPNN, one inner product per field pair) or "outer" (OPNN, the '
-               "outer product of the summed field embeddings, E * E signals)."})
+    product: str = attrs.field(
+        default="inner",
+        validator=v.in_(PRODUCTS),
+        metadata={
+            "doc": 'Product layer: "inner" (IPNN, one inner product per field pair) or "outer" (OPNN, the '
+            "outer product of the summed field embeddings, E * E signals)."
+        },
+    )
     hidden_units: list[int] = hidden_units_option([400, 400, 400])
     activation: str = activation_option()
     dropout: float = dropout_option()
@@ -91,8 +96,14 @@ class PNNPredictor(Predictor):
         self.embedding = FieldEmbedding(context, opts.field_dim)
         f, e = self.embedding.num_fields, self.embedding.field_dim
         num_products = f * (f - 1) // 2 if opts.product == "inner" else e * e
-        self.deep = MLP(f * e + num_products, opts.hidden_units, activation=opts.activation,
-                        dropout=opts.dropout, batch_norm=opts.batch_norm, output_dim=1)
+        self.deep = MLP(
+            f * e + num_products,
+            opts.hidden_units,
+            activation=opts.activation,
+            dropout=opts.dropout,
+            batch_norm=opts.batch_norm,
+            output_dim=1,
+        )
 
     def products(self, x: Tensor) -> Tensor:
         """The product signals of ``x`` ``(N, F, E)``."""

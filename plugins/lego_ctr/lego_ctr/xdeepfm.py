@@ -78,10 +78,16 @@ class CIN(nn.Module):
 @attrs.define(kw_only=True, frozen=True)
 class XDeepFMConfig:
     field_dim: int | None = field_dim_option()
-    cin_units: list[int] = attrs.field(factory=lambda: [64, 64, 64], validator=[positive_ints, v.min_len(1)], metadata={
-        "doc": "Feature maps H_k of each CIN layer (its length is the highest interaction degree minus one)."})
+    cin_units: list[int] = attrs.field(
+        factory=lambda: [64, 64, 64],
+        validator=[positive_ints, v.min_len(1)],
+        metadata={
+            "doc": "Feature maps H_k of each CIN layer (its length is the highest interaction degree minus one)."
+        },
+    )
     hidden_units: list[int] = hidden_units_option(
-        [400, 400, 400], "Sizes of the hidden layers of the DNN part (an empty list: no DNN part).")
+        [400, 400, 400], "Sizes of the hidden layers of the DNN part (an empty list: no DNN part)."
+    )
     activation: str = activation_option()
     dropout: float = dropout_option()
     batch_norm: bool = batch_norm_option()
@@ -118,8 +124,18 @@ class XDeepFMPredictor(Predictor):
         self.linear = FieldLinear(context)
         self.cin = CIN(f, opts.cin_units)
         self.cin_output = nn.Linear(self.cin.output_dim, 1)
-        self.deep = (MLP(f * e, opts.hidden_units, activation=opts.activation, dropout=opts.dropout,
-                         batch_norm=opts.batch_norm, output_dim=1) if opts.hidden_units else None)
+        self.deep = (
+            MLP(
+                f * e,
+                opts.hidden_units,
+                activation=opts.activation,
+                dropout=opts.dropout,
+                batch_norm=opts.batch_norm,
+                output_dim=1,
+            )
+            if opts.hidden_units
+            else None
+        )
 
     def forward(self, user: Tensor, candidates: Tensor, fields: FieldInputs, user_mask: Tensor | None = None) -> Tensor:
         x = self.embedding(user, candidates, fields)  # (B, K, F, E)

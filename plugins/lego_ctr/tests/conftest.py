@@ -31,6 +31,7 @@ def make_inputs():
 # Each reads a module's parameters and recomputes its output from the paper's equation with explicit
 # products and loops, never calling the module, so a structure test compares two computations.
 
+
 def embed_by_hand(embedding, user, candidates, fields):
     """FieldEmbedding's ``(B, K, F, E)``: [user; item; item attribute rows; user attribute rows] per candidate."""
     b, k, _ = candidates.shape
@@ -127,8 +128,12 @@ def cin_by_hand(cin, x0):
     for r in range(n):
         x, maps = x0[r], []
         for weight in cin.weights:
-            x = torch.stack([sum(weight[h, i, j] * x[i] * x0[r, j] for i in range(x.shape[0]) for j in range(m))
-                             for h in range(weight.shape[0])])
+            x = torch.stack(
+                [
+                    sum(weight[h, i, j] * x[i] * x0[r, j] for i in range(x.shape[0]) for j in range(m))
+                    for h in range(weight.shape[0])
+                ]
+            )
             maps.append(x.sum(dim=-1))
         pooled.append(torch.cat(maps))
     return torch.stack(pooled)
@@ -138,6 +143,13 @@ def cin_by_hand(cin, x0):
 def by_hand():
     import types
 
-    return types.SimpleNamespace(embed=embed_by_hand, mlp=mlp_by_hand, linear=linear_by_hand, pairs=pairs_by_hand,
-                                 cross_v1=cross_v1_by_hand, cross_v2=cross_v2_by_hand, gated_cross=gated_cross_by_hand,
-                                 cin=cin_by_hand)
+    return types.SimpleNamespace(
+        embed=embed_by_hand,
+        mlp=mlp_by_hand,
+        linear=linear_by_hand,
+        pairs=pairs_by_hand,
+        cross_v1=cross_v1_by_hand,
+        cross_v2=cross_v2_by_hand,
+        gated_cross=gated_cross_by_hand,
+        cin=cin_by_hand,
+    )

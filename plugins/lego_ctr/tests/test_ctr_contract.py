@@ -29,8 +29,10 @@ from lego_ctr.xdeepfm import XDeepFMConfig, XDeepFMPredictor
 SMALL = [16, 8]
 CASES = {
     "dnn": (DNNPredictor, DNNConfig(hidden_units=SMALL)),
-    "dnn-projected-bn-prelu": (DNNPredictor, DNNConfig(field_dim=8, hidden_units=SMALL, batch_norm=True,
-                                                       activation="prelu", dropout=0.1)),
+    "dnn-projected-bn-prelu": (
+        DNNPredictor,
+        DNNConfig(field_dim=8, hidden_units=SMALL, batch_norm=True, activation="prelu", dropout=0.1),
+    ),
     "widedeep": (WideDeepPredictor, WideDeepConfig(hidden_units=SMALL)),
     "fm": (FMPredictor, FMConfig()),
     "fm-projected": (FMPredictor, FMConfig(field_dim=8)),
@@ -52,15 +54,31 @@ CASES = {
     "fibinet-all": (FiBiNETPredictor, FiBiNETConfig(bilinear_type="field_all", hidden_units=SMALL)),
     "fibinet-each": (FiBiNETPredictor, FiBiNETConfig(bilinear_type="field_each", hidden_units=SMALL)),
     "fibinet-interaction": (FiBiNETPredictor, FiBiNETConfig(bilinear_type="field_interaction", hidden_units=SMALL)),
-    "finalmlp": (FinalMLPPredictor, FinalMLPConfig(mlp1_hidden_units=[8, 8], mlp2_hidden_units=[4], fs_hidden_units=[8],
-                                                   fs1_context=["user"], fs2_context=["item"], num_heads=2)),
-    "finalmlp-no-selection": (FinalMLPPredictor, FinalMLPConfig(mlp1_hidden_units=[8], mlp2_hidden_units=[8],
-                                                                use_feature_selection=False)),
+    "finalmlp": (
+        FinalMLPPredictor,
+        FinalMLPConfig(
+            mlp1_hidden_units=[8, 8],
+            mlp2_hidden_units=[4],
+            fs_hidden_units=[8],
+            fs1_context=["user"],
+            fs2_context=["item"],
+            num_heads=2,
+        ),
+    ),
+    "finalmlp-no-selection": (
+        FinalMLPPredictor,
+        FinalMLPConfig(mlp1_hidden_units=[8], mlp2_hidden_units=[8], use_feature_selection=False),
+    ),
     "masknet-serial": (MaskNetPredictor, MaskNetConfig(mode="serial", num_blocks=2, block_dim=8)),
-    "masknet-parallel": (MaskNetPredictor, MaskNetConfig(mode="parallel", num_blocks=2, block_dim=8, hidden_units=SMALL)),
+    "masknet-parallel": (
+        MaskNetPredictor,
+        MaskNetConfig(mode="parallel", num_blocks=2, block_dim=8, hidden_units=SMALL),
+    ),
     "din": (DINPredictor, DINConfig(attention_units=[8], hidden_units=SMALL)),
-    "din-sigmoid-projected": (DINPredictor, DINConfig(field_dim=8, attention_units=[8], attention_output="sigmoid",
-                                                      hidden_units=SMALL, activation="relu")),
+    "din-sigmoid-projected": (
+        DINPredictor,
+        DINConfig(field_dim=8, attention_units=[8], attention_output="sigmoid", hidden_units=SMALL, activation="relu"),
+    ),
     "din-softmax": (DINPredictor, DINConfig(attention_units=[8], attention_output="softmax", hidden_units=SMALL)),
 }
 CONTEXTS = {
@@ -114,21 +132,29 @@ def test_same_seed_same_scores(case, make_inputs):
 
 
 def test_options_from_toml_tables():
-    options, problems = structure({"structure": "stacked", "low_rank": 8, "num_experts": 4, "hidden_units": [64, 32]},
-                                  DCNv2Config, "$.model.predictor_options")
-    assert not problems and options == DCNv2Config(structure="stacked", low_rank=8, num_experts=4, hidden_units=[64, 32])
+    options, problems = structure(
+        {"structure": "stacked", "low_rank": 8, "num_experts": 4, "hidden_units": [64, 32]},
+        DCNv2Config,
+        "$.model.predictor_options",
+    )
+    assert not problems and options == DCNv2Config(
+        structure="stacked", low_rank=8, num_experts=4, hidden_units=[64, 32]
+    )
     assert CONVERTER.structure(CONVERTER.unstructure(options), DCNv2Config) == options
 
 
-@pytest.mark.parametrize(("cls", "data", "message"), [
-    (DCNv2Config, {"num_experts": 4}, "needs low_rank"),
-    (PNNConfig, {"product": "kernel"}, "product"),
-    (MaskNetConfig, {"mode": "both"}, "mode"),
-    (DNNConfig, {"hidden_units": [64, 0]}, "hidden_units"),
-    (DNNConfig, {"hidden_unit": [64]}, "did you mean 'hidden_units'"),
-    (FiBiNETConfig, {"bilinear_type": "all"}, "bilinear_type"),
-    (DINConfig, {"attention_output": "tanh"}, "attention_output"),
-])
+@pytest.mark.parametrize(
+    ("cls", "data", "message"),
+    [
+        (DCNv2Config, {"num_experts": 4}, "needs low_rank"),
+        (PNNConfig, {"product": "kernel"}, "product"),
+        (MaskNetConfig, {"mode": "both"}, "mode"),
+        (DNNConfig, {"hidden_units": [64, 0]}, "hidden_units"),
+        (DNNConfig, {"hidden_unit": [64]}, "did you mean 'hidden_units'"),
+        (FiBiNETConfig, {"bilinear_type": "all"}, "bilinear_type"),
+        (DINConfig, {"attention_output": "tanh"}, "attention_output"),
+    ],
+)
 def test_bad_options_are_refused_with_the_key(cls, data, message):
     options, problems = structure(data, cls, "$.model.predictor_options")
     assert options is None and problems
@@ -142,8 +168,10 @@ def test_build_time_errors_name_the_problem(context):
         FinalMLPPredictor(options=FinalMLPConfig(num_heads=3), context=context)
 
 
-@pytest.mark.parametrize("case", ["deepfm", "pnn-outer", "dcnv2-mixture", "xdeepfm", "autoint", "fibinet-each",
-                                  "finalmlp", "masknet-serial", "din"])
+@pytest.mark.parametrize(
+    "case",
+    ["deepfm", "pnn-outer", "dcnv2-mixture", "xdeepfm", "autoint", "fibinet-each", "finalmlp", "masknet-serial", "din"],
+)
 def test_bf16_autocast(case):
     """The engine trains under bf16 autocast on CUDA; the same mixed dtypes on CPU must work."""
     cls, options = CASES[case]
@@ -165,10 +193,15 @@ def test_bf16_autocast(case):
 
 
 MULTI_CONTEXT = make_context(
-    item_fields={"category": make_context().item_attributes["category"],
-                 "tags": Attribute(name="tags", kind="tokens", vocab_size=7, max_length=3, vocabulary="tags")},
-    user_fields={"age": make_context().user_attributes["age"],
-                 "langs": Attribute(name="langs", kind="tokens", vocab_size=5, max_length=2, vocabulary="langs")})
+    item_fields={
+        "category": make_context().item_attributes["category"],
+        "tags": Attribute(name="tags", kind="tokens", vocab_size=7, max_length=3, vocabulary="tags"),
+    },
+    user_fields={
+        "age": make_context().user_attributes["age"],
+        "langs": Attribute(name="langs", kind="tokens", vocab_size=5, max_length=2, vocabulary="langs"),
+    },
+)
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -181,8 +214,10 @@ def test_every_predictor_pools_multi_valued_fields(case):
     g = torch.Generator().manual_seed(1)
     tags = torch.randint(0, 7, (b, k, 3), generator=g)
     tags[0, 0] = 0  # an item without tags
-    fields = FieldInputs(item={"category": torch.randint(0, 6, (b, k), generator=g), "tags": tags},
-                         user={"age": torch.randint(0, 5, (b,), generator=g), "langs": torch.randint(0, 5, (b, 2), generator=g)})
+    fields = FieldInputs(
+        item={"category": torch.randint(0, 6, (b, k), generator=g), "tags": tags},
+        user={"age": torch.randint(0, 5, (b,), generator=g), "langs": torch.randint(0, 5, (b, 2), generator=g)},
+    )
     if cls.input == "sequence":
         user, mask = torch.randn(b, 5, 16), torch.ones(b, 5, dtype=torch.bool)
     else:
@@ -197,9 +232,21 @@ def test_every_predictor_pools_multi_valued_fields(case):
     model.eval()
     with torch.no_grad():
         ref = model(user, candidates, fields, mask)
-        one_by_one = torch.cat([model(user, candidates[:, j:j + 1], FieldInputs(
-            item={n: v[:, j:j + 1] for n, v in fields.item.items()}, user=fields.user), mask) for j in range(k)], dim=1)
+        one_by_one = torch.cat(
+            [
+                model(
+                    user,
+                    candidates[:, j : j + 1],
+                    FieldInputs(item={n: v[:, j : j + 1] for n, v in fields.item.items()}, user=fields.user),
+                    mask,
+                )
+                for j in range(k)
+            ],
+            dim=1,
+        )
         assert torch.allclose(one_by_one, ref, atol=1e-5)
-        wider = FieldInputs(item={**fields.item, "tags": torch.cat([tags, torch.zeros(b, k, 2, dtype=torch.long)], -1)},
-                            user=fields.user)
+        wider = FieldInputs(
+            item={**fields.item, "tags": torch.cat([tags, torch.zeros(b, k, 2, dtype=torch.long)], -1)},
+            user=fields.user,
+        )
         assert torch.allclose(model(user, candidates, wider, mask), ref, atol=1e-5)

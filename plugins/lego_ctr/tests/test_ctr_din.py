@@ -92,7 +92,9 @@ def test_scores_use_the_interest_as_the_user_field(model, by_hand):
         x = by_hand.embed(din.embedding, pooled, candidates, fields)  # the interest is the user field
         expected = by_hand.mlp(din.deep, x.reshape(B * K, -1)).view(B, K)
         assert torch.allclose(din(history, candidates, fields, MASK), expected, atol=1e-5)
-        assert torch.allclose(din(history, candidates, fields), din(history, candidates, fields, torch.ones(B, S, dtype=torch.bool)))
+        assert torch.allclose(
+            din(history, candidates, fields), din(history, candidates, fields, torch.ones(B, S, dtype=torch.bool))
+        )
 
 
 def test_a_user_vector_is_refused(model):

@@ -19,10 +19,22 @@ def depot(tmp_path_factory):
 def test_preset_trains_and_evaluates_with_fields(depot, tmp_path, preset):
     data = {
         "data": {"path": str(depot), "item_attributes": ["title", "category"], "user_attributes": ["age"]},
-        "model": {"preset": preset, "hidden_size": 8, "item_fields": ["category"], "user_fields": ["age"],
-                  "predictor_options": {"hidden_units": [8]}},
-        "train": {"epochs": 1, "batch_size": 16, "max_steps_per_epoch": 3, "metrics": ["auc", "logloss"],
-                  "monitor": "auc", "device": "cpu", "seed": 1},
+        "model": {
+            "preset": preset,
+            "hidden_size": 8,
+            "item_fields": ["category"],
+            "user_fields": ["age"],
+            "predictor_options": {"hidden_units": [8]},
+        },
+        "train": {
+            "epochs": 1,
+            "batch_size": 16,
+            "max_steps_per_epoch": 3,
+            "metrics": ["auc", "logloss"],
+            "monitor": "auc",
+            "device": "cpu",
+            "seed": 1,
+        },
     }
     results = experiment_module.Experiment.from_dict(data, name=preset).run(output=tmp_path)
     assert results["run"]["task"] == "ranking"
@@ -34,10 +46,20 @@ def test_din_preset_with_lego_text(depot, tmp_path):
     pytest.importorskip("lego_text")
     data = {
         "data": {"path": str(depot), "item_attributes": ["title", "category"]},
-        "model": {"preset": "din-id", "hidden_size": 8, "item_fields": ["category"],
-                  "predictor_options": {"attention_units": [4], "hidden_units": [8]}},
-        "train": {"epochs": 1, "batch_size": 16, "max_steps_per_epoch": 3, "metrics": ["auc"], "monitor": "auc",
-                  "device": "cpu"},
+        "model": {
+            "preset": "din-id",
+            "hidden_size": 8,
+            "item_fields": ["category"],
+            "predictor_options": {"attention_units": [4], "hidden_units": [8]},
+        },
+        "train": {
+            "epochs": 1,
+            "batch_size": 16,
+            "max_steps_per_epoch": 3,
+            "metrics": ["auc"],
+            "monitor": "auc",
+            "device": "cpu",
+        },
     }
     results = experiment_module.Experiment.from_dict(data, name="din").run(output=tmp_path)
     assert results["run"]["bricks"]["behavior"] == "text:sequence"
@@ -51,9 +73,15 @@ def test_id_presets_feed_the_user_and_item_id(depot, tmp_path, preset):
     data = {
         "data": {"path": str(depot), "item_attributes": ["title"]},
         "model": {"preset": preset, "hidden_size": 8, "content_options": {"embedding_dim": 8}}
-        if preset.endswith("-text-id") else {"preset": preset, "hidden_size": 8},
-        "train": {"epochs": 1, "batch_size": 16, "max_steps_per_epoch": 2, "metrics": ["auc", "logloss"],
-                  "device": "cpu"},
+        if preset.endswith("-text-id")
+        else {"preset": preset, "hidden_size": 8},
+        "train": {
+            "epochs": 1,
+            "batch_size": 16,
+            "max_steps_per_epoch": 2,
+            "metrics": ["auc", "logloss"],
+            "device": "cpu",
+        },
     }
     exp = experiment_module.Experiment.from_dict(data, name=preset)
     model = exp.build()
@@ -80,18 +108,25 @@ def multi_valued_user_depot(path):
     langs = [[2, 3], [], [4], [2, 4, 5], [3], [5, 2]]
     tables = {
         "items": {"item_id": Column("category", np.arange(1, items + 1, dtype=np.int32), vocab="item_id")},
-        "users": {"user_id": Column("category", np.arange(1, users + 1, dtype=np.int32), vocab="user_id"),
-                  "history": Column("items", ragged([rng.choice(items, 3, replace=False) for _ in range(users)])),
-                  "langs": Column("tokens", ragged(langs), vocab="langs")},
+        "users": {
+            "user_id": Column("category", np.arange(1, users + 1, dtype=np.int32), vocab="user_id"),
+            "history": Column("items", ragged([rng.choice(items, 3, replace=False) for _ in range(users)])),
+            "langs": Column("tokens", ragged(langs), vocab="langs"),
+        },
     }
     for split in ("train", "valid", "test"):
         n = 24
-        tables[split] = {"user": Column("int", rng.integers(0, users, n).astype(np.int32)),
-                         "item": Column("int", rng.integers(0, items, n).astype(np.int32)),
-                         "label": Column("float", (rng.random(n) < 0.5).astype(np.float32)),
-                         "group": Column("int", np.arange(n, dtype=np.int64) // 4)}
-    vocabs = {"item_id": ["<unk>", *map(str, range(items))], "user_id": ["<unk>", *map(str, range(users))],
-              "langs": ["<pad>", "<unk>", "en", "fr", "de", "zh"]}
+        tables[split] = {
+            "user": Column("int", rng.integers(0, users, n).astype(np.int32)),
+            "item": Column("int", rng.integers(0, items, n).astype(np.int32)),
+            "label": Column("float", (rng.random(n) < 0.5).astype(np.float32)),
+            "group": Column("int", np.arange(n, dtype=np.int64) // 4),
+        }
+    vocabs = {
+        "item_id": ["<unk>", *map(str, range(items))],
+        "user_id": ["<unk>", *map(str, range(users))],
+        "langs": ["<pad>", "<unk>", "en", "fr", "de", "zh"],
+    }
     write_depot(path, DepotContent(tables=tables, vocabs=vocabs))
     return path, langs
 
@@ -100,10 +135,16 @@ def test_a_multi_valued_user_column_is_a_field(tmp_path):
     from lego_core.engine.evaluate import SplitPairs, score_split
 
     path, langs = multi_valued_user_depot(tmp_path / "depot")
-    data = {"data": {"path": str(path)},
-            "model": {"preset": "deepfm-id", "hidden_size": 8, "user_fields": ["user_id", "langs"],
-                      "predictor_options": {"hidden_units": [8]}},
-            "train": {"epochs": 1, "batch_size": 8, "metrics": ["auc"], "device": "cpu"}}
+    data = {
+        "data": {"path": str(path)},
+        "model": {
+            "preset": "deepfm-id",
+            "hidden_size": 8,
+            "user_fields": ["user_id", "langs"],
+            "predictor_options": {"hidden_units": [8]},
+        },
+        "train": {"epochs": 1, "batch_size": 8, "metrics": ["auc"], "device": "cpu"},
+    }
     exp = experiment_module.Experiment.from_dict(data, name="langs")
     model = exp.build()
     assert exp.resolved.config.model.item_fields == ["item_id"]  # the preset's, not replaced

@@ -65,9 +65,13 @@ def test_first_order_term(context, make_inputs):
     expected = torch.empty(2, 3)
     for b in range(2):
         for k in range(3):
-            expected[b, k] = (0.5 + user[b] @ linear.user.weight[0] + candidates[b, k] @ linear.item.weight[0]
-                              + linear.item_weights["category"].weight[fields.item["category"][b, k], 0]
-                              + linear.user_weights["age"].weight[fields.user["age"][b], 0])
+            expected[b, k] = (
+                0.5
+                + user[b] @ linear.user.weight[0]
+                + candidates[b, k] @ linear.item.weight[0]
+                + linear.item_weights["category"].weight[fields.item["category"][b, k], 0]
+                + linear.user_weights["age"].weight[fields.user["age"][b], 0]
+            )
     assert torch.allclose(linear(user, candidates, fields), expected, atol=1e-6)
 
 
@@ -99,15 +103,17 @@ def test_dice_uses_batch_statistics_in_training_and_running_ones_in_eval():
 # ------------------------------------------------------------------ multi-valued fields (genres, tags)
 TAGS = Attribute(name="tags", kind="tokens", vocab_size=7, max_length=3, vocabulary="tags")
 LANGS = Attribute(name="langs", kind="tokens", vocab_size=5, max_length=2, vocabulary="langs")
-MULTI = make_context(item_fields={"category": make_context().item_attributes["category"], "tags": TAGS},
-                     user_fields={"langs": LANGS})
+MULTI = make_context(
+    item_fields={"category": make_context().item_attributes["category"], "tags": TAGS}, user_fields={"langs": LANGS}
+)
 TAG_IDS = torch.tensor([[[2, 5, 0], [0, 0, 0], [6, 1, 1]], [[3, 0, 0], [4, 2, 6], [5, 0, 0]]])  # (B, K, L), 0 pads
 LANG_IDS = torch.tensor([[1, 4], [0, 0]])  # (B, L): the second user has none
 
 
 def multi_fields() -> FieldInputs:
-    return FieldInputs(item={"category": torch.tensor([[1, 2, 3], [0, 4, 5]]), "tags": TAG_IDS},
-                       user={"langs": LANG_IDS})
+    return FieldInputs(
+        item={"category": torch.tensor([[1, 2, 3], [0, 4, 5]]), "tags": TAG_IDS}, user={"langs": LANG_IDS}
+    )
 
 
 def test_a_multi_valued_field_is_the_mean_of_its_values_embeddings():
@@ -130,9 +136,13 @@ def test_a_multi_valued_field_is_the_mean_of_its_values_embeddings():
 def test_padding_width_does_not_change_a_multi_valued_field():
     embed = FieldEmbedding(MULTI)
     user, candidates = torch.randn(2, 16), torch.randn(2, 3, 16)
-    wider = FieldInputs(item={"category": multi_fields().item["category"],
-                              "tags": torch.cat([TAG_IDS, torch.zeros(2, 3, 4, dtype=torch.long)], dim=-1)},
-                        user={"langs": torch.cat([LANG_IDS, torch.zeros(2, 1, dtype=torch.long)], dim=-1)})
+    wider = FieldInputs(
+        item={
+            "category": multi_fields().item["category"],
+            "tags": torch.cat([TAG_IDS, torch.zeros(2, 3, 4, dtype=torch.long)], dim=-1),
+        },
+        user={"langs": torch.cat([LANG_IDS, torch.zeros(2, 1, dtype=torch.long)], dim=-1)},
+    )
     assert torch.allclose(embed(user, candidates, multi_fields()), embed(user, candidates, wider), atol=1e-6)
 
 
@@ -147,16 +157,21 @@ def test_first_order_term_adds_every_value_weight():
     expected = torch.empty(2, 3)
     for b in range(2):
         for k in range(3):  # a logistic regression over the multi-hot values: their weights add up
-            expected[b, k] = (user[b] @ linear.user.weight[0] + candidates[b, k] @ linear.item.weight[0]
-                              + w_cat[fields.item["category"][b, k]]
-                              + sum(w_tags[i] for i in TAG_IDS[b, k].tolist() if i)
-                              + sum(w_langs[i] for i in LANG_IDS[b].tolist() if i))
+            expected[b, k] = (
+                user[b] @ linear.user.weight[0]
+                + candidates[b, k] @ linear.item.weight[0]
+                + w_cat[fields.item["category"][b, k]]
+                + sum(w_tags[i] for i in TAG_IDS[b, k].tolist() if i)
+                + sum(w_langs[i] for i in LANG_IDS[b].tolist() if i)
+            )
     assert torch.allclose(linear(user, candidates, fields), expected, atol=1e-6)
 
 
 def test_field_ids_of_the_wrong_rank_are_a_clear_error():
     embed = FieldEmbedding(MULTI)
-    flat = FieldInputs(item={"category": torch.zeros(2, 3, dtype=torch.long), "tags": torch.zeros(2, 3, dtype=torch.long)},
-                       user={"langs": LANG_IDS})
+    flat = FieldInputs(
+        item={"category": torch.zeros(2, 3, dtype=torch.long), "tags": torch.zeros(2, 3, dtype=torch.long)},
+        user={"langs": LANG_IDS},
+    )
     with pytest.raises(ValueError, match=r"item field 'tags' is multi-valued.*need 3 dimensions, but they have 2"):
         embed(torch.randn(2, 16), torch.randn(2, 3, 16), flat)

@@ -73,8 +73,10 @@ def test_dcnv2_mixture_of_low_rank_experts():
     for n in range(2):
         x = x0[n]
         gates = torch.softmax(torch.stack([x @ net.gates[0][:, i] for i in range(3)]), dim=0)
-        experts = [x0[n] * (net.u[0, i].T @ torch.tanh(net.c[0, i].T @ torch.tanh(net.v[0, i].T @ x)) + net.bias[0])
-                   for i in range(3)]
+        experts = [
+            x0[n] * (net.u[0, i].T @ torch.tanh(net.c[0, i].T @ torch.tanh(net.v[0, i].T @ x)) + net.bias[0])
+            for i in range(3)
+        ]
         out[n] = sum(g * e for g, e in zip(gates, experts, strict=True)) + x
     assert torch.allclose(net(x0), out, atol=1e-5)
 
@@ -82,14 +84,17 @@ def test_dcnv2_mixture_of_low_rank_experts():
 @pytest.mark.parametrize("low_rank", [None, 3])
 def test_dcnv2_structures(context, make_inputs, by_hand, low_rank):
     user, candidates, fields = make_inputs(context)
-    stacked = DCNv2Predictor(options=DCNv2Config(structure="stacked", low_rank=low_rank, hidden_units=[8]),
-                             context=context)
+    stacked = DCNv2Predictor(
+        options=DCNv2Config(structure="stacked", low_rank=low_rank, hidden_units=[8]), context=context
+    )
     x0 = by_hand.embed(stacked.embedding, user, candidates, fields).reshape(12, -1)
     top = by_hand.mlp(stacked.deep, by_hand.cross_v2(stacked.cross, x0))  # the MLP on the cross output
-    assert torch.allclose(stacked(user, candidates, fields),
-                          (top @ stacked.output.weight[0] + stacked.output.bias).view(3, 4), atol=1e-5)
-    parallel = DCNv2Predictor(options=DCNv2Config(structure="parallel", low_rank=low_rank, hidden_units=[8]),
-                              context=context)
+    assert torch.allclose(
+        stacked(user, candidates, fields), (top @ stacked.output.weight[0] + stacked.output.bias).view(3, 4), atol=1e-5
+    )
+    parallel = DCNv2Predictor(
+        options=DCNv2Config(structure="parallel", low_rank=low_rank, hidden_units=[8]), context=context
+    )
     x0 = by_hand.embed(parallel.embedding, user, candidates, fields).reshape(12, -1)
     side_by_side = torch.cat([by_hand.cross_v2(parallel.cross, x0), by_hand.mlp(parallel.deep, x0)], dim=-1)
     expected = (side_by_side @ parallel.output.weight[0] + parallel.output.bias).view(3, 4)
@@ -112,13 +117,15 @@ def test_gdcn_structures(context, make_inputs, by_hand):
     model = GDCNPredictor(options=GDCNConfig(structure="stacked", hidden_units=[8]), context=context)
     c0 = by_hand.embed(model.embedding, user, candidates, fields).reshape(12, -1)
     top = by_hand.mlp(model.deep, by_hand.gated_cross(model.cross, c0))  # GDCN-S
-    assert torch.allclose(model(user, candidates, fields), (top @ model.output.weight[0] + model.output.bias).view(3, 4),
-                          atol=1e-5)
+    assert torch.allclose(
+        model(user, candidates, fields), (top @ model.output.weight[0] + model.output.bias).view(3, 4), atol=1e-5
+    )
     model = GDCNPredictor(options=GDCNConfig(structure="parallel", hidden_units=[8]), context=context)
     c0 = by_hand.embed(model.embedding, user, candidates, fields).reshape(12, -1)
     both = torch.cat([by_hand.gated_cross(model.cross, c0), by_hand.mlp(model.deep, c0)], dim=-1)  # GDCN-P
-    assert torch.allclose(model(user, candidates, fields), (both @ model.output.weight[0] + model.output.bias).view(3, 4),
-                          atol=1e-5)
+    assert torch.allclose(
+        model(user, candidates, fields), (both @ model.output.weight[0] + model.output.bias).view(3, 4), atol=1e-5
+    )
 
 
 def test_cin_first_layer():
@@ -151,6 +158,9 @@ def test_xdeepfm_is_linear_plus_cin_plus_dnn(context, make_inputs, by_hand):
     user, candidates, fields = make_inputs(context)
     flat = by_hand.embed(model.embedding, user, candidates, fields).reshape(12, 4, 16)
     cin = by_hand.cin(model.cin, flat) @ model.cin_output.weight[0] + model.cin_output.bias  # w_cin . p^+ + b
-    expected = (by_hand.linear(model.linear, user, candidates, fields) + cin.view(3, 4)
-                + by_hand.mlp(model.deep, flat.reshape(12, -1)).view(3, 4))  # the paper's Eq. 12
+    expected = (
+        by_hand.linear(model.linear, user, candidates, fields)
+        + cin.view(3, 4)
+        + by_hand.mlp(model.deep, flat.reshape(12, -1)).view(3, 4)
+    )  # the paper's Eq. 12
     assert torch.allclose(model(user, candidates, fields), expected, atol=1e-5)

@@ -33,7 +33,7 @@ def interacting_by_hand(layer, x):
     for n, h in itertools.product(range(x.shape[0]), range(layer.num_heads)):
         heads = slice(d * h, d * h + d)
         q, k, v = x[n] @ Q[heads].T, x[n] @ K[heads].T, x[n] @ V[heads].T
-        scores = q @ k.T / (d ** 0.5 if layer.scale else 1.0)
+        scores = q @ k.T / (d**0.5 if layer.scale else 1.0)
         out[n, :, heads] = torch.softmax(scores, dim=-1) @ v
     return torch.relu(out + x @ R.T)
 
@@ -58,7 +58,9 @@ def bilinear_by_hand(layer, x):
 def selection_by_hand(selection, x, by_hand):
     """FinalMLP's gate ``2 sigmoid(MLP(c)) * x``, ``c`` the context fields (or the learned vector)."""
     n = x.shape[0]
-    context = selection.bias.expand(n, -1) if selection.bias is not None else x[:, selection.context_fields].reshape(n, -1)
+    context = (
+        selection.bias.expand(n, -1) if selection.bias is not None else x[:, selection.context_fields].reshape(n, -1)
+    )
     return 2 * torch.sigmoid(by_hand.mlp(selection.gate, context)) * x.reshape(n, -1)
 
 
@@ -68,8 +70,12 @@ def fusion_by_hand(fusion, o1, o2):
     d1, d2 = o1.shape[1] // h, o2.shape[1] // h
     out = o1 @ fusion.w1.weight[0] + fusion.w1.bias + o2 @ fusion.w2.weight[0]
     for head in range(h):
-        out = out + torch.stack([o1[r, head * d1:(head + 1) * d1] @ fusion.w3[head] @ o2[r, head * d2:(head + 1) * d2]
-                                 for r in range(n)])
+        out = out + torch.stack(
+            [
+                o1[r, head * d1 : (head + 1) * d1] @ fusion.w3[head] @ o2[r, head * d2 : (head + 1) * d2]
+                for r in range(n)
+            ]
+        )
     return out
 
 
@@ -126,7 +132,9 @@ def test_widedeep_is_linear_plus_deep(context, make_inputs, by_hand):
 
 def test_pnn_inner_and_outer_products():
     x = torch.randn(2, 4, 3)
-    inner = torch.stack([torch.stack([torch.dot(r[i], r[j]) for i, j in itertools.combinations(range(4), 2)]) for r in x])
+    inner = torch.stack(
+        [torch.stack([torch.dot(r[i], r[j]) for i, j in itertools.combinations(range(4), 2)]) for r in x]
+    )
     assert torch.allclose(inner_products(x), inner, atol=1e-6)
     outer = torch.stack([sum(torch.outer(r[i], r[j]) for i in range(4) for j in range(4)).flatten() for r in x])
     assert torch.allclose(outer_product(x), outer, atol=1e-5)
@@ -214,7 +222,7 @@ def test_finalmlp_multi_head_bilinear_fusion():
     for n in range(3):
         expected = fusion.w1.bias[0] + fusion.w1.weight[0] @ o1[n] + fusion.w2.weight[0] @ o2[n]
         for h in range(2):
-            expected = expected + o1[n, 2 * h: 2 * h + 2] @ fusion.w3[h] @ o2[n, 3 * h: 3 * h + 3]
+            expected = expected + o1[n, 2 * h : 2 * h + 2] @ fusion.w3[h] @ o2[n, 3 * h : 3 * h + 3]
         assert torch.allclose(fusion(o1, o2)[n], expected, atol=1e-5)
 
 
@@ -230,8 +238,13 @@ def test_finalmlp_feature_selection_gate():
 
 
 def test_finalmlp_streams(context, make_inputs, by_hand):
-    options = FinalMLPConfig(mlp1_hidden_units=[6], mlp2_hidden_units=[4], fs1_context=["user"],
-                             fs2_context=["item", "item.category"], num_heads=2)
+    options = FinalMLPConfig(
+        mlp1_hidden_units=[6],
+        mlp2_hidden_units=[4],
+        fs1_context=["user"],
+        fs2_context=["item", "item.category"],
+        num_heads=2,
+    )
     model = FinalMLPPredictor(options=options, context=context)
     assert model.selection1.context_fields == [0] and model.selection2.context_fields == [1, 2]
     user, candidates, fields = make_inputs(context)
@@ -252,7 +265,9 @@ def test_masknet_instance_guided_mask():
         assert torch.allclose(block.mask(v_emb)[n], mask, atol=1e-6)
         hidden = block.hidden.weight @ (mask * v_hid[n])
         normed = (hidden - hidden.mean()) / torch.sqrt(hidden.var(unbiased=False) + block.norm.eps)
-        assert torch.allclose(block(v_emb, v_hid)[n], torch.relu(normed * block.norm.weight + block.norm.bias), atol=1e-5)
+        assert torch.allclose(
+            block(v_emb, v_hid)[n], torch.relu(normed * block.norm.weight + block.norm.bias), atol=1e-5
+        )
 
 
 def test_masknet_modes(context, make_inputs, by_hand):
@@ -268,8 +283,9 @@ def test_masknet_modes(context, make_inputs, by_hand):
     out = mask_block_by_hand(serial.blocks[1], v_emb, mask_block_by_hand(serial.blocks[0], v_emb, v_hid))
     expected = (out @ serial.output.weight[0] + serial.output.bias).view(3, 4)  # each mask from V_emb, input chained
     assert torch.allclose(serial(user, candidates, fields), expected, atol=1e-5)
-    parallel = MaskNetPredictor(options=MaskNetConfig(mode="parallel", num_blocks=2, block_dim=5, hidden_units=[4]),
-                                context=context)
+    parallel = MaskNetPredictor(
+        options=MaskNetConfig(mode="parallel", num_blocks=2, block_dim=5, hidden_units=[4]), context=context
+    )
     x = by_hand.embed(parallel.embedding, user, candidates, fields)
     norm = parallel.embedding_norm
     v_emb, v_hid = x.reshape(12, -1), layer_norm_by_hand(x, norm.weight, norm.bias, norm.eps).reshape(12, -1)

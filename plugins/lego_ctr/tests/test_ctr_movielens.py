@@ -42,8 +42,9 @@ def write_movielens(folder: Path, num_items: int = 40, num_users: int = 16, seed
         genres = " ".join(rng.choice(GENRES, size=int(rng.integers(0, 4)), replace=False))
         items.append(f"{i}\tMovie number {i} of {rng.choice(['space', 'love', 'war'])}\t{1990 + i % 7}\t{genres}")
     users = ["user_id:token\tage:token\tgender:token\toccupation:token"]
-    users += [f"{u}\t{20 + u % 5}\t{'MF'[u % 2]}\t{['writer', 'student', 'other'][u % 3]}"
-              for u in range(1, num_users + 1)]
+    users += [
+        f"{u}\t{20 + u % 5}\t{'MF'[u % 2]}\t{['writer', 'student', 'other'][u % 3]}" for u in range(1, num_users + 1)
+    ]
     inter = ["user_id:token\titem_id:token\trating:float\ttimestamp:float"]
     for u in range(1, num_users + 1):
         for t, i in enumerate(rng.choice(np.arange(1, num_items + 1), size=20, replace=False)):
@@ -64,8 +65,7 @@ def depot(tmp_path_factory) -> Path:
 
 def small(data: dict, depot: Path) -> dict:
     data["data"]["path"] = str(depot)
-    data["model"].update(hidden_size=8, predictor_options={"hidden_units": [8]},
-                         content_options={"embedding_dim": 8})
+    data["model"].update(hidden_size=8, predictor_options={"hidden_units": [8]}, content_options={"embedding_dim": 8})
     data["train"].update(epochs=1, max_steps_per_epoch=4, device="cpu", seed=3)
     return data
 
@@ -84,8 +84,17 @@ def test_id_and_genre_fields_reach_the_predictor_per_candidate(depot):
     exp = Experiment.from_dict(small(readme_experiment(), depot), name="fields")
     model = exp.build(torch.device("cpu"))
     dep = Depot(depot)
-    assert model.predictor.embedding.names == ["user", "item", "item.item_id", "item.year", "item.genres",
-                                               "user.user_id", "user.age", "user.gender", "user.occupation"]
+    assert model.predictor.embedding.names == [
+        "user",
+        "item",
+        "item.item_id",
+        "item.year",
+        "item.genres",
+        "user.user_id",
+        "user.age",
+        "user.gender",
+        "user.occupation",
+    ]
     assert model.predictor.embedding.item_tables["item_id"].num_embeddings == dep.vocab_size("item_id")
     assert model.predictor.embedding.user_tables["user_id"].num_embeddings == dep.vocab_size("user_id")
     rows, candidates = torch.tensor([0, 3]), torch.tensor([[0, 5, 7], [2, 2, 9]])

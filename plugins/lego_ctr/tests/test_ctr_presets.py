@@ -1,4 +1,4 @@
-"""The presets: every predictor has an ID, a text and a text-plus-ID variant, and they resolve into working experiments."""
+"""The presets: every predictor has an ID, a text and a text-plus-ID variant; they resolve into working experiments."""
 
 from __future__ import annotations
 
@@ -51,8 +51,10 @@ def test_text_and_din_presets_resolve_with_lego_text(registries):
     pytest.importorskip("lego_text")
     for name in NAMES:
         for variant in ("text", "text-id"):
-            resolved = resolve({"data": {"path": "unused", "item_attributes": ["title"]},
-                                "model": {"preset": f"{name}-{variant}"}}, registries)
+            resolved = resolve(
+                {"data": {"path": "unused", "item_attributes": ["title"]}, "model": {"preset": f"{name}-{variant}"}},
+                registries,
+            )
             assert resolved.bricks["content"].entry.qualified == "text:pooling"
             assert resolved.config.model.item_fields == (["item_id"] if variant == "text-id" else [])
     resolved = resolve({"data": {"path": "unused"}, "model": {"preset": "din-id"}}, registries)

@@ -59,77 +59,164 @@ from lego_datasets.splits import RatingOptions, Ratings, one_of, rating_depot, u
 RELEASES = ("one_week", "three_month")
 SPLIT_BY = ("user", "time", "days")
 DEDUPE = ("first", "last", "none")
-PROFILE_GROUPS = ("category", "taxonomy", "concept", "entity", "classification", "sentiment", "pageclass", "site",
-                  "language", "adressa-access", "adressa-importance", "author", "person", "location", "company")
+PROFILE_GROUPS = (
+    "category",
+    "taxonomy",
+    "concept",
+    "entity",
+    "classification",
+    "sentiment",
+    "pageclass",
+    "site",
+    "language",
+    "adressa-access",
+    "adressa-importance",
+    "author",
+    "person",
+    "location",
+    "company",
+)
 USER_FIELDS = {"city": "city", "region": "region", "country": "country", "deviceType": "device_type", "os": "os"}
 PROFILE_KEY = '"profile": ['
 ARTICLE_ID = re.compile(r'"id": "([^"\\]*)"')
 DAY_FILE = re.compile(r"^(\d{8})(\.gz|\.bz2|\.xz|\.zip)?$")
-EVENT_FORMAT = ("UTF-8 JSON lines, one page-view event per line, no header: userId, time (Unix seconds), "
-                "id (40-hex article id), title, category1, keywords, activeTime, ...")
+EVENT_FORMAT = (
+    "UTF-8 JSON lines, one page-view event per line, no header: userId, time (Unix seconds), "
+    "id (40-hex article id), title, category1, keywords, activeTime, ..."
+)
 SOURCE = "https://reclab.idi.ntnu.no/dataset/ (unpack one_week.tar.gz or three_month.tar.gz into --raw)"
 ANY_RELEASE = (
-    RawFile("one_week/YYYYMMDD", "one release is enough; 1-week release: day files 20170101 ... 20170107 "
-            f"(plain or .gz); {EVENT_FORMAT}", SOURCE),
-    RawFile("three_month/YYYYMMDD", "one release is enough; 3-month release: day files 20170101 ... 20170331",
-            SOURCE),
+    RawFile(
+        "one_week/YYYYMMDD",
+        f"one release is enough; 1-week release: day files 20170101 ... 20170107 (plain or .gz); {EVENT_FORMAT}",
+        SOURCE,
+    ),
+    RawFile("three_month/YYYYMMDD", "one release is enough; 3-month release: day files 20170101 ... 20170331", SOURCE),
 )
 
 
 def _profile_groups(instance: object, attribute: attrs.Attribute, value: tuple[str, ...]) -> None:
     unknown = [g for g in value if g not in PROFILE_GROUPS]
     if unknown:
-        raise ValueError(f"{attribute.name}: unknown profile group(s) {', '.join(map(repr, unknown))}; "
-                         f"known: {', '.join(PROFILE_GROUPS)}")
+        raise ValueError(
+            f"{attribute.name}: unknown profile group(s) {', '.join(map(repr, unknown))}; "
+            f"known: {', '.join(PROFILE_GROUPS)}"
+        )
 
 
 @attrs.define(kw_only=True, frozen=True)
 class AdressaOptions:
-    release: str = attrs.field(default="auto", validator=one_of(("auto", *RELEASES)), metadata={
-        "doc": "one_week or three_month: the release folder to read; auto finds the one in --raw."})
-    min_active_time: int = attrs.field(default=0, validator=[v.instance_of(int), v.ge(0)], metadata={
-        "doc": "Seconds of activeTime a read needs to count; 0 counts every read (also those without activeTime)."})
-    dedupe: str = attrs.field(default="first", validator=one_of(DEDUPE), metadata={
-        "doc": "Repeated reads of an article by a user: first or last keeps the earliest or latest, none keeps all."})
-    min_user_reads: int = attrs.field(default=1, validator=[v.instance_of(int), v.ge(1)], metadata={
-        "doc": "Users with fewer reads (after dedupe) are left out with their reads; 1 keeps every reader."})
-    split_by: str = attrs.field(default="user", validator=one_of(SPLIT_BY), metadata={
-        "doc": '"user": the last reads of each user are valid/test; "time": global time cut points; '
-               '"days": the last day files are valid/test.'})
-    valid_fraction: float = attrs.field(default=0.1, validator=[v.instance_of((int, float)), unit_fraction], metadata={
-        "doc": "split_by user/time: share of reads (per user, or in time) that form the valid split."})
-    test_fraction: float = attrs.field(default=0.1, validator=[v.instance_of((int, float)), unit_fraction], metadata={
-        "doc": "split_by user/time: share of reads (per user, or in time) that form the test split."})
-    valid_days: int = attrs.field(default=1, validator=[v.instance_of(int), v.ge(0)], metadata={
-        "doc": "split_by days: day files before the test days that form valid (0: no valid split)."})
-    test_days: int = attrs.field(default=1, validator=[v.instance_of(int), v.ge(1)], metadata={
-        "doc": "split_by days: last day files that form test."})
-    context_size: int = attrs.field(default=10, validator=[v.instance_of(int), v.ge(1)], metadata={
-        "doc": "Train reads per history row; 1 gives every train read its own history."})
-    max_history: int = attrs.field(default=50, validator=[v.instance_of(int), v.ge(0)], metadata={
-        "doc": "Most recent reads kept in a history row; 0 keeps all."})
-    eval_negatives: int = attrs.field(default=20, validator=[v.instance_of(int), v.ge(0)], metadata={
-        "doc": "Unread articles sampled once per user for valid and for test (label 0); 0 samples none. "
-               "20 keeps the 3-month release (3.1M readers) within about 15 GB."})
-    seed: int = attrs.field(default=2023, validator=v.instance_of(int), metadata={
-        "doc": "Seed of the evaluation negatives; same seed, same depot."})
-    category_from_url: bool = attrs.field(default=True, validator=v.instance_of(bool), metadata={
-        "doc": "An article without category1 takes its category from the URL path (nyheter/trondheim/2017/...)."})
-    profile_groups: tuple[str, ...] = attrs.field(default=("entity", "concept"), converter=tuple,
-                                                  validator=_profile_groups, metadata={
-        "doc": "Profile groups kept as tokens columns profile_<group> (e.g. entity, concept, person, location)."})
-    skip_bad_rows: bool = attrs.field(default=False, validator=v.instance_of(bool), metadata={
-        "doc": "Skip malformed events and count them in info.skipped_rows instead of failing."})
+    release: str = attrs.field(
+        default="auto",
+        validator=one_of(("auto", *RELEASES)),
+        metadata={"doc": "one_week or three_month: the release folder to read; auto finds the one in --raw."},
+    )
+    min_active_time: int = attrs.field(
+        default=0,
+        validator=[v.instance_of(int), v.ge(0)],
+        metadata={
+            "doc": "Seconds of activeTime a read needs to count; 0 counts every read (also those without activeTime)."
+        },
+    )
+    dedupe: str = attrs.field(
+        default="first",
+        validator=one_of(DEDUPE),
+        metadata={
+            "doc": "Repeated reads of an article by a user: first or last keeps the earliest or latest, none keeps all."
+        },
+    )
+    min_user_reads: int = attrs.field(
+        default=1,
+        validator=[v.instance_of(int), v.ge(1)],
+        metadata={"doc": "Users with fewer reads (after dedupe) are left out with their reads; 1 keeps every reader."},
+    )
+    split_by: str = attrs.field(
+        default="user",
+        validator=one_of(SPLIT_BY),
+        metadata={
+            "doc": '"user": the last reads of each user are valid/test; "time": global time cut points; '
+            '"days": the last day files are valid/test.'
+        },
+    )
+    valid_fraction: float = attrs.field(
+        default=0.1,
+        validator=[v.instance_of((int, float)), unit_fraction],
+        metadata={"doc": "split_by user/time: share of reads (per user, or in time) that form the valid split."},
+    )
+    test_fraction: float = attrs.field(
+        default=0.1,
+        validator=[v.instance_of((int, float)), unit_fraction],
+        metadata={"doc": "split_by user/time: share of reads (per user, or in time) that form the test split."},
+    )
+    valid_days: int = attrs.field(
+        default=1,
+        validator=[v.instance_of(int), v.ge(0)],
+        metadata={"doc": "split_by days: day files before the test days that form valid (0: no valid split)."},
+    )
+    test_days: int = attrs.field(
+        default=1,
+        validator=[v.instance_of(int), v.ge(1)],
+        metadata={"doc": "split_by days: last day files that form test."},
+    )
+    context_size: int = attrs.field(
+        default=10,
+        validator=[v.instance_of(int), v.ge(1)],
+        metadata={"doc": "Train reads per history row; 1 gives every train read its own history."},
+    )
+    max_history: int = attrs.field(
+        default=50,
+        validator=[v.instance_of(int), v.ge(0)],
+        metadata={"doc": "Most recent reads kept in a history row; 0 keeps all."},
+    )
+    eval_negatives: int = attrs.field(
+        default=20,
+        validator=[v.instance_of(int), v.ge(0)],
+        metadata={
+            "doc": "Unread articles sampled once per user for valid and for test (label 0); 0 samples none. "
+            "20 keeps the 3-month release (3.1M readers) within about 15 GB."
+        },
+    )
+    seed: int = attrs.field(
+        default=2023,
+        validator=v.instance_of(int),
+        metadata={"doc": "Seed of the evaluation negatives; same seed, same depot."},
+    )
+    category_from_url: bool = attrs.field(
+        default=True,
+        validator=v.instance_of(bool),
+        metadata={
+            "doc": "An article without category1 takes its category from the URL path (nyheter/trondheim/2017/...)."
+        },
+    )
+    profile_groups: tuple[str, ...] = attrs.field(
+        default=("entity", "concept"),
+        converter=tuple,
+        validator=_profile_groups,
+        metadata={
+            "doc": "Profile groups kept as tokens columns profile_<group> (e.g. entity, concept, person, location)."
+        },
+    )
+    skip_bad_rows: bool = attrs.field(
+        default=False,
+        validator=v.instance_of(bool),
+        metadata={"doc": "Skip malformed events and count them in info.skipped_rows instead of failing."},
+    )
 
     def __attrs_post_init__(self) -> None:
         self.protocol()  # checks valid_fraction + test_fraction < 1
 
     def protocol(self) -> RatingOptions:
         """The split protocol's options (labels are all positives; ``days`` passes its own split)."""
-        return RatingOptions(max_history=self.max_history, split_by="time" if self.split_by == "time" else "user",
-                             valid_fraction=self.valid_fraction, test_fraction=self.test_fraction,
-                             context_size=self.context_size, eval_negatives=self.eval_negatives, seed=self.seed,
-                             skip_bad_rows=self.skip_bad_rows)
+        return RatingOptions(
+            max_history=self.max_history,
+            split_by="time" if self.split_by == "time" else "user",
+            valid_fraction=self.valid_fraction,
+            test_fraction=self.test_fraction,
+            context_size=self.context_size,
+            eval_negatives=self.eval_negatives,
+            seed=self.seed,
+            skip_bad_rows=self.skip_bad_rows,
+        )
 
 
 def day_files(folder: Path) -> list[str]:
@@ -139,8 +226,10 @@ def day_files(folder: Path) -> list[str]:
         found = DAY_FILE.match(path.name)
         if found and path.is_file():
             if found.group(1) in by_date:
-                raise DataError(f"{folder} holds day {found.group(1)} twice ({by_date[found.group(1)]} and "
-                                f"{path.name}); keep one of them")
+                raise DataError(
+                    f"{folder} holds day {found.group(1)} twice ({by_date[found.group(1)]} and "
+                    f"{path.name}); keep one of them"
+                )
             by_date[found.group(1)] = path.name
     return [by_date[day] for day in sorted(by_date)]
 
@@ -151,8 +240,10 @@ def find_release(raw: Path, release: str = "auto") -> tuple[str, Path, list[str]
     found = [(name, raw / name, day_files(raw / name)) for name in RELEASES if release in ("auto", name)]
     found = [f for f in found if f[2]]
     if len(found) > 1:
-        raise DataError(f"{raw} holds both one_week/ and three_month/; choose one with the option "
-                        "release=one_week or release=three_month")
+        raise DataError(
+            f"{raw} holds both one_week/ and three_month/; choose one with the option "
+            "release=one_week or release=three_month"
+        )
     if found:
         return found[0]
     days = day_files(raw)
@@ -164,7 +255,10 @@ def find_release(raw: Path, release: str = "auto") -> tuple[str, Path, list[str]
 
 
 def url_path(url: str) -> list[str]:
-    """The section path of an article URL: ``http://adressa.no/nyheter/trondheim/2017/01/01/x.ece`` -> ``[nyheter, trondheim]``."""
+    """The section path of an article URL.
+
+    ``http://adressa.no/nyheter/trondheim/2017/01/01/x.ece`` -> ``[nyheter, trondheim]``.
+    """
     segments = urlsplit(url).path.strip("/").split("/")[:-1]
     out = []
     for segment in segments:
@@ -220,7 +314,8 @@ class Articles:
         if self.groups and self.profile[i] is None and isinstance(profile, list) and profile:
             self.profile[i] = _profile(profile, self.groups)
         self.done[i] = all(f[i] is not None for f in (self.title, self.category, self.keywords, self.authors)) and (
-            not self.groups or self.profile[i] is not None)
+            not self.groups or self.profile[i] is not None
+        )
 
     def categories(self, i: int, from_url: bool) -> tuple[str | None, str | None]:
         path = self.category[i] or (self.url_category[i] if from_url else None) or []
@@ -305,13 +400,17 @@ class EventReader:
         ``]}]`` that closes its last entry; if what is left is not JSON, the whole line is parsed.
         """
         start = line.find(PROFILE_KEY)
-        if start >= 0 and line[start + len(PROFILE_KEY):start + len(PROFILE_KEY) + 1] != "]":
+        if start >= 0 and line[start + len(PROFILE_KEY) : start + len(PROFILE_KEY) + 1] != "]":
             found = ARTICLE_ID.search(line)
             known = self.articles.index.get(found.group(1)) if found else None
             end = line.find("]}]", start)
-            if known is not None and end > 0 and (not self.o.profile_groups or self.articles.profile[known] is not None):
+            if (
+                known is not None
+                and end > 0
+                and (not self.o.profile_groups or self.articles.profile[known] is not None)
+            ):
                 try:
-                    return json.loads(line[:start + len(PROFILE_KEY)] + line[end + 2:])
+                    return json.loads(line[: start + len(PROFILE_KEY)] + line[end + 2 :])
                 except ValueError:
                     pass
         return json.loads(line)
@@ -340,8 +439,10 @@ def first_per_pair(person: np.ndarray, item: np.ndarray, time: np.ndarray, lates
 
 class AdressaProcessor(Processor):
     name = "adressa"
-    description = ("Adressa news reads (1-week or 3-month release): titles, categories, keywords, authors, "
-                   "profile entities, reader location/device; implicit reads, per-user or by-day splits.")
+    description = (
+        "Adressa news reads (1-week or 3-month release): titles, categories, keywords, authors, "
+        "profile entities, reader location/device; implicit reads, per-user or by-day splits."
+    )
     files = ANY_RELEASE
     Options = AdressaOptions
 
@@ -361,12 +462,16 @@ class AdressaProcessor(Processor):
         raw = Path(raw)
         found = find_release(raw, o.release)
         if found is None:
-            raise DataError(f"{raw}: no Adressa day files found (expected one_week/YYYYMMDD or "
-                            f"three_month/YYYYMMDD); unpack the release archive into --raw")
+            raise DataError(
+                f"{raw}: no Adressa day files found (expected one_week/YYYYMMDD or "
+                f"three_month/YYYYMMDD); unpack the release archive into --raw"
+            )
         release, folder, days = found
         if o.split_by == "days" and len(days) <= o.valid_days + o.test_days:
-            raise DataError(f"{folder} has {len(days)} day files, but split_by=days with valid_days={o.valid_days} "
-                            f"and test_days={o.test_days} leaves no train day; lower them")
+            raise DataError(
+                f"{folder} has {len(days)} day files, but split_by=days with valid_days={o.valid_days} "
+                f"and test_days={o.test_days} leaves no train day; lower them"
+            )
         errors = RowErrors(raw, o.skip_bad_rows)
         reader = EventReader(o, errors)
         for day, name in enumerate(days):
@@ -382,8 +487,9 @@ class AdressaProcessor(Processor):
         reads = int(keep.sum())
         positions = np.flatnonzero(keep)
         if o.dedupe != "none" and len(positions):
-            positions = positions[first_per_pair(person[positions], item[positions], time[positions],
-                                                 latest=o.dedupe == "last")]
+            positions = positions[
+                first_per_pair(person[positions], item[positions], time[positions], latest=o.dedupe == "last")
+            ]
         reads_of = np.bincount(person[positions], minlength=len(reader.log.persons))
         used = reads_of >= max(o.min_user_reads, 1)
         few = int(((reads_of > 0) & ~used).sum())
@@ -394,10 +500,13 @@ class AdressaProcessor(Processor):
         if o.split_by == "days":
             level = day_of[positions].astype(np.int64) - (len(days) - o.test_days - o.valid_days)
             split = np.where(level >= o.valid_days, 2, np.where(level >= 0, 1, 0)).astype(np.int8)
-        ratings = Ratings(person=new_person[person[positions]].astype(np.int64),
-                          item=new_item[item[positions]].astype(np.int64),
-                          time=time[positions].astype(np.int64), label=np.ones(len(positions), np.float32),
-                          split=split)
+        ratings = Ratings(
+            person=new_person[person[positions]].astype(np.int64),
+            item=new_item[item[positions]].astype(np.int64),
+            time=time[positions].astype(np.int64),
+            label=np.ones(len(positions), np.float32),
+            split=split,
+        )
 
         ids = [articles.index.ids[i] for i in kept_items]
         item_ids, item_vocab = id_column(ids, "item_id")
@@ -419,14 +528,30 @@ class AdressaProcessor(Processor):
             person_columns[name] = Column("category", np.frombuffer(codes, dtype=np.int32)[used].copy(), vocab=name)
             vocabs[name] = ["<unk>", *reader.user_vocabs[name]]
         persons = [p for p, u in zip(reader.log.persons.ids, used, strict=True) if u]
-        split_rule = (f"days: last {o.test_days} test, {o.valid_days} before valid" if o.split_by == "days"
-                      else o.split_by)
+        split_rule = (
+            f"days: last {o.test_days} test, {o.valid_days} before valid" if o.split_by == "days" else o.split_by
+        )
         info: dict[str, Any] = {
-            "release": release, "days": len(days), "first_day": days[0], "last_day": days[-1], **reader.counts,
-            "reads": len(item), "untitled_articles": int((~titled).sum()),
-            "untitled_events": len(item) - reads, "repeated_reads": reads - int(reads_of.sum()),
-            "users_below_min_reads": few, "reads_of_users_below_min": int(reads_of.sum()) - len(positions),
-            "split": split_rule, "skipped_rows": errors.counts,
+            "release": release,
+            "days": len(days),
+            "first_day": days[0],
+            "last_day": days[-1],
+            **reader.counts,
+            "reads": len(item),
+            "untitled_articles": int((~titled).sum()),
+            "untitled_events": len(item) - reads,
+            "repeated_reads": reads - int(reads_of.sum()),
+            "users_below_min_reads": few,
+            "reads_of_users_below_min": int(reads_of.sum()) - len(positions),
+            "split": split_rule,
+            "skipped_rows": errors.counts,
         }
-        return rating_depot(items=items, vocabs=vocabs, persons=persons, person_columns=person_columns,
-                            ratings=ratings, options=o.protocol(), info=info)
+        return rating_depot(
+            items=items,
+            vocabs=vocabs,
+            persons=persons,
+            person_columns=person_columns,
+            ratings=ratings,
+            options=o.protocol(),
+            info=info,
+        )

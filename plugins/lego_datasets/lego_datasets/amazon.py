@@ -87,18 +87,22 @@ REVIEW_FORMATS = {
 }
 META_FORMATS = {
     "2014": "Python dict literals, one a line: asin, title, description, categories (list of lists), brand, "
-            "price, salesRank, ...",
+    "price, salesRank, ...",
     "2018": "strict JSON lines: asin, title, description (list), feature, category (list), main_cat, brand, "
-            "price ('$12.99'), ...",
+    "price ('$12.99'), ...",
     "2023": "strict JSON lines: parent_asin, title, description (list), features, categories, main_category, "
-            "store, price (number or null), ...",
+    "store, price (number or null), ...",
 }
-REVIEW_KEYS = {"2014": ("reviewerID", "asin", "overall", "unixReviewTime"),
-               "2018": ("reviewerID", "asin", "overall", "unixReviewTime"),
-               "2023": ("user_id", "parent_asin", "rating", "timestamp")}
-_REVIEW_NAMES = {"2014": re.compile(r"reviews_(?P<cat>.+?)(?P<core>_5)?\.json"),
-                 "2018": re.compile(r"(?P<cat>.+?)(?P<core>_5)?\.json"),
-                 "2023": re.compile(r"(?P<cat>.+)\.jsonl")}
+REVIEW_KEYS = {
+    "2014": ("reviewerID", "asin", "overall", "unixReviewTime"),
+    "2018": ("reviewerID", "asin", "overall", "unixReviewTime"),
+    "2023": ("user_id", "parent_asin", "rating", "timestamp"),
+}
+_REVIEW_NAMES = {
+    "2014": re.compile(r"reviews_(?P<cat>.+?)(?P<core>_5)?\.json"),
+    "2018": re.compile(r"(?P<cat>.+?)(?P<core>_5)?\.json"),
+    "2023": re.compile(r"(?P<cat>.+)\.jsonl"),
+}
 PRICE_EDGES = (5, 10, 20, 50, 100, 200, 500)
 _PRICE = re.compile(r"\s*\$\s*(\d[\d,]*(?:\.\d+)?)\s*")
 _TAG = re.compile(r"<[^>]*>")
@@ -107,17 +111,21 @@ _ALT = re.compile(r"""alt=["']([^"']+)["']""")
 
 def _review_name(layout: str, category: str, five_core: bool) -> str:
     core = "_5" if five_core else ""
-    return {"2014": f"reviews_{category}{core}.json.gz", "2018": f"{category}{core}.json.gz",
-            "2023": f"{category}.jsonl.gz"}[layout]
+    return {
+        "2014": f"reviews_{category}{core}.json.gz",
+        "2018": f"{category}{core}.json.gz",
+        "2023": f"{category}.jsonl.gz",
+    }[layout]
 
 
-def _layout_files(layout: str, category: str = "CATEGORY",
-                  note: str = "one layout is enough; ") -> tuple[RawFile, ...]:
+def _layout_files(layout: str, category: str = "CATEGORY", note: str = "one layout is enough; ") -> tuple[RawFile, ...]:
     core = "" if layout == "2023" else " (or the 5-core " + _review_name(layout, category, True) + ")"
     meta = f"meta_{category}.jsonl.gz" if layout == "2023" else f"meta_{category}.json.gz"
     reviews = f"{note}{layout} reviews{core}: {REVIEW_FORMATS[layout]}"
-    return (RawFile(_review_name(layout, category, False), reviews, SOURCES[layout]),
-            RawFile(meta, f"{note}{layout} item metadata: {META_FORMATS[layout]}", SOURCES[layout]))
+    return (
+        RawFile(_review_name(layout, category, False), reviews, SOURCES[layout]),
+        RawFile(meta, f"{note}{layout} item metadata: {META_FORMATS[layout]}", SOURCES[layout]),
+    )
 
 
 ANY_LAYOUT = tuple(f for layout in ("2018", "2014", "2023") for f in _layout_files(layout))
@@ -126,25 +134,40 @@ ANY_LAYOUT = tuple(f for layout in ("2018", "2014", "2023") for f in _layout_fil
 @attrs.define(kw_only=True, frozen=True)
 class AmazonOptions(RatingOptions):
     layout: str | int = attrs.field(
-        default="auto", converter=str, validator=one_of(LAYOUTS),
-        metadata={"doc": "Release: 2014, 2018 or 2023; auto detects it from the file names."})
+        default="auto",
+        converter=str,
+        validator=one_of(LAYOUTS),
+        metadata={"doc": "Release: 2014, 2018 or 2023; auto detects it from the file names."},
+    )
     category: str = attrs.field(
-        default="", validator=v.instance_of(str),
-        metadata={"doc": "Category as in the file names (Books, CDs_and_Vinyl, Electronics, ...); "
-                         "empty finds the only one in --raw."})
+        default="",
+        validator=v.instance_of(str),
+        metadata={
+            "doc": "Category as in the file names (Books, CDs_and_Vinyl, Electronics, ...); "
+            "empty finds the only one in --raw."
+        },
+    )
     reviews: str = attrs.field(
-        default="auto", validator=one_of(REVIEW_FILES),
-        metadata={"doc": "Review file: 5core (<Cat>_5), full (<Cat>), or auto: the one present "
-                         "(an error when both are)."})
+        default="auto",
+        validator=one_of(REVIEW_FILES),
+        metadata={
+            "doc": "Review file: 5core (<Cat>_5), full (<Cat>), or auto: the one present (an error when both are)."
+        },
+    )
     dedupe: str = attrs.field(default="exact", validator=one_of(DEDUPE), metadata={"doc": DEDUPE_DOC})
     drop_neutral: bool = attrs.field(
-        default=False, validator=v.instance_of(bool),
-        metadata={"doc": "Drop reviews rated exactly 3 before splitting (the Legommenders convention); "
-                         "by default they are kept as negatives."})
+        default=False,
+        validator=v.instance_of(bool),
+        metadata={
+            "doc": "Drop reviews rated exactly 3 before splitting (the Legommenders convention); "
+            "by default they are kept as negatives."
+        },
+    )
     clean_html: bool = attrs.field(
-        default=True, validator=v.instance_of(bool),
-        metadata={"doc": "Remove HTML tags and decode entities (&amp;) in titles, descriptions and "
-                         "features."})
+        default=True,
+        validator=v.instance_of(bool),
+        metadata={"doc": "Remove HTML tags and decode entities (&amp;) in titles, descriptions and features."},
+    )
 
 
 @attrs.frozen
@@ -167,8 +190,10 @@ def _strip_compression(name: str) -> str:
 
 class AmazonProcessor(Processor):
     name = "amazon"
-    description = ("Amazon product reviews (2014, 2018 or 2023 release; any category, full or 5-core): "
-                   "titles, descriptions, categories, brands; rating labels, time-ordered splits.")
+    description = (
+        "Amazon product reviews (2014, 2018 or 2023 release; any category, full or 5-core): "
+        "titles, descriptions, categories, brands; rating labels, time-ordered splits."
+    )
     files = ANY_LAYOUT
     Options = AmazonOptions
 
@@ -185,11 +210,14 @@ class AmazonProcessor(Processor):
                 if match is None:
                     continue
                 five_core = bool(match.groupdict().get("core"))
-                if (o.layout in ("auto", layout) and (not o.category or match["cat"] == o.category)
-                        and o.reviews in ("auto", "5core" if five_core else "full")):
+                if (
+                    o.layout in ("auto", layout)
+                    and (not o.category or match["cat"] == o.category)
+                    and o.reviews in ("auto", "5core" if five_core else "full")
+                ):
                     meta = f"meta_{match['cat']}.json{'l' if layout == '2023' else ''}"
                     if not (Path(raw) / find_variant(Path(raw), meta)).is_file():
-                        meta += path.name[len(base):]  # missing: name it compressed like the reviews
+                        meta += path.name[len(base) :]  # missing: name it compressed like the reviews
                     meta = find_variant(Path(raw), meta)
                     found.append(Found(layout, match["cat"], path.name, five_core, meta))
                 break  # reviews_X.json is 2014, never the 2018 category "reviews_X"
@@ -201,14 +229,15 @@ class AmazonProcessor(Processor):
         if not found:
             return None
         for what, option, values in (
-                ("the reviews of several categories", "category", {f.category for f in found}),
-                ("the reviews of several releases", "layout", {f.layout for f in found}),
-                ("both 5-core and full reviews", "reviews",
-                 {"5core" if f.five_core else "full" for f in found})):
+            ("the reviews of several categories", "category", {f.category for f in found}),
+            ("the reviews of several releases", "layout", {f.layout for f in found}),
+            ("both 5-core and full reviews", "reviews", {"5core" if f.five_core else "full" for f in found}),
+        ):
             if len(values) > 1:
                 names = ", ".join(f.reviews for f in found)
-                raise DataError(f"{raw} holds {what} ({names}); choose one with the option {option}="
-                                + "|".join(sorted(values)))
+                raise DataError(
+                    f"{raw} holds {what} ({names}); choose one with the option {option}=" + "|".join(sorted(values))
+                )
         return found[0]
 
     def expected_files(self, raw: Path) -> list[RawFile]:
@@ -219,10 +248,12 @@ class AmazonProcessor(Processor):
             note = "one layout is enough; " if len(layouts) > 1 else ""
             return [f for layout in layouts for f in _layout_files(layout, o.category or "CATEGORY", note)]
         core = "5-core " if found.five_core else ""
-        return [RawFile(found.reviews, f"{found.layout} {core}reviews: {REVIEW_FORMATS[found.layout]}",
-                        SOURCES[found.layout]),
-                RawFile(found.meta, f"{found.layout} item metadata: {META_FORMATS[found.layout]}",
-                        SOURCES[found.layout])]
+        return [
+            RawFile(
+                found.reviews, f"{found.layout} {core}reviews: {REVIEW_FORMATS[found.layout]}", SOURCES[found.layout]
+            ),
+            RawFile(found.meta, f"{found.layout} item metadata: {META_FORMATS[found.layout]}", SOURCES[found.layout]),
+        ]
 
     def build(self, raw: Path | None) -> DepotContent:
         o: AmazonOptions = self.options
@@ -241,29 +272,50 @@ class AmazonProcessor(Processor):
         del log  # the events are in ratings now; of the users only the ids are needed from here
         persons.index.clear()
         item_ids, item_vocab = id_column(items.ids, "item_id")
-        info = {"layout": found.layout, "category": found.category, "reviews_file": found.reviews,
-                "meta_file": found.meta, "five_core": found.five_core, "reviews_read": reviews_read,
-                "neutral_dropped": int(neutral.sum()) if neutral is not None else 0,
-                "duplicates_removed": duplicates, "dedupe": o.dedupe,
-                "labels": f"rating >= {o.positive_threshold}", "skipped_rows": errors.counts}
+        info = {
+            "layout": found.layout,
+            "category": found.category,
+            "reviews_file": found.reviews,
+            "meta_file": found.meta,
+            "five_core": found.five_core,
+            "reviews_read": reviews_read,
+            "neutral_dropped": int(neutral.sum()) if neutral is not None else 0,
+            "duplicates_removed": duplicates,
+            "dedupe": o.dedupe,
+            "labels": f"rating >= {o.positive_threshold}",
+            "skipped_rows": errors.counts,
+        }
         del neutral
-        depot = rating_depot(items={"item_id": item_ids}, vocabs={"item_id": item_vocab}, persons=persons.ids,
-                             person_columns={}, ratings=ratings, options=o, info=info)
+        depot = rating_depot(
+            items={"item_id": item_ids},
+            vocabs={"item_id": item_vocab},
+            persons=persons.ids,
+            person_columns={},
+            ratings=ratings,
+            options=o,
+            info=info,
+        )
         del ratings
         # the metadata is read after the split, so its buffers never sit beside the split's working arrays
-        content = ItemContent(items, texts=("title", "description", "features"),
-                              tokens={"categories": "categories"},
-                              categories={"main_category": "main_category", "brand": "brand",
-                                          "price_range": "price_range"})
+        content = ItemContent(
+            items,
+            texts=("title", "description", "features"),
+            tokens={"categories": "categories"},
+            categories={"main_category": "main_category", "brand": "brand", "price_range": "price_range"},
+        )
         self._meta(raw / found.meta, found.layout, errors, content)
         items.index.clear()
         columns, vocabs = content.columns()
         renumber_items(depot, content.order, items.ids)  # items in metadata order: the buffers need no copy
         depot.tables["items"].update(columns)
         depot.vocabs.update(vocabs)
-        depot.info.update({"items_without_metadata": len(items) - content.filled,
-                           "metadata_rows_unused": content.unused,
-                           "metadata_rows_repeated": content.duplicates})
+        depot.info.update(
+            {
+                "items_without_metadata": len(items) - content.filled,
+                "metadata_rows_unused": content.unused,
+                "metadata_rows_repeated": content.duplicates,
+            }
+        )
         return depot
 
     def _reviews(self, path: Path, layout: str, errors: RowErrors) -> EventLog:
@@ -274,8 +326,9 @@ class AmazonProcessor(Processor):
         milliseconds = layout == "2023"
         log = EventLog()
         add, bad = log.add, errors.bad
-        for number, row in read_json_lines(path, errors, expected=expected, python_literals=layout == "2014",
-                                           required=keys):
+        for number, row in read_json_lines(
+            path, errors, expected=expected, python_literals=layout == "2014", required=keys
+        ):
             user, item, rating, stamp = row[user_key], row[item_key], row[rating_key], row[time_key]
             if not isinstance(user, str) or not user:
                 bad(path, number, f"{user_key} {user!r} is not a non-empty string", expected)
@@ -284,8 +337,12 @@ class AmazonProcessor(Processor):
             elif not _number(rating):
                 bad(path, number, f"{rating_key} {rating!r} is not a number", expected)
             elif isinstance(stamp, bool) or not isinstance(stamp, (int, float)) or stamp != stamp // 1:
-                bad(path, number, f"{time_key} {stamp!r} is not an integer "
-                                  f"(Unix {'milliseconds' if milliseconds else 'seconds'})", expected)
+                bad(
+                    path,
+                    number,
+                    f"{time_key} {stamp!r} is not an integer (Unix {'milliseconds' if milliseconds else 'seconds'})",
+                    expected,
+                )
             else:
                 add(user, item, int(stamp) // 1000 if milliseconds else int(stamp), float(rating))
         return log
@@ -294,8 +351,9 @@ class AmazonProcessor(Processor):
         """Fill ``content`` from the metadata rows of reviewed items."""
         clean = _clean if self.options.clean_html else _plain
         key = "parent_asin" if layout == "2023" else "asin"
-        for _, row in read_json_lines(path, errors, expected=META_FORMATS[layout],
-                                      python_literals=layout == "2014", required=(key,)):
+        for _, row in read_json_lines(
+            path, errors, expected=META_FORMATS[layout], python_literals=layout == "2014", required=(key,)
+        ):
             index = content.row(row[key])
             if index is None:
                 continue
@@ -308,12 +366,18 @@ class AmazonProcessor(Processor):
             else:
                 categories, main = as_strings(row.get("categories")), row.get("main_category")
                 features, brand = as_text(row.get("features")), row.get("store")
-            content.add(index, {
-                "title": clean(as_text(row.get("title"))),
-                "description": clean(as_text(row.get("description"))), "features": clean(features),
-                "categories": [html.unescape(c) for c in categories], "main_category": _label(main),
-                "brand": _label(brand), "price_range": price_range(row.get("price")),
-            })
+            content.add(
+                index,
+                {
+                    "title": clean(as_text(row.get("title"))),
+                    "description": clean(as_text(row.get("description"))),
+                    "features": clean(features),
+                    "categories": [html.unescape(c) for c in categories],
+                    "main_category": _label(main),
+                    "brand": _label(brand),
+                    "price_range": price_range(row.get("price")),
+                },
+            )
 
 
 def _number(value: Any) -> bool:
@@ -363,4 +427,3 @@ def price_range(value: Any) -> str | None:
             return f"<{edge}" if low == 0 else f"{low}-{edge}"
         low = edge
     return f"{low}+"
-

@@ -43,8 +43,12 @@ def _float_seq(value: str) -> list[float]:
     return [float(x) for x in value.split()]
 
 
-_PARSERS: dict[str, Callable[[str], Any]] = {"token": str, "token_seq": str.split, "float": _float,
-                                            "float_seq": _float_seq}
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "token": str,
+    "token_seq": str.split,
+    "float": _float,
+    "float_seq": _float_seq,
+}
 
 
 @attrs.frozen
@@ -70,13 +74,17 @@ def read_atomic(path: Path, errors: RowErrors, *, required: Sequence[str] = ()) 
     for field in header[1].split("\t"):
         name, _, kind = field.strip().rpartition(":")
         if not name or kind not in ATOMIC_TYPES:
-            raise DataError(f"{path}:{header[0]}: header field {field!r} is not NAME:TYPE with TYPE one of "
-                            f"{', '.join(ATOMIC_TYPES)} (expected {ATOMIC_FORMAT})")
+            raise DataError(
+                f"{path}:{header[0]}: header field {field!r} is not NAME:TYPE with TYPE one of "
+                f"{', '.join(ATOMIC_TYPES)} (expected {ATOMIC_FORMAT})"
+            )
         types[name] = kind
     missing = [f for f in required if f not in types]
     if missing:
-        raise DataError(f"{path}:{header[0]}: no field {', '.join(map(repr, missing))} in the header "
-                        f"(fields: {', '.join(types)}); name the right field in the processor options")
+        raise DataError(
+            f"{path}:{header[0]}: no field {', '.join(map(repr, missing))} in the header "
+            f"(fields: {', '.join(types)}); name the right field in the processor options"
+        )
     names, parsers = list(types), [_PARSERS[types[name]] for name in types]
     columns: list[list[Any]] = [[] for _ in names]
     numbers: list[int] = []
@@ -128,8 +136,10 @@ def atomic_files(raw: Path, name: str, what: str = "") -> list[RawFile]:
     item = RawFile(f"{name}.item", f"item features{note}: {ATOMIC_FORMAT}", SOURCE, optional=True)
     user = RawFile(f"{name}.user", f"user features{note}: {ATOMIC_FORMAT}", SOURCE, optional=True)
     if is_presplit(raw, name):
-        inter = [RawFile(f"{name}.{s}.inter", f"{s} interactions, kept row for row{note}: {ATOMIC_FORMAT}", SOURCE)
-                 for s in PRESPLIT]
+        inter = [
+            RawFile(f"{name}.{s}.inter", f"{s} interactions, kept row for row{note}: {ATOMIC_FORMAT}", SOURCE)
+            for s in PRESPLIT
+        ]
     else:
         inter = [RawFile(f"{name}.inter", f"interactions{note}: {ATOMIC_FORMAT}", SOURCE)]
     return [*inter, item, user]
@@ -145,13 +155,13 @@ class AtomicDataset:
     user: AtomicFile | None
 
 
-def read_atomic_dataset(raw: Path, name: str, errors: RowErrors, *, user_field: str,
-                        item_field: str) -> AtomicDataset:
+def read_atomic_dataset(raw: Path, name: str, errors: RowErrors, *, user_field: str, item_field: str) -> AtomicDataset:
     """Read ``NAME.inter`` (or the three pre-split files) and the optional ``.item``/``.user``."""
     if is_presplit(raw, name):
         inter: list[tuple[int | None, AtomicFile]] = [
             (i, read_atomic(raw / f"{name}.{s}.inter", errors, required=(user_field, item_field)))
-            for i, s in enumerate(PRESPLIT)]
+            for i, s in enumerate(PRESPLIT)
+        ]
     else:
         inter = [(None, read_atomic(raw / f"{name}.inter", errors, required=(user_field, item_field)))]
     item_file, user_file = raw / f"{name}.item", raw / f"{name}.user"
@@ -166,17 +176,31 @@ def unique_ids(file: AtomicFile, field: str, errors: RowErrors) -> tuple[list[st
     rows = []
     for row, value in enumerate(file.values[field]):
         if value in index:
-            errors.bad(file.path, file.lines[row], f"{field} {value!r} repeats line {file.lines[index[value]]}",
-                       f"one row per {field}")
+            errors.bad(
+                file.path,
+                file.lines[row],
+                f"{field} {value!r} repeats line {file.lines[index[value]]}",
+                f"one row per {field}",
+            )
             continue
         index[value] = row
         rows.append(row)
     return list(index), rows
 
 
-def atomic_ratings(ds: AtomicDataset, errors: RowErrors, *, items: dict[str, int], persons: dict[str, int],
-                   user_field: str, item_field: str, rating_field: str, time_field: str, threshold: float,
-                   add_items: bool) -> tuple[Ratings, dict[str, Any]]:
+def atomic_ratings(
+    ds: AtomicDataset,
+    errors: RowErrors,
+    *,
+    items: dict[str, int],
+    persons: dict[str, int],
+    user_field: str,
+    item_field: str,
+    rating_field: str,
+    time_field: str,
+    threshold: float,
+    add_items: bool,
+) -> tuple[Ratings, dict[str, Any]]:
     """The rating log of ``ds`` under the item and person indices (grown in place).
 
     An item missing from ``items`` is appended when ``add_items``, else a bad
@@ -191,22 +215,31 @@ def atomic_ratings(ds: AtomicDataset, errors: RowErrors, *, items: dict[str, int
         ratings = file.values.get(rating_field) if file.types.get(rating_field) == "float" else None
         times = file.values.get(time_field) if file.types.get(time_field) == "float" else None
         if ratings is None:
-            notes["labels"] = (f"implicit: no float field {rating_field!r} in {file.path.name}, "
-                               "every interaction is a positive")
+            notes["labels"] = (
+                f"implicit: no float field {rating_field!r} in {file.path.name}, every interaction is a positive"
+            )
         if times is None:
             notes["time"] = f"no float field {time_field!r} in {file.path.name}: the row order is the time"
         for row, (user, item) in enumerate(zip(users, item_ids, strict=True)):
             index = items.get(item)
             if index is None:
                 if not add_items:
-                    errors.bad(file.path, file.lines[row], f"{item_field} {item!r} is not in {ds.name}.item",
-                               f"an {item_field} listed in {ds.name}.item")
+                    errors.bad(
+                        file.path,
+                        file.lines[row],
+                        f"{item_field} {item!r} is not in {ds.name}.item",
+                        f"an {item_field} listed in {ds.name}.item",
+                    )
                     continue
                 index = items[item] = len(items)
             rating = 1.0 if ratings is None else ratings[row]
             if math.isnan(rating) or (times is not None and math.isnan(times[row])):
-                errors.bad(file.path, file.lines[row], f"empty {rating_field if math.isnan(rating) else time_field}",
-                           "a number")
+                errors.bad(
+                    file.path,
+                    file.lines[row],
+                    f"empty {rating_field if math.isnan(rating) else time_field}",
+                    "a number",
+                )
                 continue
             person_col.append(persons.setdefault(user, len(persons)))
             item_col.append(index)

@@ -102,8 +102,12 @@ class EventLog:
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``(person int32, item int32, time int64, rating float32)`` views of the events."""
-        return (np.frombuffer(self._person, dtype=np.int32), np.frombuffer(self._item, dtype=np.int32),
-                np.frombuffer(self._time, dtype=np.int64), np.frombuffer(self._rating, dtype=np.float32))
+        return (
+            np.frombuffer(self._person, dtype=np.int32),
+            np.frombuffer(self._item, dtype=np.int32),
+            np.frombuffer(self._time, dtype=np.int64),
+            np.frombuffer(self._rating, dtype=np.float32),
+        )
 
     def ratings(self, threshold: float | None = None, *, dedupe: str = "none") -> Ratings:
         """The events as :class:`Ratings`.
@@ -121,10 +125,15 @@ class EventLog:
         if dedupe != "none" and len(person):
             keep = _one_per_pair(person, item, time, latest=dedupe == "last")
             person, item, time, rating = person[keep], item[keep], time[keep], rating[keep]
-        label = (np.ones(len(person), dtype=np.float32) if threshold is None
-                 else (rating >= threshold).astype(np.float32))
-        return Ratings(person=np.asarray(person, dtype=np.int64), item=np.asarray(item, dtype=np.int64),
-                       time=np.asarray(time), label=label)
+        label = (
+            np.ones(len(person), dtype=np.float32) if threshold is None else (rating >= threshold).astype(np.float32)
+        )
+        return Ratings(
+            person=np.asarray(person, dtype=np.int64),
+            item=np.asarray(item, dtype=np.int64),
+            time=np.asarray(time),
+            label=label,
+        )
 
 
 def _one_per_pair(person: np.ndarray, item: np.ndarray, time: np.ndarray, *, latest: bool) -> np.ndarray:

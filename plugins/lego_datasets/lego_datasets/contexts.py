@@ -93,8 +93,9 @@ def levels_ordered(person: np.ndarray, level: np.ndarray) -> bool:
     return not bool(np.any((level[1:] < level[:-1]) & (person[1:] == person[:-1])))
 
 
-def context_runs(person: np.ndarray, level: np.ndarray, num_persons: int,
-                  context_size: int) -> tuple[np.ndarray, np.ndarray]:
+def context_runs(
+    person: np.ndarray, level: np.ndarray, num_persons: int, context_size: int
+) -> tuple[np.ndarray, np.ndarray]:
     """The context of each (sorted) rating and each context's first row, when levels are ordered per person.
 
     A context starts at a new person, a new split, or every ``context_size``
@@ -114,8 +115,9 @@ def context_runs(person: np.ndarray, level: np.ndarray, num_persons: int,
     return ctx, np.flatnonzero(start)
 
 
-def context_keys(person: np.ndarray, level: np.ndarray, num_persons: int,
-                  context_size: int) -> tuple[np.ndarray, np.ndarray]:
+def context_keys(
+    person: np.ndarray, level: np.ndarray, num_persons: int, context_size: int
+) -> tuple[np.ndarray, np.ndarray]:
     """:func:`context_runs` for splits that interleave in time: contexts numbered by (person, split, chunk)."""
     is_train = level == 0
     counts = np.bincount(person, minlength=1)
@@ -130,9 +132,18 @@ def context_keys(person: np.ndarray, level: np.ndarray, num_persons: int,
     return ctx.reshape(-1).astype(index_dtype(len(person) + 1)), first_row
 
 
-def candidates(person: np.ndarray, level: np.ndarray, tr: np.ndarray, item: np.ndarray, positive: np.ndarray,
-                ctx_person: np.ndarray, ctx_split: np.ndarray, ctx_start: np.ndarray, span: int,
-                single: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def candidates(
+    person: np.ndarray,
+    level: np.ndarray,
+    tr: np.ndarray,
+    item: np.ndarray,
+    positive: np.ndarray,
+    ctx_person: np.ndarray,
+    ctx_split: np.ndarray,
+    ctx_start: np.ndarray,
+    span: int,
+    single: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A pool of positive items and each context's candidate range ``pool[begin:end]``, oldest first.
 
     ``single``: levels are ordered within each person, so no positive of a
@@ -143,7 +154,7 @@ def candidates(person: np.ndarray, level: np.ndarray, tr: np.ndarray, item: np.n
     begin, end = np.zeros(num_ctx, np.int64), np.zeros(num_ctx, np.int64)
     base = 0
     pools = []
-    for lv in ((2,) if single else (0, 1, 2)):
+    for lv in (2,) if single else (0, 1, 2):
         sel = positive if single else positive & (level <= lv)
         keys = person[sel].astype(np.int64)
         keys *= span
@@ -159,9 +170,18 @@ def candidates(person: np.ndarray, level: np.ndarray, tr: np.ndarray, item: np.n
     return pool, begin, end
 
 
-def histories(pool: np.ndarray, begin: np.ndarray, end: np.ndarray, ctx_size: np.ndarray, bounds: np.ndarray,
-               by_ctx: np.ndarray | None, ctx_sorted: np.ndarray, item: np.ndarray, num_items: int,
-               max_history: int) -> Ragged:
+def histories(
+    pool: np.ndarray,
+    begin: np.ndarray,
+    end: np.ndarray,
+    ctx_size: np.ndarray,
+    bounds: np.ndarray,
+    by_ctx: np.ndarray | None,
+    ctx_sorted: np.ndarray,
+    item: np.ndarray,
+    num_items: int,
+    max_history: int,
+) -> Ragged:
     """Each context's candidates minus its own items, the last ``max_history`` of them, in batches of contexts.
 
     A batch gathers about :data:`BATCH_ENTRIES` candidates: the last
@@ -180,7 +200,7 @@ def histories(pool: np.ndarray, begin: np.ndarray, end: np.ndarray, ctx_size: np
     while c0 < num_ctx:
         c1 = max(c0 + 1, int(np.searchsorted(reach, reach[c0] - width[c0] + BATCH_ENTRIES, "right")))
         c1 = min(c1, num_ctx, max(c0 + 1, int(np.searchsorted(bounds, bounds[c0] + BATCH_ENTRIES, "right")) - 1))
-        rows = np.arange(bounds[c0], bounds[c1]) if by_ctx is None else by_ctx[bounds[c0]:bounds[c1]]
+        rows = np.arange(bounds[c0], bounds[c1]) if by_ctx is None else by_ctx[bounds[c0] : bounds[c1]]
         targets = sorted_unique((ctx_sorted[rows] - c0).astype(np.int64) * num_items + item[rows])
         w, av, e = width[c0:c1].copy(), available[c0:c1], end[c0:c1]
         count = c1 - c0

@@ -84,16 +84,22 @@ VARIANTS = {"demo": "ebnerd_demo/", "small": "ebnerd_small/", "large": "ebnerd_l
 TESTSET = "ebnerd_testset/"
 SOURCE = "https://recsys.eb.dk/ (register; unzip ebnerd_<size>.zip, and ebnerd_testset.zip, into --raw)"
 PARQUET_HINT = "pip install 'lego-datasets[parquet]'"
-ARTICLES_FORMAT = ("Apache Parquet, one row per article: article_id, title, subtitle, body, category_str, "
-                   "subcategory, topics, ner_clusters, entity_groups, premium, article_type, "
-                   "sentiment_label, sentiment_score, published_time")
-BEHAVIORS_FORMAT = ("Apache Parquet, one row per impression: impression_id, user_id, impression_time "
-                    "(timestamp), article_ids_inview (list of article ids), article_ids_clicked (absent in "
-                    "the test set), device_type, is_sso_user, gender, postcode, age, is_subscriber")
+ARTICLES_FORMAT = (
+    "Apache Parquet, one row per article: article_id, title, subtitle, body, category_str, "
+    "subcategory, topics, ner_clusters, entity_groups, premium, article_type, "
+    "sentiment_label, sentiment_score, published_time"
+)
+BEHAVIORS_FORMAT = (
+    "Apache Parquet, one row per impression: impression_id, user_id, impression_time "
+    "(timestamp), article_ids_inview (list of article ids), article_ids_clicked (absent in "
+    "the test set), device_type, is_sso_user, gender, postcode, age, is_subscriber"
+)
 HISTORY_FORMAT = "Apache Parquet, one row per user: user_id, article_id_fixed (article ids, oldest first)"
-REQUIRED = {"articles": ("article_id", "title"),
-            "behaviors": ("impression_id", "user_id", "impression_time", "article_ids_inview"),
-            "history": ("user_id", "article_id_fixed")}
+REQUIRED = {
+    "articles": ("article_id", "title"),
+    "behaviors": ("impression_id", "user_id", "impression_time", "article_ids_inview"),
+    "history": ("user_id", "article_id_fixed"),
+}
 USER_FIELDS = ("is_subscriber", "is_sso_user", "gender", "age", "postcode", "device_type")
 DEVICES = {1: "desktop", 2: "mobile", 3: "tablet"}
 UNITS = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
@@ -105,46 +111,78 @@ MISSING_CODE = -32768  # a null (or out-of-range) user attribute code, kept as i
 @attrs.define(kw_only=True, frozen=True)
 class EBNeRDOptions:
     variant: str = attrs.field(
-        default="auto", validator=one_of(("auto", *VARIANTS)),
-        metadata={"doc": "Folder: demo (ebnerd_demo/), small, large, plain (train/ and validation/ directly "
-                         "in --raw), or auto to detect."})
+        default="auto",
+        validator=one_of(("auto", *VARIANTS)),
+        metadata={
+            "doc": "Folder: demo (ebnerd_demo/), small, large, plain (train/ and validation/ directly "
+            "in --raw), or auto to detect."
+        },
+    )
     user_rows: str = attrs.field(
-        default="user", validator=one_of(USER_ROWS),
-        metadata={"doc": '"user": one history row per user and split; "impression": one per impression '
-                         "(as in MIND; exact device_type, much bigger)."})
+        default="user",
+        validator=one_of(USER_ROWS),
+        metadata={
+            "doc": '"user": one history row per user and split; "impression": one per impression '
+            "(as in MIND; exact device_type, much bigger)."
+        },
+    )
     validation_split: str = attrs.field(
-        default="valid", validator=one_of(VALIDATION_SPLITS),
-        metadata={"doc": 'Without a labelled test folder: "valid" (validation/ is the valid split, no '
-                         'test), or "test" (MIND\'s rule: validation/ is test, valid the last '
-                         "valid_fraction of train)."})
+        default="valid",
+        validator=one_of(VALIDATION_SPLITS),
+        metadata={
+            "doc": 'Without a labelled test folder: "valid" (validation/ is the valid split, no '
+            'test), or "test" (MIND\'s rule: validation/ is test, valid the last '
+            "valid_fraction of train)."
+        },
+    )
     valid_fraction: float = attrs.field(
-        default=0.1, validator=[v.instance_of((int, float)), unit_fraction],
-        metadata={"doc": 'With validation_split="test": the last share of train impressions (by time) held '
-                         "out as valid; 0 writes no valid split."})
+        default=0.1,
+        validator=[v.instance_of((int, float)), unit_fraction],
+        metadata={
+            "doc": 'With validation_split="test": the last share of train impressions (by time) held '
+            "out as valid; 0 writes no valid split."
+        },
+    )
     max_history: int = attrs.field(
-        default=0, validator=[v.instance_of(int), v.ge(0)],
-        metadata={"doc": "Most recent history articles kept per row; 0 keeps all."})
-    body: bool = attrs.field(default=True, validator=v.instance_of(bool),
-                             metadata={"doc": "Keep the article body as the text column body (+ body_text)."})
+        default=0,
+        validator=[v.instance_of(int), v.ge(0)],
+        metadata={"doc": "Most recent history articles kept per row; 0 keeps all."},
+    )
+    body: bool = attrs.field(
+        default=True,
+        validator=v.instance_of(bool),
+        metadata={"doc": "Keep the article body as the text column body (+ body_text)."},
+    )
     max_body_words: int = attrs.field(
-        default=0, validator=[v.instance_of(int), v.ge(0)],
-        metadata={"doc": "Word ids kept per body (the first ones; body_text keeps all); 0 keeps all."})
-    batch_rows: int = attrs.field(default=65536, validator=[v.instance_of(int), v.ge(1)],
-                                  metadata={"doc": "Parquet rows read at a time (memory against speed)."})
+        default=0,
+        validator=[v.instance_of(int), v.ge(0)],
+        metadata={"doc": "Word ids kept per body (the first ones; body_text keeps all); 0 keeps all."},
+    )
+    batch_rows: int = attrs.field(
+        default=65536,
+        validator=[v.instance_of(int), v.ge(1)],
+        metadata={"doc": "Parquet rows read at a time (memory against speed)."},
+    )
     skip_bad_rows: bool = attrs.field(
-        default=False, validator=v.instance_of(bool),
-        metadata={"doc": "Skip malformed impressions and history rows, counting them, instead of failing."})
+        default=False,
+        validator=v.instance_of(bool),
+        metadata={"doc": "Skip malformed impressions and history rows, counting them, instead of failing."},
+    )
 
 
 def _files(prefix: str) -> list[RawFile]:
     files = [RawFile(f"{prefix}articles.parquet", ARTICLES_FORMAT, SOURCE)]
     for folder in ("train", "validation", "test"):
         optional = folder == "test"
-        files += [RawFile(f"{prefix}{folder}/behaviors.parquet", BEHAVIORS_FORMAT, SOURCE, optional=optional),
-                  RawFile(f"{prefix}{folder}/history.parquet", HISTORY_FORMAT, SOURCE, optional=optional)]
-    return files + [RawFile(f"{TESTSET}articles.parquet", ARTICLES_FORMAT, SOURCE, optional=True),
-                    RawFile(f"{TESTSET}test/behaviors.parquet", BEHAVIORS_FORMAT, SOURCE, optional=True),
-                    RawFile(f"{TESTSET}test/history.parquet", HISTORY_FORMAT, SOURCE, optional=True)]
+        files += [
+            RawFile(f"{prefix}{folder}/behaviors.parquet", BEHAVIORS_FORMAT, SOURCE, optional=optional),
+            RawFile(f"{prefix}{folder}/history.parquet", HISTORY_FORMAT, SOURCE, optional=optional),
+        ]
+    return files + [
+        RawFile(f"{TESTSET}articles.parquet", ARTICLES_FORMAT, SOURCE, optional=True),
+        RawFile(f"{TESTSET}test/behaviors.parquet", BEHAVIORS_FORMAT, SOURCE, optional=True),
+        RawFile(f"{TESTSET}test/history.parquet", HISTORY_FORMAT, SOURCE, optional=True),
+    ]
 
 
 def pyarrow_modules() -> tuple[Any, Any, Any]:
@@ -154,15 +192,16 @@ def pyarrow_modules() -> tuple[Any, Any, Any]:
         import pyarrow.compute as pc
         import pyarrow.parquet as pq
     except ImportError as err:
-        raise DataError(f"EB-NeRD ships Apache Parquet files; reading them needs pyarrow: {PARQUET_HINT}") \
-            from err
+        raise DataError(f"EB-NeRD ships Apache Parquet files; reading them needs pyarrow: {PARQUET_HINT}") from err
     return pa, pc, pq
 
 
 class EBNeRDProcessor(Processor):
     name = "ebnerd"
-    description = ("EB-NeRD news recommendation (Ekstra Bladet; demo, small, large): titles, subtitles, "
-                   "bodies, categories, topics, entities; user attributes; official train/validation.")
+    description = (
+        "EB-NeRD news recommendation (Ekstra Bladet; demo, small, large): titles, subtitles, "
+        "bodies, categories, topics, entities; user attributes; official train/validation."
+    )
     files = tuple(_files(VARIANTS["small"]))
     Options = EBNeRDOptions
 
@@ -173,8 +212,10 @@ class EBNeRDProcessor(Processor):
         found = [p for p in wanted.values() if (Path(raw) / f"{p}train").is_dir()]
         if len(found) > 1:
             folders = ", ".join(f + "train/" for f in found)
-            raise DataError(f"{raw} holds several EB-NeRD variants ({folders}); choose one with the option "
-                            "variant=demo|small|large|plain")
+            raise DataError(
+                f"{raw} holds several EB-NeRD variants ({folders}); choose one with the option "
+                "variant=demo|small|large|plain"
+            )
         return found[0] if found else None
 
     def expected_files(self, raw: Path) -> list[RawFile]:
@@ -186,8 +227,10 @@ class EBNeRDProcessor(Processor):
         raw = raw_folder(raw, self.name)
         prefix = self.prefix(raw)
         if prefix is None:
-            raise DataError(f"{raw}: no EB-NeRD folders (expected ebnerd_demo/, ebnerd_small/, ebnerd_large/ "
-                            "or train/ and validation/, with articles.parquet)")
+            raise DataError(
+                f"{raw}: no EB-NeRD folders (expected ebnerd_demo/, ebnerd_small/, ebnerd_large/ "
+                "or train/ and validation/, with articles.parquet)"
+            )
         reader = _Reader(pyarrow_modules(), RowErrors(raw, o.skip_bad_rows), o)
         articles = _Articles()
         articles.read(reader, raw / f"{prefix}articles.parquet")
@@ -221,16 +264,24 @@ class EBNeRDProcessor(Processor):
         user_columns, user_vocabs = _user_columns(attributes, first)
         items, vocabs = articles.columns(o)
         info: dict[str, Any] = {
-            "variant": prefix.rstrip("/").removeprefix("ebnerd_") or "plain", "splits": protocol,
-            "test_folder": _test_folder(labelled, test is not None,
-                                        (raw / f"{TESTSET}articles.parquet").is_file()),
-            "user_rows_per": o.user_rows, "articles_columns_missing": articles.missing,
+            "variant": prefix.rstrip("/").removeprefix("ebnerd_") or "plain",
+            "splits": protocol,
+            "test_folder": _test_folder(labelled, test is not None, (raw / f"{TESTSET}articles.parquet").is_file()),
+            "user_rows_per": o.user_rows,
+            "articles_columns_missing": articles.missing,
             "duplicate_articles": articles.duplicates,
             "users_without_history": without_history,
         }
-        return impression_depot(items=items, vocabs={**vocabs, **user_vocabs}, log=log, splits=splits,
-                                info=info, skipped=reader.errors.counts, user_columns=user_columns,
-                                group_dtype=np.int32 if len(log.row) < 2**31 else np.int64)
+        return impression_depot(
+            items=items,
+            vocabs={**vocabs, **user_vocabs},
+            log=log,
+            splits=splits,
+            info=info,
+            skipped=reader.errors.counts,
+            user_columns=user_columns,
+            group_dtype=np.int32 if len(log.row) < 2**31 else np.int64,
+        )
 
 
 class _Reader:
@@ -250,8 +301,10 @@ class _Reader:
         names = parquet.schema_arrow.names
         missing = [c for c in REQUIRED[kind] if c not in names]
         if missing:
-            raise DataError(f"{path} has no column {', '.join(map(repr, missing))} (its columns: "
-                            f"{', '.join(names)}); is this the EB-NeRD {kind}.parquet?")
+            raise DataError(
+                f"{path} has no column {', '.join(map(repr, missing))} (its columns: "
+                f"{', '.join(names)}); is this the EB-NeRD {kind}.parquet?"
+            )
         self.errors.seen(path)
         return parquet
 
@@ -278,18 +331,20 @@ class _Reader:
             values = pc.fill_null(pc.cast(array, pa.int64()), MISSING).to_numpy(zero_copy_only=False)
             return np.where(values == MISSING, MISSING, np.floor_divide(values, unit))
         if not pa.types.is_integer(array.type):
-            raise DataError(f"{where} has type {array.type} where integers or timestamps were expected; "
-                            "is this the EB-NeRD release?")
+            raise DataError(
+                f"{where} has type {array.type} where integers or timestamps were expected; "
+                "is this the EB-NeRD release?"
+            )
         return np.asarray(pc.fill_null(pc.cast(array, pa.int64()), MISSING).to_numpy(zero_copy_only=False))
 
     def lists(self, array: Any, where: str = "a column") -> tuple[np.ndarray, np.ndarray]:
         """A list column as ``(lengths, values)``: lengths -1 for a null list, null values as ``MISSING``."""
         pc = self.pc
         if not (self.pa.types.is_list(array.type) or self.pa.types.is_large_list(array.type)):
-            raise DataError(f"{where} has type {array.type} where a list was expected; is this the EB-NeRD "
-                            "release?")
-        lengths = np.asarray(pc.fill_null(pc.list_value_length(array), -1).to_numpy(zero_copy_only=False),
-                             dtype=np.int64)
+            raise DataError(f"{where} has type {array.type} where a list was expected; is this the EB-NeRD release?")
+        lengths = np.asarray(
+            pc.fill_null(pc.list_value_length(array), -1).to_numpy(zero_copy_only=False), dtype=np.int64
+        )
         return lengths, self.ints(pc.list_flatten(array), where)
 
     def bad_rows(self, path: Path, rows: np.ndarray, message: str, expected: str) -> None:
@@ -310,9 +365,11 @@ class _Articles:
     seen: set[int] = attrs.field(factory=set)
     text: dict[str, list[str]] = attrs.field(factory=lambda: {"title": [], "subtitle": [], "body": []})
     categories: dict[str, list[str | None]] = attrs.field(
-        factory=lambda: {"category": [], "article_type": [], "premium": [], "sentiment": []})
+        factory=lambda: {"category": [], "article_type": [], "premium": [], "sentiment": []}
+    )
     lists: dict[str, list[list[str]]] = attrs.field(
-        factory=lambda: {"subcategory": [], "topics": [], "entities": [], "entity_groups": []})
+        factory=lambda: {"subcategory": [], "topics": [], "entities": [], "entity_groups": []}
+    )
     sentiment_score: list[float] = attrs.field(factory=list)
     published_time: list[int] = attrs.field(factory=list)
     missing: list[str] = attrs.field(factory=list)
@@ -323,9 +380,23 @@ class _Articles:
     def read(self, reader: _Reader, path: Path) -> None:
         parquet = reader.open(path, "articles")
         names = parquet.schema_arrow.names
-        wanted = ("article_id", "title", "subtitle", "body", "category_str", "category", "article_type",
-                  "premium", "sentiment_label", "subcategory", "topics", "ner_clusters", "entity_groups",
-                  "sentiment_score", "published_time")
+        wanted = (
+            "article_id",
+            "title",
+            "subtitle",
+            "body",
+            "category_str",
+            "category",
+            "article_type",
+            "premium",
+            "sentiment_label",
+            "subcategory",
+            "topics",
+            "ner_clusters",
+            "entity_groups",
+            "sentiment_score",
+            "published_time",
+        )
         self.missing += [c for c in wanted if c not in names and c not in self.missing and c != "category"]
         start = 0
         for batch in reader.batches(parquet, [c for c in wanted if c in names], path):
@@ -334,8 +405,11 @@ class _Articles:
             reader.bad_rows(path, nulls, "article_id is null", ARTICLES_FORMAT)
             nothing = [None] * len(ids)
             column = {c: batch.column(c) for c in batch.schema.names}
-            published = (reader.ints(column["published_time"], f"{path}: published_time")
-                         if "published_time" in column else np.full(len(ids), MISSING))
+            published = (
+                reader.ints(column["published_time"], f"{path}: published_time")
+                if "published_time" in column
+                else np.full(len(ids), MISSING)
+            )
             values = {c: column[c].to_pylist() for c in column if c not in ("article_id", "published_time")}
             get = {c: values.get(c, nothing) for c in wanted}
             for i, article in enumerate(ids.tolist()):
@@ -354,8 +428,12 @@ class _Articles:
                 premium = get["premium"][i]
                 self.categories["premium"].append(None if premium is None else str(bool(premium)).lower())
                 self.categories["sentiment"].append(_text(get["sentiment_label"][i]))
-                for name, source in (("subcategory", "subcategory"), ("topics", "topics"),
-                                     ("entities", "ner_clusters"), ("entity_groups", "entity_groups")):
+                for name, source in (
+                    ("subcategory", "subcategory"),
+                    ("topics", "topics"),
+                    ("entities", "ner_clusters"),
+                    ("entity_groups", "entity_groups"),
+                ):
                     found = get[source][i] or []
                     self.lists[name].append(list(dict.fromkeys(str(x) for x in found if x is not None)))
                 score = get["sentiment_score"][i]
@@ -382,8 +460,16 @@ class _Articles:
         text, words = word_columns(texts, max_words={"body": o.max_body_words})
         items: dict[str, Column] = {"item_id": item_ids, **text}
         vocabs: dict[str, list[str]] = {"item_id": item_vocab, "words": words}
-        for name in ("category", "subcategory", "topics", "entities", "entity_groups", "article_type",
-                     "premium", "sentiment"):
+        for name in (
+            "category",
+            "subcategory",
+            "topics",
+            "entities",
+            "entity_groups",
+            "article_type",
+            "premium",
+            "sentiment",
+        ):
             if name in self.lists:
                 items[name], vocabs[name] = token_list_column(self.lists[name], name)
             else:
@@ -428,8 +514,7 @@ class _Part:
         labelled = "article_ids_clicked" in names
         fields = [f for f in USER_FIELDS if f in names]
         wanted = [*REQUIRED["behaviors"], *(["article_ids_clicked"] if labelled else []), *fields]
-        chunks: dict[str, list[np.ndarray]] = {k: [] for k in ("users", "time", "lengths", "items", "labels",
-                                                              *fields)}
+        chunks: dict[str, list[np.ndarray]] = {k: [] for k in ("users", "time", "lengths", "items", "labels", *fields)}
         start = 0
         for batch in reader.batches(parquet, wanted, path):
             n = len(batch)
@@ -440,8 +525,9 @@ class _Part:
             row_of = np.repeat(np.arange(n), counts)
             items = articles.lookup(shown)
             if labelled:
-                click_lengths, clicked = reader.lists(batch.column("article_ids_clicked"),
-                                                      f"{path}: article_ids_clicked")
+                click_lengths, clicked = reader.lists(
+                    batch.column("article_ids_clicked"), f"{path}: article_ids_clicked"
+                )
                 click_rows = np.repeat(np.arange(n), np.maximum(click_lengths, 0))
                 click_keys = sorted_unique(_keys(click_rows, clicked))
                 shown_keys = _keys(row_of, shown)
@@ -450,14 +536,20 @@ class _Part:
             else:
                 labels, stray = np.zeros(len(shown), np.int8), np.zeros(0, np.int64)
             problem = np.zeros(n, np.int8)  # the first problem of each row, in this order of checks
-            for code, rows in ((5, stray), (4, row_of[items < 0]), (3, np.flatnonzero(lengths <= 0)),
-                               (2, np.flatnonzero(time == MISSING)), (1, np.flatnonzero(users == MISSING))):
+            for code, rows in (
+                (5, stray),
+                (4, row_of[items < 0]),
+                (3, np.flatnonzero(lengths <= 0)),
+                (2, np.flatnonzero(time == MISSING)),
+                (1, np.flatnonzero(users == MISSING)),
+            ):
                 problem[rows] = code
             bad = np.flatnonzero(problem)
             if len(bad):
                 first = int(bad[0])
-                reader.bad_rows(path, start + bad, _problem(int(problem[first]), batch, first, articles),
-                                BEHAVIORS_FORMAT)
+                reader.bad_rows(
+                    path, start + bad, _problem(int(problem[first]), batch, first, articles), BEHAVIORS_FORMAT
+                )
             good = problem == 0
             keep = good[row_of]
             chunks["users"].append(users[good])
@@ -474,11 +566,17 @@ class _Part:
         users = joined["users"]
         at = np.minimum(np.searchsorted(history_users, users), max(len(history_users) - 1, 0))
         found = (history_users[at] == users) if len(history_users) else np.zeros(len(users), bool)
-        return cls(users=users, time=joined["time"],
-                   candidates=ragged(joined["items"], joined["lengths"], np.int32),
-                   labels=ragged(joined["labels"], joined["lengths"], np.int8),
-                   attributes={f: joined[f] for f in fields}, snapshot=np.where(found, at, -1),
-                   history=history, unknown_history=unknown, without_history=len(np.unique(users[~found])))
+        return cls(
+            users=users,
+            time=joined["time"],
+            candidates=ragged(joined["items"], joined["lengths"], np.int32),
+            labels=ragged(joined["labels"], joined["lengths"], np.int8),
+            attributes={f: joined[f] for f in fields},
+            snapshot=np.where(found, at, -1),
+            history=history,
+            unknown_history=unknown,
+            without_history=len(np.unique(users[~found])),
+        )
 
 
 def _keys(rows: np.ndarray, ids: np.ndarray) -> np.ndarray:
@@ -498,19 +596,19 @@ def _problem(code: int, batch: Any, row: int, articles: _Articles) -> str:
         return f"article_ids_inview is empty (impression {impression})"
     if code == 4:
         unknown = next(a for a in shown if a is None or articles.lookup(np.array([a], np.int64))[0] < 0)
-        return (f"article_ids_inview holds article {unknown} (impression {impression}), which is not in "
-                "articles.parquet")
+        return f"article_ids_inview holds article {unknown} (impression {impression}), which is not in articles.parquet"
     clicked = batch.column("article_ids_clicked")[row].as_py() or []
     stray = next(a for a in clicked if a not in shown)
-    return (f"article_ids_clicked holds article {stray} (impression {impression}), which is not in "
-            "article_ids_inview")
+    return f"article_ids_clicked holds article {stray} (impression {impression}), which is not in article_ids_inview"
 
 
 def _read_history(reader: _Reader, path: Path, articles: _Articles) -> tuple[np.ndarray, Ragged, int]:
     """``(sorted user ids, their snapshots in that order, unknown article count)`` of a history file."""
     if not path.is_file():
-        raise DataError(f"{path} is missing: every folder with a behaviors.parquet needs its history.parquet "
-                        "(unzip the whole archive)")
+        raise DataError(
+            f"{path} is missing: every folder with a behaviors.parquet needs its history.parquet "
+            "(unzip the whole archive)"
+        )
     parquet = reader.open(path, "history")
     users_chunks, rows_chunks, lengths_chunks, items_chunks = [], [], [], []
     unknown, start = 0, 0
@@ -534,8 +632,11 @@ def _read_history(reader: _Reader, path: Path, articles: _Articles) -> tuple[np.
     none = np.zeros(0, np.int64)
     users = np.concatenate(users_chunks) if users_chunks else none
     file_rows = np.concatenate(rows_chunks) if rows_chunks else none
-    snapshots = ragged(np.concatenate(items_chunks) if items_chunks else none,
-                       np.concatenate(lengths_chunks) if lengths_chunks else none, np.int32)
+    snapshots = ragged(
+        np.concatenate(items_chunks) if items_chunks else none,
+        np.concatenate(lengths_chunks) if lengths_chunks else none,
+        np.int32,
+    )
     order = np.argsort(users, kind="stable")
     ordered = users[order]
     repeated = np.flatnonzero(ordered[1:] == ordered[:-1]) + 1  # a second row of a user: bad, the first wins
@@ -561,7 +662,7 @@ def _concat(parts: Sequence[_Part], name: str, dtype: type) -> Ragged:
     lengths, at = [], 0
     for part in parts:
         data: Ragged = getattr(part, name)
-        values[at:at + len(data.values)] = data.values
+        values[at : at + len(data.values)] = data.values
         at += len(data.values)
         lengths.append(data.lengths)
         setattr(part, name, ragged(np.zeros(0, dtype), np.zeros(0, np.int64), dtype))
@@ -576,23 +677,32 @@ def _combine(parts: Sequence[_Part]) -> tuple[Impressions, dict[str, np.ndarray]
     users = np.concatenate([p.users for p in parts])
     persons = np.unique(users)
     bases = np.cumsum([0, *(len(p.history) for p in parts)])
-    snapshot = np.concatenate([np.where(p.snapshot >= 0, p.snapshot + base, -1)
-                               for p, base in zip(parts, bases, strict=False)])
+    snapshot = np.concatenate(
+        [np.where(p.snapshot >= 0, p.snapshot + base, -1) for p, base in zip(parts, bases, strict=False)]
+    )
     fields = {f for p in parts for f in p.attributes}
-    attributes = {f: np.concatenate([p.attributes.get(f, np.full(len(p.users), MISSING_CODE, np.int16))
-                                     for p in parts])
-                  for f in USER_FIELDS if f in fields}
+    attributes = {
+        f: np.concatenate([p.attributes.get(f, np.full(len(p.users), MISSING_CODE, np.int16)) for p in parts])
+        for f in USER_FIELDS
+        if f in fields
+    }
     folder_of = np.concatenate([np.full(len(p.users), i, np.int64) for i, p in enumerate(parts)])
-    log = Impressions(persons=[str(u) for u in persons.tolist()], row_person=np.searchsorted(persons, users),
-                      history=_concat(parts, "history", np.int32), row=snapshot,
-                      time=np.concatenate([p.time for p in parts]),
-                      candidates=_concat(parts, "candidates", np.int32), labels=_concat(parts, "labels", np.int8),
-                      unknown_history=sum(p.unknown_history for p in parts))
+    log = Impressions(
+        persons=[str(u) for u in persons.tolist()],
+        row_person=np.searchsorted(persons, users),
+        history=_concat(parts, "history", np.int32),
+        row=snapshot,
+        time=np.concatenate([p.time for p in parts]),
+        candidates=_concat(parts, "candidates", np.int32),
+        labels=_concat(parts, "labels", np.int8),
+        unknown_history=sum(p.unknown_history for p in parts),
+    )
     return log, attributes, folder_of
 
 
-def _users_rows(log: Impressions, level: np.ndarray, folder_of: np.ndarray,
-                o: EBNeRDOptions) -> tuple[Impressions, np.ndarray]:
+def _users_rows(
+    log: Impressions, level: np.ndarray, folder_of: np.ndarray, o: EBNeRDOptions
+) -> tuple[Impressions, np.ndarray]:
     """The users rows (per user and split, or per impression) with histories, and their first impressions.
 
     ``log`` comes from :func:`_combine`: ``row_person`` is per impression and
@@ -613,8 +723,9 @@ def _users_rows(log: Impressions, level: np.ndarray, folder_of: np.ndarray,
     return rows, first
 
 
-def _user_columns(attributes: Mapping[str, np.ndarray],
-                  first: np.ndarray) -> tuple[dict[str, Column], dict[str, list[str]]]:
+def _user_columns(
+    attributes: Mapping[str, np.ndarray], first: np.ndarray
+) -> tuple[dict[str, Column], dict[str, list[str]]]:
     """Category columns of the user attributes, taken from each users row's first impression."""
     columns: dict[str, Column] = {}
     vocabs: dict[str, list[str]] = {}

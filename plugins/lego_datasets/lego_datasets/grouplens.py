@@ -23,15 +23,35 @@ import numpy as np
 from lego_datasets.reader import RowErrors, read_rows
 from lego_datasets.splits import Ratings
 
-GENRES_100K = ("unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary",
-               "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller",
-               "War", "Western")
+GENRES_100K = (
+    "unknown",
+    "Action",
+    "Adventure",
+    "Animation",
+    "Children's",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Fantasy",
+    "Film-Noir",
+    "Horror",
+    "Musical",
+    "Mystery",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
+    "War",
+    "Western",
+)
 NO_GENRES = "(no genres listed)"
 _YEAR = re.compile(r"^(.*?)\s*\((\d{4})(?:\s*[-–]\s*(?:\d{4})?)?\)\s*$")
 
 U_DATA = "TAB-separated user_id, item_id, rating (1-5), timestamp (Unix seconds); no header"
-U_ITEM = ("PIPE-separated movie_id|title|release_date|video_release_date|IMDb_URL| then 19 genre flags 0/1; "
-          "ISO-8859-1; no header")
+U_ITEM = (
+    "PIPE-separated movie_id|title|release_date|video_release_date|IMDb_URL| then 19 genre flags 0/1; "
+    "ISO-8859-1; no header"
+)
 U_USER = "PIPE-separated user_id|age|gender|occupation|zip_code; no header"
 RATINGS_DAT = "UserID::MovieID::Rating::Timestamp (Unix seconds); no header"
 MOVIES_DAT = "MovieID::Title (Year)::Genre|Genre; ISO-8859-1; no header"
@@ -93,11 +113,22 @@ def read_100k(raw: Path, errors: RowErrors, threshold: float) -> tuple[Catalog, 
         elif _known(catalog.index, path, number, f[0], errors):
             title, year = split_year(f[1])
             date_year = f[2].strip()[-4:]
-            catalog.add(f[0], title, year or (date_year if date_year.isdigit() else None),
-                        [g for g, flag in zip(GENRES_100K[1:], flags[1:], strict=True) if flag == "1"])
+            catalog.add(
+                f[0],
+                title,
+                year or (date_year if date_year.isdigit() else None),
+                [g for g, flag in zip(GENRES_100K[1:], flags[1:], strict=True) if flag == "1"],
+            )
     if (raw / "u.user").is_file():
-        _people(people, raw / "u.user", errors, sep="|", expected=U_USER, fields=("age", "gender", "occupation"),
-                positions=(1, 2, 3))
+        _people(
+            people,
+            raw / "u.user",
+            errors,
+            sep="|",
+            expected=U_USER,
+            fields=("age", "gender", "occupation"),
+            positions=(1, 2, 3),
+        )
     rows = read_rows(raw / "u.data", errors, sep="\t", columns=4, expected=U_DATA)
     return catalog, people, _ratings(rows, raw / "u.data", errors, catalog, people, threshold, U_DATA, "u.item")
 
@@ -109,8 +140,15 @@ def read_1m(raw: Path, errors: RowErrors, threshold: float, max_tags: int) -> tu
         if _known(catalog.index, path, number, f[0], errors):
             catalog.add(f[0], *split_year(f[1]), _genres(f[2]))
     if (raw / "users.dat").is_file():
-        _people(people, raw / "users.dat", errors, sep="::", expected=USERS_DAT,
-                fields=("gender", "age", "occupation"), positions=(1, 2, 3))
+        _people(
+            people,
+            raw / "users.dat",
+            errors,
+            sep="::",
+            expected=USERS_DAT,
+            fields=("gender", "age", "occupation"),
+            positions=(1, 2, 3),
+        )
     if (raw / "tags.dat").is_file():
         rows = read_rows(raw / "tags.dat", errors, sep="::", columns=4, expected=TAGS_DAT, latin1_fallback=True)
         catalog.tags = _tags(rows, raw / "tags.dat", errors, catalog, max_tags, TAGS_DAT)
@@ -122,16 +160,29 @@ def read_1m(raw: Path, errors: RowErrors, threshold: float, max_tags: int) -> tu
 def read_csv(raw: Path, errors: RowErrors, threshold: float, max_tags: int) -> tuple[Catalog, People, Ratings]:
     catalog, people = Catalog(), People()
     path = raw / "movies.csv"
-    for number, f in read_rows(path, errors, sep=",", columns=3, expected=MOVIES_CSV,
-                               header=("movieId", "title", "genres")):
+    for number, f in read_rows(
+        path, errors, sep=",", columns=3, expected=MOVIES_CSV, header=("movieId", "title", "genres")
+    ):
         if _known(catalog.index, path, number, f[0], errors):
             catalog.add(f[0], *split_year(f[1]), _genres(f[2]))
     if (raw / "tags.csv").is_file():
-        rows = read_rows(raw / "tags.csv", errors, sep=",", columns=4, expected=TAGS_CSV,
-                         header=("userId", "movieId", "tag", "timestamp"))
+        rows = read_rows(
+            raw / "tags.csv",
+            errors,
+            sep=",",
+            columns=4,
+            expected=TAGS_CSV,
+            header=("userId", "movieId", "tag", "timestamp"),
+        )
         catalog.tags = _tags(rows, raw / "tags.csv", errors, catalog, max_tags, TAGS_CSV)
-    rows = read_rows(raw / "ratings.csv", errors, sep=",", columns=4, expected=RATINGS_CSV,
-                     header=("userId", "movieId", "rating", "timestamp"))
+    rows = read_rows(
+        raw / "ratings.csv",
+        errors,
+        sep=",",
+        columns=4,
+        expected=RATINGS_CSV,
+        header=("userId", "movieId", "rating", "timestamp"),
+    )
     ratings = _ratings(rows, raw / "ratings.csv", errors, catalog, people, threshold, RATINGS_CSV, "movies.csv")
     return catalog, people, ratings
 
@@ -151,8 +202,16 @@ def _genres(field: str) -> list[str]:
     return [] if field.strip() in ("", NO_GENRES) else [g.strip() for g in field.split("|") if g.strip()]
 
 
-def _people(people: People, path: Path, errors: RowErrors, *, sep: str, expected: str, fields: tuple[str, ...],
-            positions: tuple[int, ...]) -> None:
+def _people(
+    people: People,
+    path: Path,
+    errors: RowErrors,
+    *,
+    sep: str,
+    expected: str,
+    fields: tuple[str, ...],
+    positions: tuple[int, ...],
+) -> None:
     people.attributes = {name: [] for name in fields}
     for number, f in read_rows(path, errors, sep=sep, columns=5, expected=expected):
         user = f[0].strip()
@@ -164,8 +223,9 @@ def _people(people: People, path: Path, errors: RowErrors, *, sep: str, expected
             people.attributes[name].append(f[at].strip() or None)
 
 
-def _tags(rows: Iterator[tuple[int, list[str]]], path: Path, errors: RowErrors, catalog: Catalog,
-          max_tags: int, expected: str) -> list[list[str]]:
+def _tags(
+    rows: Iterator[tuple[int, list[str]]], path: Path, errors: RowErrors, catalog: Catalog, max_tags: int, expected: str
+) -> list[list[str]]:
     """Each movie's most applied tags (lower-cased), most frequent first, at most ``max_tags``."""
     counts: list[Counter[str]] = [Counter() for _ in catalog.ids]
     for number, f in rows:
@@ -176,14 +236,23 @@ def _tags(rows: Iterator[tuple[int, list[str]]], path: Path, errors: RowErrors, 
         tag = " ".join(f[2].lower().split())
         if tag:
             counts[index][tag] += 1
+
     def by_count(tags: Counter[str]) -> list[str]:
         return sorted(tags, key=lambda t: (-tags[t], t))
 
     return [by_count(c)[:max_tags] if max_tags else sorted(c) for c in counts]
 
 
-def _ratings(rows: Iterator[tuple[int, list[str]]], path: Path, errors: RowErrors, catalog: Catalog,
-             people: People, threshold: float, expected: str, movies_file: str) -> Ratings:
+def _ratings(
+    rows: Iterator[tuple[int, list[str]]],
+    path: Path,
+    errors: RowErrors,
+    catalog: Catalog,
+    people: People,
+    threshold: float,
+    expected: str,
+    movies_file: str,
+) -> Ratings:
     persons, items, labels, times = array("q"), array("q"), array("b"), array("q")  # compact for ml-25m
     for number, (user, movie, rating, timestamp) in rows:
         user, movie = user.strip(), movie.strip()
@@ -210,5 +279,9 @@ def _ratings(rows: Iterator[tuple[int, list[str]]], path: Path, errors: RowError
         items.append(index)
         labels.append(value >= threshold)
         times.append(seconds)
-    return Ratings(person=np.array(persons, dtype=np.int64), item=np.array(items, dtype=np.int64),
-                   time=np.array(times, dtype=np.int64), label=np.array(labels, dtype=np.float32))
+    return Ratings(
+        person=np.array(persons, dtype=np.int64),
+        item=np.array(items, dtype=np.int64),
+        time=np.array(times, dtype=np.int64),
+        label=np.array(labels, dtype=np.float32),
+    )

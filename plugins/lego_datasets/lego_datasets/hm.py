@@ -71,28 +71,53 @@ from lego_datasets.splits import (
     unit_fraction,
 )
 
-SOURCE = ("https://www.kaggle.com/competitions/h-and-m-personalized-fashion-recommendations/data "
-          "(accept the rules; `kaggle competitions download -c h-and-m-personalized-fashion-recommendations "
-          "-f NAME` gives NAME.zip, read as is)")
+SOURCE = (
+    "https://www.kaggle.com/competitions/h-and-m-personalized-fashion-recommendations/data "
+    "(accept the rules; `kaggle competitions download -c h-and-m-personalized-fashion-recommendations "
+    "-f NAME` gives NAME.zip, read as is)"
+)
 ARTICLE_HEADER = (
-    "article_id", "product_code", "prod_name", "product_type_no", "product_type_name", "product_group_name",
-    "graphical_appearance_no", "graphical_appearance_name", "colour_group_code", "colour_group_name",
-    "perceived_colour_value_id", "perceived_colour_value_name", "perceived_colour_master_id",
-    "perceived_colour_master_name", "department_no", "department_name", "index_code", "index_name",
-    "index_group_no", "index_group_name", "section_no", "section_name", "garment_group_no", "garment_group_name",
-    "detail_desc")
-CUSTOMER_HEADER = ("customer_id", "FN", "Active", "club_member_status", "fashion_news_frequency", "age",
-                   "postal_code")
+    "article_id",
+    "product_code",
+    "prod_name",
+    "product_type_no",
+    "product_type_name",
+    "product_group_name",
+    "graphical_appearance_no",
+    "graphical_appearance_name",
+    "colour_group_code",
+    "colour_group_name",
+    "perceived_colour_value_id",
+    "perceived_colour_value_name",
+    "perceived_colour_master_id",
+    "perceived_colour_master_name",
+    "department_no",
+    "department_name",
+    "index_code",
+    "index_name",
+    "index_group_no",
+    "index_group_name",
+    "section_no",
+    "section_name",
+    "garment_group_no",
+    "garment_group_name",
+    "detail_desc",
+)
+CUSTOMER_HEADER = ("customer_id", "FN", "Active", "club_member_status", "fashion_news_frequency", "age", "postal_code")
 TRANSACTION_HEADER = ("t_dat", "customer_id", "article_id", "price", "sales_channel_id")
 TEXT_FIELDS = ("prod_name", "detail_desc")
 CATEGORY_FIELDS = tuple(f for f in ARTICLE_HEADER if f not in ("article_id", *TEXT_FIELDS))
 DEFAULT_CATEGORIES = ("product_code", *(f for f in ARTICLE_HEADER if f.endswith("_name") and f != "prod_name"))
 USER_FIELDS = ("FN", "Active", "club_member_status", "fashion_news_frequency")
-ARTICLES_FORMAT = (f"CSV with header {','.join(ARTICLE_HEADER[:3])},...,detail_desc (25 columns); UTF-8; ids "
-                   "with leading zeros; detail_desc may be empty or \"quoted\"")
+ARTICLES_FORMAT = (
+    f"CSV with header {','.join(ARTICLE_HEADER[:3])},...,detail_desc (25 columns); UTF-8; ids "
+    'with leading zeros; detail_desc may be empty or "quoted"'
+)
 CUSTOMERS_FORMAT = f"CSV with header {','.join(CUSTOMER_HEADER)}; UTF-8; empty = missing"
-TRANSACTIONS_FORMAT = (f"CSV with header {','.join(TRANSACTION_HEADER)}; t_dat YYYY-MM-DD, article_id with its "
-                       "leading zero, price a float, sales_channel_id 1 or 2")
+TRANSACTIONS_FORMAT = (
+    f"CSV with header {','.join(TRANSACTION_HEADER)}; t_dat YYYY-MM-DD, article_id with its "
+    "leading zero, price a float, sales_channel_id 1 or 2"
+)
 SPLIT_BY = ("last_week", "user", "time")
 DEDUPE = ("first", "day", "none")
 DAY = 86400
@@ -109,78 +134,135 @@ def _edges(instance: object, attribute: attrs.Attribute, value: tuple[int, ...])
 def _article_fields(instance: object, attribute: attrs.Attribute, value: tuple[str, ...]) -> None:
     unknown = [f for f in value if f not in CATEGORY_FIELDS]
     if unknown:
-        raise ValueError(f"{attribute.name}: {', '.join(map(repr, unknown))} not in articles.csv's categorical "
-                         f"fields ({', '.join(CATEGORY_FIELDS)})")
+        raise ValueError(
+            f"{attribute.name}: {', '.join(map(repr, unknown))} not in articles.csv's categorical "
+            f"fields ({', '.join(CATEGORY_FIELDS)})"
+        )
 
 
 @attrs.define(kw_only=True, frozen=True)
 class HMOptions:
     split_by: str = attrs.field(
-        default="last_week", validator=one_of(SPLIT_BY),
-        metadata={"doc": '"last_week": the last test_days days are test, the valid_days before valid (Kaggle '
-                         'practice); "user": the last purchases of each customer; "time": global time cut points.'})
-    test_days: int = attrs.field(default=7, validator=[v.instance_of(int), v.ge(1)],
-                                 metadata={"doc": "last_week: days at the end of the file that form test."})
-    valid_days: int = attrs.field(default=7, validator=[v.instance_of(int), v.ge(0)],
-                                  metadata={"doc": "last_week: days before the test days that form valid; 0: none."})
+        default="last_week",
+        validator=one_of(SPLIT_BY),
+        metadata={
+            "doc": '"last_week": the last test_days days are test, the valid_days before valid (Kaggle '
+            'practice); "user": the last purchases of each customer; "time": global time cut points.'
+        },
+    )
+    test_days: int = attrs.field(
+        default=7,
+        validator=[v.instance_of(int), v.ge(1)],
+        metadata={"doc": "last_week: days at the end of the file that form test."},
+    )
+    valid_days: int = attrs.field(
+        default=7,
+        validator=[v.instance_of(int), v.ge(0)],
+        metadata={"doc": "last_week: days before the test days that form valid; 0: none."},
+    )
     valid_fraction: float = attrs.field(
-        default=0.1, validator=[v.instance_of((int, float)), unit_fraction],
-        metadata={"doc": "user/time: share of purchases (per customer, or in time) in valid."})
+        default=0.1,
+        validator=[v.instance_of((int, float)), unit_fraction],
+        metadata={"doc": "user/time: share of purchases (per customer, or in time) in valid."},
+    )
     test_fraction: float = attrs.field(
-        default=0.1, validator=[v.instance_of((int, float)), unit_fraction],
-        metadata={"doc": "user/time: share of purchases (per customer, or in time) in test."})
+        default=0.1,
+        validator=[v.instance_of((int, float)), unit_fraction],
+        metadata={"doc": "user/time: share of purchases (per customer, or in time) in test."},
+    )
     dedupe: str = attrs.field(
-        default="first", validator=one_of(DEDUPE),
-        metadata={"doc": '"first": one purchase per customer and article (the first); "day": one per customer, '
-                         'article and day (multi-unit rows merged, repurchases kept); "none": every row.'})
-    max_history: int = attrs.field(default=50, validator=[v.instance_of(int), v.ge(0)],
-                                   metadata={"doc": "Most recent purchases kept in a history row; 0 keeps all."})
+        default="first",
+        validator=one_of(DEDUPE),
+        metadata={
+            "doc": '"first": one purchase per customer and article (the first); "day": one per customer, '
+            'article and day (multi-unit rows merged, repurchases kept); "none": every row.'
+        },
+    )
+    max_history: int = attrs.field(
+        default=50,
+        validator=[v.instance_of(int), v.ge(0)],
+        metadata={"doc": "Most recent purchases kept in a history row; 0 keeps all."},
+    )
     context_size: int = attrs.field(
-        default=10, validator=[v.instance_of(int), v.ge(1)],
-        metadata={"doc": "Train purchases per history row; 1 gives every purchase its own history."})
+        default=10,
+        validator=[v.instance_of(int), v.ge(1)],
+        metadata={"doc": "Train purchases per history row; 1 gives every purchase its own history."},
+    )
     eval_negatives: int = attrs.field(
-        default=100, validator=[v.instance_of(int), v.ge(0)],
-        metadata={"doc": "Articles never bought by the customer, sampled once per customer for valid and for "
-                         "test (label 0)."})
+        default=100,
+        validator=[v.instance_of(int), v.ge(0)],
+        metadata={
+            "doc": "Articles never bought by the customer, sampled once per customer for valid and for test (label 0)."
+        },
+    )
     eval_users: int = attrs.field(
-        default=0, validator=[v.instance_of(int), v.ge(0)],
-        metadata={"doc": "Customers evaluated, drawn with seed; the valid/test purchases of the others are "
-                         "dropped. 0: all (fine for last_week; set it with user/time on the full data)."})
-    seed: int = attrs.field(default=2023, validator=v.instance_of(int),
-                            metadata={"doc": "Seed of the evaluation negatives; same seed, same depot."})
+        default=0,
+        validator=[v.instance_of(int), v.ge(0)],
+        metadata={
+            "doc": "Customers evaluated, drawn with seed; the valid/test purchases of the others are "
+            "dropped. 0: all (fine for last_week; set it with user/time on the full data)."
+        },
+    )
+    seed: int = attrs.field(
+        default=2023,
+        validator=v.instance_of(int),
+        metadata={"doc": "Seed of the evaluation negatives; same seed, same depot."},
+    )
     age_edges: tuple[int, ...] = attrs.field(
-        default=(20, 25, 30, 40, 50, 60), converter=tuple, validator=_edges,
-        metadata={"doc": "Where the age buckets start: [20, 25] gives <20, 20-24, 25+."})
+        default=(20, 25, 30, 40, 50, 60),
+        converter=tuple,
+        validator=_edges,
+        metadata={"doc": "Where the age buckets start: [20, 25] gives <20, 20-24, 25+."},
+    )
     article_categories: tuple[str, ...] = attrs.field(
-        default=DEFAULT_CATEGORIES, converter=tuple, validator=_article_fields,
-        metadata={"doc": "articles.csv fields that become category columns (product_code and the *_name fields)."})
-    postal_code: bool = attrs.field(default=False, validator=v.instance_of(bool),
-                                    metadata={"doc": "Add the customers' hashed postal_code as a category (a large "
-                                                     "vocabulary)."})
+        default=DEFAULT_CATEGORIES,
+        converter=tuple,
+        validator=_article_fields,
+        metadata={"doc": "articles.csv fields that become category columns (product_code and the *_name fields)."},
+    )
+    postal_code: bool = attrs.field(
+        default=False,
+        validator=v.instance_of(bool),
+        metadata={"doc": "Add the customers' hashed postal_code as a category (a large vocabulary)."},
+    )
     skip_bad_rows: bool = attrs.field(
-        default=False, validator=v.instance_of(bool),
-        metadata={"doc": "Skip malformed rows and count them in info.skipped_rows instead of failing."})
+        default=False,
+        validator=v.instance_of(bool),
+        metadata={"doc": "Skip malformed rows and count them in info.skipped_rows instead of failing."},
+    )
 
     def __attrs_post_init__(self) -> None:
         if self.valid_fraction + self.test_fraction >= 1.0:
-            raise ValueError(f"valid_fraction + test_fraction must be below 1, got "
-                             f"{self.valid_fraction} + {self.test_fraction}")
+            raise ValueError(
+                f"valid_fraction + test_fraction must be below 1, got {self.valid_fraction} + {self.test_fraction}"
+            )
 
     def rating_options(self) -> RatingOptions:
         """The shared protocol's options (the split itself is given for ``last_week``)."""
-        return RatingOptions(max_history=self.max_history, split_by="time" if self.split_by == "time" else "user",
-                             valid_fraction=self.valid_fraction, test_fraction=self.test_fraction,
-                             context_size=self.context_size, eval_negatives=self.eval_negatives, seed=self.seed)
+        return RatingOptions(
+            max_history=self.max_history,
+            split_by="time" if self.split_by == "time" else "user",
+            valid_fraction=self.valid_fraction,
+            test_fraction=self.test_fraction,
+            context_size=self.context_size,
+            eval_negatives=self.eval_negatives,
+            seed=self.seed,
+        )
 
 
-FILES = (RawFile("articles.csv", ARTICLES_FORMAT, SOURCE), RawFile("customers.csv", CUSTOMERS_FORMAT, SOURCE),
-         RawFile("transactions_train.csv", TRANSACTIONS_FORMAT, SOURCE))
+FILES = (
+    RawFile("articles.csv", ARTICLES_FORMAT, SOURCE),
+    RawFile("customers.csv", CUSTOMERS_FORMAT, SOURCE),
+    RawFile("transactions_train.csv", TRANSACTIONS_FORMAT, SOURCE),
+)
 
 
 class HMProcessor(Processor):
     name = "hm"
-    description = ("H&M Personalized Fashion Recommendations (Kaggle): article names, descriptions and categories, "
-                   "customer attributes; purchases split by week, sampled evaluation negatives.")
+    description = (
+        "H&M Personalized Fashion Recommendations (Kaggle): article names, descriptions and categories, "
+        "customer attributes; purchases split by week, sampled evaluation negatives."
+    )
     files = FILES
     Options = HMOptions
 
@@ -190,8 +272,9 @@ class HMProcessor(Processor):
     def build(self, raw: Path | None) -> DepotContent:
         o: HMOptions = self.options
         if raw is None:
-            raise DataError("hm reads raw files: pass the folder that holds articles.csv, customers.csv and "
-                            "transactions_train.csv")
+            raise DataError(
+                "hm reads raw files: pass the folder that holds articles.csv, customers.csv and transactions_train.csv"
+            )
         raw = Path(raw)
         errors = RowErrors(raw, o.skip_bad_rows)
         path = {f.name: raw / find_variant(raw, f.name) for f in FILES}
@@ -200,17 +283,22 @@ class HMProcessor(Processor):
         purchases = _read_transactions(path["transactions_train.csv"], errors, customers, articles)
         ratings = _dedupe(purchases, o.dedupe)
         first_day, last_day = (int(ratings.time.min()), int(ratings.time.max())) if len(ratings.time) else (0, 0)
-        info: dict[str, Any] = {"transactions": len(purchases.person), "dedupe": o.dedupe,
-                                "duplicates_removed": len(purchases.person) - len(ratings.person)}
+        info: dict[str, Any] = {
+            "transactions": len(purchases.person),
+            "dedupe": o.dedupe,
+            "duplicates_removed": len(purchases.person) - len(ratings.person),
+        }
         del purchases
         split: np.ndarray | None = None
         if o.split_by == "last_week" and len(ratings.person):
             split, info["split"] = _last_days(ratings, last_day, o.test_days, o.valid_days)
         else:
             split = assign_splits(ratings, o.rating_options()) if len(ratings.person) else None
-            info["split"] = (f"per customer, last {o.test_fraction} test, {o.valid_fraction} valid before"
-                             if o.split_by == "user" else f"global time cut points, last {o.test_fraction} test, "
-                             f"{o.valid_fraction} valid before")
+            info["split"] = (
+                f"per customer, last {o.test_fraction} test, {o.valid_fraction} valid before"
+                if o.split_by == "user"
+                else f"global time cut points, last {o.test_fraction} test, {o.valid_fraction} valid before"
+            )
         if split is not None:
             ratings = _evaluated_only(ratings, split, o.eval_users, o.seed, info)
         info["dates"] = [_date(first_day), _date(last_day)] if len(ratings.time) else []
@@ -223,8 +311,15 @@ class HMProcessor(Processor):
             items[field] = Column("category", codes, vocab=field)
             vocabs[field] = vocab
         info["skipped_rows"] = errors.counts
-        return rating_depot(items=items, vocabs=vocabs, persons=customers.ids, person_columns=person_columns,
-                            ratings=ratings, options=o.rating_options(), info=info)
+        return rating_depot(
+            items=items,
+            vocabs=vocabs,
+            persons=customers.ids,
+            person_columns=person_columns,
+            ratings=ratings,
+            options=o.rating_options(),
+            info=info,
+        )
 
 
 def _date(seconds: int) -> str:
@@ -260,8 +355,9 @@ class _Codes:
         return Column("category", np.array(self.codes, dtype=np.int32), vocab=vocab)
 
 
-def _records(path: Path, errors: RowErrors, *, header: tuple[str, ...], expected: str,
-             record_start: re.Pattern[str]) -> Iterator[tuple[int, list[str]]]:
+def _records(
+    path: Path, errors: RowErrors, *, header: tuple[str, ...], expected: str, record_start: re.Pattern[str]
+) -> Iterator[tuple[int, list[str]]]:
     """CSV records of ``path`` as ``(first line, fields)``; a quoted field may span lines.
 
     A line that matches ``record_start`` always begins a new record. A record whose quote is
@@ -298,8 +394,10 @@ def _records(path: Path, errors: RowErrors, *, header: tuple[str, ...], expected
             continue
         if not seen_header:
             if [f.strip() for f in fields] != list(header):
-                raise DataError(f"{path}:{start}: header {text[:120]!r} is not the expected "
-                                f"{','.join(header)!r}; is this the right file?")
+                raise DataError(
+                    f"{path}:{start}: header {text[:120]!r} is not the expected "
+                    f"{','.join(header)!r}; is this the right file?"
+                )
             seen_header = True
             continue
         if len(fields) != width:
@@ -308,15 +406,17 @@ def _records(path: Path, errors: RowErrors, *, header: tuple[str, ...], expected
         yield start, fields
 
 
-def _read_articles(path: Path, errors: RowErrors, fields: tuple[str, ...]) -> tuple[
-        IdIndex, dict[str, list[str]], dict[str, tuple[np.ndarray, list[str]]]]:
+def _read_articles(
+    path: Path, errors: RowErrors, fields: tuple[str, ...]
+) -> tuple[IdIndex, dict[str, list[str]], dict[str, tuple[np.ndarray, list[str]]]]:
     """The articles in file order: their ids, text fields and category columns (codes, vocabulary)."""
     ids = IdIndex()
     texts: dict[str, list[str]] = {f: [] for f in TEXT_FIELDS}
     codes = {f: _Codes() for f in fields}
     at = {f: ARTICLE_HEADER.index(f) for f in (*TEXT_FIELDS, *fields)}
-    for number, f in _records(path, errors, header=ARTICLE_HEADER, expected=ARTICLES_FORMAT,
-                              record_start=ARTICLE_START):
+    for number, f in _records(
+        path, errors, header=ARTICLE_HEADER, expected=ARTICLES_FORMAT, record_start=ARTICLE_START
+    ):
         article = f[0].strip()
         if not article.isdigit():
             errors.bad(path, number, f"article_id {article!r} is not a number", ARTICLES_FORMAT)
@@ -347,8 +447,9 @@ def _flag(value: str) -> str | None:
     return str(int(number)) if number.is_integer() else value
 
 
-def _read_customers(path: Path, errors: RowErrors, o: HMOptions) -> tuple[
-        IdIndex, dict[str, Column], dict[str, list[str]]]:
+def _read_customers(
+    path: Path, errors: RowErrors, o: HMOptions
+) -> tuple[IdIndex, dict[str, Column], dict[str, list[str]]]:
     """The customers in file order and their attribute columns (with vocabularies)."""
     ids = IdIndex()
     buckets = age_bucket_names(o.age_edges)
@@ -365,8 +466,7 @@ def _read_customers(path: Path, errors: RowErrors, o: HMOptions) -> tuple[
             flags = _flag(f[1]), _flag(f[2])
             years = float(f[5]) if f[5].strip() else None
         except ValueError:
-            errors.bad(path, number, f"FN {f[1]!r}, Active {f[2]!r} or age {f[5]!r} is not a number",
-                       CUSTOMERS_FORMAT)
+            errors.bad(path, number, f"FN {f[1]!r}, Active {f[2]!r} or age {f[5]!r} is not a number", CUSTOMERS_FORMAT)
             continue
         if years is not None and not (math.isfinite(years) and 0 <= years < 150):
             errors.bad(path, number, f"age {f[5]!r} is not an age in years", CUSTOMERS_FORMAT)
@@ -397,7 +497,8 @@ def _read_transactions(path: Path, errors: RowErrors, customers: IdIndex, articl
     days: dict[str, int] = {}
     person_of, item_of, bad = customers.index.get, articles.index.get, errors.bad
     for number, (date, customer, article, price, channel) in read_rows(
-            path, errors, sep=",", columns=5, expected=TRANSACTIONS_FORMAT, header=TRANSACTION_HEADER):
+        path, errors, sep=",", columns=5, expected=TRANSACTIONS_FORMAT, header=TRANSACTION_HEADER
+    ):
         day = days.get(date)
         if day is None:
             try:
@@ -411,8 +512,14 @@ def _read_transactions(path: Path, errors: RowErrors, customers: IdIndex, articl
             continue
         what = item_of(article)
         if what is None:
-            hint = (f" (its leading zero was lost: articles.csv has {article.zfill(10)!r}; read the file "
-                    "with dtype=str when re-saving it)") if article.isdigit() and article.zfill(10) in articles else ""
+            hint = (
+                (
+                    f" (its leading zero was lost: articles.csv has {article.zfill(10)!r}; read the file "
+                    "with dtype=str when re-saving it)"
+                )
+                if article.isdigit() and article.zfill(10) in articles
+                else ""
+            )
             bad(path, number, f"article {article!r} is not in articles.csv{hint}", TRANSACTIONS_FORMAT)
             continue
         try:
@@ -427,10 +534,12 @@ def _read_transactions(path: Path, errors: RowErrors, customers: IdIndex, articl
         add_item(what)
         add_day(day)
     n = len(person)
-    return Ratings(person=np.frombuffer(person, dtype=np.int32) if n else np.zeros(0, np.int32),
-                   item=np.frombuffer(item, dtype=np.int32) if n else np.zeros(0, np.int32),
-                   time=(np.frombuffer(when, dtype=np.int32) if n else np.zeros(0, np.int32)).astype(np.int64) * DAY,
-                   label=np.ones(n, dtype=np.float32))
+    return Ratings(
+        person=np.frombuffer(person, dtype=np.int32) if n else np.zeros(0, np.int32),
+        item=np.frombuffer(item, dtype=np.int32) if n else np.zeros(0, np.int32),
+        time=(np.frombuffer(when, dtype=np.int32) if n else np.zeros(0, np.int32)).astype(np.int64) * DAY,
+        label=np.ones(n, dtype=np.float32),
+    )
 
 
 def _dedupe(r: Ratings, how: str) -> Ratings:
@@ -449,8 +558,12 @@ def _dedupe(r: Ratings, how: str) -> Ratings:
             first[1:] |= t[1:] != t[:-1]
         del p, i
         position = np.sort(order[first])
-    return Ratings(person=r.person[position].astype(np.int64), item=r.item[position].astype(np.int64),
-                   time=r.time[position], label=r.label[position])
+    return Ratings(
+        person=r.person[position].astype(np.int64),
+        item=r.item[position].astype(np.int64),
+        time=r.time[position],
+        label=r.label[position],
+    )
 
 
 def _last_days(r: Ratings, last_day: int, test_days: int, valid_days: int) -> tuple[np.ndarray, str]:
@@ -476,5 +589,8 @@ def _evaluated_only(r: Ratings, split: np.ndarray, eval_users: int, seed: int, i
         keep = (split == 0) | member(r.person, chosen)
         info["evaluated_users"] = eval_users
         info["dropped_not_evaluated"] = int((~keep).sum())
-        r, split = Ratings(person=r.person[keep], item=r.item[keep], time=r.time[keep], label=r.label[keep]), split[keep]
+        r, split = (
+            Ratings(person=r.person[keep], item=r.item[keep], time=r.time[keep], label=r.label[keep]),
+            split[keep],
+        )
     return attrs.evolve(r, split=split)

@@ -58,8 +58,10 @@ from lego_datasets.reader import RowErrors, read_lines
 from lego_datasets.splits import RatingOptions, Ratings, one_of, rating_depot
 
 SOURCE = "https://github.com/Diego999/HotelRec (HotelRec.zip; the .txt may stay zipped)"
-FORMAT = ('JSON lines {"hotel_url": "Hotel_Review-g<geoId>-d<hotelId>-Reviews-<Name>-<Location>.html", '
-          '"author": str, "date": "YYYY-MM-DDT00:00:00", "rating": 1-5, "title", "text", "property_dict"}')
+FORMAT = (
+    'JSON lines {"hotel_url": "Hotel_Review-g<geoId>-d<hotelId>-Reviews-<Name>-<Location>.html", '
+    '"author": str, "date": "YYYY-MM-DDT00:00:00", "rating": 1-5, "title", "text", "property_dict"}'
+)
 DEDUPE = ("none", "exact", "first", "last")
 _URL = re.compile(r"Hotel_Review-g(\d+)-d(\d+)-Reviews-(.*?)(?:\.html?)?$")
 _EPOCH = datetime.date(1970, 1, 1).toordinal()
@@ -68,16 +70,26 @@ _EPOCH = datetime.date(1970, 1, 1).toordinal()
 @attrs.define(kw_only=True, frozen=True)
 class HotelRecOptions(RatingOptions):
     file: str = attrs.field(
-        default="HotelRec.txt", validator=v.instance_of(str),
-        metadata={"doc": "The reviews file in --raw (plain, .gz, .bz2, .xz or a one-member .zip); a k-core "
-                         "subset in the same format works too."})
+        default="HotelRec.txt",
+        validator=v.instance_of(str),
+        metadata={
+            "doc": "The reviews file in --raw (plain, .gz, .bz2, .xz or a one-member .zip); a k-core "
+            "subset in the same format works too."
+        },
+    )
     drop_neutral: bool = attrs.field(
-        default=False, validator=v.instance_of(bool),
-        metadata={"doc": "Drop 3-star reviews before labelling (the Legommenders derivation: label = rating > 3)."})
+        default=False,
+        validator=v.instance_of(bool),
+        metadata={"doc": "Drop 3-star reviews before labelling (the Legommenders derivation: label = rating > 3)."},
+    )
     dedupe: str = attrs.field(
-        default="exact", validator=one_of(DEDUPE),
-        metadata={"doc": "exact: identical lines (a review scraped twice) are kept once; first/last: one review "
-                         "per author and hotel (earliest/latest); none: keep every line."})
+        default="exact",
+        validator=one_of(DEDUPE),
+        metadata={
+            "doc": "exact: identical lines (a review scraped twice) are kept once; first/last: one review "
+            "per author and hotel (earliest/latest); none: keep every line."
+        },
+    )
 
 
 def hotel_from_url(url: str) -> tuple[str, str, str, str]:
@@ -86,8 +98,12 @@ def hotel_from_url(url: str) -> tuple[str, str, str, str]:
     if found is None:
         raise ValueError(url)
     name, _, location = found.group(3).partition("-")
-    return (f"d{found.group(2)}", f"g{found.group(1)}", name.replace("_", " ").strip(),
-            location.replace("_", " ").strip())
+    return (
+        f"d{found.group(2)}",
+        f"g{found.group(1)}",
+        name.replace("_", " ").strip(),
+        location.replace("_", " ").strip(),
+    )
 
 
 def parse_date(text: str, _days: dict[str, int] = {}) -> int:  # noqa: B006 - a deliberate cache
@@ -109,8 +125,10 @@ def parse_date(text: str, _days: dict[str, int] = {}) -> int:  # noqa: B006 - a 
 
 class HotelRecProcessor(Processor):
     name = "hotelrec"
-    description = ("HotelRec (TripAdvisor, 50M reviews): hotel name, location and geo from the URL; "
-                   "rating-threshold labels, per-user time splits, exact duplicates dropped, bounded memory.")
+    description = (
+        "HotelRec (TripAdvisor, 50M reviews): hotel name, location and geo from the URL; "
+        "rating-threshold labels, per-user time splits, exact duplicates dropped, bounded memory."
+    )
     files = (RawFile("HotelRec.txt", FORMAT, SOURCE),)
     Options = HotelRecOptions
 
@@ -136,16 +154,19 @@ class HotelRecProcessor(Processor):
         hotels = _Hotels()
         persons, ratings, notes = self._read(path, errors, hotels)  # the event buffers are freed here
         if not len(ratings.person):
-            raise DataError(f"{path}: no usable reviews were read (skipped rows: {errors.counts}); "
-                            f"is this the HotelRec file? (expected {FORMAT})")
+            raise DataError(
+                f"{path}: no usable reviews were read (skipped rows: {errors.counts}); "
+                f"is this the HotelRec file? (expected {FORMAT})"
+            )
         item_ids, item_vocab = id_column(hotels.index.ids, "item_id")
         text, words = text_columns({"name": hotels.names, "location": hotels.locations})
         geo, geo_vocab = category_column(hotels.geos, "geo")
         items = {"item_id": item_ids, **text, "geo": geo}
         vocabs = {"item_id": item_vocab, "words": words, "geo": geo_vocab}
         info: dict[str, Any] = {"file": path.name, **notes, "dedupe": o.dedupe, "skipped_rows": errors.counts}
-        return rating_depot(items=items, vocabs=vocabs, persons=persons, person_columns={},
-                            ratings=ratings, options=o, info=info)
+        return rating_depot(
+            items=items, vocabs=vocabs, persons=persons, person_columns={}, ratings=ratings, options=o, info=info
+        )
 
     def _read(self, path: Path, errors: RowErrors, hotels: _Hotels) -> tuple[list[str], Ratings, dict[str, int]]:
         """The author ids, the deduplicated reviews and counts; the author index and event buffers die here."""
@@ -170,17 +191,27 @@ class HotelRecProcessor(Processor):
                 continue
             add(author_index(author), hotel_index(url), time, rating)
             if exact:
-                digests.append(int.from_bytes(blake2b(line.encode("utf-8", "surrogatepass"), digest_size=8).digest(),
-                                              "little", signed=True))
+                digests.append(
+                    int.from_bytes(
+                        blake2b(line.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little", signed=True
+                    )
+                )
         if exact:
             person, item, time, rating = log.arrays()
             keep = _first_of_each(np.frombuffer(digests, dtype=np.int64))
-            ratings = Ratings(person=person[keep].astype(np.int64), item=item[keep].astype(np.int64),
-                              time=time[keep], label=(rating[keep] >= o.positive_threshold).astype(np.float32))
+            ratings = Ratings(
+                person=person[keep].astype(np.int64),
+                item=item[keep].astype(np.int64),
+                time=time[keep],
+                label=(rating[keep] >= o.positive_threshold).astype(np.float32),
+            )
         else:
             ratings = log.ratings(o.positive_threshold, dedupe=o.dedupe)
-        notes = {"reviews_read": len(log) + neutral, "neutral_dropped": neutral,
-                 "duplicates": len(log) - len(ratings.person)}
+        notes = {
+            "reviews_read": len(log) + neutral,
+            "neutral_dropped": neutral,
+            "duplicates": len(log) - len(ratings.person),
+        }
         return log.persons.ids, ratings, notes
 
 

@@ -19,10 +19,12 @@ from typing import Any
 
 from lego_core.cli.command import Command, CommandContext
 
-DESCRIPTION = ("Turn your own interactions file (CSV, TSV, JSON lines or parquet; plain or compressed) and "
-               "optional items and users tables into a depot, without writing a processor. The column roles "
-               "are inferred and printed as a spec (TOML); edit it and pass it back with --spec. Rules and "
-               "keys: plugins/lego_datasets/docs/your-own-data.md")
+DESCRIPTION = (
+    "Turn your own interactions file (CSV, TSV, JSON lines or parquet; plain or compressed) and "
+    "optional items and users tables into a depot, without writing a processor. The column roles "
+    "are inferred and printed as a spec (TOML); edit it and pass it back with --spec. Rules and "
+    "keys: plugins/lego_datasets/docs/your-own-data.md"
+)
 
 
 def import_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,8 +34,14 @@ def import_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="DEPOT", help="the depot folder to write (required unless --dry-run)")
     parser.add_argument("--spec", metavar="FILE", help="a spec (TOML) to use as is: nothing is inferred")
     parser.add_argument("--dry-run", action="store_true", help="print the spec and stop; nothing is written")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="a spec key, e.g. --set split_rule=random or --set interactions.timestamp=ts")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a spec key, e.g. --set split_rule=random or --set interactions.timestamp=ts",
+    )
     parser.add_argument("--force", action="store_true", help="rebuild even if the files and the spec are unchanged")
 
 
@@ -83,11 +91,15 @@ def run_import(args: argparse.Namespace, context: CommandContext) -> int:
     problems = spec_problems(spec, has_items="items" in files, has_users="users" in files)
     if not args.spec or args.dry_run:
         names = {role: path.name for role, path in files.items()} if not args.spec else {}
-        context.console.print(render_spec(spec, notes, names), end="", markup=False, highlight=False,
-                              emoji=False, soft_wrap=True)
+        context.console.print(
+            render_spec(spec, notes, names), end="", markup=False, highlight=False, emoji=False, soft_wrap=True
+        )
     if problems:
-        hint = ("" if args.spec else "; save the spec with --dry-run > spec.toml, fix it and pass it with --spec "
-                "(or use --set)")
+        hint = (
+            ""
+            if args.spec
+            else "; save the spec with --dry-run > spec.toml, fix it and pass it with --spec (or use --set)"
+        )
         raise ConfigError(format_problems(problems, source) + hint)
     if args.dry_run:
         return 0
@@ -95,14 +107,27 @@ def run_import(args: argparse.Namespace, context: CommandContext) -> int:
     options = ImportOptions(spec=spec, **names)
     result = prepare(ImportProcessor(options), raw, Path(args.out), force=args.force)
     if result.skipped:
-        context.console.print(f"{result.path}: up to date (same files and spec); use --force to rebuild",
-                              markup=False, highlight=False, soft_wrap=True)
+        context.console.print(
+            f"{result.path}: up to date (same files and spec); use --force to rebuild",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     else:
-        context.console.print(f"wrote {result.path} in {result.seconds:.1f}s from {raw} "
-                              f"({', '.join(names.values())})", markup=False, highlight=False, soft_wrap=True)
+        context.console.print(
+            f"wrote {result.path} in {result.seconds:.1f}s from {raw} ({', '.join(names.values())})",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
         context.console.print_json(json.dumps(result.info, default=str))
     return 0
 
 
-IMPORT = Command(name="data import", help="turn your own interactions file (+ items, users) into a depot",
-                 add_arguments=import_arguments, run=run_import, description=DESCRIPTION)
+IMPORT = Command(
+    name="data import",
+    help="turn your own interactions file (+ items, users) into a depot",
+    add_arguments=import_arguments,
+    run=run_import,
+    description=DESCRIPTION,
+)

@@ -62,25 +62,141 @@ from lego_datasets.reader import RowErrors
 
 SAMPLE_ROWS = 2000
 SNIFF_BYTES = 1 << 16
-USER_NAMES = ("user", "userid", "uid", "username", "customer", "customerid", "custid", "client", "clientid",
-              "member", "memberid", "account", "accountid", "visitor", "visitorid", "viewer", "viewerid", "reader",
-              "readerid", "reviewer", "reviewerid", "person", "personid", "buyer", "buyerid", "player", "playerid",
-              "listener", "listenerid", "subscriber", "subscriberid")
-ITEM_NAMES = ("item", "itemid", "iid", "movie", "movieid", "film", "filmid", "asin", "parentasin", "product",
-              "productid", "sku", "article", "articleid", "news", "newsid", "book", "bookid", "isbn", "song",
-              "songid", "track", "trackid", "video", "videoid", "business", "businessid", "game", "gameid", "app",
-              "appid", "hotel", "hotelid", "restaurant", "restaurantid", "recipe", "recipeid", "post", "postid",
-              "doc", "docid", "document", "documentid", "content", "contentid", "course", "courseid", "poi",
-              "poiid", "venue", "venueid", "artist", "artistid", "album", "albumid", "show", "showid", "anime",
-              "animeid")
+USER_NAMES = (
+    "user",
+    "userid",
+    "uid",
+    "username",
+    "customer",
+    "customerid",
+    "custid",
+    "client",
+    "clientid",
+    "member",
+    "memberid",
+    "account",
+    "accountid",
+    "visitor",
+    "visitorid",
+    "viewer",
+    "viewerid",
+    "reader",
+    "readerid",
+    "reviewer",
+    "reviewerid",
+    "person",
+    "personid",
+    "buyer",
+    "buyerid",
+    "player",
+    "playerid",
+    "listener",
+    "listenerid",
+    "subscriber",
+    "subscriberid",
+)
+ITEM_NAMES = (
+    "item",
+    "itemid",
+    "iid",
+    "movie",
+    "movieid",
+    "film",
+    "filmid",
+    "asin",
+    "parentasin",
+    "product",
+    "productid",
+    "sku",
+    "article",
+    "articleid",
+    "news",
+    "newsid",
+    "book",
+    "bookid",
+    "isbn",
+    "song",
+    "songid",
+    "track",
+    "trackid",
+    "video",
+    "videoid",
+    "business",
+    "businessid",
+    "game",
+    "gameid",
+    "app",
+    "appid",
+    "hotel",
+    "hotelid",
+    "restaurant",
+    "restaurantid",
+    "recipe",
+    "recipeid",
+    "post",
+    "postid",
+    "doc",
+    "docid",
+    "document",
+    "documentid",
+    "content",
+    "contentid",
+    "course",
+    "courseid",
+    "poi",
+    "poiid",
+    "venue",
+    "venueid",
+    "artist",
+    "artistid",
+    "album",
+    "albumid",
+    "show",
+    "showid",
+    "anime",
+    "animeid",
+)
 RATING_NAMES = ("rating", "ratings", "rate", "score", "stars", "star", "overall", "preference", "grade")
-LABEL_NAMES = ("label", "click", "clicked", "isclick", "clicks", "target", "y", "liked", "like", "purchased",
-               "converted", "conversion")
-TIME_NAMES = ("timestamp", "time", "ts", "datetime", "date", "eventtime", "createdat", "created", "unixreviewtime",
-              "reviewtime", "ratedat", "watchedat", "clicktime")
+LABEL_NAMES = (
+    "label",
+    "click",
+    "clicked",
+    "isclick",
+    "clicks",
+    "target",
+    "y",
+    "liked",
+    "like",
+    "purchased",
+    "converted",
+    "conversion",
+)
+TIME_NAMES = (
+    "timestamp",
+    "time",
+    "ts",
+    "datetime",
+    "date",
+    "eventtime",
+    "createdat",
+    "created",
+    "unixreviewtime",
+    "reviewtime",
+    "ratedat",
+    "watchedat",
+    "clicktime",
+)
 SPLIT_NAMES = ("split", "fold", "set", "partition", "subset", "phase")
-EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
-              ".json": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
+EXTENSIONS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
 READING_KEYS = ("format", "delimiter", "quote", "header", "names", "encoding")
 ROLE_KEYS = ("user", "item", "rating", "label", "timestamp", "split")  # interactions keys that name a column
 
@@ -95,6 +211,7 @@ def present(values: Sequence[Any]) -> list[Any]:
 
 
 # ------------------------------------------------------------------------------------------ reading a file
+
 
 def _extension(path: Path) -> str:
     suffixes = [s.lower() for s in path.suffixes]
@@ -158,13 +275,17 @@ def infer_reading(path: Path, hints: Mapping[str, Any]) -> tuple[dict[str, Any],
     delimiter = "\t" if delimiter == "\\t" else delimiter  # typed as \t on a command line
     if not fmt or (fmt == "csv" and delimiter == "\t"):
         fmt = "tsv" if delimiter == "\t" else "csv"
-    quote = hints.get("quote", '"' if delimiter != "\t" or any(f.startswith('"') for f in
-                                                              text[0].split("\t")) else "")
+    quote = hints.get("quote", '"' if delimiter != "\t" or any(f.startswith('"') for f in text[0].split("\t")) else "")
     first, second = _fields(text[0], delimiter), (_fields(text[1], delimiter) if len(text) > 1 else [])
     numeric = [cell.number(f) is not None for f in first]
     header = hints.get("header", not (any(numeric) and numeric == [cell.number(f) is not None for f in second]))
-    reading: dict[str, Any] = {"format": fmt, "delimiter": delimiter, "quote": quote, "header": header,
-                               "encoding": encoding}
+    reading: dict[str, Any] = {
+        "format": fmt,
+        "delimiter": delimiter,
+        "quote": quote,
+        "header": header,
+        "encoding": encoding,
+    }
     if not header:
         reading["names"] = hints.get("names") or [f"column_{i + 1}" for i in range(len(first))]
         if "names" not in hints:
@@ -183,13 +304,16 @@ def _sniff(lines: list[str], preferred: str, notes: dict[str, str], path: Path) 
         return preferred
     chosen = preferred if preferred in consistent else max(consistent, key=lambda d: consistent[d])
     if chosen != preferred:
-        notes["delimiter"] = (f"{path.name} is separated by {DELIMITER_NAMES[chosen]} "
-                              f"({consistent[chosen]} fields a line), not {DELIMITER_NAMES.get(preferred, preferred)}")
+        notes["delimiter"] = (
+            f"{path.name} is separated by {DELIMITER_NAMES[chosen]} "
+            f"({consistent[chosen]} fields a line), not {DELIMITER_NAMES.get(preferred, preferred)}"
+        )
     return chosen
 
 
-def sample(path: Path, reading: Mapping[str, Any], table: str,
-           hinted: Mapping[str, str] | None = None) -> tuple[list[str], dict[str, list[Any]]]:
+def sample(
+    path: Path, reading: Mapping[str, Any], table: str, hinted: Mapping[str, str] | None = None
+) -> tuple[list[str], dict[str, list[Any]]]:
     """The column names and the first :data:`SAMPLE_ROWS` values of each column (bad rows left out).
 
     ``hinted`` maps spec keys to the columns ``--set`` named (``{"interactions.user": "uid"}``): a
@@ -217,12 +341,12 @@ def _hashable(value: Any) -> Any:
     if isinstance(value, dict):
         return json.dumps(value, sort_keys=True, default=str)
     if isinstance(value, (list, tuple)):
-        return [json.dumps(x, sort_keys=True, default=str) if isinstance(x, (dict, list, tuple)) else x
-                for x in value]
+        return [json.dumps(x, sort_keys=True, default=str) if isinstance(x, (dict, list, tuple)) else x for x in value]
     return value
 
 
 # -------------------------------------------------------------------------------------------- column roles
+
 
 def by_name(columns: Sequence[str], names: Sequence[str], taken: set[str], check: Any = None) -> str:
     """The first column (in the priority of ``names``) whose normalized name is listed and whose values pass."""
@@ -268,8 +392,11 @@ def classify(values: Sequence[Any], delimiter: str) -> tuple[str, str, str]:
             if sum(separator in s for s in strings) < 0.1 * n:
                 continue
             pieces = [p.strip() for s in strings for p in s.split(separator) if p.strip()]
-            short = (bool(pieces) and statistics.mean(len(p) for p in pieces) <= 25
-                     and statistics.mean(len(p.split()) for p in pieces) <= 3)
+            short = (
+                bool(pieces)
+                and statistics.mean(len(p) for p in pieces) <= 25
+                and statistics.mean(len(p.split()) for p in pieces) <= 3
+            )
             # a pipe rarely occurs in prose; a comma or semicolon does, so those pieces must also repeat
             if short and (separator == "|" or len(set(pieces)) <= 0.5 * len(pieces)):
                 return "tags", f"values split by {separator!r}, {len(set(pieces)):,} distinct", separator
@@ -280,8 +407,11 @@ def classify(values: Sequence[Any], delimiter: str) -> tuple[str, str, str]:
     if distinct <= 0.5 * n:
         return "category", f"{distinct:,} distinct values in {n:,} rows", ""
     kind = "numbers" if numeric else "strings"
-    return "skip", (f"{kind} with {distinct:,} distinct values in {n:,} rows (an id? a price?): "
-                    "set category to keep it"), ""
+    return (
+        "skip",
+        (f"{kind} with {distinct:,} distinct values in {n:,} rows (an id? a price?): set category to keep it"),
+        "",
+    )
 
 
 def _first_values(values: Sequence[Any], ids: Sequence[Any]) -> tuple[list[Any], bool, bool]:
@@ -315,8 +445,13 @@ def _owner(values: Sequence[Any], items: Sequence[Any], users: Sequence[Any]) ->
     return "", []
 
 
-def infer_interactions(columns: list[str], values: dict[str, list[Any]], reading: Mapping[str, Any],
-                       hints: Mapping[str, Any], notes: dict[str, str]) -> tuple[dict[str, Any], list[float]]:
+def infer_interactions(
+    columns: list[str],
+    values: dict[str, list[Any]],
+    reading: Mapping[str, Any],
+    hints: Mapping[str, Any],
+    notes: dict[str, str],
+) -> tuple[dict[str, Any], list[float]]:
     """The interactions table of the spec (reading keys, roles, carried attributes) and the sampled ratings."""
     spec: dict[str, Any] = dict(reading)
     taken = {hints[k] for k in ROLE_KEYS if hints.get(k)}
@@ -326,12 +461,18 @@ def infer_interactions(columns: list[str], values: dict[str, list[Any]], reading
         return bool(found) and all(cell.number(x) is not None for x in found)
 
     def of(check: Any) -> Any:
-        return lambda column: bool(present(values[column])) and all(check(x) is not None
-                                                                     for x in present(values[column]))
+        return lambda column: (
+            bool(present(values[column])) and all(check(x) is not None for x in present(values[column]))
+        )
 
-    finders = {"user": (USER_NAMES, None), "item": (ITEM_NAMES, None), "rating": (RATING_NAMES, numeric),
-               "label": (LABEL_NAMES, of(cell.label)), "timestamp": (TIME_NAMES, lambda c: bool(time_format(values[c]))),
-               "split": (SPLIT_NAMES, of(cell.split_level))}
+    finders = {
+        "user": (USER_NAMES, None),
+        "item": (ITEM_NAMES, None),
+        "rating": (RATING_NAMES, numeric),
+        "label": (LABEL_NAMES, of(cell.label)),
+        "timestamp": (TIME_NAMES, lambda c: bool(time_format(values[c]))),
+        "split": (SPLIT_NAMES, of(cell.split_level)),
+    }
     for key, (names, check) in finders.items():
         if key in hints:
             spec[key] = hints[key]
@@ -345,12 +486,12 @@ def infer_interactions(columns: list[str], values: dict[str, list[Any]], reading
             notes[f"interactions.{key}"] = f"{len(distinct):,} distinct in the sampled rows"
     for key in ("user", "item"):
         if not spec[key]:
-            notes[f"interactions.{key}"] = (f"no column is named like a {key} id ({', '.join(columns)}): "
-                                            "set it")
+            notes[f"interactions.{key}"] = f"no column is named like a {key} id ({', '.join(columns)}): set it"
     if spec["timestamp"] and "timestamp_format" not in hints:
         spec["timestamp_format"] = time_format(values[spec["timestamp"]]) or "unix"
-    ratings = [n for x in present(values[spec["rating"]]) if (n := cell.number(x)) is not None] \
-        if spec["rating"] else []
+    ratings = (
+        [n for x in present(values[spec["rating"]]) if (n := cell.number(x)) is not None] if spec["rating"] else []
+    )
     if ratings:
         notes["interactions.rating"] = f"{min(ratings):g} to {max(ratings):g} in the sampled rows"
     item_columns: dict[str, str] = {}
@@ -359,8 +500,11 @@ def infer_interactions(columns: list[str], values: dict[str, list[Any]], reading
     for column in columns:
         if column in taken:
             continue
-        kind, per_entity = ("item", values[column]) if not (spec["item"] and spec["user"]) else _owner(
-            values[column], values[spec["item"]], values[spec["user"]])
+        kind, per_entity = (
+            ("item", values[column])
+            if not (spec["item"] and spec["user"])
+            else _owner(values[column], values[spec["item"]], values[spec["user"]])
+        )
         target = item_columns if kind == "item" else user_columns
         if not kind:
             role, note = "skip", "varies within an item and within a user: a per-interaction value"
@@ -376,14 +520,25 @@ def infer_interactions(columns: list[str], values: dict[str, list[Any]], reading
     return spec, ratings
 
 
-def infer_table(kind: str, columns: list[str], values: dict[str, list[Any]], reading: Mapping[str, Any],
-                hints: Mapping[str, Any], id_hint: str, notes: dict[str, str]) -> dict[str, Any]:
+def infer_table(
+    kind: str,
+    columns: list[str],
+    values: dict[str, list[Any]],
+    reading: Mapping[str, Any],
+    hints: Mapping[str, Any],
+    id_hint: str,
+    notes: dict[str, str],
+) -> dict[str, Any]:
     """An items or users table of the spec: its id column and the role of every other column."""
     table = f"{kind}s"
     spec: dict[str, Any] = dict(reading)
     names = ITEM_NAMES if kind == "item" else USER_NAMES
-    spec["id"] = hints.get("id") or (id_hint if id_hint in columns else "") or by_name(columns, names, set()) or (
-        columns[0] if columns else "")
+    spec["id"] = (
+        hints.get("id")
+        or (id_hint if id_hint in columns else "")
+        or by_name(columns, names, set())
+        or (columns[0] if columns else "")
+    )
     if spec["id"] and "id" not in hints and spec["id"] != id_hint and not by_name(columns, names, set()):
         notes[f"{table}.id"] = "no column is named like an id: the first column was taken"
     spec["columns"] = {}
@@ -400,8 +555,9 @@ def infer_table(kind: str, columns: list[str], values: dict[str, list[Any]], rea
     return spec
 
 
-def infer_spec(files: Mapping[str, Path],
-               hints: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, str]]:
+def infer_spec(
+    files: Mapping[str, Path], hints: Mapping[str, Any] | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
     """Spec data (for :func:`~lego_datasets.import_spec.structure_spec`) and a note per key saying why.
 
     Args:
@@ -424,8 +580,10 @@ def infer_spec(files: Mapping[str, Path],
         for key in keys:  # inference indexes the sample by these: a number or a list must stop here
             if not isinstance(table_hints[key], str):
                 value = table_hints[key]
-                raise ConfigError(f"--set: wrong type: got {type(value).__name__} {value!r}, expected a column "
-                                  f"name (str) @ $.{table}.{key}")
+                raise ConfigError(
+                    f"--set: wrong type: got {type(value).__name__} {value!r}, expected a column "
+                    f"name (str) @ $.{table}.{key}"
+                )
         hinted = {f"{table}.{k}": table_hints[k] for k in keys if table_hints[k]}
         columns, values = sample(path, reading, table, hinted)
         if table == "interactions":
@@ -450,4 +608,3 @@ def infer_spec(files: Mapping[str, Path],
     if not i.get("timestamp") and not i.get("split"):
         notes["split_rule"] = "no timestamp column: a seeded random split per user"
     return data, notes
-

@@ -44,8 +44,9 @@ def parquet_module(path: Path) -> Any:
     try:
         import pyarrow.parquet as pq
     except ImportError:
-        raise DataError(f"{path}: reading parquet needs pyarrow, the reference reader of the format: "
-                        f"{PARQUET_HINT}") from None
+        raise DataError(
+            f"{path}: reading parquet needs pyarrow, the reference reader of the format: {PARQUET_HINT}"
+        ) from None
     return pq
 
 
@@ -85,8 +86,10 @@ def _delimited(path: Path, f: FileSpec, errors: RowErrors, expected: str) -> Ite
                 continue
             # a quote that is never closed swallows the rest of the file: never skipped
             within = f"within {MAX_RECORD_LINES:,} lines" if isinstance(err, _Runaway) else "before the end"
-            raise DataError(f"{path}:{at}: a quoted field opened on this line is not closed {within}; if the "
-                            f"file does not quote fields, set quote = \"\" in its table of the spec") from None
+            raise DataError(
+                f"{path}:{at}: a quoted field opened on this line is not closed {within}; if the "
+                f'file does not quote fields, set quote = "" in its table of the spec'
+            ) from None
         yield start[0], fields
 
 
@@ -111,8 +114,11 @@ class SourceFile:
         self.path = Path(path)
         self.spec = spec
         self.errors = errors
-        self.expected = expected or (f"{spec.format} with the columns of the spec" if spec.format != "csv"
-                                     else f"CSV separated by {spec.separator!r}")
+        self.expected = expected or (
+            f"{spec.format} with the columns of the spec"
+            if spec.format != "csv"
+            else f"CSV separated by {spec.separator!r}"
+        )
         self._header_fields: list[str] = []
         self.columns = self._columns()
 
@@ -143,8 +149,10 @@ class SourceFile:
         names = [name.strip() or f"column_{i + 1}" for i, name in enumerate(first[1])]
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
-            raise DataError(f"{self.path}:{first[0]}: the header names {', '.join(map(repr, repeated))} more than "
-                            "once; rename the columns")
+            raise DataError(
+                f"{self.path}:{first[0]}: the header names {', '.join(map(repr, repeated))} more than "
+                "once; rename the columns"
+            )
         return names
 
     def require(self, wanted: Sequence[str], where: str) -> None:
@@ -154,15 +162,18 @@ class SourceFile:
             return
         what = ", ".join(map(repr, missing))
         if self.spec.format == "parquet":
-            raise DataError(f"{self.path}: no column {what} (columns: {', '.join(self.columns)}); fix {where} in "
-                            "the spec")
+            raise DataError(
+                f"{self.path}: no column {what} (columns: {', '.join(self.columns)}); fix {where} in the spec"
+            )
         at = f"{self.path}:1" if self.spec.header else str(self.path)
         message = f"{at}: no column {what} (columns: {', '.join(map(repr, self.columns))}); fix {where} in the spec"
         sniffed = sniff_delimiter(self._header_fields[0]) if len(self._header_fields) == 1 else None
         if sniffed and sniffed != self.spec.separator:
-            message = (f"{at}: the header has one column {self.columns[0]!r}: the file looks separated by "
-                       f"{DELIMITER_NAMES[sniffed]}, not {self.spec.separator!r}; set delimiter = "
-                       f"{sniffed!r} in the spec's table of this file (or --set TABLE.delimiter=...)")
+            message = (
+                f"{at}: the header has one column {self.columns[0]!r}: the file looks separated by "
+                f"{DELIMITER_NAMES[sniffed]}, not {self.spec.separator!r}; set delimiter = "
+                f"{sniffed!r} in the spec's table of this file (or --set TABLE.delimiter=...)"
+            )
         raise DataError(message)
 
     # ------------------------------------------------------------------------------------------- rows
@@ -186,11 +197,14 @@ class SourceFile:
             next(records, None)
         for number, fields in records:
             if len(fields) != width:
-                extra = (" (is the delimiter right? the row looks separated by "
-                         f"{DELIMITER_NAMES[sniffed]})" if len(fields) == 1 and width > 1
-                         and (sniffed := sniff_delimiter(fields[0])) else "")
-                self.errors.bad(self.path, number, f"{len(fields)} fields where the header has {width}{extra}",
-                                self.expected)
+                extra = (
+                    f" (is the delimiter right? the row looks separated by {DELIMITER_NAMES[sniffed]})"
+                    if len(fields) == 1 and width > 1 and (sniffed := sniff_delimiter(fields[0]))
+                    else ""
+                )
+                self.errors.bad(
+                    self.path, number, f"{len(fields)} fields where the header has {width}{extra}", self.expected
+                )
                 continue
             values: list[Any] = []
             for p in positions:

@@ -37,8 +37,9 @@ from lego_datasets.splits import RatingOptions, Ratings, assign_splits, person_t
 def random_split(r: Ratings, valid_fraction: float, test_fraction: float, seed: int) -> np.ndarray:
     """0/1/2 per rating: the per-user split of a seeded random order (the time split's rounding)."""
     shuffled = attrs.evolve(r, time=np.random.default_rng(seed).random(len(r.person)), split=None)
-    return assign_splits(shuffled, RatingOptions(split_by="user", valid_fraction=valid_fraction,
-                                                 test_fraction=test_fraction))
+    return assign_splits(
+        shuffled, RatingOptions(split_by="user", valid_fraction=valid_fraction, test_fraction=test_fraction)
+    )
 
 
 def leave_one_out(r: Ratings) -> np.ndarray:

@@ -110,8 +110,9 @@ def _convert(role: str, value: Any, separator: str) -> Any:
     return cell.category(value)
 
 
-def read_table(path: Path, spec: TableSpec, errors: RowErrors, kind: str,
-               plan: list[tuple[str, str, str, str]]) -> Entities:
+def read_table(
+    path: Path, spec: TableSpec, errors: RowErrors, kind: str, plan: list[tuple[str, str, str, str]]
+) -> Entities:
     """An items or users table: ids in file order and the attribute columns of ``plan``."""
     mine = [(source, role, name) for table, source, role, name in plan if table == f"{kind}s"]
     source_file = SourceFile(path, spec, errors, expected=f"one row per {kind}: {spec.id} and its attributes")
@@ -126,8 +127,7 @@ def read_table(path: Path, spec: TableSpec, errors: RowErrors, kind: str,
             errors.bad(path, number, f"no {kind} id in column {spec.id!r}", source_file.expected)
             continue
         if ident in entities.ids:
-            errors.bad(path, number, f"{kind} {ident!r} is listed twice (its first row is kept)",
-                       f"one row per {kind}")
+            errors.bad(path, number, f"{kind} {ident!r} is listed twice (its first row is kept)", f"one row per {kind}")
             continue
         entities.ids.add(ident)
         for k, ((_, role, name), value) in enumerate(zip(mine, row[1:], strict=True)):
@@ -144,8 +144,9 @@ def _check_seen(path: Path, spec: FileSpec, columns: list[str], seen: list[bool]
     if spec.format == "jsonl":
         never = [c for c, s in zip(columns, seen, strict=True) if not s]
         if never:
-            raise DataError(f"{path}: no row has a value for {', '.join(map(repr, never))}; check the column "
-                            "names in the spec")
+            raise DataError(
+                f"{path}: no row has a value for {', '.join(map(repr, never))}; check the column names in the spec"
+            )
 
 
 class _Interactions:
@@ -159,20 +160,33 @@ class _Interactions:
         self.rows = 0
 
 
-def read_interactions(path: Path, spec: ImportSpec, errors: RowErrors, items: Entities, users: Entities,
-                      plan: list[tuple[str, str, str, str]], names: Mapping[str, str]) -> _Interactions:
+def read_interactions(
+    path: Path,
+    spec: ImportSpec,
+    errors: RowErrors,
+    items: Entities,
+    users: Entities,
+    plan: list[tuple[str, str, str, str]],
+    names: Mapping[str, str],
+) -> _Interactions:
     """The interactions in file order into an event log (time in microseconds, or the row position)."""
     i = spec.interactions
-    expected = (f"one row per interaction with {i.user} and {i.item}"
-                + (f", a numeric {i.rating}" if spec.label_rule == "threshold" else "")
-                + (f", a 0/1 {i.label}" if spec.label_rule == "column" else "")
-                + (f", {i.timestamp} as {TIME_WORDS.get(i.timestamp_format, repr(i.timestamp_format))}"
-                   if i.timestamp else ""))
+    expected = (
+        f"one row per interaction with {i.user} and {i.item}"
+        + (f", a numeric {i.rating}" if spec.label_rule == "threshold" else "")
+        + (f", a 0/1 {i.label}" if spec.label_rule == "column" else "")
+        + (f", {i.timestamp} as {TIME_WORDS.get(i.timestamp_format, repr(i.timestamp_format))}" if i.timestamp else "")
+    )
     source = SourceFile(path, i, errors, expected=expected)
     carried = [(table, s, role, name) for table, s, role, name in plan if table.startswith("interactions")]
-    keys = {"user": i.user, "item": i.item, "rating": i.rating if spec.label_rule == "threshold" else "",
-            "label": i.label if spec.label_rule == "column" else "", "timestamp": i.timestamp,
-            "split": i.split if spec.split_rule == "column" else ""}
+    keys = {
+        "user": i.user,
+        "item": i.item,
+        "rating": i.rating if spec.label_rule == "threshold" else "",
+        "label": i.label if spec.label_rule == "column" else "",
+        "timestamp": i.timestamp,
+        "split": i.split if spec.split_rule == "column" else "",
+    }
     wanted = [c for c in keys.values() if c] + [s for _, s, _, _ in carried]
     source.require(wanted, "the interactions table")
     at = {key: wanted.index(c) for key, c in keys.items() if c}
@@ -187,13 +201,19 @@ def read_interactions(path: Path, spec: ImportSpec, errors: RowErrors, items: En
             continue
         user, item, value, seconds, level = values
         item_index, person = items.ids.get(item), users.ids.get(user)
-        unlisted = [(kind, ident) for kind, ident, index, known in (("item", item, item_index, items),
-                                                                     ("user", user, person, users))
-                    if index is None and known.closed]
+        unlisted = [
+            (kind, ident)
+            for kind, ident, index, known in (("item", item, item_index, items), ("user", user, person, users))
+            if index is None and known.closed
+        ]
         if unlisted:  # checked before either id is added, so a bad row adds no item and no user
             kind, ident = unlisted[0]
-            errors.bad(path, number, f"{kind} {ident!r} is not in the {kind}s table {names[kind + 's']}",
-                       f"a {kind} id listed in the {kind}s table")
+            errors.bad(
+                path,
+                number,
+                f"{kind} {ident!r} is not in the {kind}s table {names[kind + 's']}",
+                f"a {kind} id listed in the {kind}s table",
+            )
             continue
         item_index = items.ids.add(item) if item_index is None else item_index
         person = users.ids.add(user) if person is None else person
@@ -201,7 +221,7 @@ def read_interactions(path: Path, spec: ImportSpec, errors: RowErrors, items: En
         out.log.add_indexed(person, item_index, time, value)
         out.levels.append(level)
         out.rows += 1
-        for k, ((table, _, role, name), raw_value) in enumerate(zip(carried, row[len(at):], strict=True)):
+        for k, ((table, _, role, name), raw_value) in enumerate(zip(carried, row[len(at) :], strict=True)):
             seen[k] = seen[k] or raw_value is not None
             owner, index = (items, item_index) if table == "interactions.item_columns" else (users, person)
             store = owner.carried[name]
@@ -232,12 +252,18 @@ def _parse(row: list[Any], at: Mapping[str, int], spec: ImportSpec) -> tuple[str
         seconds = cell.seconds(row[at["timestamp"]], i.timestamp_format)
         if seconds is None:
             what = TIME_WORDS.get(i.timestamp_format, f"in the format {i.timestamp_format!r}")
-            return (f"timestamp {row[at['timestamp']]!r} in column {i.timestamp!r} is not {what}; set "
-                    "interactions.timestamp_format", ())
+            return (
+                f"timestamp {row[at['timestamp']]!r} in column {i.timestamp!r} is not {what}; set "
+                "interactions.timestamp_format",
+                (),
+            )
         if abs(seconds) > MAX_SECONDS:
-            return (f"timestamp {row[at['timestamp']]!r} in column {i.timestamp!r} is after the year 30,000 as "
-                    f"{TIME_WORDS.get(i.timestamp_format, 'a time')}: milliseconds or microseconds? set "
-                    "interactions.timestamp_format", ())
+            return (
+                f"timestamp {row[at['timestamp']]!r} in column {i.timestamp!r} is after the year 30,000 as "
+                f"{TIME_WORDS.get(i.timestamp_format, 'a time')}: milliseconds or microseconds? set "
+                "interactions.timestamp_format",
+                (),
+            )
     level = 0
     if "split" in at:
         found = cell.split_level(row[at["split"]])
@@ -257,10 +283,16 @@ class ImportProcessor(Processor):
 
     def expected_files(self, raw: Path) -> list[RawFile]:
         o: ImportOptions = self.options
-        given = (("interactions", o.interactions, o.spec.interactions), ("items", o.items, o.spec.items),
-                 ("users", o.users, o.spec.users))
-        return [RawFile(name, f"your {role} file ({spec.format})", "the command line of lego data import")
-                for role, name, spec in given if name and spec is not None]
+        given = (
+            ("interactions", o.interactions, o.spec.interactions),
+            ("items", o.items, o.spec.items),
+            ("users", o.users, o.spec.users),
+        )
+        return [
+            RawFile(name, f"your {role} file ({spec.format})", "the command line of lego data import")
+            for role, name, spec in given
+            if name and spec is not None
+        ]
 
     def build(self, raw: Path) -> DepotContent:
         o: ImportOptions = self.options
@@ -269,19 +301,32 @@ class ImportProcessor(Processor):
         errors = RowErrors(raw, spec.skip_bad_rows)
         plan = attribute_plan(spec)
         names = {"items": o.items or "(none)", "users": o.users or "(none)"}
-        items = (read_table(raw / o.items, spec.items, errors, "item", plan) if o.items and spec.items
-                 else Entities("item"))
-        users = (read_table(raw / o.users, spec.users, errors, "user", plan) if o.users and spec.users
-                 else Entities("user"))
+        items = (
+            read_table(raw / o.items, spec.items, errors, "item", plan) if o.items and spec.items else Entities("item")
+        )
+        users = (
+            read_table(raw / o.users, spec.users, errors, "user", plan) if o.users and spec.users else Entities("user")
+        )
         read = read_interactions(raw / o.interactions, spec, errors, items, users, plan, names)
         ratings, notes = self._ratings(read)
         item_columns, user_columns, vocabs = _columns(items, users, plan, spec)
-        info: dict[str, Any] = {"files": {k: getattr(o, k) for k in ("interactions", "items", "users")
-                                          if getattr(o, k)},
-                                "interactions_read": read.rows, "label_rule": spec.label_rule,
-                                "split_rule": spec.split_rule, **notes, "skipped_rows": errors.counts}
-        return rating_depot(items=item_columns, vocabs=vocabs, persons=users.ids.ids, person_columns=user_columns,
-                            ratings=ratings, options=spec.rating_options(), info=info)
+        info: dict[str, Any] = {
+            "files": {k: getattr(o, k) for k in ("interactions", "items", "users") if getattr(o, k)},
+            "interactions_read": read.rows,
+            "label_rule": spec.label_rule,
+            "split_rule": spec.split_rule,
+            **notes,
+            "skipped_rows": errors.counts,
+        }
+        return rating_depot(
+            items=item_columns,
+            vocabs=vocabs,
+            persons=users.ids.ids,
+            person_columns=user_columns,
+            ratings=ratings,
+            options=spec.rating_options(),
+            info=info,
+        )
 
     def _ratings(self, read: _Interactions) -> tuple[Ratings, dict[str, Any]]:
         spec = self.options.spec
@@ -298,9 +343,13 @@ class ImportProcessor(Processor):
         else:
             times = np.asarray(time, dtype=np.int64)
             notes["time"] = "no timestamp column: the time is the row's position in the interactions file"
-        label = ((value >= spec.positive_threshold) if spec.label_rule == "threshold" else value > 0)
-        r = Ratings(person=np.asarray(person, dtype=np.int64), item=np.asarray(item, dtype=np.int64), time=times,
-                    label=label.astype(np.float32))
+        label = (value >= spec.positive_threshold) if spec.label_rule == "threshold" else value > 0
+        r = Ratings(
+            person=np.asarray(person, dtype=np.int64),
+            item=np.asarray(item, dtype=np.int64),
+            time=times,
+            label=label.astype(np.float32),
+        )
         if spec.split_rule == "column":
             r = attrs.evolve(r, split=np.array(levels, dtype=np.int8))
         elif spec.split_rule == "random":
@@ -310,8 +359,9 @@ class ImportProcessor(Processor):
         return r, notes
 
 
-def _columns(items: Entities, users: Entities, plan: list[tuple[str, str, str, str]],
-             spec: ImportSpec) -> tuple[dict[str, Column], dict[str, Column], dict[str, list[str]]]:
+def _columns(
+    items: Entities, users: Entities, plan: list[tuple[str, str, str, str]], spec: ImportSpec
+) -> tuple[dict[str, Column], dict[str, Column], dict[str, list[str]]]:
     """The items and users columns of the plan, text under one shared word vocabulary."""
     item_ids, item_vocab = id_column(items.ids.ids, "item_id")
     tables: dict[str, dict[str, Column]] = {"items": {"item_id": item_ids}, "users": {}}

@@ -142,7 +142,7 @@ class ImpressionLog:
             self.removed_targets += len(history) - len(kept)
             history = kept
         if self.max_history and len(history) > self.max_history:
-            history = history[-self.max_history:]
+            history = history[-self.max_history :]
         self.person.append(self.persons.add(person))
         self._times.append(time)
         self.history.extend(history)
@@ -158,12 +158,16 @@ class ImpressionLog:
         """The log as :class:`Impressions` (row ``i`` is impression ``i``)."""
         flags = np.frombuffer(bytes(self.labels), dtype=np.int8) if self.labels else np.zeros(0, np.int8)
         return Impressions(
-            persons=self.persons.ids, row_person=np.asarray(self.person, dtype=np.int64),
+            persons=self.persons.ids,
+            row_person=np.asarray(self.person, dtype=np.int64),
             history=ragged(self.history, self.history_lengths, np.int32),
-            row=np.arange(len(self.person), dtype=np.int64), time=self.times().copy(),
+            row=np.arange(len(self.person), dtype=np.int64),
+            time=self.times().copy(),
             candidates=ragged(self.items, self.lengths, np.int32),
             labels=ragged(flags, self.lengths, np.int8),
-            unknown_history=self.unknown_history, removed_targets=self.removed_targets)
+            unknown_history=self.unknown_history,
+            removed_targets=self.removed_targets,
+        )
 
 
 def hold_out_latest(rows: np.ndarray, times: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
@@ -173,7 +177,7 @@ def hold_out_latest(rows: np.ndarray, times: np.ndarray, fraction: float) -> tup
     """
     held = int(np.floor(len(rows) * fraction + 0.5))
     by_time = rows[np.lexsort((rows, times[rows]))]
-    valid = np.sort(by_time[len(rows) - held:])
+    valid = np.sort(by_time[len(rows) - held :])
     return np.setdiff1d(rows, valid), valid
 
 
@@ -185,8 +189,14 @@ def split_levels(num_impressions: int, splits: Mapping[str, np.ndarray]) -> np.n
     return level
 
 
-def snapshot_histories(snapshots: Ragged, row_snapshot: np.ndarray, impression_row: np.ndarray,
-                       candidates: Ragged, max_history: int, chunk: int = 1 << 22) -> tuple[Ragged, int]:
+def snapshot_histories(
+    snapshots: Ragged,
+    row_snapshot: np.ndarray,
+    impression_row: np.ndarray,
+    candidates: Ragged,
+    max_history: int,
+    chunk: int = 1 << 22,
+) -> tuple[Ragged, int]:
     """Histories of users rows that share history snapshots (EB-NeRD), minus their targets.
 
     Args:
@@ -250,12 +260,11 @@ def _absent(values: np.ndarray, sorted_set: np.ndarray, chunk: int) -> np.ndarra
     """``~member(values, sorted_set)``, ``chunk`` values at a time (member's temporaries are 3 int64 a value)."""
     out = np.empty(len(values), dtype=bool)
     for lo in range(0, len(values), chunk):
-        out[lo:lo + chunk] = ~member(values[lo:lo + chunk], sorted_set)
+        out[lo : lo + chunk] = ~member(values[lo : lo + chunk], sorted_set)
     return out
 
 
-def _shown(keys: np.ndarray, impression_row: np.ndarray, candidates: Ragged, num_items: int,
-           chunk: int) -> np.ndarray:
+def _shown(keys: np.ndarray, impression_row: np.ndarray, candidates: Ragged, num_items: int, chunk: int) -> np.ndarray:
     """The sorted ``row * num_items + item`` keys among ``keys`` that an impression of that row shows.
 
     ``keys`` is sorted in place (it is scratch space); candidates are compared ``chunk`` at a time.
@@ -269,7 +278,7 @@ def _shown(keys: np.ndarray, impression_row: np.ndarray, candidates: Ragged, num
         if hi <= lo:
             continue
         a, b = int(candidates.offsets[lo]), int(candidates.offsets[hi])
-        per_row = np.diff(candidates.offsets[lo:hi + 1])
+        per_row = np.diff(candidates.offsets[lo : hi + 1])
         shown = np.repeat(np.asarray(impression_row[lo:hi], dtype=np.int64), per_row)
         shown *= num_items
         shown += candidates.values[a:b]
@@ -278,8 +287,12 @@ def _shown(keys: np.ndarray, impression_row: np.ndarray, candidates: Ragged, num
     return sorted_unique(np.concatenate(hits)) if hits else np.zeros(0, np.int64)
 
 
-def word_columns(texts: Mapping[str, Sequence[str]], *, max_words: Mapping[str, int] | None = None,
-                 segment: Callable[[str], list[str]] = tokenize) -> tuple[dict[str, Column], list[str]]:
+def word_columns(
+    texts: Mapping[str, Sequence[str]],
+    *,
+    max_words: Mapping[str, int] | None = None,
+    segment: Callable[[str], list[str]] = tokenize,
+) -> tuple[dict[str, Column], list[str]]:
     """Text attributes as ``columns.text_columns`` makes them, for long or unspaced texts.
 
     Args:
@@ -305,8 +318,7 @@ def word_columns(texts: Mapping[str, Sequence[str]], *, max_words: Mapping[str, 
     for name, values in texts.items():
         rows = tokenised.pop(name)
         lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
-        ids = np.fromiter((index.get(w, 1) for r in rows for w in r), dtype=np.int32,
-                          count=int(lengths.sum()))
+        ids = np.fromiter((index.get(w, 1) for r in rows for w in r), dtype=np.int32, count=int(lengths.sum()))
         columns[name] = Column("tokens", ragged(ids, lengths, np.int32), vocab="words")  # no list of ids
         columns[f"{name}_text"] = text_column(list(values))
     return columns, words
@@ -316,14 +328,21 @@ def _rows_of(data: Ragged, rows: np.ndarray) -> Ragged:
     """``take`` for ragged data, slicing when ``rows`` is a contiguous ascending range (no index arrays)."""
     if len(rows) and rows[-1] - rows[0] + 1 == len(rows) and bool(np.all(np.diff(rows) == 1)):
         lo, hi = int(data.offsets[rows[0]]), int(data.offsets[rows[-1] + 1])
-        return Ragged(values=np.asarray(data.values[lo:hi]), offsets=data.offsets[rows[0]:rows[-1] + 2] - lo)
+        return Ragged(values=np.asarray(data.values[lo:hi]), offsets=data.offsets[rows[0] : rows[-1] + 2] - lo)
     return take(Column("items", data), rows).data
 
 
-def impression_depot(*, items: dict[str, Column], vocabs: dict[str, list[str]], log: Impressions,
-                     splits: Mapping[str, np.ndarray], info: dict[str, Any], skipped: dict[str, int],
-                     user_columns: Mapping[str, Column] | None = None,
-                     group_dtype: type = np.int64) -> DepotContent:
+def impression_depot(
+    *,
+    items: dict[str, Column],
+    vocabs: dict[str, list[str]],
+    log: Impressions,
+    splits: Mapping[str, np.ndarray],
+    info: dict[str, Any],
+    skipped: dict[str, int],
+    user_columns: Mapping[str, Column] | None = None,
+    group_dtype: type = np.int64,
+) -> DepotContent:
     """The depot of an impression log.
 
     Args:
@@ -337,8 +356,11 @@ def impression_depot(*, items: dict[str, Column], vocabs: dict[str, list[str]], 
         group_dtype: the dtype of ``group`` (the engine reads it as int64; int32 saves memory).
     """
     person_ids, user_vocab = id_column(list(log.persons), "user_id")
-    users = {"user_id": take(person_ids, np.asarray(log.row_person, dtype=np.int64)),
-             "history": Column("items", log.history), **(user_columns or {})}
+    users = {
+        "user_id": take(person_ids, np.asarray(log.row_person, dtype=np.int64)),
+        "history": Column("items", log.history),
+        **(user_columns or {}),
+    }
     tables: dict[str, dict[str, Column]] = {"items": items, "users": users}
     counts: dict[str, dict[str, int]] = {"impressions": {}, "interactions": {}, "clicks": {}}
     for split, rows in splits.items():
@@ -357,7 +379,14 @@ def impression_depot(*, items: dict[str, Column], vocabs: dict[str, list[str]], 
         counts["impressions"][split] = len(rows)
         counts["interactions"][split] = int(per_row.sum())
         counts["clicks"][split] = int(clicks.sum())
-    info = {**info, "items": len(items["item_id"]), "persons": len(log.persons),
-            "user_rows": len(log.row_person), **counts, "unknown_history_items": log.unknown_history,
-            "history_items_removed": log.removed_targets, "skipped_rows": skipped}
+    info = {
+        **info,
+        "items": len(items["item_id"]),
+        "persons": len(log.persons),
+        "user_rows": len(log.row_person),
+        **counts,
+        "unknown_history_items": log.unknown_history,
+        "history_items_removed": log.removed_targets,
+        "skipped_rows": skipped,
+    }
     return DepotContent(tables=tables, vocabs={**vocabs, "user_id": user_vocab}, info=info)

@@ -59,10 +59,14 @@ LOG = "userid-timestamp-artid-artname-traid-traname.tsv"
 PROFILE = "userid-profile.tsv"
 FOLDER = "lastfm-dataset-1K"
 SOURCE = "http://ocelma.net/MusicRecommendationDataset/lastfm-1K.html (lastfm-dataset-1K.tar.gz)"
-LOG_FORMAT = ("UTF-8, TAB-separated, 6 fields: userid, timestamp (ISO 8601 UTC like 2009-05-04T23:08:57Z), "
-              "artist MusicBrainz id (or empty), artist name, track MusicBrainz id (or empty), track name; no header")
-PROFILE_FORMAT = ("UTF-8, TAB-separated, header #id gender age country registered; gender m/f/empty, "
-                  "age a number or empty, registered like 'Aug 13, 2006' or empty")
+LOG_FORMAT = (
+    "UTF-8, TAB-separated, 6 fields: userid, timestamp (ISO 8601 UTC like 2009-05-04T23:08:57Z), "
+    "artist MusicBrainz id (or empty), artist name, track MusicBrainz id (or empty), track name; no header"
+)
+PROFILE_FORMAT = (
+    "UTF-8, TAB-separated, header #id gender age country registered; gender m/f/empty, "
+    "age a number or empty, registered like 'Aug 13, 2006' or empty"
+)
 PROFILE_HEADER = ("#id", "gender", "age", "country", "registered")
 ITEMS = ("track", "artist")
 MISSING_MBID = ("name", "skip")
@@ -71,12 +75,19 @@ _MBID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 
 @attrs.define(kw_only=True, frozen=True)
 class LastFM1KOptions(ListeningOptions):
-    item: str = attrs.field(default="track", validator=one_of(ITEMS),
-                            metadata={"doc": '"track" (as RecBench) or "artist": what an item is.'})
+    item: str = attrs.field(
+        default="track",
+        validator=one_of(ITEMS),
+        metadata={"doc": '"track" (as RecBench) or "artist": what an item is.'},
+    )
     missing_mbid: str = attrs.field(
-        default="name", validator=one_of(MISSING_MBID),
-        metadata={"doc": '"name": an item without a MusicBrainz id is keyed by its name (a track by artist and '
-                         'track name); "skip": such rows are dropped (RecBench) and counted.'})
+        default="name",
+        validator=one_of(MISSING_MBID),
+        metadata={
+            "doc": '"name": an item without a MusicBrainz id is keyed by its name (a track by artist and '
+            'track name); "skip": such rows are dropped (RecBench) and counted.'
+        },
+    )
 
 
 def parse_time(text: str) -> int:
@@ -102,15 +113,16 @@ def join_names(fields: list[str]) -> list[str] | None:
     if len(found) != 1 or (fields[2] and not is_mbid(fields[2])):
         return None
     j = found[0]
-    return [*fields[:3], " ".join(rest[:j]), rest[j], " ".join(rest[j + 1:])]
+    return [*fields[:3], " ".join(rest[:j]), rest[j], " ".join(rest[j + 1 :])]
 
 
 class LastFM1KProcessor(Processor):
     name = "lastfm1k"
-    description = ("Last.fm 1K users (Celma 2010): plays of tracks or artists keyed by MusicBrainz id, track and "
-                   "artist names, user profiles; per-user time split with sampled negatives.")
-    files = (RawFile(LOG, LOG_FORMAT, SOURCE),
-             RawFile(PROFILE, PROFILE_FORMAT, SOURCE, optional=True))
+    description = (
+        "Last.fm 1K users (Celma 2010): plays of tracks or artists keyed by MusicBrainz id, track and "
+        "artist names, user profiles; per-user time split with sampled negatives."
+    )
+    files = (RawFile(LOG, LOG_FORMAT, SOURCE), RawFile(PROFILE, PROFILE_FORMAT, SOURCE, optional=True))
     Options = LastFM1KOptions
 
     @staticmethod
@@ -137,8 +149,7 @@ class LastFM1KProcessor(Processor):
         if not log_file.is_file():
             raise DataError(f"{raw}: no {LOG} (nor in {FOLDER}/); unpack lastfm-dataset-1K.tar.gz there")
         errors = RowErrors(raw, o.skip_bad_rows)
-        persons, attributes = (_read_profile(profile_file, errors) if profile_file.is_file()
-                               else (IdIndex(), {}))
+        persons, attributes = _read_profile(profile_file, errors) if profile_file.is_file() else (IdIndex(), {})
         reader = _LogReader(o, errors, persons)
         reader.read(log_file)
         person, item, time, _ = reader.events.arrays()
@@ -156,11 +167,22 @@ class LastFM1KProcessor(Processor):
             values.extend([None] * (len(persons) - len(values)))  # people only in the log
             person_columns[attribute], vocabs[attribute] = category_column(values, attribute)
         info: dict[str, Any] = {
-            "folder": prefix.rstrip("/") or ".", "item": o.item, **counts,
-            "rows_without_mbid": reader.without_mbid, "names_with_tabs": reader.joined,
-            "skipped_rows": errors.counts}
-        return rating_depot(items=items, vocabs=vocabs, persons=persons.ids, person_columns=person_columns,
-                            ratings=ratings, options=o, info=info)
+            "folder": prefix.rstrip("/") or ".",
+            "item": o.item,
+            **counts,
+            "rows_without_mbid": reader.without_mbid,
+            "names_with_tabs": reader.joined,
+            "skipped_rows": errors.counts,
+        }
+        return rating_depot(
+            items=items,
+            vocabs=vocabs,
+            persons=persons.ids,
+            person_columns=person_columns,
+            ratings=ratings,
+            options=o,
+            info=info,
+        )
 
 
 class _LogReader:
@@ -187,9 +209,13 @@ class _LogReader:
             if len(fields) != 6:
                 joined = join_names(fields) if len(fields) > 6 else None
                 if joined is None:
-                    bad(path, number, f"{len(fields)} fields where 6 were expected"
+                    bad(
+                        path,
+                        number,
+                        f"{len(fields)} fields where 6 were expected"
                         + (" and the track id column cannot be told apart" if len(fields) > 6 else ""),
-                        LOG_FORMAT)
+                        LOG_FORMAT,
+                    )
                     continue
                 fields = joined
                 self.joined += 1
@@ -223,7 +249,7 @@ class _LogReader:
     def _new_item(self, path: Path, number: int, key: str, mbid: str, fields: list[str]) -> bool:
         _, _, artist_id, artist, _, title = fields
         track = self.o.item == "track"
-        for what, value in (((self.o.item, mbid), ("artist", artist_id)) if track else ((self.o.item, mbid),)):
+        for what, value in ((self.o.item, mbid), ("artist", artist_id)) if track else ((self.o.item, mbid),):
             if value and not is_mbid(value):
                 self.errors.bad(path, number, f"{what} id {value!r} is not a MusicBrainz id", LOG_FORMAT)
                 return False
@@ -239,7 +265,8 @@ def _read_profile(path: Path, errors: RowErrors) -> tuple[IdIndex, dict[str, lis
     persons = IdIndex()
     attributes: dict[str, list[str | None]] = {"gender": [], "age": [], "country": [], "registered_year": []}
     for number, (user, gender, age, country, registered) in read_rows(
-            path, errors, sep="\t", columns=5, expected=PROFILE_FORMAT, header=PROFILE_HEADER):
+        path, errors, sep="\t", columns=5, expected=PROFILE_FORMAT, header=PROFILE_HEADER
+    ):
         user, age, registered = user.strip(), age.strip(), registered.strip()
         if not user or user in persons:
             errors.bad(path, number, f"user {user!r} is empty or listed twice", "one row per user")

@@ -87,15 +87,26 @@ OPTIONAL = (TAGS, TAGGED, TAGGED_TIMES, FRIENDS)
 @attrs.define(kw_only=True, frozen=True)
 class LastFM2KOptions(ImplicitOptions):
     positive_threshold: float = attrs.field(
-        default=1.0, validator=v.instance_of((int, float)),
-        metadata={"doc": "A user-artist weight (play count) at or above this is a positive, below it a negative "
-                         "(label 0); 1 makes every pair a positive."})
+        default=1.0,
+        validator=v.instance_of((int, float)),
+        metadata={
+            "doc": "A user-artist weight (play count) at or above this is a positive, below it a negative "
+            "(label 0); 1 makes every pair a positive."
+        },
+    )
     split_by: str = attrs.field(
-        default="user", validator=one_of(("user",)),
-        metadata={"doc": '"user" only: each user\'s artists in a seeded random order, the last ones form '
-                         "valid/test (there are no listening times for a global time split)."})
-    max_tags: int = attrs.field(default=20, validator=[v.instance_of(int), v.ge(0)],
-                                metadata={"doc": "Most applied tags kept per artist; 0 keeps all."})
+        default="user",
+        validator=one_of(("user",)),
+        metadata={
+            "doc": '"user" only: each user\'s artists in a seeded random order, the last ones form '
+            "valid/test (there are no listening times for a global time split)."
+        },
+    )
+    max_tags: int = attrs.field(
+        default=20,
+        validator=[v.instance_of(int), v.ge(0)],
+        metadata={"doc": "Most applied tags kept per artist; 0 keeps all."},
+    )
 
 
 def _cp1252(text: str) -> str:
@@ -116,8 +127,10 @@ def _most_applied(counts: Counter[str], keep: int) -> list[str]:
 
 class LastFM2KProcessor(Processor):
     name = "lastfm2k"
-    description = ("HetRec 2011 Last.fm 2K: user-artist play counts, artist names and tags, friends; "
-                   "per-user split of a seeded random order with sampled negatives.")
+    description = (
+        "HetRec 2011 Last.fm 2K: user-artist play counts, artist names and tags, friends; "
+        "per-user split of a seeded random order with sampled negatives."
+    )
     files = tuple(RawFile(name, FORMATS[name], SOURCE, optional=name in OPTIONAL) for name in HEADERS)
     Options = LastFM2KOptions
 
@@ -155,13 +168,27 @@ class LastFM2KProcessor(Processor):
             friends = self._friends(base / FRIENDS, errors, persons)
             person_columns["friends"], vocabs["friends"] = token_list_column(friends, "friends")
         info.update({"order": f"seeded random order per user (seed {o.seed})", "skipped_rows": errors.counts})
-        return rating_depot(items=items, vocabs=vocabs, persons=persons.ids, person_columns=person_columns,
-                            ratings=ratings, options=o, info=info)
+        return rating_depot(
+            items=items,
+            vocabs=vocabs,
+            persons=persons.ids,
+            person_columns=person_columns,
+            ratings=ratings,
+            options=o,
+            info=info,
+        )
 
     def _artists(self, path: Path, errors: RowErrors) -> tuple[IdIndex, list[str]]:
         artists, names = IdIndex(), []
-        for number, fields in read_rows(path, errors, sep="\t", columns=(2, 4), expected=FORMATS[ARTISTS],
-                                        header=HEADERS[ARTISTS], latin1_fallback=True):
+        for number, fields in read_rows(
+            path,
+            errors,
+            sep="\t",
+            columns=(2, 4),
+            expected=FORMATS[ARTISTS],
+            header=HEADERS[ARTISTS],
+            latin1_fallback=True,
+        ):
             artist = fields[0].strip()
             if not artist or artist in artists:
                 errors.bad(path, number, f"artist {artist!r} is empty or listed twice", "one row per artist")
@@ -181,16 +208,18 @@ class LastFM2KProcessor(Processor):
             return [[] for _ in artists.ids]
         values: dict[str, str] = {}
         path = base / TAGS
-        for number, (tag, value) in read_rows(path, errors, sep="\t", columns=2, expected=FORMATS[TAGS],
-                                              header=HEADERS[TAGS], latin1_fallback=True):
+        for number, (tag, value) in read_rows(
+            path, errors, sep="\t", columns=2, expected=FORMATS[TAGS], header=HEADERS[TAGS], latin1_fallback=True
+        ):
             tag = tag.strip()
             if not tag or tag in values:
                 errors.bad(path, number, f"tag {tag!r} is empty or listed twice", "one row per tag")
                 continue
             values[tag] = " ".join(_cp1252(value).lower().split())
         header = HEADERS[tagged.name]
-        for number, fields in read_rows(tagged, errors, sep="\t", columns=len(header),
-                                        expected=FORMATS[tagged.name], header=header):
+        for number, fields in read_rows(
+            tagged, errors, sep="\t", columns=len(header), expected=FORMATS[tagged.name], header=header
+        ):
             found = values.get(fields[2].strip())
             if found is None:
                 errors.bad(tagged, number, f"tag {fields[2]!r} is not in {TAGS}", FORMATS[tagged.name])
@@ -206,8 +235,9 @@ class LastFM2KProcessor(Processor):
         o: LastFM2KOptions = self.options
         persons, person, item, weight = IdIndex(), array("q"), array("q"), array("q")
         seen: set[tuple[int, int]] = set()
-        for number, (user, artist, count) in read_rows(path, errors, sep="\t", columns=3,
-                                                       expected=FORMATS[USER_ARTISTS], header=HEADERS[USER_ARTISTS]):
+        for number, (user, artist, count) in read_rows(
+            path, errors, sep="\t", columns=3, expected=FORMATS[USER_ARTISTS], header=HEADERS[USER_ARTISTS]
+        ):
             user, artist, count = user.strip(), artist.strip(), count.strip()
             index = artists.get(artist)
             if not user:
@@ -217,8 +247,9 @@ class LastFM2KProcessor(Processor):
             elif not count.isdigit():
                 errors.bad(path, number, f"weight {count!r} is not a whole number", FORMATS[USER_ARTISTS])
             elif (persons.index.get(user, -1), index) in seen:
-                errors.bad(path, number, f"user {user!r} and artist {artist!r} are listed twice",
-                           "one row per user and artist")
+                errors.bad(
+                    path, number, f"user {user!r} and artist {artist!r} are listed twice", "one row per user and artist"
+                )
             else:
                 p = persons.add(user)
                 seen.add((p, index))
@@ -232,13 +263,13 @@ class LastFM2KProcessor(Processor):
         starts = np.searchsorted(persons_array[shuffled], persons_array[shuffled])
         position[shuffled] = np.arange(len(person)) - starts
         label = (np.asarray(weight, dtype=np.float64) >= o.positive_threshold).astype(np.float32)
-        return persons, Ratings(person=persons_array, item=np.asarray(item, dtype=np.int64), time=position,
-                                label=label)
+        return persons, Ratings(person=persons_array, item=np.asarray(item, dtype=np.int64), time=position, label=label)
 
     def _friends(self, path: Path, errors: RowErrors, persons: IdIndex) -> list[list[str]]:
         friends: list[list[str]] = [[] for _ in persons.ids]
-        for number, (user, friend) in read_rows(path, errors, sep="\t", columns=2, expected=FORMATS[FRIENDS],
-                                                header=HEADERS[FRIENDS]):
+        for number, (user, friend) in read_rows(
+            path, errors, sep="\t", columns=2, expected=FORMATS[FRIENDS], header=HEADERS[FRIENDS]
+        ):
             user, friend = user.strip(), friend.strip()
             if not user or not friend:
                 errors.bad(path, number, "empty user or friend id", FORMATS[FRIENDS])

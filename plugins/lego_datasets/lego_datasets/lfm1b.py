@@ -68,15 +68,27 @@ from lego_datasets.reader import RowErrors, read_lines, read_rows
 from lego_datasets.splits import one_of, rating_depot
 
 FOLDER = "LFM-1b"
-SOURCE = ("http://www.cp.jku.at/datasets/LFM-1b/ (LFM-1b.zip; taken offline by JKU, "
-          "ask the authors or use a copy you are licensed to)")
-LES, TRACKS, ARTISTS, ALBUMS, USERS = ("LFM-1b_LEs.txt", "LFM-1b_tracks.txt", "LFM-1b_artists.txt",
-                                       "LFM-1b_albums.txt", "LFM-1b_users.txt")
-CATALOG_FORMAT = {TRACKS: "track_id track_name artist_id", ARTISTS: "artist_id artist_name",
-                  ALBUMS: "album_id album_name artist_id"}
-FORMATS = {LES: LES_FORMAT,
-           **{name: f"UTF-8, TAB-separated: {fields}; no header" for name, fields in CATALOG_FORMAT.items()},
-           USERS: "UTF-8, TAB-separated, header user_id country age gender playcount registered_unixtime"}
+SOURCE = (
+    "http://www.cp.jku.at/datasets/LFM-1b/ (LFM-1b.zip; taken offline by JKU, "
+    "ask the authors or use a copy you are licensed to)"
+)
+LES, TRACKS, ARTISTS, ALBUMS, USERS = (
+    "LFM-1b_LEs.txt",
+    "LFM-1b_tracks.txt",
+    "LFM-1b_artists.txt",
+    "LFM-1b_albums.txt",
+    "LFM-1b_users.txt",
+)
+CATALOG_FORMAT = {
+    TRACKS: "track_id track_name artist_id",
+    ARTISTS: "artist_id artist_name",
+    ALBUMS: "album_id album_name artist_id",
+}
+FORMATS = {
+    LES: LES_FORMAT,
+    **{name: f"UTF-8, TAB-separated: {fields}; no header" for name, fields in CATALOG_FORMAT.items()},
+    USERS: "UTF-8, TAB-separated, header user_id country age gender playcount registered_unixtime",
+}
 USERS_HEADER = ("user_id", "country", "age", "gender", "playcount", "registered_unixtime")
 ITEMS = ("track", "artist")
 BUDGET_BYTES = 18_000_000_000  # of a 24 GB machine, leaving room for the system and the imports
@@ -93,32 +105,55 @@ def _fraction(instance: object, attribute: attrs.Attribute, value: float) -> Non
 
 @attrs.define(kw_only=True, frozen=True)
 class LFM1bOptions(ListeningOptions):
-    item: str = attrs.field(default="track", validator=one_of(ITEMS),
-                            metadata={"doc": '"track" or "artist": what an item is.'})
+    item: str = attrs.field(
+        default="track", validator=one_of(ITEMS), metadata={"doc": '"track" or "artist": what an item is.'}
+    )
     user_fraction: float = attrs.field(
-        default=1.0, validator=[v.instance_of((int, float)), _fraction],
-        metadata={"doc": "Share of users kept (each user in or out by a hash of its id and seed, with all "
-                         "its events); the usual way to prepare LFM-1b on one machine, e.g. 0.05."})
+        default=1.0,
+        validator=[v.instance_of((int, float)), _fraction],
+        metadata={
+            "doc": "Share of users kept (each user in or out by a hash of its id and seed, with all "
+            "its events); the usual way to prepare LFM-1b on one machine, e.g. 0.05."
+        },
+    )
     max_events: int = attrs.field(
-        default=0, validator=[v.instance_of(int), v.ge(0)],
-        metadata={"doc": "Stop after this many kept events (the first in file order); 0 reads them all."})
-    start_time: int = attrs.field(default=0, validator=[v.instance_of(int), v.ge(0)],
-                                  metadata={"doc": "Keep events at or after this Unix time; 0: no lower bound."})
-    end_time: int = attrs.field(default=0, validator=[v.instance_of(int), v.ge(0)],
-                                metadata={"doc": "Keep events before this Unix time; 0: no upper bound."})
+        default=0,
+        validator=[v.instance_of(int), v.ge(0)],
+        metadata={"doc": "Stop after this many kept events (the first in file order); 0 reads them all."},
+    )
+    start_time: int = attrs.field(
+        default=0,
+        validator=[v.instance_of(int), v.ge(0)],
+        metadata={"doc": "Keep events at or after this Unix time; 0: no lower bound."},
+    )
+    end_time: int = attrs.field(
+        default=0,
+        validator=[v.instance_of(int), v.ge(0)],
+        metadata={"doc": "Keep events before this Unix time; 0: no upper bound."},
+    )
     allow_full: bool = attrs.field(
-        default=False, validator=v.instance_of(bool),
-        metadata={"doc": "Prepare even a sample predicted to need more than 18 GB of memory (about 150 bytes "
-                         "an event and 1.5 KB an item), for machines bigger than 24 GB."})
+        default=False,
+        validator=v.instance_of(bool),
+        metadata={
+            "doc": "Prepare even a sample predicted to need more than 18 GB of memory (about 150 bytes "
+            "an event and 1.5 KB an item), for machines bigger than 24 GB."
+        },
+    )
 
 
 class LFM1bProcessor(Processor):
     name = "lfm1b"
-    description = ("LFM-1b (Schedl 2016): a billion Last.fm plays of tracks or artists with names, user "
-                   "demographics; streamed with user sampling; per-user time split with sampled negatives.")
-    files = (RawFile(LES, FORMATS[LES], SOURCE), RawFile(TRACKS, FORMATS[TRACKS], SOURCE),
-             RawFile(ARTISTS, FORMATS[ARTISTS], SOURCE), RawFile(ALBUMS, FORMATS[ALBUMS], SOURCE, optional=True),
-             RawFile(USERS, FORMATS[USERS], SOURCE, optional=True))
+    description = (
+        "LFM-1b (Schedl 2016): a billion Last.fm plays of tracks or artists with names, user "
+        "demographics; streamed with user sampling; per-user time split with sampled negatives."
+    )
+    files = (
+        RawFile(LES, FORMATS[LES], SOURCE),
+        RawFile(TRACKS, FORMATS[TRACKS], SOURCE),
+        RawFile(ARTISTS, FORMATS[ARTISTS], SOURCE),
+        RawFile(ALBUMS, FORMATS[ALBUMS], SOURCE, optional=True),
+        RawFile(USERS, FORMATS[USERS], SOURCE, optional=True),
+    )
     Options = LFM1bOptions
 
     @staticmethod
@@ -131,8 +166,11 @@ class LFM1bProcessor(Processor):
         o: LFM1bOptions = self.options
         prefix = self.folder(raw)
         base = Path(raw) / prefix
-        return [attrs.evolve(f, name=prefix + find_variant(base, f.name)) for f in self.files
-                if not (o.item == "artist" and f.name in (TRACKS, ALBUMS))]
+        return [
+            attrs.evolve(f, name=prefix + find_variant(base, f.name))
+            for f in self.files
+            if not (o.item == "artist" and f.name in (TRACKS, ALBUMS))
+        ]
 
     def paths(self, raw: Path) -> dict[str, Path]:
         """Where each file of ``files`` is (under its compressed name when it is compressed)."""
@@ -164,8 +202,10 @@ class LFM1bProcessor(Processor):
             users, items, albums, times = users[kept], items[kept], albums[kept], times[kept]
             used, names, extra = used[known], names[known], extra[known]
         if not len(items):
-            raise DataError(f"{paths[LES]}: no listening events were kept (skipped rows: {errors.counts}); "
-                            "check the files and the options user_fraction, max_events, start_time, end_time")
+            raise DataError(
+                f"{paths[LES]}: no listening events were kept (skipped rows: {errors.counts}); "
+                "check the files and the options user_fraction, max_events, start_time, end_time"
+            )
         persons = np.unique(users)
         person, item = np.searchsorted(persons, users), np.searchsorted(used, items)
         ratings, counts = play_ratings(person, item, times, dedupe=o.dedupe, threshold=o.positive_threshold)
@@ -195,14 +235,27 @@ class LFM1bProcessor(Processor):
             for name, values in _read_users(paths[USERS], errors, persons).items():
                 person_columns[name], vocabs[name] = category_column(values, name)
         info: dict[str, Any] = {
-            "folder": self.folder(raw).rstrip("/") or ".", "item": o.item, **counts,
+            "folder": self.folder(raw).rstrip("/") or ".",
+            "item": o.item,
+            **counts,
             "tracks_with_unknown_artist": unnamed,
-            "sample": {"user_fraction": o.user_fraction, "max_events": o.max_events,
-                       "start_time": o.start_time, "end_time": o.end_time},
-            "skipped_rows": errors.counts}
-        return rating_depot(items={"item_id": item_ids, **text, **item_columns}, vocabs=vocabs,
-                            persons=[str(p) for p in persons], person_columns=person_columns, ratings=ratings,
-                            options=o, info=info)
+            "sample": {
+                "user_fraction": o.user_fraction,
+                "max_events": o.max_events,
+                "start_time": o.start_time,
+                "end_time": o.end_time,
+            },
+            "skipped_rows": errors.counts,
+        }
+        return rating_depot(
+            items={"item_id": item_ids, **text, **item_columns},
+            vocabs=vocabs,
+            persons=[str(p) for p in persons],
+            person_columns=person_columns,
+            ratings=ratings,
+            options=o,
+            info=info,
+        )
 
     def _check_size(self, path: Path) -> None:
         """Refuse a run predicted to keep more than ``SAFE_EVENTS`` events, unless ``allow_full``."""
@@ -218,7 +271,8 @@ class LFM1bProcessor(Processor):
                 f"that fit 24 GB of memory. Prepare a sample, as is usual with LFM-1b: "
                 f"--set user_fraction={max(SAFE_EVENTS * LINE_BYTES / plain / 2, 0.001):.3f} (a seeded share of the "
                 f"users), --set max_events=N, or a window with start_time/end_time; or --set allow_full=true on a "
-                f"machine with about {predicted * EVENT_BYTES / 1e9:.0f} GB")
+                f"machine with about {predicted * EVENT_BYTES / 1e9:.0f} GB"
+            )
 
     def _check_memory(self, path: Path, events: int, items: int) -> None:
         """Refuse, before the costly part, a sample whose events and items need more than ``BUDGET_BYTES``."""
@@ -229,7 +283,8 @@ class LFM1bProcessor(Processor):
                 f"{path}: the sample has {events:,} events of {items:,} {o.item}s, which need about "
                 f"{need / 1e9:.0f} GB of memory to prepare, more than the {BUDGET_BYTES / 1e9:.0f} GB budget of a "
                 f"24 GB machine. Take a smaller sample (user_fraction, max_events, start_time/end_time; "
-                f"item=artist has far fewer items), or --set allow_full=true on a bigger machine")
+                f"item=artist has far fewer items), or --set allow_full=true on a bigger machine"
+            )
 
     def _events(self, path: Path, errors: RowErrors) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``(user, item, album, time)`` int32 arrays of the kept events, in file order."""
@@ -237,8 +292,9 @@ class LFM1bProcessor(Processor):
         column = ITEM_COLUMN[o.item]
         parts: list[list[np.ndarray]] = [[], [], [], []]
         left = o.max_events or -1
-        for _, rows in event_blocks(path, errors, user_fraction=o.user_fraction, seed=o.seed,
-                                    start_time=o.start_time, end_time=o.end_time):
+        for _, rows in event_blocks(
+            path, errors, user_fraction=o.user_fraction, seed=o.seed, start_time=o.start_time, end_time=o.end_time
+        ):
             if left >= 0:
                 rows = rows[:left]
                 left -= len(rows)
@@ -252,8 +308,14 @@ class LFM1bProcessor(Processor):
         """Raise the ``file:line`` error of the first kept event whose item is not in ``catalog``."""
         o: LFM1bOptions = self.options
         column = ITEM_COLUMN[o.item]
-        for numbers, rows in event_blocks(path, RowErrors(errors.raw, skip=True), user_fraction=o.user_fraction,
-                                          seed=o.seed, start_time=o.start_time, end_time=o.end_time):
+        for numbers, rows in event_blocks(
+            path,
+            RowErrors(errors.raw, skip=True),
+            user_fraction=o.user_fraction,
+            seed=o.seed,
+            start_time=o.start_time,
+            end_time=o.end_time,
+        ):
             ids = rows[:, column]
             hit = np.flatnonzero(missing[np.minimum(np.searchsorted(missing, ids), len(missing) - 1)] == ids)
             if len(hit):
@@ -300,30 +362,39 @@ def _read_names(path: Path, kind: str, errors: RowErrors, wanted: np.ndarray) ->
 
 def _read_users(path: Path, errors: RowErrors, persons: np.ndarray) -> dict[str, list[str | None]]:
     """Country, age, gender and registration year of the kept ``persons`` (sorted user ids)."""
-    columns: dict[str, list[str | None]] = {name: [None] * len(persons)
-                                            for name in ("country", "age", "gender", "registered_year")}
+    columns: dict[str, list[str | None]] = {
+        name: [None] * len(persons) for name in ("country", "age", "gender", "registered_year")
+    }
     slot_of = {int(p): slot for slot, p in enumerate(persons)}
     for number, (user, country, age, gender, _, registered) in read_rows(
-            path, errors, sep="\t", columns=6, expected=FORMATS[USERS], header=USERS_HEADER):
+        path, errors, sep="\t", columns=6, expected=FORMATS[USERS], header=USERS_HEADER
+    ):
         user, age, registered = user.strip(), age.strip(), registered.strip()
         if not user.isdigit():
             errors.bad(path, number, f"user id {user!r} is not a whole number", FORMATS[USERS])
             continue
         if not _integer(age) or not _integer(registered):
-            errors.bad(path, number, f"age {age!r} or registered_unixtime {registered!r} is not a whole number",
-                       FORMATS[USERS])
+            errors.bad(
+                path, number, f"age {age!r} or registered_unixtime {registered!r} is not a whole number", FORMATS[USERS]
+            )
             continue
         slot = slot_of.get(int(user))
         if slot is None:
             continue
-        year = (str(datetime.datetime.fromtimestamp(int(registered), datetime.timezone.utc).year)
-                if registered and int(registered) > 0 else None)
-        for name, value in (("country", country.strip()), ("age", age if age and int(age) >= 0 else None),
-                            ("gender", gender.strip()), ("registered_year", year)):
+        year = (
+            str(datetime.datetime.fromtimestamp(int(registered), datetime.timezone.utc).year)
+            if registered and int(registered) > 0
+            else None
+        )
+        for name, value in (
+            ("country", country.strip()),
+            ("age", age if age and int(age) >= 0 else None),
+            ("gender", gender.strip()),
+            ("registered_year", year),
+        ):
             columns[name][slot] = value or None
     return columns
 
 
 def _integer(text: str) -> bool:
     return not text or text.lstrip("-").isdigit()
-

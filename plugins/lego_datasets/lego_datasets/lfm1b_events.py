@@ -37,8 +37,9 @@ from lego_datasets.progress import ReadProgress
 from lego_datasets.rawio import CountingReader, open_binary
 from lego_datasets.reader import RowErrors
 
-LES_FORMAT = ("TAB-separated, 5 whole numbers: user_id, artist_id, album_id, track_id, timestamp "
-              "(Unix seconds); no header")
+LES_FORMAT = (
+    "TAB-separated, 5 whole numbers: user_id, artist_id, album_id, track_id, timestamp (Unix seconds); no header"
+)
 BLOCK_BYTES = 1 << 25
 LIMIT = 2**31  # ids and times are stored as int32
 _POWERS = 10 ** np.arange(1, 19, dtype=np.int64)
@@ -91,8 +92,10 @@ def _parse_lines(data: bytes, first: int, path: Path, errors: RowErrors) -> tupl
             continue
         numbers.append(number)
         values.extend(int(f) for f in fields)
-    return (np.frombuffer(numbers, np.int64) if numbers else np.zeros(0, np.int64),
-            (np.frombuffer(values, np.int64) if values else np.zeros(0, np.int64)).reshape(-1, 5))
+    return (
+        np.frombuffer(numbers, np.int64) if numbers else np.zeros(0, np.int64),
+        (np.frombuffer(values, np.int64) if values else np.zeros(0, np.int64)).reshape(-1, 5),
+    )
 
 
 def user_hash(users: np.ndarray, seed: int) -> np.ndarray:
@@ -105,9 +108,16 @@ def user_hash(users: np.ndarray, seed: int) -> np.ndarray:
     return (x >> np.uint64(11)).astype(np.float64) / 2.0**53
 
 
-def event_blocks(path: Path, errors: RowErrors, *, user_fraction: float = 1.0, seed: int = 0,
-                 start_time: int = 0, end_time: int = 0,
-                 block_bytes: int = BLOCK_BYTES) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def event_blocks(
+    path: Path,
+    errors: RowErrors,
+    *,
+    user_fraction: float = 1.0,
+    seed: int = 0,
+    start_time: int = 0,
+    end_time: int = 0,
+    block_bytes: int = BLOCK_BYTES,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """``(line numbers, rows)`` per block of the kept events, in file order.
 
     Args:

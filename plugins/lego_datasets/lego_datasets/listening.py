@@ -39,13 +39,21 @@ class ImplicitOptions(RatingOptions):
     """:class:`RatingOptions` with the defaults of implicit data (play counts, sampled negatives)."""
 
     positive_threshold: float = attrs.field(
-        default=1.0, validator=v.instance_of((int, float)),
-        metadata={"doc": "Plays of a (user, item) pair at or above this make it a positive; pairs played "
-                         "fewer times are kept as negatives (label 0). 1 makes every pair a positive."})
+        default=1.0,
+        validator=v.instance_of((int, float)),
+        metadata={
+            "doc": "Plays of a (user, item) pair at or above this make it a positive; pairs played "
+            "fewer times are kept as negatives (label 0). 1 makes every pair a positive."
+        },
+    )
     eval_negatives: int = attrs.field(
-        default=100, validator=[v.instance_of(int), v.ge(0)],
-        metadata={"doc": "Unplayed items sampled once per user for valid and for test (label 0), so that "
-                         "ranking metrics mean something on all-positive data; 0 evaluates on played items only."})
+        default=100,
+        validator=[v.instance_of(int), v.ge(0)],
+        metadata={
+            "doc": "Unplayed items sampled once per user for valid and for test (label 0), so that "
+            "ranking metrics mean something on all-positive data; 0 evaluates on played items only."
+        },
+    )
 
 
 @attrs.define(kw_only=True, frozen=True)
@@ -53,13 +61,18 @@ class ListeningOptions(ImplicitOptions):
     """Options of timestamped listening logs (``lastfm1k``, ``lfm1b``)."""
 
     dedupe: str = attrs.field(
-        default="first", validator=one_of(DEDUPE),
-        metadata={"doc": '"first": one interaction per (user, item) at its first play; "last": at its '
-                         'latest play; "none": every play is an interaction (repeats included).'})
+        default="first",
+        validator=one_of(DEDUPE),
+        metadata={
+            "doc": '"first": one interaction per (user, item) at its first play; "last": at its '
+            'latest play; "none": every play is an interaction (repeats included).'
+        },
+    )
 
 
-def play_ratings(person: np.ndarray, item: np.ndarray, time: np.ndarray, *, dedupe: str,
-                 threshold: float) -> tuple[Ratings, dict[str, Any]]:
+def play_ratings(
+    person: np.ndarray, item: np.ndarray, time: np.ndarray, *, dedupe: str, threshold: float
+) -> tuple[Ratings, dict[str, Any]]:
     """Plays (in file order) as :class:`Ratings`, labelled by the play count of their (user, item) pair.
 
     Args:

@@ -75,51 +75,103 @@ PAIRS_FORMAT = "CSV with header user,item,timestamp (integer ids, epoch millisec
 TITLES_FORMAT = "item,title per line (integer item id, then the title, quoted when it holds commas); UTF-8"
 SOURCE = "https://github.com/westlake-repl/MicroLens (files at https://recsys.westlake.edu.cn/)"
 ANY_RELEASE = (
-    RawFile("MicroLens-50k_pairs.csv", f"or MicroLens-100k_pairs.csv / MicroLens-1M_pairs.csv; {PAIRS_FORMAT}",
-            SOURCE),
-    RawFile("MicroLens-50k_titles.csv", "or MicroLens-100k_title_en.csv / MicroLens-1M_title.csv; "
-            f"{TITLES_FORMAT}", SOURCE),
+    RawFile("MicroLens-50k_pairs.csv", f"or MicroLens-100k_pairs.csv / MicroLens-1M_pairs.csv; {PAIRS_FORMAT}", SOURCE),
+    RawFile(
+        "MicroLens-50k_titles.csv", f"or MicroLens-100k_title_en.csv / MicroLens-1M_title.csv; {TITLES_FORMAT}", SOURCE
+    ),
 )
 
 
 @attrs.define(kw_only=True, frozen=True)
 class MicroLensOptions:
-    release: str = attrs.field(default="auto", validator=one_of(("auto", *RELEASES)), metadata={
-        "doc": "50k, 100k or 1m: whose MicroLens-*_pairs.csv to read; auto finds the only one in --raw."})
-    title_file: str = attrs.field(default="", validator=v.instance_of(str), metadata={
-        "doc": "Titles file in --raw; empty takes the first of <release>_titles.csv, _title_en.csv, _title.csv."})
-    covers: bool = attrs.field(default=True, validator=v.instance_of(bool), metadata={
-        "doc": "Record each item's cover path (image_path) when a <release>_covers/ or covers/ folder is there."})
-    dedupe: str = attrs.field(default="first", validator=one_of(DEDUPE), metadata={
-        "doc": "Repeated views of an item by a user: first or last keeps the earliest or latest, none keeps all."})
-    split_by: str = attrs.field(default="user", validator=one_of(SPLIT_BY), metadata={
-        "doc": '"user": the last views of each user are valid/test; "time": global time cut points; '
-               '"leave_one_out": the last view is test, the one before valid.'})
-    valid_fraction: float = attrs.field(default=0.1, validator=[v.instance_of((int, float)), unit_fraction], metadata={
-        "doc": "split_by user/time: share of views (per user, or in time) that form the valid split."})
-    test_fraction: float = attrs.field(default=0.1, validator=[v.instance_of((int, float)), unit_fraction], metadata={
-        "doc": "split_by user/time: share of views (per user, or in time) that form the test split."})
-    context_size: int = attrs.field(default=10, validator=[v.instance_of(int), v.ge(1)], metadata={
-        "doc": "Train views per history row; 1 gives every train view its own history."})
-    max_history: int = attrs.field(default=50, validator=[v.instance_of(int), v.ge(0)], metadata={
-        "doc": "Most recent views kept in a history row; 0 keeps all."})
-    eval_negatives: int = attrs.field(default=20, validator=[v.instance_of(int), v.ge(0)], metadata={
-        "doc": "Unviewed items sampled once per user for valid and for test (label 0); 0 samples none. "
-               "20 keeps MicroLens-1M within about 9 GB; 100 suits 50k/100k."})
-    seed: int = attrs.field(default=2023, validator=v.instance_of(int), metadata={
-        "doc": "Seed of the evaluation negatives; same seed, same depot."})
-    skip_bad_rows: bool = attrs.field(default=False, validator=v.instance_of(bool), metadata={
-        "doc": "Skip malformed rows and count them in info.skipped_rows instead of failing."})
+    release: str = attrs.field(
+        default="auto",
+        validator=one_of(("auto", *RELEASES)),
+        metadata={"doc": "50k, 100k or 1m: whose MicroLens-*_pairs.csv to read; auto finds the only one in --raw."},
+    )
+    title_file: str = attrs.field(
+        default="",
+        validator=v.instance_of(str),
+        metadata={
+            "doc": "Titles file in --raw; empty takes the first of <release>_titles.csv, _title_en.csv, _title.csv."
+        },
+    )
+    covers: bool = attrs.field(
+        default=True,
+        validator=v.instance_of(bool),
+        metadata={
+            "doc": "Record each item's cover path (image_path) when a <release>_covers/ or covers/ folder is there."
+        },
+    )
+    dedupe: str = attrs.field(
+        default="first",
+        validator=one_of(DEDUPE),
+        metadata={
+            "doc": "Repeated views of an item by a user: first or last keeps the earliest or latest, none keeps all."
+        },
+    )
+    split_by: str = attrs.field(
+        default="user",
+        validator=one_of(SPLIT_BY),
+        metadata={
+            "doc": '"user": the last views of each user are valid/test; "time": global time cut points; '
+            '"leave_one_out": the last view is test, the one before valid.'
+        },
+    )
+    valid_fraction: float = attrs.field(
+        default=0.1,
+        validator=[v.instance_of((int, float)), unit_fraction],
+        metadata={"doc": "split_by user/time: share of views (per user, or in time) that form the valid split."},
+    )
+    test_fraction: float = attrs.field(
+        default=0.1,
+        validator=[v.instance_of((int, float)), unit_fraction],
+        metadata={"doc": "split_by user/time: share of views (per user, or in time) that form the test split."},
+    )
+    context_size: int = attrs.field(
+        default=10,
+        validator=[v.instance_of(int), v.ge(1)],
+        metadata={"doc": "Train views per history row; 1 gives every train view its own history."},
+    )
+    max_history: int = attrs.field(
+        default=50,
+        validator=[v.instance_of(int), v.ge(0)],
+        metadata={"doc": "Most recent views kept in a history row; 0 keeps all."},
+    )
+    eval_negatives: int = attrs.field(
+        default=20,
+        validator=[v.instance_of(int), v.ge(0)],
+        metadata={
+            "doc": "Unviewed items sampled once per user for valid and for test (label 0); 0 samples none. "
+            "20 keeps MicroLens-1M within about 9 GB; 100 suits 50k/100k."
+        },
+    )
+    seed: int = attrs.field(
+        default=2023,
+        validator=v.instance_of(int),
+        metadata={"doc": "Seed of the evaluation negatives; same seed, same depot."},
+    )
+    skip_bad_rows: bool = attrs.field(
+        default=False,
+        validator=v.instance_of(bool),
+        metadata={"doc": "Skip malformed rows and count them in info.skipped_rows instead of failing."},
+    )
 
     def __attrs_post_init__(self) -> None:
         self.protocol()  # checks valid_fraction + test_fraction < 1
 
     def protocol(self) -> RatingOptions:
         """The split protocol's options (labels are all positives; leave_one_out passes its own split)."""
-        return RatingOptions(max_history=self.max_history, split_by="time" if self.split_by == "time" else "user",
-                             valid_fraction=self.valid_fraction, test_fraction=self.test_fraction,
-                             context_size=self.context_size, eval_negatives=self.eval_negatives, seed=self.seed,
-                             skip_bad_rows=self.skip_bad_rows)
+        return RatingOptions(
+            max_history=self.max_history,
+            split_by="time" if self.split_by == "time" else "user",
+            valid_fraction=self.valid_fraction,
+            test_fraction=self.test_fraction,
+            context_size=self.context_size,
+            eval_negatives=self.eval_negatives,
+            seed=self.seed,
+            skip_bad_rows=self.skip_bad_rows,
+        )
 
 
 def find_release(raw: Path, release: str = "auto") -> tuple[str, str, str] | None:
@@ -132,8 +184,10 @@ def find_release(raw: Path, release: str = "auto") -> tuple[str, str, str] | Non
     if release != "auto":
         return (release, *found[release]) if release in found else None
     if len(found) > 1:
-        raise DataError(f"{raw} holds the pairs of several MicroLens releases ({', '.join(found)}); "
-                        f"choose one with the option release={'|'.join(found)}")
+        raise DataError(
+            f"{raw} holds the pairs of several MicroLens releases ({', '.join(found)}); "
+            f"choose one with the option release={'|'.join(found)}"
+        )
     return next(((key, *value) for key, value in found.items()), None)
 
 
@@ -194,8 +248,10 @@ def read_pairs(path: Path, errors: RowErrors, log: EventLog) -> None:
             if (user.lower(), item.lower(), stamp.lower()) in PAIRS_HEADERS:
                 continue
             if not (user.isdigit() and item.isdigit()):
-                raise DataError(f"{path}:{number}: header {','.join((user, item, stamp))!r} is not the expected "
-                                f"'user,item,timestamp'; is this the right file?")
+                raise DataError(
+                    f"{path}:{number}: header {','.join((user, item, stamp))!r} is not the expected "
+                    f"'user,item,timestamp'; is this the right file?"
+                )
         if not user.isdigit() or not item.isdigit():
             errors.bad(path, number, f"user {user!r} or item {item!r} is not an integer id", PAIRS_FORMAT)
             continue
@@ -213,8 +269,9 @@ def leave_one_out(r: Ratings) -> np.ndarray:
     counts = np.bincount(r.person)
     person = r.person[order]
     from_end = np.cumsum(counts)[person] - np.arange(len(order))  # 1 for a user's last view
-    level = np.where((from_end == 1) & (counts[person] >= 2), 2,
-                     np.where((from_end == 2) & (counts[person] >= 3), 1, 0))
+    level = np.where(
+        (from_end == 1) & (counts[person] >= 2), 2, np.where((from_end == 2) & (counts[person] >= 3), 1, 0)
+    )
     split = np.empty(len(order), dtype=np.int8)
     split[order] = level
     return split
@@ -226,16 +283,19 @@ def cover_paths(raw: Path, prefix: str, ids: list[str]) -> tuple[str, list[str]]
         folder = Path(raw) / name
         if folder.is_dir():
             with os.scandir(folder) as entries:
-                files = {e.name.rsplit(".", 1)[0]: e.name for e in entries
-                         if e.name.lower().endswith(".jpg") and e.is_file()}
+                files = {
+                    e.name.rsplit(".", 1)[0]: e.name for e in entries if e.name.lower().endswith(".jpg") and e.is_file()
+                }
             return name, [f"{name}/{files[i]}" if i in files else "" for i in ids]
     return None
 
 
 class MicroLensProcessor(Processor):
     name = "microlens"
-    description = ("MicroLens micro-video views (50k, 100k, 1M users): titles and cover paths; implicit views, "
-                   "per-user time or leave-one-out splits, sampled evaluation negatives.")
+    description = (
+        "MicroLens micro-video views (50k, 100k, 1M users): titles and cover paths; implicit views, "
+        "per-user time or leave-one-out splits, sampled evaluation negatives."
+    )
     files = ANY_RELEASE
     Options = MicroLensOptions
 
@@ -246,11 +306,15 @@ class MicroLensProcessor(Processor):
             if o.release == "auto":
                 return list(ANY_RELEASE)
             prefix = RELEASES[o.release]
-            return [RawFile(f"{prefix}_pairs.csv", PAIRS_FORMAT, SOURCE),
-                    RawFile(title_file(Path(raw), prefix, o.title_file), TITLES_FORMAT, SOURCE)]
+            return [
+                RawFile(f"{prefix}_pairs.csv", PAIRS_FORMAT, SOURCE),
+                RawFile(title_file(Path(raw), prefix, o.title_file), TITLES_FORMAT, SOURCE),
+            ]
         _, prefix, pairs = found
-        return [RawFile(pairs, PAIRS_FORMAT, SOURCE),
-                RawFile(title_file(Path(raw), prefix, o.title_file), TITLES_FORMAT, SOURCE)]
+        return [
+            RawFile(pairs, PAIRS_FORMAT, SOURCE),
+            RawFile(title_file(Path(raw), prefix, o.title_file), TITLES_FORMAT, SOURCE),
+        ]
 
     def build(self, raw: Path | None) -> DepotContent:
         o: MicroLensOptions = self.options
@@ -259,8 +323,10 @@ class MicroLensProcessor(Processor):
         raw = Path(raw)
         found = find_release(raw, o.release)
         if found is None:
-            raise DataError(f"{raw}: no MicroLens pairs file found (expected MicroLens-50k_pairs.csv, "
-                            "MicroLens-100k_pairs.csv or MicroLens-1M_pairs.csv)")
+            raise DataError(
+                f"{raw}: no MicroLens pairs file found (expected MicroLens-50k_pairs.csv, "
+                "MicroLens-100k_pairs.csv or MicroLens-1M_pairs.csv)"
+            )
         release, prefix, pairs = found
         titles_name = title_file(raw, prefix, o.title_file)
         errors = RowErrors(raw, o.skip_bad_rows)
@@ -270,22 +336,37 @@ class MicroLensProcessor(Processor):
         read_pairs(raw / pairs, errors, log)
         views = len(log)
         ratings = log.ratings(None, dedupe=o.dedupe)
-        ratings = attrs.evolve(ratings, time=ratings.time / 1000.0,  # milliseconds -> seconds, order kept
-                               split=leave_one_out(ratings) if o.split_by == "leave_one_out" else None)
+        ratings = attrs.evolve(
+            ratings,
+            time=ratings.time / 1000.0,  # milliseconds -> seconds, order kept
+            split=leave_one_out(ratings) if o.split_by == "leave_one_out" else None,
+        )
 
         ids = catalog.ids
         untitled = len(ids) - len(titles)
         item_ids, item_vocab = id_column(ids, "item_id")
         text, words = text_columns({"title": titles + [""] * untitled})
         items: dict[str, Column] = {"item_id": item_ids, **text}
-        info: dict[str, Any] = {"release": release, "pairs_file": pairs, "titles_file": titles_name,
-                                "views": views, "repeated_views": views - len(ratings.person),
-                                "items_without_title": untitled, "duplicate_title_rows": repeated}
+        info: dict[str, Any] = {
+            "release": release,
+            "pairs_file": pairs,
+            "titles_file": titles_name,
+            "views": views,
+            "repeated_views": views - len(ratings.person),
+            "items_without_title": untitled,
+            "duplicate_title_rows": repeated,
+        }
         covers = cover_paths(raw, prefix, ids) if o.covers else None
         if covers is not None:
             items["image_path"] = text_column(covers[1])
-            info.update(cover_folder=covers[0], covers=sum(1 for p in covers[1] if p),
-                        image_root=str(raw.resolve()))
+            info.update(cover_folder=covers[0], covers=sum(1 for p in covers[1] if p), image_root=str(raw.resolve()))
         info.update(split=o.split_by, skipped_rows=errors.counts)
-        return rating_depot(items=items, vocabs={"item_id": item_vocab, "words": words}, persons=log.persons.ids,
-                            person_columns={}, ratings=ratings, options=o.protocol(), info=info)
+        return rating_depot(
+            items=items,
+            vocabs={"item_id": item_vocab, "words": words},
+            persons=log.persons.ids,
+            person_columns={},
+            ratings=ratings,
+            options=o.protocol(),
+            info=info,
+        )

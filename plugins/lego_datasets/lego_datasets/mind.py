@@ -69,10 +69,14 @@ from lego_datasets.splits import one_of, unit_fraction
 __all__ = ["MINDOptions", "MINDProcessor", "News", "news_columns", "parse_time", "read_behaviors"]
 
 VARIANTS = {"small": "MINDsmall_", "large": "MINDlarge_", "demo": "MINDdemo_", "plain": ""}
-NEWS_FORMAT = ("UTF-8, TAB-separated, 8 columns: news_id, category, subcategory, title, abstract, url, "
-               "title_entities (JSON list), abstract_entities (JSON list); no header")
-BEHAVIORS_FORMAT = ("UTF-8, TAB-separated, 5 columns: impression_id, user_id, time (M/D/YYYY h:mm:ss AM/PM), "
-                    "history (space-separated news ids), impressions (space-separated NEWSID-1 / NEWSID-0)")
+NEWS_FORMAT = (
+    "UTF-8, TAB-separated, 8 columns: news_id, category, subcategory, title, abstract, url, "
+    "title_entities (JSON list), abstract_entities (JSON list); no header"
+)
+BEHAVIORS_FORMAT = (
+    "UTF-8, TAB-separated, 5 columns: impression_id, user_id, time (M/D/YYYY h:mm:ss AM/PM), "
+    "history (space-separated news ids), impressions (space-separated NEWSID-1 / NEWSID-0)"
+)
 SOURCE = "https://msnews.github.io/ (unzip each MIND*_{train,dev,test}.zip into a folder of its name)"
 LABELS = frozenset(("0", "1"))
 _FLAGS = bytes.maketrans(b"01", b"\x00\x01")
@@ -80,18 +84,29 @@ _FLAGS = bytes.maketrans(b"01", b"\x00\x01")
 
 @attrs.define(kw_only=True, frozen=True)
 class MINDOptions:
-    variant: str = attrs.field(default="auto", validator=one_of(("auto", *VARIANTS)),
-                               metadata={"doc": "Folder names: small (MINDsmall_*), large, demo, plain "
-                                                "(train/dev/test), or auto to detect."})
+    variant: str = attrs.field(
+        default="auto",
+        validator=one_of(("auto", *VARIANTS)),
+        metadata={"doc": "Folder names: small (MINDsmall_*), large, demo, plain (train/dev/test), or auto to detect."},
+    )
     valid_fraction: float = attrs.field(
-        default=0.1, validator=[v.instance_of((int, float)), unit_fraction],
-        metadata={"doc": "Without a labelled test folder: the last share of train impressions (by time) "
-                         "held out as valid; 0 writes no valid split."})
-    max_history: int = attrs.field(default=0, validator=[v.instance_of(int), v.ge(0)],
-                                   metadata={"doc": "Most recent history items kept per impression; 0 keeps all."})
+        default=0.1,
+        validator=[v.instance_of((int, float)), unit_fraction],
+        metadata={
+            "doc": "Without a labelled test folder: the last share of train impressions (by time) "
+            "held out as valid; 0 writes no valid split."
+        },
+    )
+    max_history: int = attrs.field(
+        default=0,
+        validator=[v.instance_of(int), v.ge(0)],
+        metadata={"doc": "Most recent history items kept per impression; 0 keeps all."},
+    )
     skip_bad_rows: bool = attrs.field(
-        default=False, validator=v.instance_of(bool),
-        metadata={"doc": "Skip malformed rows (and drop unknown history ids), counting them, instead of failing."})
+        default=False,
+        validator=v.instance_of(bool),
+        metadata={"doc": "Skip malformed rows (and drop unknown history ids), counting them, instead of failing."},
+    )
 
 
 def _files(prefix: str, optional_test: bool = True) -> list[RawFile]:
@@ -104,8 +119,10 @@ def _files(prefix: str, optional_test: bool = True) -> list[RawFile]:
 
 class MINDProcessor(Processor):
     name = "mind"
-    description = ("MIND news recommendation (small, large, demo): titles, abstracts, categories, entities; "
-                   "one history row per impression; impressions as groups.")
+    description = (
+        "MIND news recommendation (small, large, demo): titles, abstracts, categories, entities; "
+        "one history row per impression; impressions as groups."
+    )
     files = tuple(_files("MINDsmall_"))
     Options = MINDOptions
 
@@ -115,8 +132,10 @@ class MINDProcessor(Processor):
         wanted = VARIANTS if o.variant == "auto" else {o.variant: VARIANTS[o.variant]}
         found = [p for p in wanted.values() if (Path(raw) / f"{p}train").is_dir()]
         if len(found) > 1:
-            raise DataError(f"{raw} holds several MIND variants ({', '.join(f + 'train' for f in found)}); "
-                            f"choose one with the option variant=small|large|demo|plain")
+            raise DataError(
+                f"{raw} holds several MIND variants ({', '.join(f + 'train' for f in found)}); "
+                f"choose one with the option variant=small|large|demo|plain"
+            )
         return found[0] if found else None
 
     def expected_files(self, raw: Path) -> list[RawFile]:
@@ -128,8 +147,10 @@ class MINDProcessor(Processor):
         raw = raw_folder(raw, self.name)
         prefix = self.prefix(raw)
         if prefix is None:
-            raise DataError(f"{raw}: no MIND folders (expected MINDsmall_train/, MINDlarge_train/, "
-                            f"MINDdemo_train/ or train/, each with news.tsv and behaviors.tsv)")
+            raise DataError(
+                f"{raw}: no MIND folders (expected MINDsmall_train/, MINDlarge_train/, "
+                f"MINDdemo_train/ or train/, each with news.tsv and behaviors.tsv)"
+            )
         errors = RowErrors(raw, o.skip_bad_rows)
         folders = {s: raw / f"{prefix}{s}" for s in ("train", "dev", "test")}
         has_test = (folders["test"] / "news.tsv").is_file() or (folders["test"] / "behaviors.tsv").is_file()
@@ -139,8 +160,10 @@ class MINDProcessor(Processor):
             if split != "test" or (folders["test"] / "news.tsv").is_file():
                 news.read(folders[split] / "news.tsv", errors)
         log = ImpressionLog(o.max_history)
-        parts = {split: read_behaviors(folders[split] / "behaviors.tsv", news.index, log, errors)
-                 for split in ("train", "dev")}
+        parts = {
+            split: read_behaviors(folders[split] / "behaviors.tsv", news.index, log, errors)
+            for split in ("train", "dev")
+        }
         if labelled_test:
             parts["test"] = read_behaviors(folders["test"] / "behaviors.tsv", news.index, log, errors)
             splits = {"train": parts["train"], "valid": parts["dev"], "test": parts["test"]}
@@ -150,21 +173,26 @@ class MINDProcessor(Processor):
             splits = {"train": train, "valid": valid, "test": parts["dev"]}
             protocol = f"test = dev; valid = last {o.valid_fraction} of train by time"
         info: dict[str, Any] = {
-            "variant": prefix.rstrip("_") or "plain", "splits": protocol,
+            "variant": prefix.rstrip("_") or "plain",
+            "splits": protocol,
             "test_folder": "labelled" if labelled_test else ("unlabelled, news only" if has_test else "absent"),
         }
         items, vocabs = self.item_columns(raw, prefix, news, errors, info)
-        return impression_depot(items=items, vocabs=vocabs, log=log.freeze(), splits=splits, info=info,
-                                skipped=errors.counts)
+        return impression_depot(
+            items=items, vocabs=vocabs, log=log.freeze(), splits=splits, info=info, skipped=errors.counts
+        )
 
-    def item_columns(self, raw: Path, prefix: str, news: News, errors: RowErrors,
-                     info: dict[str, Any]) -> tuple[dict[str, Column], dict[str, list[str]]]:
+    def item_columns(
+        self, raw: Path, prefix: str, news: News, errors: RowErrors, info: dict[str, Any]
+    ) -> tuple[dict[str, Column], dict[str, list[str]]]:
         """The items table and its vocabularies (a subclass may replace the text; it may add to ``info``)."""
         return news_columns(news)
 
 
-def news_columns(news: News, text: tuple[dict[str, Column], list[str]] | None = None,
-                 ) -> tuple[dict[str, Column], dict[str, list[str]]]:
+def news_columns(
+    news: News,
+    text: tuple[dict[str, Column], list[str]] | None = None,
+) -> tuple[dict[str, Column], dict[str, list[str]]]:
     """MIND's item columns; ``text`` replaces the title/abstract columns and the ``words`` vocabulary."""
     item_ids, item_vocab = id_column(news.ids, "item_id")
     if text is None:
@@ -173,12 +201,21 @@ def news_columns(news: News, text: tuple[dict[str, Column], list[str]] | None = 
     category, category_vocab = category_column(news.categories, "category")
     subcategory, subcategory_vocab = category_column(news.subcategories, "subcategory")
     entities = build_text_vocab(news.title_entities + news.abstract_entities)
-    items = {"item_id": item_ids, **columns, "category": category, "subcategory": subcategory,
-             "title_entities": Column("tokens", encode_texts(news.title_entities, entities), vocab="entities"),
-             "abstract_entities": Column("tokens", encode_texts(news.abstract_entities, entities),
-                                         vocab="entities")}
-    vocabs = {"item_id": item_vocab, "words": words, "category": category_vocab,
-              "subcategory": subcategory_vocab, "entities": entities}
+    items = {
+        "item_id": item_ids,
+        **columns,
+        "category": category,
+        "subcategory": subcategory,
+        "title_entities": Column("tokens", encode_texts(news.title_entities, entities), vocab="entities"),
+        "abstract_entities": Column("tokens", encode_texts(news.abstract_entities, entities), vocab="entities"),
+    }
+    vocabs = {
+        "item_id": item_vocab,
+        "words": words,
+        "category": category_vocab,
+        "subcategory": subcategory_vocab,
+        "entities": entities,
+    }
     return items, vocabs
 
 
@@ -258,7 +295,8 @@ def read_behaviors(path: Path, index: Mapping[str, int], log: ImpressionLog, err
     first = len(log)
     bad = errors.bad
     for number, (impression, user, when, history, shown) in read_rows(
-            path, errors, sep="\t", columns=5, expected=BEHAVIORS_FORMAT):
+        path, errors, sep="\t", columns=5, expected=BEHAVIORS_FORMAT
+    ):
         if not impression.strip().isdigit() or not user.strip():
             bad(path, number, f"impression id {impression!r} or user id {user!r} is malformed", BEHAVIORS_FORMAT)
             continue
@@ -270,8 +308,13 @@ def read_behaviors(path: Path, index: Mapping[str, int], log: ImpressionLog, err
         parts = shown.replace("-", " ").split()  # "N1-0 N2-1" -> N1 0 N2 1
         news_ids, flags = parts[0::2], parts[1::2]
         items = list(map(index.get, news_ids))
-        if (not items or len(items) != len(flags) or len(items) != shown.count("-") or None in items
-                or not LABELS.issuperset(flags)):
+        if (
+            not items
+            or len(items) != len(flags)
+            or len(items) != shown.count("-")
+            or None in items
+            or not LABELS.issuperset(flags)
+        ):
             bad(path, number, _candidate_problem(shown, index), BEHAVIORS_FORMAT)
             continue
         known = list(map(index.get, history.split()))

@@ -58,40 +58,70 @@ from lego_datasets.splits import RatingOptions, Ratings, one_of, rating_depot
 LAYOUTS = ("auto", "100k", "1m", "csv", "recbole")
 SOURCE = "https://grouplens.org/datasets/movielens/"
 LAYOUT_FILES = {
-    "100k": (RawFile("u.data", gl.U_DATA, SOURCE), RawFile("u.item", gl.U_ITEM, SOURCE),
-             RawFile("u.user", gl.U_USER, SOURCE, optional=True)),
-    "1m": (RawFile("ratings.dat", gl.RATINGS_DAT, SOURCE), RawFile("movies.dat", gl.MOVIES_DAT, SOURCE),
-           RawFile("users.dat", gl.USERS_DAT, SOURCE, optional=True),
-           RawFile("tags.dat", gl.TAGS_DAT, SOURCE, optional=True)),
-    "csv": (RawFile("ratings.csv", gl.RATINGS_CSV, SOURCE), RawFile("movies.csv", gl.MOVIES_CSV, SOURCE),
-            RawFile("tags.csv", gl.TAGS_CSV, SOURCE, optional=True)),
+    "100k": (
+        RawFile("u.data", gl.U_DATA, SOURCE),
+        RawFile("u.item", gl.U_ITEM, SOURCE),
+        RawFile("u.user", gl.U_USER, SOURCE, optional=True),
+    ),
+    "1m": (
+        RawFile("ratings.dat", gl.RATINGS_DAT, SOURCE),
+        RawFile("movies.dat", gl.MOVIES_DAT, SOURCE),
+        RawFile("users.dat", gl.USERS_DAT, SOURCE, optional=True),
+        RawFile("tags.dat", gl.TAGS_DAT, SOURCE, optional=True),
+    ),
+    "csv": (
+        RawFile("ratings.csv", gl.RATINGS_CSV, SOURCE),
+        RawFile("movies.csv", gl.MOVIES_CSV, SOURCE),
+        RawFile("tags.csv", gl.TAGS_CSV, SOURCE, optional=True),
+    ),
 }
 KEY_FILES = {"100k": "u.data", "1m": "ratings.dat", "csv": "ratings.csv"}
 ANY_LAYOUT = tuple(
     RawFile(f.name, f"one layout is enough; {layout.upper()}: {f.format}", f.source)
-    for layout, files in LAYOUT_FILES.items() for f in files if not f.optional
-) + (RawFile("NAME.inter", "one layout is enough; RecBole atomic interactions (user_id:token item_id:token "
-                           "rating:float timestamp:float), with optional NAME.item and NAME.user",
-             "pip download --no-deps recbole==1.2.1 (ml-100k), or https://recbole.io/dataset_list.html"),)
+    for layout, files in LAYOUT_FILES.items()
+    for f in files
+    if not f.optional
+) + (
+    RawFile(
+        "NAME.inter",
+        "one layout is enough; RecBole atomic interactions (user_id:token item_id:token "
+        "rating:float timestamp:float), with optional NAME.item and NAME.user",
+        "pip download --no-deps recbole==1.2.1 (ml-100k), or https://recbole.io/dataset_list.html",
+    ),
+)
 USER_ATTRIBUTES = ("age", "gender", "occupation")
-RECBOLE_FIELDS = {"title": ("movie_title", "title"), "year": ("release_year", "year"),
-                  "genres": ("class", "genre", "genres")}
+RECBOLE_FIELDS = {
+    "title": ("movie_title", "title"),
+    "year": ("release_year", "year"),
+    "genres": ("class", "genre", "genres"),
+}
 
 
 @attrs.define(kw_only=True, frozen=True)
 class MovieLensOptions(RatingOptions):
-    layout: str = attrs.field(default="auto", validator=one_of(LAYOUTS),
-                              metadata={"doc": "Raw layout; auto detects 100k, 1m, csv, then recbole."})
-    dataset: str = attrs.field(default="", validator=v.instance_of(str),
-                               metadata={"doc": "RecBole layout: NAME of NAME.inter; empty finds the only one."})
-    max_tags: int = attrs.field(default=20, validator=[v.instance_of(int), v.ge(0)],
-                                metadata={"doc": "Most applied tags kept per movie (tag files only); 0 keeps all."})
+    layout: str = attrs.field(
+        default="auto",
+        validator=one_of(LAYOUTS),
+        metadata={"doc": "Raw layout; auto detects 100k, 1m, csv, then recbole."},
+    )
+    dataset: str = attrs.field(
+        default="",
+        validator=v.instance_of(str),
+        metadata={"doc": "RecBole layout: NAME of NAME.inter; empty finds the only one."},
+    )
+    max_tags: int = attrs.field(
+        default=20,
+        validator=[v.instance_of(int), v.ge(0)],
+        metadata={"doc": "Most applied tags kept per movie (tag files only); 0 keeps all."},
+    )
 
 
 class MovieLensProcessor(Processor):
     name = "movielens"
-    description = ("MovieLens ratings (100K, 1M, 10M, 20M/25M/latest, or RecBole atomic files): titles, genres, "
-                   "years, tags, user attributes; time-ordered splits with leakage-free histories.")
+    description = (
+        "MovieLens ratings (100K, 1M, 10M, 20M/25M/latest, or RecBole atomic files): titles, genres, "
+        "years, tags, user attributes; time-ordered splits with leakage-free histories."
+    )
     files = ANY_LAYOUT
     Options = MovieLensOptions
 
@@ -107,8 +137,10 @@ class MovieLensProcessor(Processor):
         if o.layout in ("auto", "recbole"):
             stems = [o.dataset] if o.dataset else atomic_stems(raw)
             if len(stems) > 1:
-                raise DataError(f"{raw} holds RecBole files of several datasets ({', '.join(stems)}); "
-                                f"choose one with the option dataset=NAME")
+                raise DataError(
+                    f"{raw} holds RecBole files of several datasets ({', '.join(stems)}); "
+                    f"choose one with the option dataset=NAME"
+                )
             if stems:
                 return "recbole", stems[0]
         return None
@@ -151,11 +183,19 @@ class MovieLensProcessor(Processor):
         for attribute, values in people.filled().items():
             person_columns[attribute], vocabs[attribute] = category_column(values, attribute)
         info = {"layout": layout, **({"dataset": name} if name else {}), **notes, "skipped_rows": errors.counts}
-        return rating_depot(items=items, vocabs=vocabs, persons=people.ids, person_columns=person_columns,
-                            ratings=ratings, options=o, info=info)
+        return rating_depot(
+            items=items,
+            vocabs=vocabs,
+            persons=people.ids,
+            person_columns=person_columns,
+            ratings=ratings,
+            options=o,
+            info=info,
+        )
 
-    def _read_recbole(self, raw: Path, name: str,
-                      errors: RowErrors) -> tuple[gl.Catalog, gl.People, Ratings, dict[str, Any]]:
+    def _read_recbole(
+        self, raw: Path, name: str, errors: RowErrors
+    ) -> tuple[gl.Catalog, gl.People, Ratings, dict[str, Any]]:
         """MovieLens in RecBole atomic files, through the shared atomic reader."""
         o: MovieLensOptions = self.options
         ds = read_atomic_dataset(raw, name, errors, user_field="user_id", item_field="item_id")
@@ -164,18 +204,28 @@ class MovieLensProcessor(Processor):
             ids, rows = unique_ids(ds.item, "item_id", errors)
             title, year, genres = (_field(ds.item, RECBOLE_FIELDS[k]) for k in ("title", "year", "genres"))
             for movie, row in zip(ids, rows, strict=True):
-                catalog.add(movie, _text(ds.item, title, row) or "", _text(ds.item, year, row),
-                            _list(ds.item, genres, row))
+                catalog.add(
+                    movie, _text(ds.item, title, row) or "", _text(ds.item, year, row), _list(ds.item, genres, row)
+                )
         if ds.user is not None:
             ids, rows = unique_ids(ds.user, "user_id", errors)
             people.index = {user: i for i, user in enumerate(ids)}
-            people.attributes = {a: [_text(ds.user, a, row) for row in rows]
-                                 for a in USER_ATTRIBUTES if a in ds.user.types}
+            people.attributes = {
+                a: [_text(ds.user, a, row) for row in rows] for a in USER_ATTRIBUTES if a in ds.user.types
+            }
         ratings, notes = atomic_ratings(
-            ds, errors, items=catalog.index, persons=people.index, user_field="user_id", item_field="item_id",
-            rating_field="rating", time_field="timestamp", threshold=o.positive_threshold,
-            add_items=ds.item is None)
-        for movie in list(catalog.index)[len(catalog.ids):]:  # items only known from the ratings
+            ds,
+            errors,
+            items=catalog.index,
+            persons=people.index,
+            user_field="user_id",
+            item_field="item_id",
+            rating_field="rating",
+            time_field="timestamp",
+            threshold=o.positive_threshold,
+            add_items=ds.item is None,
+        )
+        for movie in list(catalog.index)[len(catalog.ids) :]:  # items only known from the ratings
             catalog.ids.append(movie)
             catalog.titles.append("")
             catalog.years.append(None)

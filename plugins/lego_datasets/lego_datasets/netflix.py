@@ -70,8 +70,10 @@ LAYOUTS = ("auto", "kaggle", "official")
 SPLIT_BY = ("user", "time", "probe")
 PARTS = (1, 2, 3, 4)
 KAGGLE = "https://www.kaggle.com/datasets/netflix-inc/netflix-prize-data"
-OFFICIAL = ("nf_prize_dataset.tar.gz of the Netflix Prize (withdrawn by Netflix; archived copies, e.g. "
-            "https://archive.org/details/nf_prize_dataset.tar)")
+OFFICIAL = (
+    "nf_prize_dataset.tar.gz of the Netflix Prize (withdrawn by Netflix; archived copies, e.g. "
+    "https://archive.org/details/nf_prize_dataset.tar)"
+)
 RATINGS_FORMAT = "MovieID: block headers, then CustomerID,Rating,Date rows (Rating 1-5, Date YYYY-MM-DD)"
 TITLES_FORMAT = "MovieID,YearOfRelease,Title (year may be NULL; titles contain commas); ISO-8859-1"
 ARCHIVE_FORMAT = f"the official training_set.tar (plain or compressed) of mv_*.txt files: {RATINGS_FORMAT}"
@@ -89,37 +91,59 @@ def _parts(instance: object, attribute: attrs.Attribute, value: tuple[int, ...])
 @attrs.define(kw_only=True, frozen=True)
 class NetflixOptions(RatingOptions):
     split_by: str = attrs.field(
-        default="user", validator=one_of(SPLIT_BY),
-        metadata={"doc": '"user": the last ratings of each customer form valid/test; "time": global time cut '
-                         'points; "probe": test = probe.txt, valid = the last valid_fraction of the other '
-                         "ratings per customer."})
-    layout: str = attrs.field(default="auto", validator=one_of(LAYOUTS),
-                              metadata={"doc": "Raw layout: kaggle (combined_data_*.txt), official "
-                                               "(training_set/ or training_set.tar), or auto to detect."})
+        default="user",
+        validator=one_of(SPLIT_BY),
+        metadata={
+            "doc": '"user": the last ratings of each customer form valid/test; "time": global time cut '
+            'points; "probe": test = probe.txt, valid = the last valid_fraction of the other '
+            "ratings per customer."
+        },
+    )
+    layout: str = attrs.field(
+        default="auto",
+        validator=one_of(LAYOUTS),
+        metadata={
+            "doc": "Raw layout: kaggle (combined_data_*.txt), official "
+            "(training_set/ or training_set.tar), or auto to detect."
+        },
+    )
     parts: tuple[int, ...] = attrs.field(
-        default=PARTS, converter=tuple, validator=_parts,
-        metadata={"doc": "Kaggle layout: which combined_data_N.txt files to read (e.g. [1] for the first "
-                         "quarter of the movies)."})
+        default=PARTS,
+        converter=tuple,
+        validator=_parts,
+        metadata={
+            "doc": "Kaggle layout: which combined_data_N.txt files to read (e.g. [1] for the first "
+            "quarter of the movies)."
+        },
+    )
 
 
 def _kaggle_files(parts: tuple[int, ...], titles: str, probe: str, probe_needed: bool) -> list[RawFile]:
-    return ([RawFile(name, RATINGS_FORMAT, KAGGLE) for name in (f"combined_data_{p}.txt" for p in parts)]
-            + [RawFile(titles, TITLES_FORMAT, KAGGLE),
-               RawFile(probe, PROBE_FORMAT, KAGGLE, optional=not probe_needed)])
+    return [RawFile(name, RATINGS_FORMAT, KAGGLE) for name in (f"combined_data_{p}.txt" for p in parts)] + [
+        RawFile(titles, TITLES_FORMAT, KAGGLE),
+        RawFile(probe, PROBE_FORMAT, KAGGLE, optional=not probe_needed),
+    ]
 
 
 ANY_LAYOUT = tuple(
     RawFile(f.name, f"one layout is enough; Kaggle: {f.format}", f.source, f.optional)
     for f in _kaggle_files(PARTS, TITLES[0], "probe.txt", False)
-) + (RawFile("training_set/mv_0000001.txt", f"one layout is enough; official: one file per movie, {RATINGS_FORMAT} "
-                                          "(or training_set.tar)", OFFICIAL),
-     RawFile(TITLES[1], f"one layout is enough; official: {TITLES_FORMAT}", OFFICIAL))
+) + (
+    RawFile(
+        "training_set/mv_0000001.txt",
+        f"one layout is enough; official: one file per movie, {RATINGS_FORMAT} (or training_set.tar)",
+        OFFICIAL,
+    ),
+    RawFile(TITLES[1], f"one layout is enough; official: {TITLES_FORMAT}", OFFICIAL),
+)
 
 
 class NetflixProcessor(Processor):
     name = "netflix"
-    description = ("Netflix Prize ratings (Kaggle combined_data_*.txt or the official training_set): titles and "
-                   "years; per-user time, global time or official probe splits with leakage-free histories.")
+    description = (
+        "Netflix Prize ratings (Kaggle combined_data_*.txt or the official training_set): titles and "
+        "years; per-user time, global time or official probe splits with leakage-free histories."
+    )
     files = ANY_LAYOUT
     Options = NetflixOptions
 
@@ -141,22 +165,26 @@ class NetflixProcessor(Processor):
         layout = self.detect(raw)
         if layout is None:
             return list(ANY_LAYOUT)
-        titles = next((find_variant(raw, t) for t in TITLES if (raw / find_variant(raw, t)).is_file()),
-                      TITLES[0] if layout == "kaggle" else TITLES[1])
+        titles = next(
+            (find_variant(raw, t) for t in TITLES if (raw / find_variant(raw, t)).is_file()),
+            TITLES[0] if layout == "kaggle" else TITLES[1],
+        )
         probe = find_variant(raw, "probe.txt")
         if layout == "kaggle":
             files = _kaggle_files(o.parts, titles, probe, o.split_by == "probe")
-            return [attrs.evolve(f, name=find_variant(raw, f.name)) if f.format == RATINGS_FORMAT else f
-                    for f in files]
+            return [attrs.evolve(f, name=find_variant(raw, f.name)) if f.format == RATINGS_FORMAT else f for f in files]
         movies = self._movie_files(raw)
         archive = self._archive(raw)
         if not movies and archive:
             ratings = [RawFile(archive, ARCHIVE_FORMAT, OFFICIAL)]
         else:
             ratings = [RawFile(m, RATINGS_FORMAT, OFFICIAL) for m in movies] or [
-                RawFile("training_set/mv_0000001.txt", f"one file per movie: {RATINGS_FORMAT}", OFFICIAL)]
-        return ratings + [RawFile(titles, TITLES_FORMAT, OFFICIAL),
-                          RawFile(probe, PROBE_FORMAT, OFFICIAL, optional=o.split_by != "probe")]
+                RawFile("training_set/mv_0000001.txt", f"one file per movie: {RATINGS_FORMAT}", OFFICIAL)
+            ]
+        return ratings + [
+            RawFile(titles, TITLES_FORMAT, OFFICIAL),
+            RawFile(probe, PROBE_FORMAT, OFFICIAL, optional=o.split_by != "probe"),
+        ]
 
     def build(self, raw: Path | None) -> DepotContent:
         o: NetflixOptions = self.options
@@ -165,8 +193,10 @@ class NetflixProcessor(Processor):
         raw = Path(raw)
         layout = self.detect(raw)
         if layout is None:
-            raise DataError(f"{raw}: no Netflix Prize layout found (expected combined_data_1.txt .. "
-                            "combined_data_4.txt, or training_set/ with mv_*.txt files, or training_set.tar)")
+            raise DataError(
+                f"{raw}: no Netflix Prize layout found (expected combined_data_1.txt .. "
+                "combined_data_4.txt, or training_set/ with mv_*.txt files, or training_set.tar)"
+            )
         files = self.expected_files(raw)
         titles_file = next(f.name for f in files if f.format == TITLES_FORMAT)
         errors = RowErrors(raw, o.skip_bad_rows)
@@ -178,9 +208,12 @@ class NetflixProcessor(Processor):
             elif f.format == ARCHIVE_FORMAT:
                 _read_archive(raw / f.name, reader)
         rating_files = [f.name for f in files if f.format in (RATINGS_FORMAT, ARCHIVE_FORMAT)]
-        info: dict[str, Any] = {"layout": layout,
-                                "rating_files": rating_files if len(rating_files) <= len(PARTS) else len(rating_files),
-                                "movies_rated": len(reader.seen), "years_missing": sum(y is None for y in years)}
+        info: dict[str, Any] = {
+            "layout": layout,
+            "rating_files": rating_files if len(rating_files) <= len(PARTS) else len(rating_files),
+            "movies_rated": len(reader.seen),
+            "years_missing": sum(y is None for y in years),
+        }
         customer_ids, ratings = _ratings(reader, o.positive_threshold)
         if o.split_by == "probe":
             split, info["probe"] = _probe_split(raw, reader, titles_file, errors, ratings, customer_ids, o)
@@ -196,8 +229,9 @@ class NetflixProcessor(Processor):
         info["skipped_rows"] = errors.counts
         del reader
         persons = [str(c) for c in customer_ids.tolist()]
-        return rating_depot(items=items, vocabs=vocabs, persons=persons, person_columns={}, ratings=ratings,
-                            options=o, info=info)
+        return rating_depot(
+            items=items, vocabs=vocabs, persons=persons, person_columns={}, ratings=ratings, options=o, info=info
+        )
 
     @staticmethod
     def _movie_files(raw: Path) -> list[str]:
@@ -250,8 +284,10 @@ def _read_archive(path: Path, reader: BlockReader) -> None:
                     reader.read_stream(handle, path / member.name)
                     progress.update(bytes_read=disk.count, rows=len(reader))
     except (tarfile.TarError, OSError, EOFError) as err:
-        raise DataError(f"{path}: the tar archive is damaged or cut short ({type(err).__name__}: {err}); "
-                        "download it again, or unpack it into training_set/") from err
+        raise DataError(
+            f"{path}: the tar archive is damaged or cut short ({type(err).__name__}: {err}); "
+            "download it again, or unpack it into training_set/"
+        ) from err
     progress.close()
 
 
@@ -285,8 +321,15 @@ def _ratings(reader: BlockReader, threshold: float) -> tuple[np.ndarray, Ratings
     return ids, Ratings(person=person, item=np.frombuffer(reader.item, np.int32), time=time, label=label)
 
 
-def _probe_split(raw: Path, reader: BlockReader, titles_file: str, errors: RowErrors, ratings: Ratings,
-                 customer_ids: np.ndarray, o: NetflixOptions) -> tuple[np.ndarray, dict[str, int]]:
+def _probe_split(
+    raw: Path,
+    reader: BlockReader,
+    titles_file: str,
+    errors: RowErrors,
+    ratings: Ratings,
+    customer_ids: np.ndarray,
+    o: NetflixOptions,
+) -> tuple[np.ndarray, dict[str, int]]:
     """test (2) = the ratings listed in ``probe.txt``; valid (1) = the last share of each customer's others."""
     path = raw / find_variant(raw, "probe.txt")
     probe = BlockReader("probe", reader.movies, errors, PROBE_FORMAT, keep_lines=True, titles=titles_file)
@@ -308,21 +351,30 @@ def _probe_split(raw: Path, reader: BlockReader, titles_file: str, errors: RowEr
     is_probe = np.zeros(len(ratings.item), bool)
     step = 1 << 22
     for lo in range(0, len(is_probe), step):  # in slices: the keys of all ratings never exist at once
-        rating_keys = ratings.item[lo:lo + step].astype(np.int64) * persons + ratings.person[lo:lo + step]
+        rating_keys = ratings.item[lo : lo + step].astype(np.int64) * persons + ratings.person[lo : lo + step]
         hit = member(rating_keys, wanted)
-        is_probe[lo:lo + step] = hit
+        is_probe[lo : lo + step] = hit
         found[np.searchsorted(wanted, rating_keys[hit])] = True
-    matched = (keys >= 0) & found[np.minimum(np.searchsorted(wanted, keys), max(len(wanted) - 1, 0))] \
-        if len(wanted) else np.zeros(len(keys), bool)
-    bad = sorted([(int(n), "is listed twice") for n in lines[repeated]]
-                 + [(int(n), "is not among the ratings read") for n in lines[~matched & ~repeated & in_parts]])
+    matched = (
+        (keys >= 0) & found[np.minimum(np.searchsorted(wanted, keys), max(len(wanted) - 1, 0))]
+        if len(wanted)
+        else np.zeros(len(keys), bool)
+    )
+    bad = sorted(
+        [(int(n), "is listed twice") for n in lines[repeated]]
+        + [(int(n), "is not among the ratings read") for n in lines[~matched & ~repeated & in_parts]]
+    )
     for line, what in bad:
-        errors.bad(path, line, f"this customer's rating of the block's movie {what}",
-                   "pairs of probe.txt that are ratings of the rating files, once each")
+        errors.bad(
+            path,
+            line,
+            f"this customer's rating of the block's movie {what}",
+            "pairs of probe.txt that are ratings of the rating files, once each",
+        )
     rest = ~is_probe
-    other = Ratings(person=ratings.person[rest], item=ratings.item[rest], time=ratings.time[rest],
-                    label=ratings.label[rest])
+    other = Ratings(
+        person=ratings.person[rest], item=ratings.item[rest], time=ratings.time[rest], label=ratings.label[rest]
+    )
     split = np.full(len(is_probe), 2, np.int8)
     split[rest] = assign_splits(other, RatingOptions(valid_fraction=o.valid_fraction, test_fraction=0.0))
-    return split, {"listed": len(keys), "test_ratings": int(is_probe.sum()),
-                   "outside_parts": int((~in_parts).sum())}
+    return split, {"listed": len(keys), "test_ratings": int(is_probe.sum()), "outside_parts": int((~in_parts).sum())}

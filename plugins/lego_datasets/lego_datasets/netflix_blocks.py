@@ -71,14 +71,27 @@ class BlockReader:
         titles: the name of the titles file, for the message about an unknown movie.
     """
 
-    def __init__(self, kind: str, movies: Mapping[str, int], errors: RowErrors, expected: str, *,
-                 keep_lines: bool = False, titles: str = "the titles file") -> None:
+    def __init__(
+        self,
+        kind: str,
+        movies: Mapping[str, int],
+        errors: RowErrors,
+        expected: str,
+        *,
+        keep_lines: bool = False,
+        titles: str = "the titles file",
+    ) -> None:
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         self.kind, self.movies, self.errors, self.expected = kind, movies, errors, expected
         self.keep_lines, self.titles = keep_lines, titles
-        self.customer, self.item, self.rating, self.day, self.line = (array("i"), array("i"), array("b"),
-                                                                       array("i"), array("q"))
+        self.customer, self.item, self.rating, self.day, self.line = (
+            array("i"),
+            array("i"),
+            array("b"),
+            array("i"),
+            array("q"),
+        )
         self.seen: set[int] = set()
 
     def __len__(self) -> int:
@@ -92,8 +105,9 @@ class BlockReader:
         with open_binary(path, counter) as handle:
             self.read_stream(handle, path, Path(path).stat().st_size, counter[0])
 
-    def read_stream(self, handle: IO[bytes], path: Path, total_bytes: int = 0,
-                    counter: CountingReader | None = None) -> None:
+    def read_stream(
+        self, handle: IO[bytes], path: Path, total_bytes: int = 0, counter: CountingReader | None = None
+    ) -> None:
         """Read a binary stream; ``path`` names it in messages (a tar member: ``archive.tar/member``)."""
         progress = ReadProgress(self.errors.name(path), total_bytes=total_bytes)
         state, number, carry = NO_BLOCK, 0, b""
@@ -115,9 +129,13 @@ class BlockReader:
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Views of the rows read so far: customer, item, day (days since 1970), rating, line."""
-        return {"customer": np.frombuffer(self.customer, np.int32), "item": np.frombuffer(self.item, np.int32),
-                "day": np.frombuffer(self.day, np.int32), "rating": np.frombuffer(self.rating, np.int8),
-                "line": np.frombuffer(self.line, np.int64)}
+        return {
+            "customer": np.frombuffer(self.customer, np.int32),
+            "item": np.frombuffer(self.item, np.int32),
+            "day": np.frombuffer(self.day, np.int32),
+            "rating": np.frombuffer(self.rating, np.int8),
+            "line": np.frombuffer(self.line, np.int64),
+        }
 
     # ---- one chunk of whole lines ------------------------------------------------------------------------------
 
@@ -139,7 +157,7 @@ class BlockReader:
         at_start, header_at, header_value = state, [], []
         for j in np.flatnonzero(special).tolist():
             line = number + j + 1
-            kind, value = self._slow(bytes(buf[starts[j]:stop[j]]), line)
+            kind, value = self._slow(bytes(buf[starts[j] : stop[j]]), line)
             if kind == "header":
                 state = self._header(path, line, value)
                 header_at.append(j)
@@ -170,8 +188,9 @@ class BlockReader:
             self.line.frombytes((rows + number + 1).astype(np.int64).tobytes())
         return state, number + len(ends)
 
-    def _fast(self, a: np.ndarray, starts: np.ndarray, stop: np.ndarray,
-              length: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _fast(
+        self, a: np.ndarray, starts: np.ndarray, stop: np.ndarray, length: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Lines of the usual shape, and their customer, rating and day (garbage elsewhere).
 
         The last bytes of every line, right-aligned on its end, are copied into
@@ -185,7 +204,12 @@ class BlockReader:
         id_length = (length - tail).astype(np.int32)
         ok = (id_length >= 1) & (id_length <= _DIGITS) & (stop >= width)  # a chunk's first bytes: slow path
         if len(a) < width:
-            return np.zeros(count, bool), np.zeros(count, np.int32), np.zeros(count, np.int32), np.zeros(count, np.int32)
+            return (
+                np.zeros(count, bool),
+                np.zeros(count, np.int32),
+                np.zeros(count, np.int32),
+                np.zeros(count, np.int32),
+            )
         columns = np.ascontiguousarray(sliding_window_view(a, width)[np.maximum(stop - width, 0)].T)
         customer = np.zeros(count, np.int32)
         for k in range(_DIGITS):  # the id's digits end where the tail starts
@@ -220,7 +244,7 @@ class BlockReader:
         try:
             text = raw.decode("ascii").strip()
         except UnicodeDecodeError as err:
-            return "bad", f"byte {raw[err.start:err.start + 1]!r} at column {err.start + 1} is not ASCII"
+            return "bad", f"byte {raw[err.start : err.start + 1]!r} at column {err.start + 1} is not ASCII"
         if not text:
             return "blank", None
         if text.endswith(":"):

@@ -72,77 +72,120 @@ from lego_datasets.splits import one_of, sample_negatives, sorted_unique, unit_f
 
 SOURCE = "https://msnews.github.io/pens.html (download news.tsv, train.tsv, valid.tsv, personalized_test.tsv)"
 NEWS_HEADER = ("News ID", "Category", "Topic", "Headline", "News body", "Title entity", "Entity content")
-LOG_HEADER = ("UserID", "ClicknewsID", "dwelltime", "exposure_time", "pos", "neg", "start", "end",
-              "dwelltime_pos")
+LOG_HEADER = ("UserID", "ClicknewsID", "dwelltime", "exposure_time", "pos", "neg", "start", "end", "dwelltime_pos")
 TEST_HEADER = ("userid", "clicknewsID", "posnewID", "rewrite_titles")
-NEWS_FORMAT = ("UTF-8, TAB-separated, header " + " | ".join(NEWS_HEADER)
-               + "; Title entity a JSON dict of surface form -> entity id (trailing empty fields may be cut)")
-LOG_FORMAT = ("UTF-8, TAB-separated, header " + " | ".join(LOG_HEADER)
-              + "; id lists space-separated, start M/D/YYYY h:mm:ss AM/PM")
-TEST_FORMAT = ("UTF-8, TAB-separated, header " + " | ".join(TEST_HEADER)
-               + "; id lists comma-separated, titles separated by ;;")
+NEWS_FORMAT = (
+    "UTF-8, TAB-separated, header "
+    + " | ".join(NEWS_HEADER)
+    + "; Title entity a JSON dict of surface form -> entity id (trailing empty fields may be cut)"
+)
+LOG_FORMAT = (
+    "UTF-8, TAB-separated, header "
+    + " | ".join(LOG_HEADER)
+    + "; id lists space-separated, start M/D/YYYY h:mm:ss AM/PM"
+)
+TEST_FORMAT = (
+    "UTF-8, TAB-separated, header " + " | ".join(TEST_HEADER) + "; id lists comma-separated, titles separated by ;;"
+)
 TESTS = ("ignore", "clicks")
 
 
 @attrs.define(kw_only=True, frozen=True)
 class PENSOptions:
     validation_split: str = attrs.field(
-        default="valid", validator=one_of(VALIDATION_SPLITS),
-        metadata={"doc": '"valid": valid.tsv is the valid split (official); "test": MIND\'s rule, valid.tsv '
-                         "is the test split and valid the last valid_fraction of train by time."})
+        default="valid",
+        validator=one_of(VALIDATION_SPLITS),
+        metadata={
+            "doc": '"valid": valid.tsv is the valid split (official); "test": MIND\'s rule, valid.tsv '
+            "is the test split and valid the last valid_fraction of train by time."
+        },
+    )
     valid_fraction: float = attrs.field(
-        default=0.1, validator=[v.instance_of((int, float)), unit_fraction],
-        metadata={"doc": 'With validation_split="test": the last share of train impressions (by time) held '
-                         "out as valid; 0 writes no valid split."})
-    max_history: int = attrs.field(default=0, validator=[v.instance_of(int), v.ge(0)],
-                                   metadata={"doc": "Most recent history items kept per row; 0 keeps all."})
-    body: bool = attrs.field(default=True, validator=v.instance_of(bool),
-                             metadata={"doc": "Keep the news body as the text column body (+ body_text)."})
+        default=0.1,
+        validator=[v.instance_of((int, float)), unit_fraction],
+        metadata={
+            "doc": 'With validation_split="test": the last share of train impressions (by time) held '
+            "out as valid; 0 writes no valid split."
+        },
+    )
+    max_history: int = attrs.field(
+        default=0,
+        validator=[v.instance_of(int), v.ge(0)],
+        metadata={"doc": "Most recent history items kept per row; 0 keeps all."},
+    )
+    body: bool = attrs.field(
+        default=True,
+        validator=v.instance_of(bool),
+        metadata={"doc": "Keep the news body as the text column body (+ body_text)."},
+    )
     max_body_words: int = attrs.field(
-        default=0, validator=[v.instance_of(int), v.ge(0)],
-        metadata={"doc": "Word ids kept per body (the first ones; body_text keeps all); 0 keeps all."})
+        default=0,
+        validator=[v.instance_of(int), v.ge(0)],
+        metadata={"doc": "Word ids kept per body (the first ones; body_text keeps all); 0 keeps all."},
+    )
     entities: bool = attrs.field(
-        default=True, validator=v.instance_of(bool),
-        metadata={"doc": "Read the Title entity column into title_entities; false ignores it."})
+        default=True,
+        validator=v.instance_of(bool),
+        metadata={"doc": "Read the Title entity column into title_entities; false ignores it."},
+    )
     personalized_test: str = attrs.field(
-        default="ignore", validator=one_of(TESTS),
-        metadata={"doc": '"ignore" (personalized_test.tsv is not read), or "clicks": each annotator\'s last '
-                         "test_clicks clicks plus eval_negatives sampled news form the test split."})
+        default="ignore",
+        validator=one_of(TESTS),
+        metadata={
+            "doc": '"ignore" (personalized_test.tsv is not read), or "clicks": each annotator\'s last '
+            "test_clicks clicks plus eval_negatives sampled news form the test split."
+        },
+    )
     test_clicks: int = attrs.field(
-        default=5, validator=[v.instance_of(int), v.ge(1)],
-        metadata={"doc": 'personalized_test="clicks": clicks per annotator held out as test positives '
-                         "(at most all but one)."})
+        default=5,
+        validator=[v.instance_of(int), v.ge(1)],
+        metadata={
+            "doc": 'personalized_test="clicks": clicks per annotator held out as test positives (at most all but one).'
+        },
+    )
     eval_negatives: int = attrs.field(
-        default=100, validator=[v.instance_of(int), v.ge(0)],
-        metadata={"doc": 'personalized_test="clicks": never-clicked news sampled once per annotator '
-                         "(label 0)."})
-    seed: int = attrs.field(default=2023, validator=v.instance_of(int),
-                            metadata={"doc": "Seed of the sampled test negatives; same seed, same depot."})
+        default=100,
+        validator=[v.instance_of(int), v.ge(0)],
+        metadata={"doc": 'personalized_test="clicks": never-clicked news sampled once per annotator (label 0).'},
+    )
+    seed: int = attrs.field(
+        default=2023,
+        validator=v.instance_of(int),
+        metadata={"doc": "Seed of the sampled test negatives; same seed, same depot."},
+    )
     skip_bad_rows: bool = attrs.field(
-        default=False, validator=v.instance_of(bool),
-        metadata={"doc": "Skip malformed rows (and drop unknown history ids), counting them, instead of "
-                         "failing."})
+        default=False,
+        validator=v.instance_of(bool),
+        metadata={"doc": "Skip malformed rows (and drop unknown history ids), counting them, instead of failing."},
+    )
 
     def __attrs_post_init__(self) -> None:
         if self.validation_split == "test" and self.personalized_test != "ignore":
-            raise ValueError('validation_split="test" makes valid.tsv the test split; it cannot be combined '
-                             'with personalized_test="clicks"')
+            raise ValueError(
+                'validation_split="test" makes valid.tsv the test split; it cannot be combined '
+                'with personalized_test="clicks"'
+            )
 
 
-FILES = (("news.tsv", NEWS_FORMAT, False), ("train.tsv", LOG_FORMAT, False), ("valid.tsv", LOG_FORMAT, False),
-         ("personalized_test.tsv", TEST_FORMAT, True))
+FILES = (
+    ("news.tsv", NEWS_FORMAT, False),
+    ("train.tsv", LOG_FORMAT, False),
+    ("valid.tsv", LOG_FORMAT, False),
+    ("personalized_test.tsv", TEST_FORMAT, True),
+)
 
 
 class PENSProcessor(Processor):
     name = "pens"
-    description = ("PENS personalized news headlines (MSN): headlines, bodies, categories, topics, entities; "
-                   "one history row per impression window; official train/valid.")
+    description = (
+        "PENS personalized news headlines (MSN): headlines, bodies, categories, topics, entities; "
+        "one history row per impression window; official train/valid."
+    )
     files = tuple(RawFile(name, fmt, SOURCE, optional=optional) for name, fmt, optional in FILES)
     Options = PENSOptions
 
     def expected_files(self, raw: Path) -> list[RawFile]:
-        return [RawFile(find_variant(raw, name), fmt, SOURCE, optional=optional)
-                for name, fmt, optional in FILES]
+        return [RawFile(find_variant(raw, name), fmt, SOURCE, optional=optional) for name, fmt, optional in FILES]
 
     def build(self, raw: Path | None) -> DepotContent:
         o: PENSOptions = self.options
@@ -163,14 +206,15 @@ class PENSProcessor(Processor):
             info["splits"] = "train = train.tsv, valid = valid.tsv"
         if o.personalized_test == "clicks" and path["personalized_test.tsv"].is_file():
             splits["test"] = _read_test(path["personalized_test.tsv"], news.index, log, errors, o)
-            info["splits"] += (f"; test = personalized_test.tsv (last {o.test_clicks} clicks + sampled "
-                               "negatives)")
+            info["splits"] += f"; test = personalized_test.tsv (last {o.test_clicks} clicks + sampled negatives)"
         present = path["personalized_test.tsv"].is_file()
-        info["personalized_test"] = (("read" if o.personalized_test == "clicks" else "present, not read")
-                                     if present else "absent")
+        info["personalized_test"] = (
+            ("read" if o.personalized_test == "clicks" else "present, not read") if present else "absent"
+        )
         items, vocabs = news.columns(o)
-        return impression_depot(items=items, vocabs=vocabs, log=log.freeze(), splits=splits, info=info,
-                                skipped=errors.counts)
+        return impression_depot(
+            items=items, vocabs=vocabs, log=log.freeze(), splits=splits, info=info, skipped=errors.counts
+        )
 
 
 def _entity_ids(field: str) -> list[str]:
@@ -207,8 +251,7 @@ class _News:
     @classmethod
     def read(cls, path: Path, errors: RowErrors, entities: bool) -> _News:
         news = cls()
-        for number, f in read_rows(path, errors, sep="\t", columns=(5, 7), expected=NEWS_FORMAT,
-                                   header=NEWS_HEADER):
+        for number, f in read_rows(path, errors, sep="\t", columns=(5, 7), expected=NEWS_FORMAT, header=NEWS_HEADER):
             news_id = f[0].strip()
             if not news_id:
                 errors.bad(path, number, "empty News ID", NEWS_FORMAT)
@@ -218,8 +261,7 @@ class _News:
             try:
                 ids = _entity_ids(f[5]) if entities and len(f) > 5 else []
             except (ValueError, TypeError) as err:
-                errors.bad(path, number, f"Title entity {f[5][:40]!r} is not a dict of entities ({err})",
-                           NEWS_FORMAT)
+                errors.bad(path, number, f"Title entity {f[5][:40]!r} is not a dict of entities ({err})", NEWS_FORMAT)
                 continue
             news.index[news_id] = len(news.ids)
             news.ids.append(news_id)
@@ -237,15 +279,33 @@ class _News:
         category, category_vocab = category_column(self.categories, "category")
         topic, topic_vocab = category_column(self.topics, "topic")
         entities = build_text_vocab(self.entities)
-        items = {"item_id": item_ids, **text, "category": category, "topic": topic,
-                 "title_entities": Column("tokens", encode_texts(self.entities, entities), vocab="entities")}
-        vocabs = {"item_id": item_vocab, "words": words, "category": category_vocab, "topic": topic_vocab,
-                  "entities": entities}
+        items = {
+            "item_id": item_ids,
+            **text,
+            "category": category,
+            "topic": topic,
+            "title_entities": Column("tokens", encode_texts(self.entities, entities), vocab="entities"),
+        }
+        vocabs = {
+            "item_id": item_vocab,
+            "words": words,
+            "category": category_vocab,
+            "topic": topic_vocab,
+            "entities": entities,
+        }
         return items, vocabs
 
 
-def _known(ids: list[str], index: Mapping[str, int], log: ImpressionLog, errors: RowErrors, path: Path,
-           number: int, what: str, expected: str) -> list[int]:
+def _known(
+    ids: list[str],
+    index: Mapping[str, int],
+    log: ImpressionLog,
+    errors: RowErrors,
+    path: Path,
+    number: int,
+    what: str,
+    expected: str,
+) -> list[int]:
     """Item indices of history ids; an unknown id is a bad row, or (skipping) dropped and counted."""
     known = list(map(index.get, ids))
     if None not in known:
@@ -273,8 +333,11 @@ def _read_log(path: Path, index: Mapping[str, int], log: ImpressionLog, errors: 
         shown = pos.split() + neg.split()
         items = list(map(index.get, shown))
         if not items or None in items:
-            what = ("no candidates (pos and neg are empty)" if not items else
-                    f"candidate news {shown[items.index(None)]!r} is not in news.tsv")
+            what = (
+                "no candidates (pos and neg are empty)"
+                if not items
+                else f"candidate news {shown[items.index(None)]!r} is not in news.tsv"
+            )
             errors.bad(path, number, what, LOG_FORMAT)
             continue
         history = _known(clicked.split(), index, log, errors, path, number, "history news", LOG_FORMAT)
@@ -283,28 +346,44 @@ def _read_log(path: Path, index: Mapping[str, int], log: ImpressionLog, errors: 
     return np.arange(first, len(log), dtype=np.int64)
 
 
-def _read_test(path: Path, index: Mapping[str, int], log: ImpressionLog, errors: RowErrors,
-               o: PENSOptions) -> np.ndarray:
+def _read_test(
+    path: Path, index: Mapping[str, int], log: ImpressionLog, errors: RowErrors, o: PENSOptions
+) -> np.ndarray:
     """One impression per annotator of ``personalized_test.tsv``: held-out clicks + sampled negatives."""
     rows: list[tuple[str, list[int], list[int]]] = []
     for number, f in read_rows(path, errors, sep="\t", columns=4, expected=TEST_FORMAT, header=TEST_HEADER):
         user = f[0].strip()
-        clicks = _known([c.strip() for c in f[1].split(",") if c.strip()], index, log, errors, path, number,
-                        "clicked news", TEST_FORMAT)
+        clicks = _known(
+            [c.strip() for c in f[1].split(",") if c.strip()],
+            index,
+            log,
+            errors,
+            path,
+            number,
+            "clicked news",
+            TEST_FORMAT,
+        )
         if not user or len(clicks) < 2:
-            errors.bad(path, number, "empty userid" if not user else
-                       "fewer than 2 known clicked news (one history item and one test click are needed)",
-                       TEST_FORMAT)
+            errors.bad(
+                path,
+                number,
+                "empty userid"
+                if not user
+                else "fewer than 2 known clicked news (one history item and one test click are needed)",
+                TEST_FORMAT,
+            )
             continue
         held = min(o.test_clicks, len(clicks) - 1)
         rows.append((user, clicks[:-held], list(dict.fromkeys(clicks[-held:]))))
     first = len(log)
     num_items = len(index)
     when = int(log.times().max(initial=0)) + 1
-    clicked = sorted_unique(np.array([j * num_items + k for j, (_, h, t) in enumerate(rows) for k in h + t],
-                                     dtype=np.int64))
-    negatives = sample_negatives(np.random.default_rng(o.seed), np.arange(len(rows)), clicked, num_items,
-                                 o.eval_negatives)
+    clicked = sorted_unique(
+        np.array([j * num_items + k for j, (_, h, t) in enumerate(rows) for k in h + t], dtype=np.int64)
+    )
+    negatives = sample_negatives(
+        np.random.default_rng(o.seed), np.arange(len(rows)), clicked, num_items, o.eval_negatives
+    )
     for j, (user, history, targets) in enumerate(rows):
         sampled = [int(k) for k in negatives[j] if k >= 0]
         labels = b"\x01" * len(targets) + b"\x00" * len(sampled)

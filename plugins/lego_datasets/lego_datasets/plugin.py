@@ -25,10 +25,27 @@ def lego_register_processors():
     from lego_datasets.xmind import XMINDProcessor
     from lego_datasets.yelp import YelpProcessor
 
-    return [MovieLensProcessor, MINDProcessor, RecBoleProcessor, PENSProcessor, XMINDProcessor, EBNeRDProcessor,
-            AdressaProcessor, AmazonProcessor, GoodreadsProcessor, MicroLensProcessor, NetflixProcessor,
-            LastFM1KProcessor, LastFM2KProcessor, LFM1bProcessor, HMProcessor, POGProcessor, SteamProcessor,
-            HotelRecProcessor, YelpProcessor]
+    return [
+        MovieLensProcessor,
+        MINDProcessor,
+        RecBoleProcessor,
+        PENSProcessor,
+        XMINDProcessor,
+        EBNeRDProcessor,
+        AdressaProcessor,
+        AmazonProcessor,
+        GoodreadsProcessor,
+        MicroLensProcessor,
+        NetflixProcessor,
+        LastFM1KProcessor,
+        LastFM2KProcessor,
+        LFM1bProcessor,
+        HMProcessor,
+        POGProcessor,
+        SteamProcessor,
+        HotelRecProcessor,
+        YelpProcessor,
+    ]
 
 
 @hookimpl

@@ -79,8 +79,11 @@ SOURCE = "https://github.com/wenyuer/POG (the Google Drive folder linked from it
 ITEM_FORMAT = "item_id,cate_id,pic_url,title (the title may hold commas); UTF-8; no header"
 USER_FORMAT = "user_id,item_id;item_id;...,outfit_id (clicked items in click order, then one outfit); no header"
 OUTFIT_FORMAT = "outfit_id,item_id;item_id;...; no header"
-FILES = (RawFile("item_data.txt", ITEM_FORMAT, SOURCE), RawFile("user_data.txt", USER_FORMAT, SOURCE),
-         RawFile("outfit_data.txt", OUTFIT_FORMAT, SOURCE, optional=True))
+FILES = (
+    RawFile("item_data.txt", ITEM_FORMAT, SOURCE),
+    RawFile("user_data.txt", USER_FORMAT, SOURCE),
+    RawFile("outfit_data.txt", OUTFIT_FORMAT, SOURCE, optional=True),
+)
 SPLIT_BY = ("last_items", "user")
 TITLE_TOKENS = ("words", "characters")
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -90,64 +93,115 @@ _HAN_OR_OTHER = re.compile(f"[{_HAN}]|[^{_HAN}]+")
 @attrs.define(kw_only=True, frozen=True)
 class POGOptions:
     split_by: str = attrs.field(
-        default="last_items", validator=one_of(SPLIT_BY),
-        metadata={"doc": '"last_items": the last test_items clicks of each user are test, the valid_items '
-                         'before them valid; "user": the last valid_fraction/test_fraction of each history.'})
-    test_items: int = attrs.field(default=1, validator=[v.instance_of(int), v.ge(1)],
-                                  metadata={"doc": "last_items: clicks at the end of each history in test."})
-    valid_items: int = attrs.field(default=1, validator=[v.instance_of(int), v.ge(0)],
-                                   metadata={"doc": "last_items: clicks before the test ones in valid; 0: none."})
+        default="last_items",
+        validator=one_of(SPLIT_BY),
+        metadata={
+            "doc": '"last_items": the last test_items clicks of each user are test, the valid_items '
+            'before them valid; "user": the last valid_fraction/test_fraction of each history.'
+        },
+    )
+    test_items: int = attrs.field(
+        default=1,
+        validator=[v.instance_of(int), v.ge(1)],
+        metadata={"doc": "last_items: clicks at the end of each history in test."},
+    )
+    valid_items: int = attrs.field(
+        default=1,
+        validator=[v.instance_of(int), v.ge(0)],
+        metadata={"doc": "last_items: clicks before the test ones in valid; 0: none."},
+    )
     valid_fraction: float = attrs.field(
-        default=0.1, validator=[v.instance_of((int, float)), unit_fraction],
-        metadata={"doc": "user: share of each history in valid."})
+        default=0.1,
+        validator=[v.instance_of((int, float)), unit_fraction],
+        metadata={"doc": "user: share of each history in valid."},
+    )
     test_fraction: float = attrs.field(
-        default=0.1, validator=[v.instance_of((int, float)), unit_fraction],
-        metadata={"doc": "user: share of each history in test."})
-    dedupe: bool = attrs.field(default=True, validator=v.instance_of(bool),
-                               metadata={"doc": "Keep only the first click of an item in a user's history."})
-    max_history: int = attrs.field(default=50, validator=[v.instance_of(int), v.ge(0)],
-                                   metadata={"doc": "Most recent clicks kept in a history row; 0 keeps all."})
+        default=0.1,
+        validator=[v.instance_of((int, float)), unit_fraction],
+        metadata={"doc": "user: share of each history in test."},
+    )
+    dedupe: bool = attrs.field(
+        default=True,
+        validator=v.instance_of(bool),
+        metadata={"doc": "Keep only the first click of an item in a user's history."},
+    )
+    max_history: int = attrs.field(
+        default=50,
+        validator=[v.instance_of(int), v.ge(0)],
+        metadata={"doc": "Most recent clicks kept in a history row; 0 keeps all."},
+    )
     context_size: int = attrs.field(
-        default=10, validator=[v.instance_of(int), v.ge(1)],
-        metadata={"doc": "Train clicks per history row; 1 gives every click its own history."})
+        default=10,
+        validator=[v.instance_of(int), v.ge(1)],
+        metadata={"doc": "Train clicks per history row; 1 gives every click its own history."},
+    )
     eval_negatives: int = attrs.field(
-        default=100, validator=[v.instance_of(int), v.ge(0)],
-        metadata={"doc": "Items the user never clicked, sampled once per user for valid and for test (label 0)."})
+        default=100,
+        validator=[v.instance_of(int), v.ge(0)],
+        metadata={"doc": "Items the user never clicked, sampled once per user for valid and for test (label 0)."},
+    )
     eval_users: int = attrs.field(
-        default=100_000, validator=[v.instance_of(int), v.ge(0)],
-        metadata={"doc": "Users evaluated (drawn with seed among those with 2+ clicks); the others keep all "
-                         "their clicks in train. 0 evaluates every user (3.57M x 2 x eval_negatives rows)."})
-    seed: int = attrs.field(default=2023, validator=v.instance_of(int),
-                            metadata={"doc": "Seed of the evaluation negatives; same seed, same depot."})
-    outfits: bool = attrs.field(default=True, validator=v.instance_of(bool),
-                                metadata={"doc": "Add the items' outfits (from outfit_data.txt, when present) as "
-                                                 "the tokens column outfits."})
-    max_outfits: int = attrs.field(default=20, validator=[v.instance_of(int), v.ge(0)],
-                                   metadata={"doc": "Outfits kept per item, the first in file order; 0 keeps all."})
+        default=100_000,
+        validator=[v.instance_of(int), v.ge(0)],
+        metadata={
+            "doc": "Users evaluated (drawn with seed among those with 2+ clicks); the others keep all "
+            "their clicks in train. 0 evaluates every user (3.57M x 2 x eval_negatives rows)."
+        },
+    )
+    seed: int = attrs.field(
+        default=2023,
+        validator=v.instance_of(int),
+        metadata={"doc": "Seed of the evaluation negatives; same seed, same depot."},
+    )
+    outfits: bool = attrs.field(
+        default=True,
+        validator=v.instance_of(bool),
+        metadata={"doc": "Add the items' outfits (from outfit_data.txt, when present) as the tokens column outfits."},
+    )
+    max_outfits: int = attrs.field(
+        default=20,
+        validator=[v.instance_of(int), v.ge(0)],
+        metadata={"doc": "Outfits kept per item, the first in file order; 0 keeps all."},
+    )
     title_tokens: str = attrs.field(
-        default="words", validator=one_of(TITLE_TOKENS),
-        metadata={"doc": '"words": title tokens split at spaces and punctuation (POG titles are segmented); '
-                         '"characters": each Chinese character is a token.'})
+        default="words",
+        validator=one_of(TITLE_TOKENS),
+        metadata={
+            "doc": '"words": title tokens split at spaces and punctuation (POG titles are segmented); '
+            '"characters": each Chinese character is a token.'
+        },
+    )
     skip_bad_rows: bool = attrs.field(
-        default=False, validator=v.instance_of(bool),
-        metadata={"doc": "Skip malformed rows and drop unknown item ids, counting them, instead of failing."})
+        default=False,
+        validator=v.instance_of(bool),
+        metadata={"doc": "Skip malformed rows and drop unknown item ids, counting them, instead of failing."},
+    )
 
     def __attrs_post_init__(self) -> None:
         if self.valid_fraction + self.test_fraction >= 1.0:
-            raise ValueError(f"valid_fraction + test_fraction must be below 1, got "
-                             f"{self.valid_fraction} + {self.test_fraction}")
+            raise ValueError(
+                f"valid_fraction + test_fraction must be below 1, got {self.valid_fraction} + {self.test_fraction}"
+            )
 
     def rating_options(self) -> RatingOptions:
         """The shared protocol's options (the split itself is given for ``last_items``)."""
-        return RatingOptions(max_history=self.max_history, split_by="user", valid_fraction=self.valid_fraction,
-                             test_fraction=self.test_fraction, context_size=self.context_size,
-                             eval_negatives=self.eval_negatives, seed=self.seed)
+        return RatingOptions(
+            max_history=self.max_history,
+            split_by="user",
+            valid_fraction=self.valid_fraction,
+            test_fraction=self.test_fraction,
+            context_size=self.context_size,
+            eval_negatives=self.eval_negatives,
+            seed=self.seed,
+        )
 
 
 class POGProcessor(Processor):
     name = "pog"
-    description = ("Alibaba iFashion (POG): item titles, categories and outfits; click histories (no timestamps) "
-                   "split at their end, sampled evaluation negatives.")
+    description = (
+        "Alibaba iFashion (POG): item titles, categories and outfits; click histories (no timestamps) "
+        "split at their end, sampled evaluation negatives."
+    )
     files = FILES
     Options = POGOptions
 
@@ -167,8 +221,9 @@ class POGProcessor(Processor):
         info: dict[str, Any] = {}
         outfits: tuple[Column, list[str]] | None = None
         if o.outfits and path["outfit_data.txt"].is_file():
-            column, outfit_vocab, info["outfits"] = _read_outfits(path["outfit_data.txt"], errors, catalog.ids,
-                                                                  o.max_outfits, unknown)
+            column, outfit_vocab, info["outfits"] = _read_outfits(
+                path["outfit_data.txt"], errors, catalog.ids, o.max_outfits, unknown
+            )
             outfits = column, outfit_vocab
         else:
             info["outfits"] = "not read" if o.outfits else "left out (outfits = false)"
@@ -176,27 +231,46 @@ class POGProcessor(Processor):
         ratings = clicks.ratings(o.dedupe)
         info.update(clicks=len(clicks), duplicates_removed=len(clicks) - len(ratings.person), unknown_items=unknown)
         if len(ratings.person):
-            split = (_last_items(ratings, o.valid_items, o.test_items) if o.split_by == "last_items"
-                     else assign_splits(ratings, o.rating_options()))
+            split = (
+                _last_items(ratings, o.valid_items, o.test_items)
+                if o.split_by == "last_items"
+                else assign_splits(ratings, o.rating_options())
+            )
             ratings = attrs.evolve(ratings, split=_evaluated_only(ratings, split, o.eval_users, o.seed, info))
-        info["split"] = (f"per user: last {o.test_items} test, {o.valid_items} valid before, rest train"
-                         if o.split_by == "last_items" else
-                         f"per user: last {o.test_fraction} test, {o.valid_fraction} valid before, rest train")
+        info["split"] = (
+            f"per user: last {o.test_items} test, {o.valid_items} valid before, rest train"
+            if o.split_by == "last_items"
+            else f"per user: last {o.test_fraction} test, {o.valid_fraction} valid before, rest train"
+        )
         info["time"] = "position in the user's click list (no timestamps in POG)"
 
         item_ids, item_vocab = id_column(catalog.ids.ids, "item_id")
         title, words = _title_column(catalog.titles, catalog.title_offsets, o.title_tokens)
         items: dict[str, Column] = {
-            "item_id": item_ids, "title": title,
-            "title_text": Column("text", Ragged(values=np.frombuffer(catalog.titles, dtype=np.uint8).copy(),
-                                                offsets=np.array(catalog.title_offsets, dtype=np.int64))),
-            "category": Column("category", np.array(catalog.categories, dtype=np.int32), vocab="category")}
+            "item_id": item_ids,
+            "title": title,
+            "title_text": Column(
+                "text",
+                Ragged(
+                    values=np.frombuffer(catalog.titles, dtype=np.uint8).copy(),
+                    offsets=np.array(catalog.title_offsets, dtype=np.int64),
+                ),
+            ),
+            "category": Column("category", np.array(catalog.categories, dtype=np.int32), vocab="category"),
+        }
         vocabs = {"item_id": item_vocab, "words": words, "category": catalog.category_words}
         if outfits is not None:
             items["outfits"], vocabs["outfits"] = outfits
         info["skipped_rows"] = errors.counts
-        return rating_depot(items=items, vocabs=vocabs, persons=clicks.persons.ids, person_columns={},
-                            ratings=ratings, options=o.rating_options(), info=info)
+        return rating_depot(
+            items=items,
+            vocabs=vocabs,
+            persons=clicks.persons.ids,
+            person_columns={},
+            ratings=ratings,
+            options=o.rating_options(),
+            info=info,
+        )
 
 
 class _Catalog:
@@ -230,8 +304,9 @@ class _Catalog:
             self.title_offsets.append(len(self.titles))
 
 
-def _item_list(field: str, items: IdIndex, path: Path, number: int, errors: RowErrors,
-               unknown: dict[str, int], expected: str) -> list[int] | None:
+def _item_list(
+    field: str, items: IdIndex, path: Path, number: int, errors: RowErrors, unknown: dict[str, int], expected: str
+) -> list[int] | None:
     """The item indices of a ``;``-separated list; ``None`` when an unknown id makes the row bad."""
     names = [x.strip() for x in field.split(";") if x.strip()]
     found = [items.index.get(x) for x in names]
@@ -279,8 +354,12 @@ class _Clicks:
             first = np.ones(n, dtype=bool)
             first[1:] = (person[order][1:] != person[order][:-1]) | (item[order][1:] != item[order][:-1])
             keep = np.sort(order[first])
-        return Ratings(person=person[keep].astype(np.int64), item=item[keep].astype(np.int64), time=time[keep],
-                       label=np.ones(len(keep), dtype=np.float32))
+        return Ratings(
+            person=person[keep].astype(np.int64),
+            item=item[keep].astype(np.int64),
+            time=time[keep],
+            label=np.ones(len(keep), dtype=np.float32),
+        )
 
 
 def _read_users(path: Path, errors: RowErrors, items: IdIndex, unknown: dict[str, int]) -> tuple[_Clicks, int]:
@@ -304,16 +383,16 @@ def _read_users(path: Path, errors: RowErrors, items: IdIndex, unknown: dict[str
     return clicks, with_outfit
 
 
-def _read_outfits(path: Path, errors: RowErrors, items: IdIndex, max_outfits: int,
-                  unknown: dict[str, int]) -> tuple[Column, list[str], int]:
+def _read_outfits(
+    path: Path, errors: RowErrors, items: IdIndex, max_outfits: int, unknown: dict[str, int]
+) -> tuple[Column, list[str], int]:
     """The ``outfits`` tokens column (the outfits each item is in) and its vocabulary, by frequency."""
     outfits = IdIndex()
     member_item, member_outfit = array("i"), array("i")
     for number, line in read_lines(path, errors):
         fields = line.split(",")
         if len(fields) != 2 or not fields[0].strip():
-            errors.bad(path, number, f"{len(fields)} fields or an empty outfit id where 2 were expected",
-                       OUTFIT_FORMAT)
+            errors.bad(path, number, f"{len(fields)} fields or an empty outfit id where 2 were expected", OUTFIT_FORMAT)
             continue
         outfit = fields[0].strip()
         if outfit in outfits:

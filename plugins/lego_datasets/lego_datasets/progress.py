@@ -48,8 +48,15 @@ class ReadProgress:
         terminal: redraw one line in place (default: whether ``stream`` is a tty).
     """
 
-    def __init__(self, label: str, total_bytes: int = 0, *, stream: TextIO | None = None,
-                 every: float | None = None, terminal: bool | None = None) -> None:
+    def __init__(
+        self,
+        label: str,
+        total_bytes: int = 0,
+        *,
+        stream: TextIO | None = None,
+        every: float | None = None,
+        terminal: bool | None = None,
+    ) -> None:
         self.label = label
         self.total = total_bytes
         self.stream = stream if stream is not None else sys.stderr

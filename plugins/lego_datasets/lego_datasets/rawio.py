@@ -113,16 +113,20 @@ def open_binary(path: Path, counter: list[CountingReader] | None = None) -> Iter
             members = [m for m in archive.infolist() if not m.is_dir()]
             if len(members) != 1:
                 names = ", ".join(m.filename for m in members[:5]) or "(empty)"
-                raise DataError(f"{path}: a zip archive with {len(members)} files ({names}); "
-                                "unpack it into the raw folder and pass that folder as --raw")
+                raise DataError(
+                    f"{path}: a zip archive with {len(members)} files ({names}); "
+                    "unpack it into the raw folder and pass that folder as --raw"
+                )
             stream = archive.open(members[0])
         else:
             stream = buffered
         try:
             yield stream
         except (OSError, EOFError, zipfile.BadZipFile, lzma.LZMAError) as err:
-            raise DataError(f"{path}: the {kind or 'file'} data is damaged or cut short "
-                            f"({type(err).__name__}: {err}); download it again") from err
+            raise DataError(
+                f"{path}: the {kind or 'file'} data is damaged or cut short "
+                f"({type(err).__name__}: {err}); download it again"
+            ) from err
         finally:
             stream.close()
     finally:

@@ -70,8 +70,9 @@ class RowErrors:
         return sum(self.counts.values())
 
 
-def read_lines(path: Path, errors: RowErrors, *, encoding: str = "utf-8",
-               latin1_fallback: bool = False) -> Iterator[tuple[int, str]]:
+def read_lines(
+    path: Path, errors: RowErrors, *, encoding: str = "utf-8", latin1_fallback: bool = False
+) -> Iterator[tuple[int, str]]:
     """Non-blank lines of ``path`` with their 1-based numbers, line endings removed.
 
     The file may be compressed (gzip, bzip2, xz, a one-member zip; see
@@ -100,15 +101,21 @@ def read_lines(path: Path, errors: RowErrors, *, encoding: str = "utf-8",
                 if latin1_fallback:
                     line = raw.decode("latin-1")
                 else:
-                    errors.bad(path, number, f"byte {raw[err.start:err.start + 1]!r} at column {err.start + 1} "
-                               f"is not valid {encoding.upper()}", f"{encoding.upper()} text")
+                    errors.bad(
+                        path,
+                        number,
+                        f"byte {raw[err.start : err.start + 1]!r} at column {err.start + 1} "
+                        f"is not valid {encoding.upper()}",
+                        f"{encoding.upper()} text",
+                    )
                     continue
             yield number, line
     progress.close()
 
 
-def read_json_lines(path: Path, errors: RowErrors, *, expected: str, python_literals: bool = False,
-                    required: Sequence[str] = ()) -> Iterator[tuple[int, dict[str, Any]]]:
+def read_json_lines(
+    path: Path, errors: RowErrors, *, expected: str, python_literals: bool = False, required: Sequence[str] = ()
+) -> Iterator[tuple[int, dict[str, Any]]]:
     """Objects of a JSON-lines file as ``(line_number, dict)``.
 
     Args:
@@ -131,8 +138,7 @@ def read_json_lines(path: Path, errors: RowErrors, *, expected: str, python_lite
             try:
                 value = ast.literal_eval(line)
             except (ValueError, SyntaxError, MemoryError, RecursionError) as literal_err:
-                errors.bad(path, number, f"neither JSON nor a Python literal ({type(literal_err).__name__})",
-                           expected)
+                errors.bad(path, number, f"neither JSON nor a Python literal ({type(literal_err).__name__})", expected)
                 continue
         if not isinstance(value, dict):
             errors.bad(path, number, f"a JSON {type(value).__name__}, not an object", expected)
@@ -151,9 +157,17 @@ def split_csv(line: str) -> list[str]:
     return next(csv.reader([line], strict=True))
 
 
-def read_rows(path: Path, errors: RowErrors, *, sep: str, columns: int | tuple[int, int], expected: str,
-              header: Sequence[str] | None = None, encoding: str = "utf-8",
-              latin1_fallback: bool = False) -> Iterator[tuple[int, list[str]]]:
+def read_rows(
+    path: Path,
+    errors: RowErrors,
+    *,
+    sep: str,
+    columns: int | tuple[int, int],
+    expected: str,
+    header: Sequence[str] | None = None,
+    encoding: str = "utf-8",
+    latin1_fallback: bool = False,
+) -> Iterator[tuple[int, list[str]]]:
     """Rows of a delimited file as ``(line_number, fields)``.
 
     Args:
@@ -181,8 +195,10 @@ def read_rows(path: Path, errors: RowErrors, *, sep: str, columns: int | tuple[i
             fields = line.split(sep)
         if header is not None:
             if [f.strip() for f in fields] != list(header):
-                raise DataError(f"{path}:{number}: header {sep.join(fields)!r} is not the expected "
-                                f"{sep.join(header)!r}; is this the right file?")
+                raise DataError(
+                    f"{path}:{number}: header {sep.join(fields)!r} is not the expected "
+                    f"{sep.join(header)!r}; is this the right file?"
+                )
             header = None
             continue
         if not low <= len(fields) <= high:

@@ -65,26 +65,37 @@ RESERVED = ("item_id", "user_id", "history", "words")
 
 @attrs.define(kw_only=True, frozen=True)
 class RecBoleOptions(RatingOptions):
-    dataset: str = attrs.field(default="", validator=v.instance_of(str),
-                               metadata={"doc": "NAME of NAME.inter; empty finds the only one in --raw."})
+    dataset: str = attrs.field(
+        default="",
+        validator=v.instance_of(str),
+        metadata={"doc": "NAME of NAME.inter; empty finds the only one in --raw."},
+    )
     user_field: str = attrs.field(default="user_id", metadata={"doc": "Header field of the user id."})
     item_field: str = attrs.field(default="item_id", metadata={"doc": "Header field of the item id."})
     rating_field: str = attrs.field(
-        default="rating", metadata={"doc": "Float field compared with positive_threshold; absent: all positive."})
-    time_field: str = attrs.field(default="timestamp",
-                                  metadata={"doc": "Float field of the time; absent: the row order."})
+        default="rating", metadata={"doc": "Float field compared with positive_threshold; absent: all positive."}
+    )
+    time_field: str = attrs.field(
+        default="timestamp", metadata={"doc": "Float field of the time; absent: the row order."}
+    )
     text_fields: tuple[str, ...] = attrs.field(
-        default=TEXT_FIELDS, converter=tuple,
-        metadata={"doc": "Item/user fields read as text (shared word vocabulary + raw string) when present."})
+        default=TEXT_FIELDS,
+        converter=tuple,
+        metadata={"doc": "Item/user fields read as text (shared word vocabulary + raw string) when present."},
+    )
 
 
 class RecBoleProcessor(Processor):
     name = "recbole"
-    description = ("Any dataset in RecBole atomic files (NAME.inter, .item, .user, or pre-split): typed fields "
-                   "become columns; time-ordered splits with leakage-free histories.")
-    files = (RawFile("NAME.inter", f"interactions: {ATOMIC_FORMAT}", SOURCE),
-             RawFile("NAME.item", f"item features: {ATOMIC_FORMAT}", SOURCE, optional=True),
-             RawFile("NAME.user", f"user features: {ATOMIC_FORMAT}", SOURCE, optional=True))
+    description = (
+        "Any dataset in RecBole atomic files (NAME.inter, .item, .user, or pre-split): typed fields "
+        "become columns; time-ordered splits with leakage-free histories."
+    )
+    files = (
+        RawFile("NAME.inter", f"interactions: {ATOMIC_FORMAT}", SOURCE),
+        RawFile("NAME.item", f"item features: {ATOMIC_FORMAT}", SOURCE, optional=True),
+        RawFile("NAME.user", f"user features: {ATOMIC_FORMAT}", SOURCE, optional=True),
+    )
     Options = RecBoleOptions
 
     def dataset(self, raw: Path) -> str | None:
@@ -93,8 +104,10 @@ class RecBoleProcessor(Processor):
             return o.dataset
         stems = atomic_stems(Path(raw))
         if len(stems) > 1:
-            raise DataError(f"{raw} holds RecBole files of several datasets ({', '.join(stems)}); "
-                            f"choose one with the option dataset=NAME")
+            raise DataError(
+                f"{raw} holds RecBole files of several datasets ({', '.join(stems)}); "
+                f"choose one with the option dataset=NAME"
+            )
         return stems[0] if stems else None
 
     def expected_files(self, raw: Path) -> list[RawFile]:
@@ -114,8 +127,17 @@ class RecBoleProcessor(Processor):
         items_index = {item: i for i, item in enumerate(item_ids)}
         persons = {user: i for i, user in enumerate(user_ids)}
         ratings, notes = atomic_ratings(
-            ds, errors, items=items_index, persons=persons, user_field=o.user_field, item_field=o.item_field,
-            rating_field=o.rating_field, time_field=o.time_field, threshold=o.positive_threshold, add_items=True)
+            ds,
+            errors,
+            items=items_index,
+            persons=persons,
+            user_field=o.user_field,
+            item_field=o.item_field,
+            rating_field=o.rating_field,
+            time_field=o.time_field,
+            threshold=o.positive_threshold,
+            add_items=True,
+        )
 
         vocabs: dict[str, list[str]] = {}
         skipped: list[str] = []
@@ -129,11 +151,26 @@ class RecBoleProcessor(Processor):
         info: dict[str, Any] = {"dataset": name, **notes, "skipped_rows": errors.counts}
         if skipped:
             info["skipped_fields"] = skipped
-        return rating_depot(items=items, vocabs=vocabs, persons=list(persons), person_columns=person_columns,
-                            ratings=ratings, options=o, info=info)
+        return rating_depot(
+            items=items,
+            vocabs=vocabs,
+            persons=list(persons),
+            person_columns=person_columns,
+            ratings=ratings,
+            options=o,
+            info=info,
+        )
 
-    def _features(self, file: AtomicFile, id_field: str, rows: list[int], total: int,
-                  vocabs: dict[str, list[str]], skipped: list[str], prefix: str) -> dict[str, Column]:
+    def _features(
+        self,
+        file: AtomicFile,
+        id_field: str,
+        rows: list[int],
+        total: int,
+        vocabs: dict[str, list[str]],
+        skipped: list[str],
+        prefix: str,
+    ) -> dict[str, Column]:
         """Columns of every field but the id, one row per id (rows beyond ``rows`` are empty)."""
         o: RecBoleOptions = self.options
         extra = total - len(rows)

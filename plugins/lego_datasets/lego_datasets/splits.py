@@ -86,6 +86,7 @@ def one_of(choices: Sequence[str]) -> Any:
     def check(instance: object, attribute: attrs.Attribute, value: str) -> None:
         if value not in choices:
             raise ValueError(f"{attribute.name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+
     return check
 
 
@@ -94,38 +95,62 @@ class RatingOptions:
     """Options shared by the processors of rating logs (see the module docstring for the protocol)."""
 
     positive_threshold: float = attrs.field(
-        default=4.0, validator=v.instance_of((int, float)),
-        metadata={"doc": "A rating at or above this is a positive (label 1), below it a negative (label 0)."})
+        default=4.0,
+        validator=v.instance_of((int, float)),
+        metadata={"doc": "A rating at or above this is a positive (label 1), below it a negative (label 0)."},
+    )
     max_history: int = attrs.field(
-        default=50, validator=[v.instance_of(int), v.ge(0)],
-        metadata={"doc": "Most recent positives kept in a history row; 0 keeps all."})
+        default=50,
+        validator=[v.instance_of(int), v.ge(0)],
+        metadata={"doc": "Most recent positives kept in a history row; 0 keeps all."},
+    )
     split_by: str = attrs.field(
-        default="user", validator=one_of(SPLIT_BY),
-        metadata={"doc": '"user": the last ratings of each user form valid/test; "time": global time cut points.'})
+        default="user",
+        validator=one_of(SPLIT_BY),
+        metadata={"doc": '"user": the last ratings of each user form valid/test; "time": global time cut points.'},
+    )
     valid_fraction: float = attrs.field(
-        default=0.1, validator=[v.instance_of((int, float)), unit_fraction],
-        metadata={"doc": "Share of ratings (per user, or in time) that form the valid split."})
+        default=0.1,
+        validator=[v.instance_of((int, float)), unit_fraction],
+        metadata={"doc": "Share of ratings (per user, or in time) that form the valid split."},
+    )
     test_fraction: float = attrs.field(
-        default=0.1, validator=[v.instance_of((int, float)), unit_fraction],
-        metadata={"doc": "Share of ratings (per user, or in time) that form the test split."})
+        default=0.1,
+        validator=[v.instance_of((int, float)), unit_fraction],
+        metadata={"doc": "Share of ratings (per user, or in time) that form the test split."},
+    )
     context_size: int = attrs.field(
-        default=10, validator=[v.instance_of(int), v.ge(1)],
-        metadata={"doc": "Train ratings per history row; 1 gives every train rating its own history "
-                         "(most faithful, largest depot)."})
+        default=10,
+        validator=[v.instance_of(int), v.ge(1)],
+        metadata={
+            "doc": "Train ratings per history row; 1 gives every train rating its own history "
+            "(most faithful, largest depot)."
+        },
+    )
     eval_negatives: int = attrs.field(
-        default=0, validator=[v.instance_of(int), v.ge(0)],
-        metadata={"doc": "Unrated items sampled once per user for valid and for test (label 0); "
-                         "0 evaluates on the rated items only."})
-    seed: int = attrs.field(default=2023, validator=v.instance_of(int),
-                            metadata={"doc": "Seed of the evaluation negatives; same seed, same depot."})
+        default=0,
+        validator=[v.instance_of(int), v.ge(0)],
+        metadata={
+            "doc": "Unrated items sampled once per user for valid and for test (label 0); "
+            "0 evaluates on the rated items only."
+        },
+    )
+    seed: int = attrs.field(
+        default=2023,
+        validator=v.instance_of(int),
+        metadata={"doc": "Seed of the evaluation negatives; same seed, same depot."},
+    )
     skip_bad_rows: bool = attrs.field(
-        default=False, validator=v.instance_of(bool),
-        metadata={"doc": "Skip malformed rows and count them in info.skipped_rows instead of failing."})
+        default=False,
+        validator=v.instance_of(bool),
+        metadata={"doc": "Skip malformed rows and count them in info.skipped_rows instead of failing."},
+    )
 
     def __attrs_post_init__(self) -> None:
         if self.valid_fraction + self.test_fraction >= 1.0:
-            raise ValueError(f"valid_fraction + test_fraction must be below 1, got "
-                             f"{self.valid_fraction} + {self.test_fraction}")
+            raise ValueError(
+                f"valid_fraction + test_fraction must be below 1, got {self.valid_fraction} + {self.test_fraction}"
+            )
 
 
 @attrs.frozen
@@ -233,8 +258,9 @@ def split_ratings(r: Ratings, num_items: int, o: RatingOptions) -> Contexts:
     positive = np.empty(n, bool)
     for lo, hi in chunks(n):
         positive[lo:hi] = r.label[order[lo:hi]] > 0
-    pool, begin, end = candidates(person, level, tr, item, positive, ctx_person, ctx_split, ctx_start, span,
-                                   single=monotonic)
+    pool, begin, end = candidates(
+        person, level, tr, item, positive, ctx_person, ctx_split, ctx_start, span, single=monotonic
+    )
     del positive, tr, person
     ctx_size = np.bincount(ctx_sorted, minlength=num_ctx)
     if monotonic:  # the ratings of contexts c0..c1-1 are rows first_row[c0]:first_row[c1]
@@ -251,8 +277,9 @@ def split_ratings(r: Ratings, num_items: int, o: RatingOptions) -> Contexts:
     sampled, evaluated = np.zeros((0, 0), np.int64), np.flatnonzero(ctx_split > 0)
     if o.eval_negatives > 0:
         rated = _rated_keys(r, num_items)
-        sampled = sample_negatives(np.random.default_rng(o.seed), ctx_person[evaluated], rated, num_items,
-                                   o.eval_negatives)
+        sampled = sample_negatives(
+            np.random.default_rng(o.seed), ctx_person[evaluated], rated, num_items, o.eval_negatives
+        )
         del rated
     present = np.zeros(3 * max(num_persons, 1), bool)  # (split, person) pairs that have ratings
     present[ctx_split.astype(np.int64) * num_persons + ctx_person] = True
@@ -320,8 +347,9 @@ def _rated_keys(r: Ratings, num_items: int) -> np.ndarray:
     return keys
 
 
-def sample_negatives(rng: np.random.Generator, persons: np.ndarray, rated: np.ndarray, num_items: int,
-                     count: int) -> np.ndarray:
+def sample_negatives(
+    rng: np.random.Generator, persons: np.ndarray, rated: np.ndarray, num_items: int, count: int
+) -> np.ndarray:
     """``count`` distinct items per row that ``persons[row]`` never rated, ``-1`` where too few exist.
 
     ``rated`` holds the sorted keys ``person * num_items + item``. Rejection
@@ -340,9 +368,8 @@ def sample_negatives(rng: np.random.Generator, persons: np.ndarray, rated: np.nd
             break
         short = []
         for lo in range(0, len(todo), batch):
-            part = todo[lo:lo + batch]
-            candidates = np.concatenate([chosen[part], rng.integers(0, num_items, size=(len(part), 2 * count))],
-                                        axis=1)
+            part = todo[lo : lo + batch]
+            candidates = np.concatenate([chosen[part], rng.integers(0, num_items, size=(len(part), 2 * count))], axis=1)
             ok = (candidates >= 0) & ~member(persons[part, None] * num_items + candidates, rated)
             flat = np.where(ok, np.arange(len(part))[:, None] * num_items + candidates, -1).reshape(-1)
             by_key = np.argsort(flat, kind="stable")
@@ -361,7 +388,7 @@ def sample_negatives(rng: np.random.Generator, persons: np.ndarray, rated: np.nd
         free = np.setdiff1d(np.arange(num_items), rated[lo:hi] - persons[row] * num_items)
         picked = rng.permutation(free)[:count]
         chosen[row] = -1
-        chosen[row, :len(picked)] = picked
+        chosen[row, : len(picked)] = picked
     return chosen
 
 
@@ -377,9 +404,16 @@ def take(column: Column, rows: np.ndarray) -> Column:
     return Column(column.kind, Ragged(values=np.asarray(data.values)[index], offsets=offsets), vocab=column.vocab)
 
 
-def rating_depot(*, items: dict[str, Column], vocabs: dict[str, list[str]], persons: Sequence[str],
-                 person_columns: Mapping[str, Column], ratings: Ratings, options: RatingOptions,
-                 info: dict[str, Any]) -> DepotContent:
+def rating_depot(
+    *,
+    items: dict[str, Column],
+    vocabs: dict[str, list[str]],
+    persons: Sequence[str],
+    person_columns: Mapping[str, Column],
+    ratings: Ratings,
+    options: RatingOptions,
+    info: dict[str, Any],
+) -> DepotContent:
     """The depot of a rating log: ``items`` as given, users rows and splits from :func:`split_ratings`.
 
     Args:
@@ -392,13 +426,14 @@ def rating_depot(*, items: dict[str, Column], vocabs: dict[str, list[str]], pers
         info: facts from reading (layout, skipped rows); the split counts are added.
     """
     if not len(ratings.person):
-        raise DataError(f"no usable ratings were read (skipped rows: {info.get('skipped_rows', {})}); "
-                        "check the raw files")
+        raise DataError(
+            f"no usable ratings were read (skipped rows: {info.get('skipped_rows', {})}); check the raw files"
+        )
     ctx = split_ratings(ratings, len(items["item_id"]), options)
     user_ids, user_vocab = id_column(list(persons), "user_id")
     users = {"user_id": take(user_ids, ctx.person), "history": Column("items", ctx.history)}
     users.update({name: take(column, ctx.person) for name, column in person_columns.items()})
-    info = {**info, "items": len(items["item_id"]), "persons": len(persons), "ratings": len(ratings.person),
-            **ctx.info}
-    return DepotContent(tables={"items": items, "users": users, **ctx.tables},
-                        vocabs={**vocabs, "user_id": user_vocab}, info=info)
+    info = {**info, "items": len(items["item_id"]), "persons": len(persons), "ratings": len(ratings.person), **ctx.info}
+    return DepotContent(
+        tables={"items": items, "users": users, **ctx.tables}, vocabs={**vocabs, "user_id": user_vocab}, info=info
+    )

@@ -71,21 +71,49 @@ SOURCES = ("auto", "reviews", "user_reviews", "plays")
 LABELS = ("auto", "recommend", "all")
 USER_KEYS = ("username", "user_id")
 CATALOGS = ("interacted", "all")
-FILE_OF = {"reviews": "steam_reviews.json.gz", "user_reviews": "australian_user_reviews.json.gz",
-           "plays": "australian_users_items.json.gz"}
+FILE_OF = {
+    "reviews": "steam_reviews.json.gz",
+    "user_reviews": "australian_user_reviews.json.gz",
+    "plays": "australian_users_items.json.gz",
+}
 GAMES = "steam_games.json.gz"
-REVIEWS_FORMAT = ("Python-literal lines {'username': str, 'product_id': str, 'date': 'YYYY-MM-DD', "
-                  "'user_id': str (optional), 'hours', 'text', ...} (version 2)")
-USER_REVIEWS_FORMAT = ("Python-literal lines {'user_id': str, 'reviews': [{'item_id': str, 'recommend': bool, "
-                       "'posted': 'Posted November 5, 2011.', ...}]} (version 1)")
-PLAYS_FORMAT = ("Python-literal lines {'user_id': str, 'items': [{'item_id': str, 'item_name': str, "
-                "'playtime_forever': int (minutes), ...}]} (version 1)")
-GAMES_FORMAT = ("Python-literal lines {'id': str, 'app_name', 'title', 'genres': [str], 'tags': [str], "
-                "'specs': [str], 'developer', 'publisher', ...} (every key optional)")
+REVIEWS_FORMAT = (
+    "Python-literal lines {'username': str, 'product_id': str, 'date': 'YYYY-MM-DD', "
+    "'user_id': str (optional), 'hours', 'text', ...} (version 2)"
+)
+USER_REVIEWS_FORMAT = (
+    "Python-literal lines {'user_id': str, 'reviews': [{'item_id': str, 'recommend': bool, "
+    "'posted': 'Posted November 5, 2011.', ...}]} (version 1)"
+)
+PLAYS_FORMAT = (
+    "Python-literal lines {'user_id': str, 'items': [{'item_id': str, 'item_name': str, "
+    "'playtime_forever': int (minutes), ...}]} (version 1)"
+)
+GAMES_FORMAT = (
+    "Python-literal lines {'id': str, 'app_name', 'title', 'genres': [str], 'tags': [str], "
+    "'specs': [str], 'developer', 'publisher', ...} (every key optional)"
+)
 FORMAT_OF = {"reviews": REVIEWS_FORMAT, "user_reviews": USER_REVIEWS_FORMAT, "plays": PLAYS_FORMAT}
-MONTHS = {name: number for number, name in enumerate(
-    ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-     "november", "december"), start=1)}
+MONTHS = {
+    name: number
+    for number, name in enumerate(
+        (
+            "january",
+            "february",
+            "march",
+            "april",
+            "may",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
+            "december",
+        ),
+        start=1,
+    )
+}
 MONTHS.update({name[:3]: number for name, number in list(MONTHS.items())})
 _POSTED = re.compile(r"^Posted:?\s+([A-Za-z]+)\.?\s+(\d{1,2})(?:,\s*(\d{4}))?\s*\.?$")
 _EPOCH = datetime.date(1970, 1, 1).toordinal()
@@ -96,38 +124,68 @@ CATEGORY_FIELDS = ("developer", "publisher")
 @attrs.define(kw_only=True, frozen=True)
 class SteamOptions(RatingOptions):
     source: str = attrs.field(
-        default="auto", validator=one_of(SOURCES),
-        metadata={"doc": "Interaction file: reviews (steam_reviews, v2), user_reviews (australian_user_reviews, "
-                         "v1), plays (australian_users_items, v1); auto takes the first found in that order."})
+        default="auto",
+        validator=one_of(SOURCES),
+        metadata={
+            "doc": "Interaction file: reviews (steam_reviews, v2), user_reviews (australian_user_reviews, "
+            "v1), plays (australian_users_items, v1); auto takes the first found in that order."
+        },
+    )
     labels: str = attrs.field(
-        default="auto", validator=one_of(LABELS),
-        metadata={"doc": "recommend: v1 reviews' recommend flag is the label; all: every interaction a positive; "
-                         "auto: recommend for user_reviews, all for reviews (plays: see positive_threshold)."})
+        default="auto",
+        validator=one_of(LABELS),
+        metadata={
+            "doc": "recommend: v1 reviews' recommend flag is the label; all: every interaction a positive; "
+            "auto: recommend for user_reviews, all for reviews (plays: see positive_threshold)."
+        },
+    )
     positive_threshold: float = attrs.field(
-        default=0.0, validator=[v.instance_of((int, float)), v.ge(0)],
-        metadata={"doc": "plays only: label 1 when playtime_forever (minutes) reaches this, else 0; "
-                         "0 makes every play a positive."})
+        default=0.0,
+        validator=[v.instance_of((int, float)), v.ge(0)],
+        metadata={
+            "doc": "plays only: label 1 when playtime_forever (minutes) reaches this, else 0; "
+            "0 makes every play a positive."
+        },
+    )
     min_playtime: int = attrs.field(
-        default=0, validator=[v.instance_of(int), v.ge(0)],
-        metadata={"doc": "plays only: owned games played fewer minutes are left out; 0 keeps every owned game."})
+        default=0,
+        validator=[v.instance_of(int), v.ge(0)],
+        metadata={"doc": "plays only: owned games played fewer minutes are left out; 0 keeps every owned game."},
+    )
     user_key: str = attrs.field(
-        default="username", validator=one_of(USER_KEYS),
-        metadata={"doc": "reviews only: the person is username (every line has it; not unique on Steam) or "
-                         "user_id (optional in the file; lines without it are left out and counted)."})
+        default="username",
+        validator=one_of(USER_KEYS),
+        metadata={
+            "doc": "reviews only: the person is username (every line has it; not unique on Steam) or "
+            "user_id (optional in the file; lines without it are left out and counted)."
+        },
+    )
     yearless_year: int = attrs.field(
-        default=0, validator=[v.instance_of(int), v.ge(0)],
-        metadata={"doc": "user_reviews: the year of 'Posted April 21.' dates (Steam omits the crawl year); "
-                         "0 treats them as undated (they keep their place in file order)."})
+        default=0,
+        validator=[v.instance_of(int), v.ge(0)],
+        metadata={
+            "doc": "user_reviews: the year of 'Posted April 21.' dates (Steam omits the crawl year); "
+            "0 treats them as undated (they keep their place in file order)."
+        },
+    )
     dedupe: str = attrs.field(
-        default="first", validator=one_of(DEDUPE),
-        metadata={"doc": "One interaction per user and game: first (earliest) or last, or none to keep repeats."})
+        default="first",
+        validator=one_of(DEDUPE),
+        metadata={"doc": "One interaction per user and game: first (earliest) or last, or none to keep repeats."},
+    )
     catalog: str = attrs.field(
-        default="interacted", validator=one_of(CATALOGS),
-        metadata={"doc": "Items: interacted (games with an interaction) or all (every game of steam_games too)."})
+        default="interacted",
+        validator=one_of(CATALOGS),
+        metadata={"doc": "Items: interacted (games with an interaction) or all (every game of steam_games too)."},
+    )
     eval_negatives: int = attrs.field(
-        default=100, validator=[v.instance_of(int), v.ge(0)],
-        metadata={"doc": "Unseen games sampled once per user for valid and for test (label 0); Steam is "
-                         "(nearly) all positives, so 0 would leave nothing to rank against."})
+        default=100,
+        validator=[v.instance_of(int), v.ge(0)],
+        metadata={
+            "doc": "Unseen games sampled once per user for valid and for test (label 0); Steam is "
+            "(nearly) all positives, so 0 would leave nothing to rank against."
+        },
+    )
 
 
 def parse_posted(text: str, yearless_year: int = 0) -> int | None:
@@ -155,8 +213,7 @@ def parse_day(text: str, _days: dict[str, int] = {}) -> int:  # noqa: B006 - a d
     if day is None:
         if len(text) != 10 or text[4] != "-" or text[7] != "-":
             raise ValueError(text)
-        day = _days[text] = (datetime.date(int(text[:4]), int(text[5:7]), int(text[8:])).toordinal()
-                             - _EPOCH) * 86400
+        day = _days[text] = (datetime.date(int(text[:4]), int(text[5:7]), int(text[8:])).toordinal() - _EPOCH) * 86400
     return day
 
 
@@ -174,8 +231,9 @@ class _Games:
 
     def read(self, path: Path, errors: RowErrors) -> None:
         for number, game in read_json_lines(path, errors, expected=GAMES_FORMAT, python_literals=True):
-            problem = next((f"{f} is {game[f]!r}, not a list of strings" for f in LIST_FIELDS
-                            if not _is_list(game.get(f))), None)
+            problem = next(
+                (f"{f} is {game[f]!r}, not a list of strings" for f in LIST_FIELDS if not _is_list(game.get(f))), None
+            )
             if problem:
                 errors.bad(path, number, problem, GAMES_FORMAT)
                 continue
@@ -202,8 +260,11 @@ def shipped_name(raw: Path, name: str) -> str:
 
 
 def _is_list(value: Any) -> bool:
-    return value is None or isinstance(value, str) or (
-        isinstance(value, (list, tuple)) and all(isinstance(x, str) for x in value))
+    return (
+        value is None
+        or isinstance(value, str)
+        or (isinstance(value, (list, tuple)) and all(isinstance(x, str) for x in value))
+    )
 
 
 def _values(value: Any) -> list[str]:
@@ -220,11 +281,14 @@ def _text(value: Any) -> str:
 
 class SteamProcessor(Processor):
     name = "steam"
-    description = ("UCSD Steam (v1 Australian users, v2 reviews): game titles, genres, tags, specs, developer, "
-                   "publisher; reviews (recommend labels) or play logs; per-user time splits, sampled negatives.")
-    files = tuple(RawFile(name, f"one of the three interaction files is enough; {FORMAT_OF[source]}", SOURCE)
-                  for source, name in FILE_OF.items()) + (
-        RawFile(GAMES, f"game metadata: {GAMES_FORMAT}; needed with reviews, optional with plays", SOURCE),)
+    description = (
+        "UCSD Steam (v1 Australian users, v2 reviews): game titles, genres, tags, specs, developer, "
+        "publisher; reviews (recommend labels) or play logs; per-user time splits, sampled negatives."
+    )
+    files = tuple(
+        RawFile(name, f"one of the three interaction files is enough; {FORMAT_OF[source]}", SOURCE)
+        for source, name in FILE_OF.items()
+    ) + (RawFile(GAMES, f"game metadata: {GAMES_FORMAT}; needed with reviews, optional with plays", SOURCE),)
     Options = SteamOptions
 
     def source(self, raw: Path) -> str | None:
@@ -239,8 +303,10 @@ class SteamProcessor(Processor):
         if source is None:
             return list(self.files)
         name, games = shipped_name(raw, FILE_OF[source]), shipped_name(raw, GAMES)
-        return [RawFile(name, FORMAT_OF[source], SOURCE),
-                RawFile(games, f"game metadata: {GAMES_FORMAT}", SOURCE, optional=source == "plays")]
+        return [
+            RawFile(name, FORMAT_OF[source], SOURCE),
+            RawFile(games, f"game metadata: {GAMES_FORMAT}", SOURCE, optional=source == "plays"),
+        ]
 
     def build(self, raw: Path | None) -> DepotContent:
         o: SteamOptions = self.options
@@ -249,15 +315,20 @@ class SteamProcessor(Processor):
         raw = Path(raw)
         source = self.source(raw)
         if source is None:
-            raise DataError(f"{raw}: no Steam interaction file (expected one of {', '.join(FILE_OF.values())}, "
-                            f"gzipped or not)")
+            raise DataError(
+                f"{raw}: no Steam interaction file (expected one of {', '.join(FILE_OF.values())}, gzipped or not)"
+            )
         labels = ("recommend" if source == "user_reviews" else "all") if o.labels == "auto" else o.labels
         if labels == "recommend" and source != "user_reviews":
-            raise DataError(f"labels='recommend' needs australian_user_reviews (source='user_reviews'); the {source} "
-                            f"file has no recommend flag. Use labels='all' or source='user_reviews'.")
+            raise DataError(
+                f"labels='recommend' needs australian_user_reviews (source='user_reviews'); the {source} "
+                f"file has no recommend flag. Use labels='all' or source='user_reviews'."
+            )
         if source != "plays" and (o.positive_threshold > 0 or o.min_playtime > 0):
-            raise DataError(f"positive_threshold and min_playtime apply to play logs (source='plays'), not to "
-                            f"{source}; leave them at 0 or use source='plays'")
+            raise DataError(
+                f"positive_threshold and min_playtime apply to play logs (source='plays'), not to "
+                f"{source}; leave them at 0 or use source='plays'"
+            )
         errors = RowErrors(raw, o.skip_bad_rows)
         games = _Games()
         games_path = raw / shipped_name(raw, GAMES)
@@ -276,8 +347,10 @@ class SteamProcessor(Processor):
         ratings = log.ratings(threshold, dedupe=o.dedupe)
 
         rows = [games.index.get(game) for game in log.items.ids]
-        titles = [games.titles[r] if r is not None and games.titles[r] else names.get(game, "")
-                  for game, r in zip(log.items.ids, rows)]
+        titles = [
+            games.titles[r] if r is not None and games.titles[r] else names.get(game, "")
+            for game, r in zip(log.items.ids, rows)
+        ]
         item_ids, item_vocab = id_column(log.items.ids, "item_id")
         text, words = text_columns({"title": titles})
         items: dict[str, Column] = {"item_id": item_ids, **text}
@@ -285,21 +358,36 @@ class SteamProcessor(Processor):
         for f in LIST_FIELDS:
             items[f], vocabs[f] = token_list_column([games.lists[f][r] if r is not None else [] for r in rows], f)
         for f in CATEGORY_FIELDS:
-            items[f], vocabs[f] = category_column([games.categories[f][r] if r is not None else None
-                                                   for r in rows], f)
-        info = {"source": source, "labels": "playtime" if source == "plays" else labels, **notes,
-                "games": len(games.ids), "games_without_id": games.without_id,
-                "duplicate_games": games.duplicates, "items_without_metadata": sum(r is None for r in rows),
-                "events": len(log), "dedupe": o.dedupe, "skipped_rows": errors.counts}
-        return rating_depot(items=items, vocabs=vocabs, persons=log.persons.ids, person_columns={},
-                            ratings=ratings, options=o, info=info)
+            items[f], vocabs[f] = category_column([games.categories[f][r] if r is not None else None for r in rows], f)
+        info = {
+            "source": source,
+            "labels": "playtime" if source == "plays" else labels,
+            **notes,
+            "games": len(games.ids),
+            "games_without_id": games.without_id,
+            "duplicate_games": games.duplicates,
+            "items_without_metadata": sum(r is None for r in rows),
+            "events": len(log),
+            "dedupe": o.dedupe,
+            "skipped_rows": errors.counts,
+        }
+        return rating_depot(
+            items=items,
+            vocabs=vocabs,
+            persons=log.persons.ids,
+            person_columns={},
+            ratings=ratings,
+            options=o,
+            info=info,
+        )
 
 
 def _read_reviews(path: Path, errors: RowErrors, log: EventLog, o: SteamOptions) -> dict[str, Any]:
     """Version 2: one review per line, all positives, time = date."""
     without_user_id = 0
-    for number, review in read_json_lines(path, errors, expected=REVIEWS_FORMAT, python_literals=True,
-                                          required=("product_id", "date", "username")):
+    for number, review in read_json_lines(
+        path, errors, expected=REVIEWS_FORMAT, python_literals=True, required=("product_id", "date", "username")
+    ):
         person = _text(review.get(o.user_key))
         game = _text(review["product_id"])
         if not person and o.user_key == "user_id":
@@ -320,16 +408,22 @@ def _read_reviews(path: Path, errors: RowErrors, log: EventLog, o: SteamOptions)
     return notes
 
 
-def _read_user_reviews(path: Path, errors: RowErrors, log: EventLog, o: SteamOptions, *,
-                       recommend: bool) -> dict[str, Any]:
+def _read_user_reviews(
+    path: Path, errors: RowErrors, log: EventLog, o: SteamOptions, *, recommend: bool
+) -> dict[str, Any]:
     """Version 1 reviews: one user per line; undated reviews keep their place in the line."""
     undated = 0
-    for number, line in read_json_lines(path, errors, expected=USER_REVIEWS_FORMAT, python_literals=True,
-                                        required=("user_id", "reviews")):
+    for number, line in read_json_lines(
+        path, errors, expected=USER_REVIEWS_FORMAT, python_literals=True, required=("user_id", "reviews")
+    ):
         person, reviews = _text(line["user_id"]), line["reviews"]
         if not person or not isinstance(reviews, (list, tuple)):
-            errors.bad(path, number, "empty user_id" if not person else f"reviews is a {type(reviews).__name__}, "
-                       "not a list", USER_REVIEWS_FORMAT)
+            errors.bad(
+                path,
+                number,
+                "empty user_id" if not person else f"reviews is a {type(reviews).__name__}, not a list",
+                USER_REVIEWS_FORMAT,
+            )
             continue
         kept: list[tuple[str, int | None, float]] = []
         for at, review in enumerate(reviews, start=1):
@@ -342,8 +436,10 @@ def _read_user_reviews(path: Path, errors: RowErrors, log: EventLog, o: SteamOpt
         undated += sum(t is None for _, t, _ in kept)
         for (game, _, label), time in zip(kept, times):
             log.add(person, game, time, label)
-    return {"time": "posted date (day resolution; undated reviews keep their place in file order)",
-            "undated_reviews": undated}
+    return {
+        "time": "posted date (day resolution; undated reviews keep their place in file order)",
+        "undated_reviews": undated,
+    }
 
 
 def _review_entry(review: Any, yearless_year: int, recommend: bool) -> tuple[str, tuple | None]:
@@ -374,16 +470,20 @@ def _fill_times(times: list[int | None]) -> list[int]:
     return out
 
 
-def _read_plays(path: Path, errors: RowErrors, log: EventLog, o: SteamOptions,
-                names: dict[str, str]) -> dict[str, Any]:
+def _read_plays(path: Path, errors: RowErrors, log: EventLog, o: SteamOptions, names: dict[str, str]) -> dict[str, Any]:
     """Version 1 ownership: one user per line; time = position in the file; rating = playtime in minutes."""
     position, below = 0, 0
-    for number, line in read_json_lines(path, errors, expected=PLAYS_FORMAT, python_literals=True,
-                                        required=("user_id", "items")):
+    for number, line in read_json_lines(
+        path, errors, expected=PLAYS_FORMAT, python_literals=True, required=("user_id", "items")
+    ):
         person, owned = _text(line["user_id"]), line["items"]
         if not person or not isinstance(owned, (list, tuple)):
-            errors.bad(path, number, "empty user_id" if not person else f"items is a {type(owned).__name__}, "
-                       "not a list", PLAYS_FORMAT)
+            errors.bad(
+                path,
+                number,
+                "empty user_id" if not person else f"items is a {type(owned).__name__}, not a list",
+                PLAYS_FORMAT,
+            )
             continue
         for at, item in enumerate(owned, start=1):
             game = _text(item.get("item_id")) if isinstance(item, dict) else ""
@@ -400,6 +500,7 @@ def _read_plays(path: Path, errors: RowErrors, log: EventLog, o: SteamOptions,
                 continue
             log.add(person, game, position, float(minutes))
             position += 1
-    return {"time": "file order (plays have no dates; time is the position in the file)",
-            "plays_below_min_playtime": below}
-
+    return {
+        "time": "file order (plays have no dates; time is the position in the file)",
+        "plays_below_min_playtime": below,
+    }

@@ -48,9 +48,11 @@ from lego_datasets.columns import id_column
 from lego_datasets.splits import SPLITS, Ratings
 
 DEDUPE = ("exact", "first", "last", "none")
-DEDUPE_DOC = ('Repeated events: "exact" drops events with the same user, item and time as an earlier one '
-              '(duplicate lines of the dump); "first"/"last" keep one event per user and item, the earliest '
-              'or the latest; "none" keeps all.')
+DEDUPE_DOC = (
+    'Repeated events: "exact" drops events with the same user, item and time as an earlier one '
+    '(duplicate lines of the dump); "first"/"last" keep one event per user and item, the earliest '
+    'or the latest; "none" keeps all.'
+)
 
 
 class _Ids:
@@ -91,8 +93,8 @@ def _offsets(lengths: array, empty_rows: int) -> np.ndarray:
     """Offsets of the rows of ``lengths``, then ``empty_rows`` empty rows."""
     offsets = np.zeros(len(lengths) + 1 + empty_rows, dtype=np.int64)
     if len(lengths):
-        np.cumsum(np.frombuffer(lengths, dtype=np.int64), out=offsets[1:len(lengths) + 1])
-    offsets[len(lengths) + 1:] = offsets[len(lengths)]
+        np.cumsum(np.frombuffer(lengths, dtype=np.int64), out=offsets[1 : len(lengths) + 1])
+    offsets[len(lengths) + 1 :] = offsets[len(lengths)]
     return offsets
 
 
@@ -105,7 +107,7 @@ def _counts(buffers: Iterable[array], size: int, chunk: int = 1 << 22) -> np.nda
     for buffer in buffers:
         values = _int32(buffer)
         for lo in range(0, len(values), chunk):
-            counts += np.bincount(values[lo:lo + chunk], minlength=size)
+            counts += np.bincount(values[lo : lo + chunk], minlength=size)
     return counts
 
 
@@ -114,7 +116,7 @@ def map_in_place(values: np.ndarray, mapping: np.ndarray, chunk: int = 1 << 20) 
     if not values.flags.writeable:
         return mapping[values].astype(values.dtype, copy=False)
     for lo in range(0, len(values), chunk):
-        values[lo:lo + chunk] = mapping[values[lo:lo + chunk]]
+        values[lo : lo + chunk] = mapping[values[lo : lo + chunk]]
     return values
 
 
@@ -125,12 +127,13 @@ def _gather(values: np.ndarray, offsets: np.ndarray, rows: np.ndarray, chunk: in
     out = np.zeros(len(rows) + 1, dtype=np.int64)
     np.cumsum(lengths, out=out[1:])
     gathered = np.empty(int(out[-1]), dtype=values.dtype)
-    bounds = np.unique(np.concatenate([np.searchsorted(out, np.arange(0, int(out[-1]), chunk), "right") - 1,
-                                       [len(rows)]]))
+    bounds = np.unique(
+        np.concatenate([np.searchsorted(out, np.arange(0, int(out[-1]), chunk), "right") - 1, [len(rows)]])
+    )
     for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
         shift = np.repeat(out[lo:hi] - starts[lo:hi], lengths[lo:hi])
         index = np.arange(out[lo], out[hi], dtype=np.int64) - shift
-        gathered[out[lo]:out[hi]] = values[index]
+        gathered[out[lo] : out[hi]] = values[index]
     return Ragged(values=gathered, offsets=out)
 
 
@@ -161,8 +164,14 @@ class ItemContent:
     ``filled``, ``unused`` and ``duplicates`` count the metadata rows.
     """
 
-    def __init__(self, items: IdIndex, *, texts: Sequence[str] = (), tokens: Mapping[str, str] | None = None,
-                 categories: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        items: IdIndex,
+        *,
+        texts: Sequence[str] = (),
+        tokens: Mapping[str, str] | None = None,
+        categories: Mapping[str, str] | None = None,
+    ) -> None:
         self.items = items
         self.slot = np.full(len(items), -1, dtype=np.int64)
         self.filled = self.unused = self.duplicates = 0
@@ -262,8 +271,12 @@ class ItemContent:
         empty = np.zeros(len(self.slot) - self.filled, dtype=np.int32)
         for vocab, ids in self.category_ids.items():
             names = [name for name, v in self.category_vocab.items() if v == vocab]
-            coded = {name: np.append(_int32(self.codes[name]), 0)[rows] if rows is not None
-                     else np.concatenate([_int32(self.codes[name]), empty]) for name in names}
+            coded = {
+                name: np.append(_int32(self.codes[name]), 0)[rows]
+                if rows is not None
+                else np.concatenate([_int32(self.codes[name]), empty])
+                for name in names
+            }
             # the vocabulary lists values in first-seen order over the rows, as category_column does
             stacked = np.stack([coded[name] for name in names], axis=1).reshape(-1)
             present, first = np.unique(stacked, return_index=True)
@@ -292,8 +305,7 @@ def renumber_items(content: DepotContent, order: np.ndarray, ids: Sequence[str])
             if column.kind == "items":
                 ragged = column.data
                 values = map_in_place(np.asarray(ragged.values), new)
-                table[cname] = Column("items", Ragged(values=values, offsets=ragged.offsets),
-                                      vocab=column.vocab)
+                table[cname] = Column("items", Ragged(values=values, offsets=ragged.offsets), vocab=column.vocab)
             elif name in SPLITS and cname == "item":
                 values = map_in_place(np.asarray(column.data), new)
                 table[cname] = Column(column.kind, values, vocab=column.vocab)
@@ -301,8 +313,9 @@ def renumber_items(content: DepotContent, order: np.ndarray, ids: Sequence[str])
     content.tables["items"]["item_id"] = item_ids
 
 
-def event_ratings(log: EventLog, threshold: float | None, dedupe: str,
-                  drop: np.ndarray | None = None) -> tuple[Ratings, int]:
+def event_ratings(
+    log: EventLog, threshold: float | None, dedupe: str, drop: np.ndarray | None = None
+) -> tuple[Ratings, int]:
     """The events of ``log`` as :class:`Ratings` (copies), and how many duplicates were removed.
 
     Args:
@@ -333,17 +346,23 @@ def event_ratings(log: EventLog, threshold: float | None, dedupe: str,
     elif dedupe == "exact" and before:
         order = np.lexsort((time, item, person))  # stable: equal events stay in file order
         same = np.zeros(before, dtype=bool)
-        same[1:] = ((person[order[1:]] == person[order[:-1]]) & (item[order[1:]] == item[order[:-1]])
-                    & (time[order[1:]] == time[order[:-1]]))
+        same[1:] = (
+            (person[order[1:]] == person[order[:-1]])
+            & (item[order[1:]] == item[order[:-1]])
+            & (time[order[1:]] == time[order[:-1]])
+        )
         if same.any():
             kept = np.sort(order[~same])
             person, item, time, value = person[kept], item[kept], time[kept], value[kept]
         del order, same
-    label = (np.ones(len(person), dtype=np.float32) if threshold is None
-             else (value >= threshold).astype(np.float32))
+    label = np.ones(len(person), dtype=np.float32) if threshold is None else (value >= threshold).astype(np.float32)
     # int32 indices (as EventLog stores them): the split protocol widens where it multiplies
-    ratings = Ratings(person=np.array(person, dtype=np.int32), item=np.array(item, dtype=np.int32),
-                      time=np.array(time, dtype=np.int64), label=label)
+    ratings = Ratings(
+        person=np.array(person, dtype=np.int32),
+        item=np.array(item, dtype=np.int32),
+        time=np.array(time, dtype=np.int64),
+        label=label,
+    )
     return ratings, before - len(person)
 
 

@@ -61,11 +61,12 @@ UNSPACED_LANGUAGES = ("cmn", "jpn", "tha")
 SIZES = ("small", "large")
 SPLITS = ("train", "dev", "test")
 FORMAT = "UTF-8, TAB-separated, 3 columns: nid (the MIND news id), title, abstract (may be empty); no header"
-SOURCE = ("https://github.com/andreeaiana/xMIND (python download.py --languages LANG; keep the MIND folders "
-          "from https://msnews.github.io/ next to it)")
+SOURCE = (
+    "https://github.com/andreeaiana/xMIND (python download.py --languages LANG; keep the MIND folders "
+    "from https://msnews.github.io/ next to it)"
+)
 # scripts written without spaces between words: Thai, Lao, Myanmar, Khmer, kana, CJK ideographs
-_UNSPACED = ("\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf"
-             "\u4e00-\u9fff\uf900-\ufaff")
+_UNSPACED = "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _UNSPACED_CHAR = re.compile(f"[{_UNSPACED}]")
 _PIECES = re.compile(f"[{_UNSPACED}]|[^{_UNSPACED}]+")
 
@@ -73,20 +74,30 @@ _PIECES = re.compile(f"[{_UNSPACED}]|[^{_UNSPACED}]+")
 @attrs.define(kw_only=True, frozen=True)
 class XMINDOptions(MINDOptions):
     language: str = attrs.field(
-        default="auto", validator=one_of(("auto", *LANGUAGES)),
-        metadata={"doc": "ISO 639-3 code of the translation to read (cmn, fin, ... vie), or auto for the "
-                         "only one in --raw."})
+        default="auto",
+        validator=one_of(("auto", *LANGUAGES)),
+        metadata={
+            "doc": "ISO 639-3 code of the translation to read (cmn, fin, ... vie), or auto for the only one in --raw."
+        },
+    )
     untranslated: str = attrs.field(
-        default="error", validator=one_of(("error", "english")),
-        metadata={"doc": 'A news without translation: "error", or "english" to keep its MIND text '
-                         "(counted)."})
+        default="error",
+        validator=one_of(("error", "english")),
+        metadata={"doc": 'A news without translation: "error", or "english" to keep its MIND text (counted).'},
+    )
     keep_english: bool = attrs.field(
-        default=False, validator=v.instance_of(bool),
-        metadata={"doc": "Also keep MIND's English title and abstract as title_en and abstract_en."})
+        default=False,
+        validator=v.instance_of(bool),
+        metadata={"doc": "Also keep MIND's English title and abstract as title_en and abstract_en."},
+    )
     segmentation: str = attrs.field(
-        default="auto", validator=one_of(("auto", "words", "characters")),
-        metadata={"doc": 'Word ids: "words" (the core tokenizer), "characters" (also one token per Chinese, '
-                         'Japanese or Thai letter), or "auto" (characters for cmn, jpn, tha, else words).'})
+        default="auto",
+        validator=one_of(("auto", "words", "characters")),
+        metadata={
+            "doc": 'Word ids: "words" (the core tokenizer), "characters" (also one token per Chinese, '
+            'Japanese or Thai letter), or "auto" (characters for cmn, jpn, tha, else words).'
+        },
+    )
 
 
 def split_characters(text: str) -> list[str]:
@@ -125,11 +136,14 @@ class Layout:
 
 class XMINDProcessor(MINDProcessor):
     name = "xmind"
-    description = ("xMIND: MIND with titles and abstracts machine-translated into 14 languages; MIND's "
-                   "behaviors, splits, categories and entities.")
-    files = (*MINDProcessor.files,
-             *(RawFile(f"xMIND/LANG/xMINDsmall_{s}/news.tsv", FORMAT, SOURCE, optional=s == "test")
-               for s in SPLITS))
+    description = (
+        "xMIND: MIND with titles and abstracts machine-translated into 14 languages; MIND's "
+        "behaviors, splits, categories and entities."
+    )
+    files = (
+        *MINDProcessor.files,
+        *(RawFile(f"xMIND/LANG/xMINDsmall_{s}/news.tsv", FORMAT, SOURCE, optional=s == "test") for s in SPLITS),
+    )
     Options = XMINDOptions
 
     def layout(self, raw: Path, prefix: str | None = None) -> Layout | None:
@@ -143,8 +157,10 @@ class XMINDProcessor(MINDProcessor):
                 if language not in found and _sizes(base):
                     found[language] = base
         if len(found) > 1:
-            raise DataError(f"{raw} holds xMIND translations in several languages ({', '.join(found)}); "
-                            f"choose one with the option language={'|'.join(found)}")
+            raise DataError(
+                f"{raw} holds xMIND translations in several languages ({', '.join(found)}); "
+                f"choose one with the option language={'|'.join(found)}"
+            )
         if found:
             language, base = next(iter(found.items()))
         elif _sizes(raw):
@@ -155,8 +171,10 @@ class XMINDProcessor(MINDProcessor):
         wanted = (prefix or "").removeprefix("MIND").rstrip("_")
         size = wanted if wanted in sizes else sizes[0]
         if len(sizes) > 1 and wanted not in sizes:
-            raise DataError(f"{base} holds xMIND translations of both sizes (small, large) and the MIND "
-                            "folders say neither; keep one size there")
+            raise DataError(
+                f"{base} holds xMIND translations of both sizes (small, large) and the MIND "
+                "folders say neither; keep one size there"
+            )
         return Layout(base=base, language=language, size=size)
 
     def expected_files(self, raw: Path) -> list[RawFile]:
@@ -165,24 +183,31 @@ class XMINDProcessor(MINDProcessor):
         if layout is None:
             o: XMINDOptions = self.options
             language = "LANG" if o.language == "auto" else o.language
-            return [*mind, *(RawFile(f"xMIND/{language}/xMINDsmall_{s}/news.tsv", FORMAT, SOURCE,
-                                     optional=s == "test") for s in SPLITS)]
+            return [
+                *mind,
+                *(
+                    RawFile(f"xMIND/{language}/xMINDsmall_{s}/news.tsv", FORMAT, SOURCE, optional=s == "test")
+                    for s in SPLITS
+                ),
+            ]
         files = []
         for split in SPLITS:
             path = layout.file(split)
-            name = (path if path is not None else layout.base / f"xMIND{layout.size}_{split}" / "news.tsv")
-            files.append(RawFile(Path(name).relative_to(raw).as_posix(), FORMAT, SOURCE,
-                                 optional=split == "test"))
+            name = path if path is not None else layout.base / f"xMIND{layout.size}_{split}" / "news.tsv"
+            files.append(RawFile(Path(name).relative_to(raw).as_posix(), FORMAT, SOURCE, optional=split == "test"))
         return [*mind, *files]
 
-    def item_columns(self, raw: Path, prefix: str, news: News, errors: RowErrors,
-                     info: dict[str, Any]) -> tuple[dict[str, Column], dict[str, list[str]]]:
+    def item_columns(
+        self, raw: Path, prefix: str, news: News, errors: RowErrors, info: dict[str, Any]
+    ) -> tuple[dict[str, Column], dict[str, list[str]]]:
         o: XMINDOptions = self.options
         layout = self.layout(raw, prefix)
         if layout is None:
-            raise DataError(f"{raw}: no xMIND translations (expected xMIND/LANG/xMIND<size>_<split>/"
-                            "news.tsv, LANG/xMIND<size>_<split>/news.tsv or xMIND<size>_<split>/news.tsv, "
-                            "or the zips)")
+            raise DataError(
+                f"{raw}: no xMIND translations (expected xMIND/LANG/xMIND<size>_<split>/"
+                "news.tsv, LANG/xMIND<size>_<split>/news.tsv or xMIND<size>_<split>/news.tsv, "
+                "or the zips)"
+            )
         translations: dict[str, tuple[str, str]] = {}
         paths = [path for path in map(layout.file, SPLITS) if path is not None]
         for path in paths:
@@ -196,20 +221,27 @@ class XMINDProcessor(MINDProcessor):
             titles.append(found[0])
             abstracts.append(found[1])
         if missing and o.untranslated == "error":
-            raise DataError(f"{len(missing)} of {len(news.ids)} news have no translation in "
-                            f"{', '.join(errors.name(p) for p in paths)} (first: {missing[0]!r}); use the "
-                            f"translations of the same MIND size, or set untranslated=english to keep their "
-                            f"English text")
+            raise DataError(
+                f"{len(missing)} of {len(news.ids)} news have no translation in "
+                f"{', '.join(errors.name(p) for p in paths)} (first: {missing[0]!r}); use the "
+                f"translations of the same MIND size, or set untranslated=english to keep their "
+                f"English text"
+            )
         texts = {"title": titles, "abstract": abstracts}
         if o.keep_english:
             texts.update(title_en=news.titles, abstract_en=news.abstracts)
         characters = o.segmentation == "characters" or (
-            o.segmentation == "auto" and layout.language in UNSPACED_LANGUAGES)
+            o.segmentation == "auto" and layout.language in UNSPACED_LANGUAGES
+        )
         segment: Callable[[str], list[str]] = split_characters if characters else tokenize
-        info.update(language=layout.language, xmind_size=layout.size,
-                    segmentation="characters" if characters else "words",
-                    translated=len(news.ids) - len(missing), untranslated=len(missing),
-                    translations_unused=sum(1 for t in translations if t not in news.index))
+        info.update(
+            language=layout.language,
+            xmind_size=layout.size,
+            segmentation="characters" if characters else "words",
+            translated=len(news.ids) - len(missing),
+            untranslated=len(missing),
+            translations_unused=sum(1 for t in translations if t not in news.index),
+        )
         return news_columns(news, word_columns(texts, segment=segment))
 
 

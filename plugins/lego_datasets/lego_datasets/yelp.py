@@ -66,30 +66,41 @@ SOURCE = "https://www.yelp.com/dataset (yelp_dataset.tar: extract the JSON files
 BUSINESS = "yelp_academic_dataset_business.json"
 REVIEW = "yelp_academic_dataset_review.json"
 USER = "yelp_academic_dataset_user.json"
-BUSINESS_FORMAT = ('JSON lines {"business_id", "name", "city", "state", "categories": "A, B" or null, '
-                   '"attributes": {key: str} or null, ...}')
-REVIEW_FORMAT = ('JSON lines {"review_id", "user_id", "business_id", "stars": 1-5, '
-                 '"date": "YYYY-MM-DD HH:MM:SS", "text", ...}')
-USER_FORMAT = ('JSON lines {"user_id", "review_count": int, "yelping_since": "YYYY-MM-DD HH:MM:SS", '
-               '"elite": "2015,2016" or "", "fans": int, ...}')
+BUSINESS_FORMAT = (
+    'JSON lines {"business_id", "name", "city", "state", "categories": "A, B" or null, '
+    '"attributes": {key: str} or null, ...}'
+)
+REVIEW_FORMAT = (
+    'JSON lines {"review_id", "user_id", "business_id", "stars": 1-5, "date": "YYYY-MM-DD HH:MM:SS", "text", ...}'
+)
+USER_FORMAT = (
+    'JSON lines {"user_id", "review_count": int, "yelping_since": "YYYY-MM-DD HH:MM:SS", '
+    '"elite": "2015,2016" or "", "fans": int, ...}'
+)
 REVIEW_COUNT_EDGES = (1, 5, 20, 100, 500)
 ELITE_EDGES = (1, 2, 4, 7)
 FANS_EDGES = (1, 5, 20, 100)
 _EPOCH = datetime.date(1970, 1, 1).toordinal()
-_LITERAL_START = ("u'", "u\"", "'", '"', "{", "[", "(")
+_LITERAL_START = ("u'", 'u"', "'", '"', "{", "[", "(")
 
 
 @attrs.define(kw_only=True, frozen=True)
 class YelpOptions(RatingOptions):
     attributes: bool = attrs.field(
-        default=True, validator=v.instance_of(bool),
-        metadata={"doc": "Add the business attributes as key=value tokens (column attributes)."})
+        default=True,
+        validator=v.instance_of(bool),
+        metadata={"doc": "Add the business attributes as key=value tokens (column attributes)."},
+    )
     drop_neutral: bool = attrs.field(
-        default=False, validator=v.instance_of(bool),
-        metadata={"doc": "Drop 3-star reviews before labelling (the Legommenders derivation: label = stars > 3)."})
+        default=False,
+        validator=v.instance_of(bool),
+        metadata={"doc": "Drop 3-star reviews before labelling (the Legommenders derivation: label = stars > 3)."},
+    )
     dedupe: str = attrs.field(
-        default="none", validator=one_of(DEDUPE),
-        metadata={"doc": "first/last: one review per user and business (earliest/latest); none keeps every review."})
+        default="none",
+        validator=one_of(DEDUPE),
+        metadata={"doc": "first/last: one review per user and business (earliest/latest); none keeps every review."},
+    )
 
 
 def bucket(value: int, edges: Sequence[int]) -> str:
@@ -108,7 +119,7 @@ def elite_years(value: Any) -> int:
     parts = [p.strip() for p in parts if p.strip() and p.strip() != "None"]
     digits = "".join(parts)
     if digits.isdigit() and len(digits) % 4 == 0:  # "2019,20,20": 2020 written as "20,20"
-        return len({digits[i:i + 4] for i in range(0, len(digits), 4)})
+        return len({digits[i : i + 4] for i in range(0, len(digits), 4)})
     return len(set(parts))
 
 
@@ -151,8 +162,9 @@ def parse_time(text: str, _days: dict[str, int] = {}) -> int:  # noqa: B006 - a 
     if day is None:
         if len(text) < 10 or text[4] != "-" or text[7] != "-":
             raise ValueError(text)
-        day = _days[text[:10]] = (datetime.date(int(text[:4]), int(text[5:7]), int(text[8:10])).toordinal()
-                                  - _EPOCH) * 86400
+        day = _days[text[:10]] = (
+            datetime.date(int(text[:4]), int(text[5:7]), int(text[8:10])).toordinal() - _EPOCH
+        ) * 86400
     if len(text) == 10:
         return day
     if len(text) != 19 or text[10] not in " T" or text[13] != ":" or text[16] != ":":
@@ -165,10 +177,15 @@ def parse_time(text: str, _days: dict[str, int] = {}) -> int:  # noqa: B006 - a 
 
 class YelpProcessor(Processor):
     name = "yelp"
-    description = ("Yelp Open Dataset: business name, categories, city, state, attributes; user activity "
-                   "buckets; star-threshold labels, per-user time splits, bounded memory.")
-    files = (RawFile(BUSINESS, BUSINESS_FORMAT, SOURCE), RawFile(REVIEW, REVIEW_FORMAT, SOURCE),
-             RawFile(USER, USER_FORMAT, SOURCE, optional=True))
+    description = (
+        "Yelp Open Dataset: business name, categories, city, state, attributes; user activity "
+        "buckets; star-threshold labels, per-user time splits, bounded memory."
+    )
+    files = (
+        RawFile(BUSINESS, BUSINESS_FORMAT, SOURCE),
+        RawFile(REVIEW, REVIEW_FORMAT, SOURCE),
+        RawFile(USER, USER_FORMAT, SOURCE, optional=True),
+    )
     Options = YelpOptions
 
     def expected_files(self, raw: Path) -> list[RawFile]:
@@ -185,8 +202,9 @@ class YelpProcessor(Processor):
         log = EventLog(items=business.index)
         review_path = raw / find_variant(raw, REVIEW)
         neutral = 0
-        for number, review in read_json_lines(review_path, errors, expected=REVIEW_FORMAT,
-                                              required=("user_id", "business_id", "stars", "date")):
+        for number, review in read_json_lines(
+            review_path, errors, expected=REVIEW_FORMAT, required=("user_id", "business_id", "stars", "date")
+        ):
             problem, fields = _review(review, business.index, errors.name(business.path))
             if problem:
                 errors.bad(review_path, number, problem, REVIEW_FORMAT)
@@ -207,8 +225,13 @@ class YelpProcessor(Processor):
             items[field], vocabs[field] = category_column(values, field)
         if o.attributes:
             items["attributes"], vocabs["attributes"] = token_list_column(business.attributes, "attributes")
-        info: dict[str, Any] = {"businesses": len(business.index), "duplicate_businesses": business.duplicates,
-                                "reviews_read": len(log) + neutral, "neutral_dropped": neutral, "dedupe": o.dedupe}
+        info: dict[str, Any] = {
+            "businesses": len(business.index),
+            "duplicate_businesses": business.duplicates,
+            "reviews_read": len(log) + neutral,
+            "neutral_dropped": neutral,
+            "dedupe": o.dedupe,
+        }
         person_columns: dict[str, Column] = {}
         user_path = raw / find_variant(raw, USER)
         if user_path.is_file():
@@ -217,8 +240,15 @@ class YelpProcessor(Processor):
                 person_columns[field], vocabs[field] = category_column(values, field)
             info["persons_without_user_row"] = sum(v is None for v in people["review_count"])
         info["skipped_rows"] = errors.counts
-        return rating_depot(items=items, vocabs=vocabs, persons=log.persons.ids, person_columns=person_columns,
-                            ratings=ratings, options=o, info=info)
+        return rating_depot(
+            items=items,
+            vocabs=vocabs,
+            persons=log.persons.ids,
+            person_columns=person_columns,
+            ratings=ratings,
+            options=o,
+            info=info,
+        )
 
 
 def _review(review: dict[str, Any], index: IdIndex, business_file: str) -> tuple[str, tuple | None]:
@@ -279,8 +309,9 @@ def _text(value: Any) -> str:
 
 def _read_users(path: Path, errors: RowErrors, persons: IdIndex) -> dict[str, list[str | None]]:
     """Bucketed user fields, one entry per person of the reviews (``None``: not in the user file)."""
-    out: dict[str, list[str | None]] = {f: [None] * len(persons)
-                                        for f in ("review_count", "elite_years", "fans", "since_year")}
+    out: dict[str, list[str | None]] = {
+        f: [None] * len(persons) for f in ("review_count", "elite_years", "fans", "since_year")
+    }
     for number, user in read_json_lines(path, errors, expected=USER_FORMAT, required=("user_id",)):
         row = persons.get(user["user_id"]) if isinstance(user["user_id"], str) else None
         if row is None:

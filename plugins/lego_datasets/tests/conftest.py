@@ -42,13 +42,20 @@ def _rows(depot: Depot, split: str) -> list[dict[str, Any]]:
     item_ids, user_ids = depot.vocab("item_id"), depot.vocab("user_id")
     history = users["history"]
     out = []
-    for user, item, label, group, time in zip(table["user"], table["item"], table["label"], table["group"],
-                                              table["time"], strict=True):
-        out.append({
-            "row": int(user), "person": user_ids[users["user_id"][user]], "item": item_ids[item + 1],
-            "label": float(label), "group": int(group), "time": int(time),
-            "history": [item_ids[h + 1] for h in history.row(int(user))],
-        })
+    for user, item, label, group, time in zip(
+        table["user"], table["item"], table["label"], table["group"], table["time"], strict=True
+    ):
+        out.append(
+            {
+                "row": int(user),
+                "person": user_ids[users["user_id"][user]],
+                "item": item_ids[item + 1],
+                "label": float(label),
+                "group": int(group),
+                "time": int(time),
+                "history": [item_ids[h + 1] for h in history.row(int(user))],
+            }
+        )
     return out
 
 
@@ -108,8 +115,14 @@ def _train_small(depot_path: Path, output: Path, **train: Any) -> dict[str, Any]
     config = {
         "data": {"path": str(depot_path), "group_by": "user"},
         "model": {"content": "id", "behavior": "mean", "predictor": "dot", "hidden_size": 8, "neg_count": 1},
-        "train": {"epochs": 1, "batch_size": 16, "metrics": ["auc", "gauc", "ndcg@5"], "monitor": "auc",
-                  "seed": 1, **train},
+        "train": {
+            "epochs": 1,
+            "batch_size": 16,
+            "metrics": ["auc", "gauc", "ndcg@5"],
+            "monitor": "auc",
+            "seed": 1,
+            **train,
+        },
     }
     results = Experiment.from_dict(config, name=Path(depot_path).name).run(output=output)
     depot = Depot(depot_path)

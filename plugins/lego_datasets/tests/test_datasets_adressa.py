@@ -65,8 +65,10 @@ def test_items_come_from_the_events_and_untitled_articles_are_dropped(tmp_path: 
     assert titles[row[A[7]]] == 'Ny butikk i Midtbyen, "endelig"'
 
     def section(n: int) -> tuple[str, str]:
-        return (depot.vocab("category")[items["category"][row[A[n]]]],
-                depot.vocab("subcategory")[items["subcategory"][row[A[n]]]])
+        return (
+            depot.vocab("category")[items["category"][row[A[n]]]],
+            depot.vocab("subcategory")[items["subcategory"][row[A[n]]]],
+        )
 
     assert section(1) == ("nyheter", "trondheim") and section(5) == ("kultur", "<unk>")
     assert section(3) == ("100sport", "vintersport")  # no category1: from the URL
@@ -97,12 +99,20 @@ def test_reads_are_positives_with_user_attributes(tmp_path: Path, build, rows) -
         others = [r for r in rows(depot, split) if (r["person"], r["item"]) not in reads]
         assert others and all(r["label"] == 0.0 for r in others)
     users = depot.users
-    people = {depot.vocab("user_id")[users["user_id"][i]]: {
-        c: depot.vocab(c)[users[c][i]] for c in ("city", "region", "country", "device_type", "os")}
-        for i in range(users.num_rows)}
+    people = {
+        depot.vocab("user_id")[users["user_id"][i]]: {
+            c: depot.vocab(c)[users[c][i]] for c in ("city", "region", "country", "device_type", "os")
+        }
+        for i in range(users.num_rows)
+    }
     assert len(people) == 5 and "cx:5e6f7a8b9c0d:ee05" not in people  # front-page views only
-    assert people["cx:1a2b3c4d5e6f:aa01"] == {"city": "trondheim", "region": "sor-trondelag", "country": "no",
-                                              "device_type": "Mobile", "os": "Android"}
+    assert people["cx:1a2b3c4d5e6f:aa01"] == {
+        "city": "trondheim",
+        "region": "sor-trondelag",
+        "country": "no",
+        "device_type": "Mobile",
+        "os": "Android",
+    }
     assert people["cx:2b3c4d5e6f7a:bb02"]["country"] == "no"  # from a later read
     assert people["cx:2b3c4d5e6f7a:bb02"]["city"] == "<unk>"
 
@@ -159,7 +169,11 @@ def test_dedupe_options(tmp_path: Path, build, rows) -> None:
 def test_three_month_release_and_folder_detection(tmp_path: Path, build) -> None:
     three = build(adressa(), FIXTURES / "adressa-three-month", tmp_path / "a").meta["info"]
     assert (three["release"], three["days"], three["first_day"], three["last_day"]) == (
-        "three_month", 8, "20170324", "20170331")
+        "three_month",
+        8,
+        "20170324",
+        "20170331",
+    )
     inside = build(adressa(), ONE_WEEK, tmp_path / "b").meta  # --raw is the release folder itself
     assert inside["info"]["release"] == "one_week" and "20170103.gz" in inside["raw_files"]
     both = tmp_path / "both"
@@ -194,8 +208,9 @@ MALFORMED = {  # variant -> ("file:line:", words in the message, skipped rows, r
 
 
 @pytest.mark.parametrize("variant", list(MALFORMED))
-def test_malformed_events_name_file_and_line_or_are_skipped_and_counted(tmp_path: Path, variant: str, build,
-                                                                        raw_folder) -> None:
+def test_malformed_events_name_file_and_line_or_are_skipped_and_counted(
+    tmp_path: Path, variant: str, build, raw_folder
+) -> None:
     where, what, skipped, left = MALFORMED[variant]
     raw = raw_folder(tmp_path, "adressa", variant)
     with pytest.raises(DataError) as err:

@@ -23,9 +23,11 @@ LAYOUTS = {  # fixture -> (layout, category, reviews file, items, persons, ratin
     "amazon-2018": ("2018", "Books", "Books_5.json.gz", 7, 5, 27),
     "amazon-2023": ("2023", "CDs_and_Vinyl", "CDs_and_Vinyl.jsonl", 7, 4, 20),
 }
-KEYS = {"2014": ("reviewerID", "asin", "overall", "unixReviewTime"),
-        "2018": ("reviewerID", "asin", "overall", "unixReviewTime"),
-        "2023": ("user_id", "parent_asin", "rating", "timestamp")}
+KEYS = {
+    "2014": ("reviewerID", "asin", "overall", "unixReviewTime"),
+    "2018": ("reviewerID", "asin", "overall", "unixReviewTime"),
+    "2023": ("user_id", "parent_asin", "rating", "timestamp"),
+}
 
 
 def amazon(**options) -> AmazonProcessor:
@@ -36,8 +38,7 @@ def lines(path: Path) -> list[dict]:
     """The objects of a (gzip) JSON-lines file, read independently (Python literals too)."""
     data = path.read_bytes()
     text = gzip.decompress(data).decode() if data[:2] == b"\x1f\x8b" else data.decode()
-    return [json.loads(line) if line.startswith('{"') else ast.literal_eval(line)
-            for line in text.splitlines()]
+    return [json.loads(line) if line.startswith('{"') else ast.literal_eval(line) for line in text.splitlines()]
 
 
 def raw_reviews(fixture: str) -> list[tuple[str, str, float, int]]:
@@ -45,8 +46,7 @@ def raw_reviews(fixture: str) -> list[tuple[str, str, float, int]]:
     layout, _, reviews, *_ = LAYOUTS[fixture]
     user, item, rating, time = KEYS[layout]
     scale = 1000 if layout == "2023" else 1
-    return [(r[user], r[item], float(r[rating]), r[time] // scale)
-            for r in lines(FIXTURES / fixture / reviews)]
+    return [(r[user], r[item], float(r[rating]), r[time] // scale) for r in lines(FIXTURES / fixture / reviews)]
 
 
 def truth(fixture: str) -> tuple[dict, dict]:
@@ -81,8 +81,9 @@ def test_each_release_prepares_a_depot_with_rating_labels(tmp_path: Path, fixtur
 
 
 @pytest.mark.parametrize("fixture", list(LAYOUTS))
-def test_histories_are_leakage_free_and_splits_take_each_users_latest(tmp_path: Path, fixture: str, build,
-                                                                      rows, check_leakage) -> None:
+def test_histories_are_leakage_free_and_splits_take_each_users_latest(
+    tmp_path: Path, fixture: str, build, rows, check_leakage
+) -> None:
     # one rating per (user, item), as check_leakage keys by the pair (A4 rated 2018's item 1 twice)
     options = amazon(context_size=2, eval_negatives=2, dedupe="first")
     depot = build(options, FIXTURES / fixture, tmp_path / "d")
@@ -102,8 +103,15 @@ def test_2018_items_content_html_and_missing_metadata(tmp_path: Path, build) -> 
     depot = build(amazon(), FIXTURES / "amazon-2018", tmp_path / "d")
     items, info = depot.items, depot.meta["info"]
     ids = depot.vocab("item_id")[1:]
-    assert ids == ["0000000001", "0000000002", "0000000003", "0000000004", "0000000005", "0000000008",
-                   "0000000006"]  # reviewed items in metadata order, then 0000000006 (no metadata row)
+    assert ids == [
+        "0000000001",
+        "0000000002",
+        "0000000003",
+        "0000000004",
+        "0000000005",
+        "0000000008",
+        "0000000006",
+    ]  # reviewed items in metadata order, then 0000000006 (no metadata row)
     assert "0000000007" not in ids  # metadata only, never reviewed
     titles = items.strings("title_text")
     assert titles[0] == "The Lighthouse & the Sea" and titles[4] == "Café Numbers"
@@ -113,7 +121,11 @@ def test_2018_items_content_html_and_missing_metadata(tmp_path: Path, build) -> 
     assert items.strings("description_text")[0] == "A keeper finds a map. Then a storm comes."
     assert items.strings("features_text")[3] == "Waterproof cover 120 drawings"
     assert [depot.vocab("categories")[c] for c in items["categories"].row(0)] == [
-        "Books", "Literature & Fiction", "Classics"]
+        "Books",
+        "Literature & Fiction",
+        "Classics",
+    ]
+
     def category(column: str) -> list[str]:
         return [depot.vocab(column)[c] for c in items[column]]
 
@@ -157,9 +169,19 @@ def test_2014_python_literal_lines_are_read(tmp_path: Path, build) -> None:
     assert titles[:3] == ["Rock 'n' Roll Headphones", "Ångström USB Cable", "Pocket Radio"]
     assert items.strings("description_text")[3] == 'Folding plug; "universal" voltage.'
     assert [depot.vocab("categories")[c] for c in items["categories"].row(0)] == [
-        "Electronics", "Accessories & Supplies", "Audio & Video Accessories", "Headphones"]  # list of lists
-    assert [depot.vocab("price_range")[c] for c in items["price_range"]] == ["20-50", "<5", "<unk>", "10-20",
-                                                                             "200-500", "<5"]
+        "Electronics",
+        "Accessories & Supplies",
+        "Audio & Video Accessories",
+        "Headphones",
+    ]  # list of lists
+    assert [depot.vocab("price_range")[c] for c in items["price_range"]] == [
+        "20-50",
+        "<5",
+        "<unk>",
+        "10-20",
+        "200-500",
+        "<5",
+    ]
     assert items.strings("features_text") == [""] * 6  # 2014 has no feature list
 
 
@@ -173,8 +195,12 @@ def test_2023_items_are_parent_asins_and_times_are_seconds(tmp_path: Path, build
     items = depot.items
     assert items.strings("description_text")[2] == "The loudest record of the year."
     assert items.strings("title_text")[2] == "Loud & Clear" and items.strings("title_text")[6] == ""
-    assert [depot.vocab("brand")[b] for b in items["brand"]][:4] == ["Sample Records", "Eastern Label",
-                                                                    "Sample Records", "<unk>"]  # the store
+    assert [depot.vocab("brand")[b] for b in items["brand"]][:4] == [
+        "Sample Records",
+        "Eastern Label",
+        "Sample Records",
+        "<unk>",
+    ]  # the store
     assert [depot.vocab("main_category")[b] for b in items["main_category"]][2] == "Music"
 
 
@@ -263,8 +289,13 @@ def test_missing_files_are_listed(tmp_path: Path, raw_folder) -> None:
     empty.mkdir()
     with pytest.raises(DataError) as err:
         prepare(amazon(), empty, tmp_path / "d")
-    for name in ("CATEGORY.json.gz", "meta_CATEGORY.json.gz", "reviews_CATEGORY.json.gz", "CATEGORY.jsonl.gz",
-                 "meta_CATEGORY.jsonl.gz"):
+    for name in (
+        "CATEGORY.json.gz",
+        "meta_CATEGORY.json.gz",
+        "reviews_CATEGORY.json.gz",
+        "CATEGORY.jsonl.gz",
+        "meta_CATEGORY.jsonl.gz",
+    ):
         assert name in str(err.value)
     with pytest.raises(DataError, match="reviews_Books.json.gz"):
         prepare(amazon(layout="2014", category="Books"), empty, tmp_path / "d")
@@ -273,26 +304,38 @@ def test_missing_files_are_listed(tmp_path: Path, raw_folder) -> None:
 
 
 MALFORMED = {  # variant -> (base, "file:line:", words in the message, skipped rows, ratings left)
-    "amazon-2018-rating": ("amazon-2018", "Books_5.json.gz:3:", "overall 'five' is not a number",
-                           {"Books_5.json.gz": 1}, 26),
-    "amazon-2018-json": ("amazon-2018", "Books_5.json.gz:5:", "not a JSON object",
-                         {"Books_5.json.gz": 1}, 26),
-    "amazon-2018-time": ("amazon-2018", "Books_5.json.gz:7:", "no 'unixReviewTime'",
-                         {"Books_5.json.gz": 1}, 26),
-    "amazon-2018-meta": ("amazon-2018", "meta_Books.json.gz:4:", "not a JSON object",
-                         {"meta_Books.json.gz": 1}, 27),
-    "amazon-2014-literal": ("amazon-2014", "meta_Electronics.json.gz:2:", "neither JSON nor a Python literal",
-                            {"meta_Electronics.json.gz": 1}, 20),
-    "amazon-2023-parent": ("amazon-2023", "CDs_and_Vinyl.jsonl:4:", "no 'parent_asin'",
-                           {"CDs_and_Vinyl.jsonl": 1}, 19),
-    "amazon-2023-time": ("amazon-2023", "CDs_and_Vinyl.jsonl:6:", "timestamp '2020-05-04' is not an integer",
-                         {"CDs_and_Vinyl.jsonl": 1}, 19),
+    "amazon-2018-rating": (
+        "amazon-2018",
+        "Books_5.json.gz:3:",
+        "overall 'five' is not a number",
+        {"Books_5.json.gz": 1},
+        26,
+    ),
+    "amazon-2018-json": ("amazon-2018", "Books_5.json.gz:5:", "not a JSON object", {"Books_5.json.gz": 1}, 26),
+    "amazon-2018-time": ("amazon-2018", "Books_5.json.gz:7:", "no 'unixReviewTime'", {"Books_5.json.gz": 1}, 26),
+    "amazon-2018-meta": ("amazon-2018", "meta_Books.json.gz:4:", "not a JSON object", {"meta_Books.json.gz": 1}, 27),
+    "amazon-2014-literal": (
+        "amazon-2014",
+        "meta_Electronics.json.gz:2:",
+        "neither JSON nor a Python literal",
+        {"meta_Electronics.json.gz": 1},
+        20,
+    ),
+    "amazon-2023-parent": ("amazon-2023", "CDs_and_Vinyl.jsonl:4:", "no 'parent_asin'", {"CDs_and_Vinyl.jsonl": 1}, 19),
+    "amazon-2023-time": (
+        "amazon-2023",
+        "CDs_and_Vinyl.jsonl:6:",
+        "timestamp '2020-05-04' is not an integer",
+        {"CDs_and_Vinyl.jsonl": 1},
+        19,
+    ),
 }
 
 
 @pytest.mark.parametrize("variant", list(MALFORMED))
-def test_malformed_rows_name_file_and_line_or_are_skipped_and_counted(tmp_path: Path, variant: str, build,
-                                                                       raw_folder) -> None:
+def test_malformed_rows_name_file_and_line_or_are_skipped_and_counted(
+    tmp_path: Path, variant: str, build, raw_folder
+) -> None:
     base, where, what, skipped, left = MALFORMED[variant]
     raw = raw_folder(tmp_path, base, variant)
     with pytest.raises(DataError) as err:
@@ -313,8 +356,7 @@ def test_malformed_metadata_leaves_its_item_without_content(tmp_path: Path, buil
 
 
 def test_price_range() -> None:
-    assert [price_range(x) for x in (0, 4.99, 5, 19.99, "$ 20", 1e6)] == [
-        "<5", "<5", "5-10", "10-20", "20-50", "500+"]
+    assert [price_range(x) for x in (0, 4.99, 5, 19.99, "$ 20", 1e6)] == ["<5", "<5", "5-10", "10-20", "20-50", "500+"]
     assert [price_range(x) for x in ("", "free", True, -1.0, float("nan"), [12.0])] == [None] * 6
 
 

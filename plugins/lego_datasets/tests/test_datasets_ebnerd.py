@@ -48,12 +48,17 @@ def test_labels_come_from_the_clicked_list_and_splits_are_official(tmp_path: Pat
     depot = build(ebnerd(), EBNERD, tmp_path / "d")
     info = depot.meta["info"]
     assert (info["variant"], info["splits"], info["test_folder"]) == (
-        "demo", "train = train, valid = validation", "unlabelled, articles only")
+        "demo",
+        "train = train, valid = validation",
+        "unlabelled, articles only",
+    )
     assert depot.splits == ["train", "valid"] and info["impressions"] == {"train": 6, "valid": 3}
     for split, folder in (("train", "train"), ("valid", "validation")):
-        expected = [(str(b["user_id"]), str(a), float(a in b["article_ids_clicked"]),
-                     seconds(b["impression_time"]))
-                    for b in behaviors(DEMO / folder) for a in b["article_ids_inview"]]
+        expected = [
+            (str(b["user_id"]), str(a), float(a in b["article_ids_clicked"]), seconds(b["impression_time"]))
+            for b in behaviors(DEMO / folder)
+            for a in b["article_ids_inview"]
+        ]
         got = rows(depot, split)
         assert [(r["person"], r["item"], r["label"], r["time"]) for r in got] == expected
         assert len({r["group"] for r in got}) == len(behaviors(DEMO / folder))  # one group per impression
@@ -87,8 +92,10 @@ def test_one_history_row_per_user_and_split_minus_its_targets(tmp_path: Path, bu
 def test_user_attributes_per_row(tmp_path: Path, build) -> None:
     depot = build(ebnerd(), EBNERD, tmp_path / "d")
     users, persons = depot.users, depot.vocab("user_id")
+
     def value(name: str, row: int) -> str:
         return depot.vocab(name)[users[name][row]]
+
     by_person = {persons[users["user_id"][i]]: i for i in range(3)}  # the train rows
     first = by_person["101"]
     fields = ("is_subscriber", "is_sso_user", "gender", "age", "postcode", "device_type")
@@ -105,8 +112,18 @@ def test_user_attributes_per_row(tmp_path: Path, build) -> None:
 def test_items_from_every_articles_file(tmp_path: Path, build) -> None:
     depot = build(ebnerd(), EBNERD, tmp_path / "d")
     items, ids = depot.items, depot.vocab("item_id")
-    assert ids[1:] == ["9770001", "9770002", "9770003", "9780001", "9780002", "9780003", "9780004", "9780005",
-                       "9790001", "9790002"]  # the test set's own articles last
+    assert ids[1:] == [
+        "9770001",
+        "9770002",
+        "9770003",
+        "9780001",
+        "9780002",
+        "9780003",
+        "9780004",
+        "9780005",
+        "9790001",
+        "9790002",
+    ]  # the test set's own articles last
     assert depot.meta["info"]["duplicate_articles"] == 2
     row = {a: i for i, a in enumerate(ids[1:])}
     assert items.strings("title_text")[row["9770002"]] == "Ny bro over åen"
@@ -152,20 +169,29 @@ def test_validation_as_test_and_a_labelled_test_folder(tmp_path: Path, build, ro
 
 
 MALFORMED = {  # variant -> (file:row:, words in the message, skipped rows, impressions left)
-    "ebnerd-unknown-article": ("ebnerd_demo/validation/behaviors.parquet:2:",
-                               "article_ids_inview holds article 9789999 (impression 602), which is not in "
-                               "articles.parquet", {"ebnerd_demo/validation/behaviors.parquet": 1}, 8),
-    "ebnerd-null-time": ("ebnerd_demo/train/behaviors.parquet:4:", "impression_time is null (impression 504)",
-                         {"ebnerd_demo/train/behaviors.parquet": 1}, 8),
-    "ebnerd-stray-click": ("ebnerd_demo/train/behaviors.parquet:5:",
-                           "article_ids_clicked holds article 9780003 (impression 505), which is not in "
-                           "article_ids_inview", {"ebnerd_demo/train/behaviors.parquet": 1}, 8),
+    "ebnerd-unknown-article": (
+        "ebnerd_demo/validation/behaviors.parquet:2:",
+        "article_ids_inview holds article 9789999 (impression 602), which is not in articles.parquet",
+        {"ebnerd_demo/validation/behaviors.parquet": 1},
+        8,
+    ),
+    "ebnerd-null-time": (
+        "ebnerd_demo/train/behaviors.parquet:4:",
+        "impression_time is null (impression 504)",
+        {"ebnerd_demo/train/behaviors.parquet": 1},
+        8,
+    ),
+    "ebnerd-stray-click": (
+        "ebnerd_demo/train/behaviors.parquet:5:",
+        "article_ids_clicked holds article 9780003 (impression 505), which is not in article_ids_inview",
+        {"ebnerd_demo/train/behaviors.parquet": 1},
+        8,
+    ),
 }
 
 
 @pytest.mark.parametrize("variant", list(MALFORMED))
-def test_bad_rows_name_file_and_row_or_are_skipped_and_counted(tmp_path: Path, variant: str, build,
-                                                               raw_folder) -> None:
+def test_bad_rows_name_file_and_row_or_are_skipped_and_counted(tmp_path: Path, variant: str, build, raw_folder) -> None:
     where, what, skipped, left = MALFORMED[variant]
     raw = raw_folder(tmp_path, "ebnerd", variant)
     with pytest.raises(DataError) as err:
@@ -187,8 +213,7 @@ def test_a_missing_column_or_a_broken_file_is_an_error(tmp_path: Path, raw_folde
         ebnerd().build(raw)
 
 
-def test_a_repeated_history_row_is_a_bad_row_and_a_missing_history_an_error(tmp_path: Path, build,
-                                                                            raw_folder) -> None:
+def test_a_repeated_history_row_is_a_bad_row_and_a_missing_history_an_error(tmp_path: Path, build, raw_folder) -> None:
     raw = raw_folder(tmp_path, "ebnerd")
     path = raw / "ebnerd_demo" / "train" / "history.parquet"
     table = pq.read_table(path)
@@ -213,9 +238,13 @@ def test_without_pyarrow_the_error_names_the_extra(monkeypatch: pytest.MonkeyPat
 
 def test_expected_and_missing_files(tmp_path: Path, raw_folder) -> None:
     names = [f.name for f in ebnerd().expected_files(EBNERD)]
-    assert names[:5] == ["ebnerd_demo/articles.parquet", "ebnerd_demo/train/behaviors.parquet",
-                         "ebnerd_demo/train/history.parquet", "ebnerd_demo/validation/behaviors.parquet",
-                         "ebnerd_demo/validation/history.parquet"]
+    assert names[:5] == [
+        "ebnerd_demo/articles.parquet",
+        "ebnerd_demo/train/behaviors.parquet",
+        "ebnerd_demo/train/history.parquet",
+        "ebnerd_demo/validation/behaviors.parquet",
+        "ebnerd_demo/validation/history.parquet",
+    ]
     raw = raw_folder(tmp_path, "ebnerd")
     (raw / "ebnerd_demo" / "validation" / "history.parquet").unlink()
     with pytest.raises(DataError) as err:
@@ -229,8 +258,7 @@ def test_expected_and_missing_files(tmp_path: Path, raw_folder) -> None:
         EBNeRDOptions(user_rows="session")
 
 
-def test_batches_do_not_change_the_depot_and_output_is_deterministic(tmp_path: Path, build,
-                                                                      column_arrays) -> None:
+def test_batches_do_not_change_the_depot_and_output_is_deterministic(tmp_path: Path, build, column_arrays) -> None:
     a = column_arrays(build(ebnerd(), EBNERD, tmp_path / "a"))
     b = column_arrays(build(ebnerd(batch_rows=2), EBNERD, tmp_path / "b"))
     c = column_arrays(build(ebnerd(), EBNERD, tmp_path / "c"))

@@ -113,13 +113,13 @@ def test_books_content_shelves_authors_and_genres(tmp_path: Path, build) -> None
     depot = build(goodreads(max_shelves=2), POETRY, tmp_path / "d")
     items, info = depot.items, depot.meta["info"]
     # books-file order, then 500007 (shelved, no books row)
-    assert depot.vocab("item_id")[1:] == ["500001", "500002", "500003", "500004", "500005", "500006",
-                                          "500007"]
+    assert depot.vocab("item_id")[1:] == ["500001", "500002", "500003", "500004", "500005", "500006", "500007"]
     assert items.strings("title_text")[:2] == ["The Keeper", "Salt & Stone (Coast Poems, #1)"]
     assert items.strings("description_text")[3] == "Poèmes d'été."
     assert items.strings("title_text")[5:] == ["Songs for Later", ""]
     assert info["items_without_metadata"] == 1
     assert info["book_rows_unused"] == 1  # 500009: nobody shelved it
+
     def row(column: str, i: int) -> list[str]:
         return [depot.vocab(items.vocab_name(column))[t] for t in items[column].row(i)]
 
@@ -130,6 +130,7 @@ def test_books_content_shelves_authors_and_genres(tmp_path: Path, build) -> None
     assert info["authors_named"] == 5
     assert row("genres", 0) == ["fiction", "poetry"] and row("genres", 4) == []
     assert info["items_with_genres"] == 4
+
     def category(column: str) -> list[str]:
         return [depot.vocab(column)[c] for c in items[column]]
 
@@ -160,7 +161,10 @@ def test_full_file_names_and_genre_choice(tmp_path: Path, build, raw_folder) -> 
     (raw / "goodreads_interactions_children.json.gz").rename(raw / "goodreads_interactions_dedup.json.gz")
     full = build(goodreads(), raw, tmp_path / "b").meta["info"]
     assert (full["genre"], full["books_file"], full["source_file"]) == (
-        "(full)", "goodreads_books.json.gz", "goodreads_interactions_dedup.json.gz")
+        "(full)",
+        "goodreads_books.json.gz",
+        "goodreads_interactions_dedup.json.gz",
+    )
     two = raw_folder(tmp_path / "two", "goodreads-poetry")
     (two / "goodreads_books_romance.json").write_text("")
     with pytest.raises(DataError, match=r"several Goodreads genres \(poetry, romance\).*=poetry\|romance"):
@@ -188,19 +192,31 @@ def test_missing_files_are_listed(tmp_path: Path, raw_folder) -> None:
 
 
 MALFORMED = {  # variant -> ("file:line:", words in the message, skipped rows, ratings left)
-    "goodreads-poetry-date": ("goodreads_interactions_poetry.json.gz:4:",
-                              "date_added '2013-03-08 08:00:00' is not",
-                              {"goodreads_interactions_poetry.json.gz": 1}, 20),
-    "goodreads-poetry-rating": ("goodreads_interactions_poetry.json.gz:8:", "rating 'five' is not an integer",
-                                {"goodreads_interactions_poetry.json.gz": 1}, 20),
-    "goodreads-poetry-books": ("goodreads_books_poetry.json.gz:2:", "not a JSON object",
-                               {"goodreads_books_poetry.json.gz": 1}, 21),
+    "goodreads-poetry-date": (
+        "goodreads_interactions_poetry.json.gz:4:",
+        "date_added '2013-03-08 08:00:00' is not",
+        {"goodreads_interactions_poetry.json.gz": 1},
+        20,
+    ),
+    "goodreads-poetry-rating": (
+        "goodreads_interactions_poetry.json.gz:8:",
+        "rating 'five' is not an integer",
+        {"goodreads_interactions_poetry.json.gz": 1},
+        20,
+    ),
+    "goodreads-poetry-books": (
+        "goodreads_books_poetry.json.gz:2:",
+        "not a JSON object",
+        {"goodreads_books_poetry.json.gz": 1},
+        21,
+    ),
 }
 
 
 @pytest.mark.parametrize("variant", list(MALFORMED))
-def test_malformed_rows_name_file_and_line_or_are_skipped_and_counted(tmp_path: Path, variant: str, build,
-                                                                       raw_folder) -> None:
+def test_malformed_rows_name_file_and_line_or_are_skipped_and_counted(
+    tmp_path: Path, variant: str, build, raw_folder
+) -> None:
     where, what, skipped, left = MALFORMED[variant]
     raw = raw_folder(tmp_path, "goodreads-poetry", variant)
     with pytest.raises(DataError) as err:
@@ -212,12 +228,22 @@ def test_malformed_rows_name_file_and_line_or_are_skipped_and_counted(tmp_path: 
 
 
 def test_parse_time() -> None:
-    for text in ("Mon Aug 01 13:41:57 -0700 2011", "Fri Jan 01 00:00:00 +0100 2016",
-                 "Thu Dec 31 23:59:59 -0800 2015", "Tue Feb 29 12:00:00 +0530 2000"):
+    for text in (
+        "Mon Aug 01 13:41:57 -0700 2011",
+        "Fri Jan 01 00:00:00 +0100 2016",
+        "Thu Dec 31 23:59:59 -0800 2015",
+        "Tue Feb 29 12:00:00 +0530 2000",
+    ):
         assert parse_time(text) == when(text)
-    for bad in ("", "Mon Aug 01 13:41:57 2011", "Mon Foo 01 13:41:57 -0700 2011",
-                "Mon Feb 30 13:41:57 -0700 2011", "Mon Aug 01 25:41:57 -0700 2011",
-                "Mon Aug 01 13:41:57 0700 2011", "2011-08-01T13:41:57"):
+    for bad in (
+        "",
+        "Mon Aug 01 13:41:57 2011",
+        "Mon Foo 01 13:41:57 -0700 2011",
+        "Mon Feb 30 13:41:57 -0700 2011",
+        "Mon Aug 01 25:41:57 -0700 2011",
+        "Mon Aug 01 13:41:57 0700 2011",
+        "2011-08-01T13:41:57",
+    ):
         with pytest.raises(ValueError):
             parse_time(bad)
 

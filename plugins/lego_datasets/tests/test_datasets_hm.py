@@ -26,8 +26,10 @@ def transactions() -> list[tuple[str, str, int]]:
     with open(HM / "transactions_train.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     epoch = datetime.datetime(1970, 1, 1)
-    return [(r["customer_id"], r["article_id"],
-             int((datetime.datetime.fromisoformat(r["t_dat"]) - epoch).total_seconds())) for r in rows]
+    return [
+        (r["customer_id"], r["article_id"], int((datetime.datetime.fromisoformat(r["t_dat"]) - epoch).total_seconds()))
+        for r in rows
+    ]
 
 
 def customers() -> list[str]:
@@ -43,8 +45,9 @@ def positives(rows_of_split: list[dict]) -> list[tuple[str, str, int]]:
     return [(r["person"], r["item"], r["time"]) for r in rows_of_split if r["label"] == 1.0]
 
 
-def test_last_week_split_puts_the_last_seven_days_in_test_and_the_week_before_in_valid(tmp_path: Path, build,
-                                                                                       rows) -> None:
+def test_last_week_split_puts_the_last_seven_days_in_test_and_the_week_before_in_valid(
+    tmp_path: Path, build, rows
+) -> None:
     depot = build(hm(eval_negatives=0), HM, tmp_path / "d")
     info = depot.meta["info"]
     assert info["split"] == "test = 2020-09-16..2020-09-22, valid = 2020-09-09..2020-09-15, train = earlier"
@@ -101,8 +104,7 @@ def test_user_and_time_splits_follow_the_shared_protocol(tmp_path: Path, build, 
             assert max(splits.get("train", [0]) + splits.get("valid", [0])) <= min(splits["test"])
 
 
-def test_eval_users_keeps_the_valid_and_test_purchases_of_a_sample_of_customers(tmp_path: Path, build,
-                                                                               rows) -> None:
+def test_eval_users_keeps_the_valid_and_test_purchases_of_a_sample_of_customers(tmp_path: Path, build, rows) -> None:
     everyone = build(hm(eval_negatives=0), HM, tmp_path / "all")
     assert everyone.meta["info"]["evaluated_users"] == 5
     depot = build(hm(eval_users=2, eval_negatives=0), HM, tmp_path / "d")
@@ -110,8 +112,10 @@ def test_eval_users_keeps_the_valid_and_test_purchases_of_a_sample_of_customers(
     evaluated = {r["person"] for s in ("valid", "test") for r in rows(depot, s)}
     assert info["evaluated_users"] == len(evaluated) == 2
     assert info["ratings"] + info["dropped_not_evaluated"] == 23
+
     def train(d) -> list[tuple]:
         return [(r["person"], r["item"], r["time"], r["history"]) for r in rows(d, "train")]
+
     assert train(depot) == train(everyone)  # train is untouched
 
 
@@ -134,15 +138,34 @@ def test_articles_keep_leading_zeros_and_give_text_and_category_columns(tmp_path
     assert items.strings("prod_name_text")[6] == "Sock 3p"
     words = depot.vocab("words")
     assert [words[w] for w in items["prod_name"].row(0)] == ["sample", "tee"]
-    expected = {"product_code", "product_type_name", "product_group_name", "graphical_appearance_name",
-                "colour_group_name", "perceived_colour_value_name", "perceived_colour_master_name",
-                "department_name", "index_name", "index_group_name", "section_name", "garment_group_name"}
+    expected = {
+        "product_code",
+        "product_type_name",
+        "product_group_name",
+        "graphical_appearance_name",
+        "colour_group_name",
+        "perceived_colour_value_name",
+        "perceived_colour_master_name",
+        "department_name",
+        "index_name",
+        "index_group_name",
+        "section_name",
+        "garment_group_name",
+    }
     assert expected <= set(items) and "colour_group_code" not in items
     codes = depot.vocab("product_code")
     assert [codes[c] for c in items["product_code"][:3]] == ["0123456", "0123456", "0234567"]
     colours = depot.vocab("colour_group_name")
     assert [colours[c] for c in items["colour_group_name"]] == [
-        "Black", "White", "Dark Blue", "Light Blue", "Beige", "Black", "Black", "Dark Green"]
+        "Black",
+        "White",
+        "Dark Blue",
+        "Light Blue",
+        "Beige",
+        "Black",
+        "Black",
+        "Dark Green",
+    ]
     few = build(hm(article_categories=["colour_group_code", "index_name"]), HM, tmp_path / "few")
     assert {c for c in few.items if few.items.kind(c) == "category"} == {"item_id", "colour_group_code", "index_name"}
     assert few.vocab("colour_group_code")[1] == "09"
@@ -157,8 +180,15 @@ def person_attributes(depot, column: str) -> dict[str, str]:
 def test_customer_attributes_age_buckets_and_missing_values(tmp_path: Path, build) -> None:
     depot = build(hm(), HM, tmp_path / "d")
     c = customers()
-    assert set(depot.users) == {"user_id", "history", "age", "FN", "Active", "club_member_status",
-                                "fashion_news_frequency"}
+    assert set(depot.users) == {
+        "user_id",
+        "history",
+        "age",
+        "FN",
+        "Active",
+        "club_member_status",
+        "fashion_news_frequency",
+    }
     assert depot.vocab("age") == ["<unk>", "<20", "20-24", "25-29", "30-39", "40-49", "50-59", "60+"]
     age = person_attributes(depot, "age")
     assert [age[c[i]] for i in range(5)] == ["20-24", "40-49", "30-39", "<unk>", "60+"]  # c[5] bought nothing
@@ -220,11 +250,14 @@ def test_missing_files_are_listed(tmp_path: Path, raw_folder) -> None:
 
 MALFORMED = {  # variant -> ("file:line:", words in the message, skipped rows, purchases left)
     "hm-unknown-article": ("transactions_train.csv:5:", "leading zero was lost", {"transactions_train.csv": 1}, 22),
-    "hm-bad-date": ("transactions_train.csv:8:", "'2020/08/30' is not a YYYY-MM-DD date",
-                    {"transactions_train.csv": 1}, 23),  # the 09-21 repurchase becomes the first
+    "hm-bad-date": (
+        "transactions_train.csv:8:",
+        "'2020/08/30' is not a YYYY-MM-DD date",
+        {"transactions_train.csv": 1},
+        23,
+    ),  # the 09-21 repurchase becomes the first
     "hm-columns": ("transactions_train.csv:3:", "4 fields where 5", {"transactions_train.csv": 1}, 23),
-    "hm-unknown-customer": ("transactions_train.csv:10:", "is not in customers.csv", {"transactions_train.csv": 1},
-                            22),
+    "hm-unknown-customer": ("transactions_train.csv:10:", "is not in customers.csv", {"transactions_train.csv": 1}, 22),
     # a skipped customer takes their 7 purchases along
     "hm-bad-age": ("customers.csv:4:", "age 'thirty'", {"customers.csv": 1, "transactions_train.csv": 7}, 17),
     # an unclosed quote stops at the next article line; the skipped article takes its 4 purchases along
@@ -233,8 +266,9 @@ MALFORMED = {  # variant -> ("file:line:", words in the message, skipped rows, p
 
 
 @pytest.mark.parametrize("variant", list(MALFORMED))
-def test_malformed_rows_name_file_and_line_or_are_skipped_and_counted(tmp_path: Path, variant: str, build,
-                                                                      raw_folder) -> None:
+def test_malformed_rows_name_file_and_line_or_are_skipped_and_counted(
+    tmp_path: Path, variant: str, build, raw_folder
+) -> None:
     where, what, skipped, left = MALFORMED[variant]
     raw = raw_folder(tmp_path, "hm", variant)
     with pytest.raises(DataError) as err:

@@ -49,10 +49,22 @@ def test_hotels_come_from_the_url_with_name_location_and_geo(tmp_path: Path, bui
     depot = build(hotelrec(), RAW, tmp_path / "d")
     items = depot.items
     assert depot.vocab("item_id")[1:] == [f"d200000{n}" for n in range(1, 8)]
-    assert items.strings("name_text") == ["Seaside Inn", "Harbour View Hotel", "Alpine Lodge", "Grand Plaza",
-                                          "Chalet du Lac", "Station Hostel", "Old Mill B B"]
-    assert items.strings("location_text")[:5] == ["Sample Town Sample Region", "Sample Town Sample Region",
-                                                  "Berg Valley-Upper Province", "", "Berg Valley Upper Province"]
+    assert items.strings("name_text") == [
+        "Seaside Inn",
+        "Harbour View Hotel",
+        "Alpine Lodge",
+        "Grand Plaza",
+        "Chalet du Lac",
+        "Station Hostel",
+        "Old Mill B B",
+    ]
+    assert items.strings("location_text")[:5] == [
+        "Sample Town Sample Region",
+        "Sample Town Sample Region",
+        "Berg Valley-Upper Province",
+        "",
+        "Berg Valley Upper Province",
+    ]
     geo = [depot.vocab("geo")[g] for g in items["geo"]]
     assert geo == ["g100001", "g100001", "g100002", "g100003", "g100002", "g100004", "g100004"]
     assert items.kind("name") == items.kind("location") == "tokens" and items.vocab_name("location") == "words"
@@ -83,15 +95,17 @@ def test_drop_neutral_removes_three_star_reviews(tmp_path: Path, build, rows) ->
     assert not threes & {(r["person"], r["item"]) for r in all_rows(depot, rows)}
 
 
-@pytest.mark.parametrize(("dedupe", "ratings", "seaside"), [("none", 21, 2), ("exact", 20, 1), ("first", 19, 1),
-                                                             ("last", 19, 1)])
+@pytest.mark.parametrize(
+    ("dedupe", "ratings", "seaside"), [("none", 21, 2), ("exact", 20, 1), ("first", 19, 1), ("last", 19, 1)]
+)
 def test_dedupe_modes(tmp_path: Path, build, rows, dedupe: str, ratings: int, seaside: int) -> None:
     depot = build(hotelrec(dedupe=dedupe), RAW, tmp_path / "d")
     assert depot.meta["info"]["ratings"] == ratings
     anna = [r for r in all_rows(depot, rows) if (r["person"], r["item"]) == ("Anna K", "d2000001")]
     assert len(anna) == seaside
-    visits = sorted(r["time"] for r in all_rows(depot, rows) if (r["person"], r["item"]) == ("traveller_abc",
-                                                                                              "d2000001"))
+    visits = sorted(
+        r["time"] for r in all_rows(depot, rows) if (r["person"], r["item"]) == ("traveller_abc", "d2000001")
+    )
     if dedupe == "first":
         assert visits == [seconds("2015-07-01T00:00:00")]
     elif dedupe == "last":
@@ -179,8 +193,9 @@ MALFORMED = {  # variant -> ("file:line:", words in the message, reviews left)
 
 
 @pytest.mark.parametrize("variant", list(MALFORMED))
-def test_malformed_rows_name_file_and_line_or_are_skipped_and_counted(tmp_path: Path, variant: str, build,
-                                                                       raw_folder) -> None:
+def test_malformed_rows_name_file_and_line_or_are_skipped_and_counted(
+    tmp_path: Path, variant: str, build, raw_folder
+) -> None:
     where, what, left = MALFORMED[variant]
     raw = raw_folder(tmp_path, "hotelrec", variant)
     with pytest.raises(DataError) as err:

@@ -38,8 +38,9 @@ def test_snapshot_histories_drop_every_target_and_keep_the_latest(seed: int, max
     for i, row in enumerate(impression_row):
         targets.setdefault(int(row), set()).update(candidates.row(i).tolist())
     for chunk in (1, 7, 1 << 22):  # the target check in chunks gives the same result
-        history, removed = snapshot_histories(snapshots, row_snapshot, impression_row, candidates,
-                                              max_history, chunk=chunk)
+        history, removed = snapshot_histories(
+            snapshots, row_snapshot, impression_row, candidates, max_history, chunk=chunk
+        )
         expected_removed = 0
         for row, snap in enumerate(row_snapshot):
             full = snapshots.row(snap).tolist() if snap >= 0 else []
@@ -72,10 +73,12 @@ def test_impression_depot_tables_and_contiguous_splits() -> None:
     imp = log.freeze()
     items = {"item_id": Column("category", np.arange(1, 7, dtype=np.int32), vocab="item_id")}
     vocabs = {"item_id": ["<unk>", *"abcdef"]}
-    sliced = impression_depot(items=items, vocabs=vocabs, log=imp, splits={"train": np.arange(1, 4)}, info={},
-                              skipped={})
-    scattered = impression_depot(items=items, vocabs=vocabs, log=imp, splits={"train": np.array([0, 2])},
-                                 info={}, skipped={})
+    sliced = impression_depot(
+        items=items, vocabs=vocabs, log=imp, splits={"train": np.arange(1, 4)}, info={}, skipped={}
+    )
+    scattered = impression_depot(
+        items=items, vocabs=vocabs, log=imp, splits={"train": np.array([0, 2])}, info={}, skipped={}
+    )
     train = sliced.tables["train"]
     assert train["item"].data.tolist() == [2, 3, 3, 4, 4, 5] and train["label"].data.tolist() == [1, 0] * 3
     assert train["group"].data.tolist() == [1, 1, 2, 2, 3, 3] == train["user"].data.tolist()
@@ -90,8 +93,9 @@ def test_impression_depot_tables_and_contiguous_splits() -> None:
 
 
 def test_word_columns_limit_words_and_keep_the_text() -> None:
-    columns, words = word_columns({"title": ["A dog", "a cat"], "body": ["one two three four", ""]},
-                                  max_words={"body": 2})
+    columns, words = word_columns(
+        {"title": ["A dog", "a cat"], "body": ["one two three four", ""]}, max_words={"body": 2}
+    )
     assert words == ["<pad>", "<unk>", "a", "cat", "dog", "one", "two"]
     assert columns["body"].data.row(0).tolist() == [5, 6] and columns["body"].data.row(1).tolist() == []
     assert columns["title"].data.row(1).tolist() == [2, 3]

@@ -82,8 +82,10 @@ def test_the_per_user_split_takes_each_users_latest_first_plays(tmp_path: Path, 
         assert max(splits["train"]) <= splits["valid"][0] <= splits["test"][0], person
 
 
-@pytest.mark.parametrize("options", [{}, {"split_by": "time"}, {"positive_threshold": 2, "context_size": 1},
-                                     {"dedupe": "last", "context_size": 2}])
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"split_by": "time"}, {"positive_threshold": 2, "context_size": 1}, {"dedupe": "last", "context_size": 2}],
+)
 def test_histories_are_leakage_free(tmp_path: Path, options: dict, build, check_leakage) -> None:
     depot = build(lastfm(**options), RAW, tmp_path / "d")
     counts = play_counts()
@@ -97,8 +99,11 @@ def test_histories_are_leakage_free(tmp_path: Path, options: dict, build, check_
 def test_items_are_keyed_by_musicbrainz_id_or_by_name_with_their_names(tmp_path: Path, build) -> None:
     depot = build(lastfm(), RAW, tmp_path / "d")
     ids, items = depot.vocab("item_id")[1:], depot.items
-    assert ids[:3] == ["0a1b2c3d-0000-4000-8000-0000000000a8", "0a1b2c3d-0000-4000-8000-0000000000a2",
-                       "0a1b2c3d-0000-4000-8000-0000000000a7"]
+    assert ids[:3] == [
+        "0a1b2c3d-0000-4000-8000-0000000000a8",
+        "0a1b2c3d-0000-4000-8000-0000000000a2",
+        "0a1b2c3d-0000-4000-8000-0000000000a7",
+    ]
     assert {"Mørke Skog\tDemo Track", "Unknown Artist\tDemo Track", "Unknown Artist\tTuesday"} <= set(ids)
     tracks, artists = items.strings("track_name_text"), items.strings("artist_name_text")
     assert tracks[:5] == ["Third, with comma", "Don't Stop", "Part Two", "Demo Track", 'Say "Hello"']
@@ -110,9 +115,12 @@ def test_items_are_keyed_by_musicbrainz_id_or_by_name_with_their_names(tmp_path:
 
 def test_artists_as_items(tmp_path: Path, build, rows, check_leakage) -> None:
     depot = build(lastfm(item="artist"), RAW, tmp_path / "d")
-    assert depot.vocab("item_id")[1:] == ["0a1b2c3d-0000-4000-8000-000000000001",
-                                          "0a1b2c3d-0000-4000-8000-000000000004",
-                                          "0a1b2c3d-0000-4000-8000-000000000002", "Unknown Artist"]
+    assert depot.vocab("item_id")[1:] == [
+        "0a1b2c3d-0000-4000-8000-000000000001",
+        "0a1b2c3d-0000-4000-8000-000000000004",
+        "0a1b2c3d-0000-4000-8000-000000000002",
+        "Unknown Artist",
+    ]
     assert set(depot.items) == {"item_id", "artist_name", "artist_name_text"}
     first = first_plays("artist")
     assert depot.meta["info"]["pairs"] == len(first) == 13
@@ -143,11 +151,16 @@ def test_profile_attributes_are_categories(tmp_path: Path, build) -> None:
     users, ids = depot.users, depot.vocab("user_id")
     people = {}
     for row in range(users.num_rows):
-        people[ids[users["user_id"][row]]] = {c: depot.vocab(c)[users[c][row]]
-                                              for c in ("gender", "age", "country", "registered_year")}
+        people[ids[users["user_id"][row]]] = {
+            c: depot.vocab(c)[users[c][row]] for c in ("gender", "age", "country", "registered_year")
+        }
     assert people["user_000001"] == {"gender": "m", "age": "25", "country": "Norway", "registered_year": "2006"}
-    assert people["user_000002"] == {"gender": "f", "age": "<unk>", "country": "United Kingdom",
-                                     "registered_year": "2007"}
+    assert people["user_000002"] == {
+        "gender": "f",
+        "age": "<unk>",
+        "country": "United Kingdom",
+        "registered_year": "2007",
+    }
     assert people["user_000003"]["gender"] == "<unk>" and people["user_000003"]["age"] == "31"
     assert set(people["user_000004"].values()) == {"<unk>"}  # in the log, not in the profile
 
@@ -198,8 +211,12 @@ def test_without_the_profile_and_with_a_missing_log(tmp_path: Path, build, raw_f
 MALFORMED = {  # variant -> ("file:line:", words in the message, skipped rows, plays left)
     "lastfm1k-timestamp": (f"{LOG}:4:", "timestamp '1199521800' is not like", {LOG: 1}, 29),
     "lastfm1k-columns": (f"{LOG}:12:", "5 fields where 6 were expected", {LOG: 1}, 29),
-    "lastfm1k-tabs": (f"{LOG}:15:", "8 fields where 6 were expected and the track id column cannot be told",
-                      {LOG: 1}, 29),
+    "lastfm1k-tabs": (
+        f"{LOG}:15:",
+        "8 fields where 6 were expected and the track id column cannot be told",
+        {LOG: 1},
+        29,
+    ),
     "lastfm1k-mbid": (f"{LOG}:20:", "track id 'track-10' is not a MusicBrainz id", {LOG: 1}, 29),
     "lastfm1k-latin1": (f"{LOG}:6:", "is not valid UTF-8", {LOG: 1}, 29),
     "lastfm1k-age": (f"{PROFILE}:3:", "age 'twenty' is not a number", {PROFILE: 1}, 30),
@@ -207,8 +224,9 @@ MALFORMED = {  # variant -> ("file:line:", words in the message, skipped rows, p
 
 
 @pytest.mark.parametrize("variant", list(MALFORMED))
-def test_malformed_rows_name_file_and_line_or_are_skipped_and_counted(tmp_path: Path, variant: str, build,
-                                                                       raw_folder) -> None:
+def test_malformed_rows_name_file_and_line_or_are_skipped_and_counted(
+    tmp_path: Path, variant: str, build, raw_folder
+) -> None:
     where, what, skipped, left = MALFORMED[variant]
     raw = raw_folder(tmp_path, "lastfm1k", variant)
     with pytest.raises(DataError) as err:

@@ -94,8 +94,7 @@ def test_the_timestamps_file_gives_the_same_tags(tmp_path: Path, build, raw_fold
 def test_friends_are_a_user_column(tmp_path: Path, build) -> None:
     depot = build(hetrec(), RAW, tmp_path / "d")
     users, ids, friends = depot.users, depot.vocab("user_id"), depot.vocab("friends")
-    got = {ids[users["user_id"][row]]: [friends[f] for f in users["friends"].row(row)]
-           for row in range(users.num_rows)}
+    got = {ids[users["user_id"][row]]: [friends[f] for f in users["friends"].row(row)] for row in range(users.num_rows)}
     assert got == {"2": ["3", "5"], "3": ["2"], "4": ["7"], "5": ["2"]}
 
 
@@ -138,17 +137,26 @@ def test_only_user_artists_and_artists_are_required(tmp_path: Path, build, raw_f
 
 MALFORMED = {  # variant -> ("file:line:", words in the message, skipped rows, ratings left)
     "lastfm2k-weight": ("user_artists.dat:6:", "weight 'many' is not a whole number", {"user_artists.dat": 1}, 20),
-    "lastfm2k-unknown-artist": ("user_artists.dat:10:", "artist '42' is not in artists.dat",
-                                {"user_artists.dat": 1}, 20),
+    "lastfm2k-unknown-artist": (
+        "user_artists.dat:10:",
+        "artist '42' is not in artists.dat",
+        {"user_artists.dat": 1},
+        20,
+    ),
     "lastfm2k-columns": ("user_artists.dat:15:", "2 fields where 3 were expected", {"user_artists.dat": 1}, 20),
-    "lastfm2k-unknown-tag": ("user_taggedartists.dat:5:", "tag '77' is not in tags.dat",
-                             {"user_taggedartists.dat": 1}, 21),
+    "lastfm2k-unknown-tag": (
+        "user_taggedartists.dat:5:",
+        "tag '77' is not in tags.dat",
+        {"user_taggedartists.dat": 1},
+        21,
+    ),
 }
 
 
 @pytest.mark.parametrize("variant", list(MALFORMED))
-def test_malformed_rows_name_file_and_line_or_are_skipped_and_counted(tmp_path: Path, variant: str, build,
-                                                                       raw_folder) -> None:
+def test_malformed_rows_name_file_and_line_or_are_skipped_and_counted(
+    tmp_path: Path, variant: str, build, raw_folder
+) -> None:
     where, what, skipped, left = MALFORMED[variant]
     raw = raw_folder(tmp_path, "lastfm2k", variant)
     with pytest.raises(DataError) as err:

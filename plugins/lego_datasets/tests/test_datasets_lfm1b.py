@@ -55,8 +55,9 @@ def test_plays_become_one_interaction_per_user_and_track(tmp_path: Path, build, 
     assert all(r["label"] == 1.0 for r in got)
 
 
-@pytest.mark.parametrize("options", [{}, {"split_by": "time"}, {"positive_threshold": 2, "context_size": 1},
-                                     {"item": "artist"}])
+@pytest.mark.parametrize(
+    "options", [{}, {"split_by": "time"}, {"positive_threshold": 2, "context_size": 1}, {"item": "artist"}]
+)
 def test_histories_are_leakage_free(tmp_path: Path, options: dict, build, check_leakage) -> None:
     depot = build(lfm(**options), RAW, tmp_path / "d")
     first = first_plays(options.get("item", "track"))
@@ -71,8 +72,16 @@ def test_histories_are_leakage_free(tmp_path: Path, options: dict, build, check_
 def test_tracks_carry_track_artist_and_album_names(tmp_path: Path, build) -> None:
     depot = build(lfm(), RAW, tmp_path / "d")
     items = depot.items
-    assert items.strings("track_name_text") == ["Harbor Song", "Low Tide", "Natt og Dag", 'Say "Hi"', "Part Two",
-                                                "Rust", "Koi, Pond", "Früh"]
+    assert items.strings("track_name_text") == [
+        "Harbor Song",
+        "Low Tide",
+        "Natt og Dag",
+        'Say "Hi"',
+        "Part Two",
+        "Rust",
+        "Koi, Pond",
+        "Früh",
+    ]
     assert items.strings("artist_name_text")[2] == items.strings("artist_name_text")[7] == "Mørke Skog"
     assert items.strings("album_name_text")[:3] == ["Harbor", "Harbor", "Skog"]
     assert [depot.vocab("artist")[a] for a in items["artist"]] == ["11", "11", "12", "13", "13", "14", "15", "12"]
@@ -83,8 +92,7 @@ def test_artists_as_items_need_no_track_files(tmp_path: Path, build, raw_folder)
     raw = raw_folder(tmp_path, "lfm1b")
     (raw / "LFM-1b_tracks.txt").unlink()
     (raw / "LFM-1b_albums.txt").unlink()
-    assert [f.name for f in lfm(item="artist").expected_files(raw)] == [LES, "LFM-1b_artists.txt",
-                                                                        "LFM-1b_users.txt"]
+    assert [f.name for f in lfm(item="artist").expected_files(raw)] == [LES, "LFM-1b_artists.txt", "LFM-1b_users.txt"]
     depot = build(lfm(item="artist"), raw, tmp_path / "d")
     assert depot.meta["info"]["pairs"] == 19 and depot.vocab("item_id")[1:] == ["11", "12", "13", "14", "15"]
     assert set(depot.items) == {"item_id", "artist_name", "artist_name_text"}
@@ -96,9 +104,12 @@ def test_artists_as_items_need_no_track_files(tmp_path: Path, build, raw_folder)
 def test_user_attributes(tmp_path: Path, build) -> None:
     depot = build(lfm(), RAW, tmp_path / "d")
     users, ids = depot.users, depot.vocab("user_id")
-    people = {ids[users["user_id"][row]]: {c: depot.vocab(c)[users[c][row]]
-                                           for c in ("country", "age", "gender", "registered_year")}
-              for row in range(users.num_rows)}
+    people = {
+        ids[users["user_id"][row]]: {
+            c: depot.vocab(c)[users[c][row]] for c in ("country", "age", "gender", "registered_year")
+        }
+        for row in range(users.num_rows)
+    }
     assert people["1001"] == {"country": "NO", "age": "25", "gender": "m", "registered_year": "2006"}
     assert people["1002"]["age"] == "<unk>"  # -1
     assert people["1003"]["country"] == "<unk>" and people["1003"]["registered_year"] == "<unk>"  # empty, 0
@@ -130,8 +141,7 @@ def test_max_events_and_a_time_window(tmp_path: Path, build) -> None:
 
 def test_blocks_crlf_bom_and_gzip_read_the_same(tmp_path: Path, build, column_arrays) -> None:
     whole = [(n.tolist(), r.tolist()) for n, r in event_blocks(RAW / LES, RowErrors(RAW, skip=False))]
-    small = [(n.tolist(), r.tolist()) for n, r in event_blocks(RAW / LES, RowErrors(RAW, skip=False),
-                                                                   block_bytes=50)]
+    small = [(n.tolist(), r.tolist()) for n, r in event_blocks(RAW / LES, RowErrors(RAW, skip=False), block_bytes=50)]
     assert len(small) > len(whole) == 1
     assert sum((n for n, _ in small), []) == whole[0][0] == list(range(1, 33))
     assert sum((r for _, r in small), []) == whole[0][1]
@@ -180,8 +190,9 @@ MALFORMED = {  # variant -> ("file:line:", words in the message, skipped rows, p
 
 
 @pytest.mark.parametrize("variant", list(MALFORMED))
-def test_malformed_rows_name_file_and_line_or_are_skipped_and_counted(tmp_path: Path, variant: str, build,
-                                                                       raw_folder) -> None:
+def test_malformed_rows_name_file_and_line_or_are_skipped_and_counted(
+    tmp_path: Path, variant: str, build, raw_folder
+) -> None:
     where, what, skipped, left = MALFORMED[variant]
     raw = raw_folder(tmp_path, "lfm1b", variant)
     with pytest.raises(DataError) as err:

@@ -27,8 +27,7 @@ def impressions(path: Path) -> list[tuple[str, list[str], list[tuple[str, float]
     return out
 
 
-def test_small_layout_tests_on_dev_and_holds_out_the_latest_train_impressions(tmp_path: Path, build,
-                                                                              rows) -> None:
+def test_small_layout_tests_on_dev_and_holds_out_the_latest_train_impressions(tmp_path: Path, build, rows) -> None:
     depot = build(mind(), FIXTURES / "mind-small", tmp_path / "d")
     info = depot.meta["info"]
     assert info["variant"] == "MINDsmall" and info["test_folder"] == "absent"
@@ -50,7 +49,8 @@ def test_labelled_test_folder_gives_train_dev_test(tmp_path: Path, build, rows) 
         expected = impressions(FIXTURES / "mind-plain" / folder / "behaviors.tsv")
         got = rows(depot, split)
         assert [(r["person"], r["item"], r["label"]) for r in got] == [
-            (u, n, y) for u, _, shown in expected for n, y in shown]
+            (u, n, y) for u, _, shown in expected for n, y in shown
+        ]
 
 
 def test_unlabelled_test_folder_adds_news_only(tmp_path: Path, build, raw_folder) -> None:
@@ -66,8 +66,17 @@ def test_items_are_the_union_of_all_news_files_with_entities(tmp_path: Path, bui
     depot = build(mind(), FIXTURES / "mind-small", tmp_path / "d")
     items = depot.items
     assert depot.vocab("item_id")[1:] == [f"N{i}" for i in range(1, 11)]
-    assert set(items) == {"item_id", "title", "abstract", "title_text", "abstract_text", "category",
-                          "subcategory", "title_entities", "abstract_entities"}
+    assert set(items) == {
+        "item_id",
+        "title",
+        "abstract",
+        "title_text",
+        "abstract_text",
+        "category",
+        "subcategory",
+        "title_entities",
+        "abstract_entities",
+    }
     assert items.strings("title_text")[0] == "A quiet round at the lake course"
     assert items.strings("abstract_text")[7] == 'Small steps, "big" savings.'
     entities = depot.vocab("entities")
@@ -99,8 +108,14 @@ def test_max_history_keeps_the_most_recent(tmp_path: Path, build) -> None:
 
 def test_expected_files_follow_the_layout(tmp_path: Path, raw_folder) -> None:
     names = [f.name for f in mind().expected_files(FIXTURES / "mind-plain")]
-    assert names == ["train/news.tsv", "train/behaviors.tsv", "dev/news.tsv", "dev/behaviors.tsv",
-                     "test/news.tsv", "test/behaviors.tsv"]
+    assert names == [
+        "train/news.tsv",
+        "train/behaviors.tsv",
+        "dev/news.tsv",
+        "dev/behaviors.tsv",
+        "test/news.tsv",
+        "test/behaviors.tsv",
+    ]
     raw = raw_folder(tmp_path, "mind-small")
     (raw / "MINDsmall_dev" / "behaviors.tsv").unlink()
     with pytest.raises(DataError) as err:
@@ -113,21 +128,38 @@ def test_expected_files_follow_the_layout(tmp_path: Path, raw_folder) -> None:
 
 
 MALFORMED = {  # variant -> ("file:line:", words in the message, skipped rows, impressions left)
-    "mind-unknown-item": ("MINDsmall_train/behaviors.tsv:2:", "candidate news 'N99' is in no news.tsv",
-                          {"MINDsmall_train/behaviors.tsv": 1}, 8),
-    "mind-bad-label": ("MINDsmall_train/behaviors.tsv:3:", "'N7-x' is not NEWSID-1 or NEWSID-0",
-                       {"MINDsmall_train/behaviors.tsv": 1}, 8),
-    "mind-bad-time": ("MINDsmall_train/behaviors.tsv:5:", "time '13/45/2019 12:30:45 XM'",
-                      {"MINDsmall_train/behaviors.tsv": 1}, 8),
-    "mind-news-columns": ("MINDsmall_dev/news.tsv:4:", "4 fields where 8 were expected",
-                          {"MINDsmall_dev/news.tsv": 1}, 9),  # N8 is also in the train news
+    "mind-unknown-item": (
+        "MINDsmall_train/behaviors.tsv:2:",
+        "candidate news 'N99' is in no news.tsv",
+        {"MINDsmall_train/behaviors.tsv": 1},
+        8,
+    ),
+    "mind-bad-label": (
+        "MINDsmall_train/behaviors.tsv:3:",
+        "'N7-x' is not NEWSID-1 or NEWSID-0",
+        {"MINDsmall_train/behaviors.tsv": 1},
+        8,
+    ),
+    "mind-bad-time": (
+        "MINDsmall_train/behaviors.tsv:5:",
+        "time '13/45/2019 12:30:45 XM'",
+        {"MINDsmall_train/behaviors.tsv": 1},
+        8,
+    ),
+    "mind-news-columns": (
+        "MINDsmall_dev/news.tsv:4:",
+        "4 fields where 8 were expected",
+        {"MINDsmall_dev/news.tsv": 1},
+        9,
+    ),  # N8 is also in the train news
     "mind-unknown-history": ("MINDsmall_dev/behaviors.tsv:3:", "history news 'N77' is in no news.tsv", {}, 9),
 }
 
 
 @pytest.mark.parametrize("variant", list(MALFORMED))
-def test_malformed_rows_name_file_and_line_or_are_skipped_and_counted(tmp_path: Path, variant: str, build,
-                                                                       raw_folder) -> None:
+def test_malformed_rows_name_file_and_line_or_are_skipped_and_counted(
+    tmp_path: Path, variant: str, build, raw_folder
+) -> None:
     where, what, skipped, left = MALFORMED[variant]
     raw = raw_folder(tmp_path, "mind-small", variant)
     with pytest.raises(DataError) as err:

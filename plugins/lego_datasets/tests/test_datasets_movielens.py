@@ -125,8 +125,9 @@ def test_recbole_presplit_files_are_used_row_for_row(tmp_path: Path, build, rows
         lines = [line.split("\t") for line in (raw / f"ml-mini.{split}.inter").read_text().splitlines()[1:]]
         got = [r for r in rows(depot, split) if (r["person"], r["item"]) in {(u, i) for u, i, _, _ in lines}]
         assert [(r["person"], r["item"], r["label"], r["time"]) for r in got[: len(lines)]] == [
-            (u, i, float(float(x) >= 4), int(t)) for u, i, x, t in lines]
-        assert all(r["label"] == 0.0 for r in rows(depot, split)[len(lines):])  # sampled negatives come after
+            (u, i, float(float(x) >= 4), int(t)) for u, i, x, t in lines
+        ]
+        assert all(r["label"] == 0.0 for r in rows(depot, split)[len(lines) :])  # sampled negatives come after
         times.update({(u, i): int(t) for u, i, _, t in lines})
         labels.update({(u, i): float(float(x) >= 4) for u, i, x, _ in lines})
     check_leakage(depot, times, labels)  # valid rows earlier than some train rows: still no leakage
@@ -148,8 +149,10 @@ def test_no_eval_negatives_when_every_item_is_rated(tmp_path: Path, build) -> No
 
 def test_eval_negatives_are_distinct_unrated_items_per_user_and_split(tmp_path: Path, build, rows, raw_folder) -> None:
     raw = raw_folder(tmp_path, "recbole-books")
-    (raw / "books.item").write_text((raw / "books.item").read_text() + "".join(
-        f"b{n}\tSpare Book {n}\tFiction\tNorthPress\t9\n" for n in range(10, 40)))
+    (raw / "books.item").write_text(
+        (raw / "books.item").read_text()
+        + "".join(f"b{n}\tSpare Book {n}\tFiction\tNorthPress\t9\n" for n in range(10, 40))
+    )
     from lego_datasets.recbole import RecBoleOptions, RecBoleProcessor
 
     depot = build(RecBoleProcessor(RecBoleOptions(eval_negatives=5, seed=3)), raw, tmp_path / "d")
@@ -203,15 +206,22 @@ MALFORMED = {  # variant -> (base fixture, "file:line:", words in the message, s
     # a skipped movie takes its ratings along
     "ml-100k-genre-flags": ("ml-100k", "u.item:3:", "genre flags", {"u.item": 1, "u.data": 5}, 35),
     "ml-1m-timestamp": ("ml-1m", "ratings.dat:4:", "'2001-01-01' is not an integer", {"ratings.dat": 1}, 23),
-    "ml-latest-latin1": ("ml-latest", "movies.csv:4:", "not valid UTF-8",
-                         {"movies.csv": 1, "ratings.csv": 3, "tags.csv": 2}, 15),
+    "ml-latest-latin1": (
+        "ml-latest",
+        "movies.csv:4:",
+        "not valid UTF-8",
+        {"movies.csv": 1, "ratings.csv": 3, "tags.csv": 2},
+        15,
+    ),
     "ml-latest-quote": ("ml-latest", "ratings.csv:8:", "unreadable CSV", {"ratings.csv": 1}, 17),
     "recbole-rating": ("recbole-ml", "ml-mini.inter:8:", "rating:float is 'x'", {"ml-mini.inter": 1}, 19),
 }
 
 
 @pytest.mark.parametrize("variant", list(MALFORMED))
-def test_malformed_rows_name_file_and_line_or_are_skipped_and_counted(tmp_path: Path, variant: str, build, raw_folder) -> None:
+def test_malformed_rows_name_file_and_line_or_are_skipped_and_counted(
+    tmp_path: Path, variant: str, build, raw_folder
+) -> None:
     base, where, what, skipped, left = MALFORMED[variant]
     raw = raw_folder(tmp_path, base, variant)
     with pytest.raises(DataError) as err:

@@ -69,11 +69,24 @@ def test_kaggle_layout_gives_items_customers_and_threshold_labels(tmp_path: Path
     assert depot.vocab("item_id")[1:] == [str(m) for m in range(1, 10)]
     titles = depot.items.strings("title_text")
     assert [titles[i] for i in (1, 2, 3, 5, 8)] == [
-        "The Lighthouse Keeper, Part One", "Café Lumière", "Night Train, Day Train, Any Train",
-        "Señor Robles: Season 1", "Never Rated, Not Once"]
+        "The Lighthouse Keeper, Part One",
+        "Café Lumière",
+        "Night Train, Day Train, Any Train",
+        "Señor Robles: Season 1",
+        "Never Rated, Not Once",
+    ]
     years = depot.vocab("year")
     assert [years[y] for y in np.asarray(depot.items["year"])] == [
-        "2003", "1997", "2004", "1994", "2001", "1999", "<unk>", "2005", "1987"]  # NULL is unknown
+        "2003",
+        "1997",
+        "2004",
+        "1994",
+        "2001",
+        "1999",
+        "<unk>",
+        "2005",
+        "1987",
+    ]  # NULL is unknown
     assert info["years_missing"] == 1 and depot.items.kind("title") == "tokens"
     assert depot.items.vocab_name("title") == "words" and "users" in depot.table_names
     assert set(depot.users) == {"user_id", "history"}  # Netflix has no user attributes
@@ -90,7 +103,7 @@ def test_per_user_split_puts_each_customers_latest_ratings_in_valid_and_test(tmp
         assert (len(times["test"]), len(times["valid"])) == (want_test, want_valid)
         assert max(times["train"]) <= min(times["valid"]) and max(times["valid"]) <= min(times["test"])
         ordered = [t for t, _ in sorted(mine)]  # ties keep file order: the split cuts the sorted list
-        assert times["test"] == ordered[n - want_test:]
+        assert times["test"] == ordered[n - want_test :]
 
 
 @pytest.mark.parametrize("split_by", ["user", "time", "probe"])
@@ -111,7 +124,8 @@ def test_probe_split_tests_on_the_probe_set(tmp_path: Path, build, rows) -> None
     assert not probe_pairs() & {(r["person"], r["item"]) for r in train + valid}
     for customer in {r["person"] for r in valid}:  # valid: each customer's latest non-probe ratings
         assert max(r["time"] for r in train if r["person"] == customer) <= min(
-            r["time"] for r in valid if r["person"] == customer)
+            r["time"] for r in valid if r["person"] == customer
+        )
     assert len(rows(depot, "train")) + len(valid) == 44 - 6
 
 
@@ -124,8 +138,7 @@ def test_probe_split_needs_probe_txt(tmp_path: Path, raw_folder) -> None:
     assert "MISSING" in str(err.value) and "probe.txt" in str(err.value)
 
 
-def test_official_layout_tar_and_compressed_copies_give_the_same_depot(tmp_path: Path, build,
-                                                                       column_arrays) -> None:
+def test_official_layout_tar_and_compressed_copies_give_the_same_depot(tmp_path: Path, build, column_arrays) -> None:
     kaggle = column_arrays(build(nf(), KAGGLE, tmp_path / "kaggle"))
     official = build(nf(), OFFICIAL, tmp_path / "official")
     assert official.meta["info"]["layout"] == "official" and official.meta["info"]["rating_files"] == 8
@@ -190,18 +203,22 @@ MALFORMED = {  # variant -> ("file:line:", words in the message, skipped rows, r
     "netflix-columns": ("combined_data_3.txt:3:", "2 fields where 3 were expected", {"combined_data_3.txt": 1}, 43),
     "netflix-customer": ("combined_data_4.txt:3:", "customer id '14888x4'", {"combined_data_4.txt": 1}, 43),
     # a bad block header takes its block's rows along
-    "netflix-unknown-movie": ("combined_data_4.txt:7:", "movie 99 is not in movie_titles.csv",
-                              {"combined_data_4.txt": 7}, 38),
+    "netflix-unknown-movie": (
+        "combined_data_4.txt:7:",
+        "movie 99 is not in movie_titles.csv",
+        {"combined_data_4.txt": 7},
+        38,
+    ),
     "netflix-second-block": ("combined_data_2.txt:8:", "movie 1 has a second block", {"combined_data_2.txt": 6}, 39),
-    "netflix-no-header": ("combined_data_3.txt:1:", "before the first MovieID: header", {"combined_data_3.txt": 6},
-                          38),
+    "netflix-no-header": ("combined_data_3.txt:1:", "before the first MovieID: header", {"combined_data_3.txt": 6}, 38),
     "netflix-titles": ("movie_titles.csv:5:", "year '20O1'", {"movie_titles.csv": 1, "combined_data_3.txt": 7}, 38),
 }
 
 
 @pytest.mark.parametrize("variant", list(MALFORMED))
-def test_malformed_rows_name_file_and_line_or_are_skipped_and_counted(tmp_path: Path, variant: str, build,
-                                                                      raw_folder) -> None:
+def test_malformed_rows_name_file_and_line_or_are_skipped_and_counted(
+    tmp_path: Path, variant: str, build, raw_folder
+) -> None:
     where, what, skipped, left = MALFORMED[variant]
     raw = raw_folder(tmp_path, "netflix", variant)
     with pytest.raises(DataError) as err:
@@ -214,13 +231,16 @@ def test_malformed_rows_name_file_and_line_or_are_skipped_and_counted(tmp_path: 
     assert info["ratings"] == left
 
 
-@pytest.mark.parametrize("variant, where, what, test_ratings", [
-    ("netflix-probe", "probe.txt:5:", "is not among the ratings read", 5),
-    ("netflix-probe-twice", "probe.txt:6:", "is listed twice", 6),
-])
-def test_a_probe_pair_that_is_no_rating_or_repeated_is_a_bad_row(tmp_path: Path, variant: str, where: str,
-                                                                  what: str, test_ratings: int, build,
-                                                                  raw_folder) -> None:
+@pytest.mark.parametrize(
+    "variant, where, what, test_ratings",
+    [
+        ("netflix-probe", "probe.txt:5:", "is not among the ratings read", 5),
+        ("netflix-probe-twice", "probe.txt:6:", "is listed twice", 6),
+    ],
+)
+def test_a_probe_pair_that_is_no_rating_or_repeated_is_a_bad_row(
+    tmp_path: Path, variant: str, where: str, what: str, test_ratings: int, build, raw_folder
+) -> None:
     raw = raw_folder(tmp_path, "netflix", variant)
     nf().build(raw)  # probe.txt is not read by the default split
     with pytest.raises(DataError) as err:
@@ -242,8 +262,13 @@ def test_missing_files_list_what_is_expected(tmp_path: Path, raw_folder) -> None
     empty.mkdir()
     with pytest.raises(DataError) as err:
         prepare(nf(), empty, tmp_path / "d")
-    for name in ("combined_data_1.txt", "combined_data_4.txt", "movie_titles.csv", "training_set/mv_0000001.txt",
-                 "movie_titles.txt"):
+    for name in (
+        "combined_data_1.txt",
+        "combined_data_4.txt",
+        "movie_titles.csv",
+        "training_set/mv_0000001.txt",
+        "movie_titles.txt",
+    ):
         assert name in str(err.value)
 
 
@@ -295,7 +320,7 @@ def random_lines(rng: np.random.Generator, kind: str) -> list[bytes]:
         line = (f"{customer},{int(rng.integers(0, 7))},{date}" if kind == "rating" else customer).encode()
         if roll < 0.12:  # a mutation: a byte replaced, removed or added
             at = int(rng.integers(0, len(line)))
-            line = line[:at] + bytes([int(rng.choice(list(b"0,9-: x\xe9")))]) + line[at + int(rng.integers(0, 2)):]
+            line = line[:at] + bytes([int(rng.choice(list(b"0,9-: x\xe9")))]) + line[at + int(rng.integers(0, 2)) :]
         elif roll < 0.14:
             line = b""
         elif roll < 0.16:
@@ -325,8 +350,9 @@ def test_the_fast_parser_reads_exactly_what_the_slow_path_reads(seed: int, monke
 def test_dates_become_utc_midnights_and_every_row_costs_13_bytes() -> None:
     reader = BlockReader("rating", {"1": 0}, RowErrors(Path("/x"), skip=False), "x")
     dates = ["1999-11-11", "2000-02-29", "2004-12-31", "2005-03-01", "1970-01-01"]
-    reader.read_stream(io.BytesIO(b"1:\n" + b"".join(f"{n + 1},3,{d}\n".encode() for n, d in enumerate(dates))),
-                       Path("/x/f.txt"))
+    reader.read_stream(
+        io.BytesIO(b"1:\n" + b"".join(f"{n + 1},3,{d}\n".encode() for n, d in enumerate(dates))), Path("/x/f.txt")
+    )
     assert (reader.arrays()["day"] * DAY).tolist() == [unix(d) for d in dates]
     assert sum(getattr(reader, name).itemsize for name in ("customer", "item", "rating", "day")) == 13
 

@@ -27,8 +27,14 @@ def log_rows(path: Path) -> list[dict]:
     out = []
     for line in path.read_text().splitlines()[1:]:
         user, clicked, _, _, pos, neg, start, _, _ = line.split("\t")
-        out.append({"user": user, "history": clicked.split(), "start": parse_time(start),
-                    "shown": [(n, 1.0) for n in pos.split()] + [(n, 0.0) for n in neg.split()]})
+        out.append(
+            {
+                "user": user,
+                "history": clicked.split(),
+                "start": parse_time(start),
+                "shown": [(n, 1.0) for n in pos.split()] + [(n, 0.0) for n in neg.split()],
+            }
+        )
     return out
 
 
@@ -43,7 +49,8 @@ def test_official_splits_keep_every_candidate_with_its_label(tmp_path: Path, bui
         expected = log_rows(PENS / file)
         got = rows(depot, split)
         assert [(r["person"], r["item"], r["label"], r["time"]) for r in got] == [
-            (e["user"], n, y, e["start"]) for e in expected for n, y in e["shown"]]
+            (e["user"], n, y, e["start"]) for e in expected for n, y in e["shown"]
+        ]
         groups = [r["group"] for r in got]
         assert len(set(groups)) == len(expected)  # one group per impression window
         for r in got:  # history: ClicknewsID minus the row's own candidates
@@ -57,8 +64,7 @@ def test_items_have_headline_body_category_topic_and_entities(tmp_path: Path, bu
     depot = build(pens(), PENS, tmp_path / "d")
     items, ids = depot.items, depot.vocab("item_id")
     assert ids[1:] == [f"N100{i:02d}" for i in range(1, 13)]  # the repeated N10001 row is ignored
-    assert set(items) == {"item_id", "title", "title_text", "body", "body_text", "category", "topic",
-                          "title_entities"}
+    assert set(items) == {"item_id", "title", "title_text", "body", "body_text", "category", "topic", "title_entities"}
     titles, bodies = items.strings("title_text"), items.strings("body_text")
     assert titles[0] == "Late goal lifts home side"  # first row of N10001 wins
     assert bodies[2] == 'Warm up with these 5" recipes.'  # a stray quote, read as is
@@ -88,21 +94,22 @@ def test_validation_split_test_follows_minds_rule(tmp_path: Path, build, rows) -
     assert {r["time"] for r in valid} == {parse_time("6/24/2019 1:15:00 PM")}  # the latest train window
     assert max(r["time"] for r in train) < min(r["time"] for r in valid)
     assert [(r["person"], r["item"]) for r in rows(depot, "test")][:3] == [
-        ("NT2", "N10011"), ("NT2", "N10004"), ("NT2", "N10006")]
+        ("NT2", "N10011"),
+        ("NT2", "N10004"),
+        ("NT2", "N10006"),
+    ]
     with pytest.raises(ValueError, match="cannot be combined"):
         PENSOptions(validation_split="test", personalized_test="clicks")
     with pytest.raises(ValueError, match="personalized_test"):
         PENSOptions(personalized_test="headlines")
 
 
-def test_personalized_test_clicks_with_negatives_sampled_once(tmp_path: Path, build, rows,
-                                                               column_arrays) -> None:
+def test_personalized_test_clicks_with_negatives_sampled_once(tmp_path: Path, build, rows, column_arrays) -> None:
     depot = build(pens(personalized_test="clicks", test_clicks=2, eval_negatives=3), PENS, tmp_path / "a")
     info = depot.meta["info"]
     assert info["personalized_test"] == "read" and info["impressions"]["test"] == 2
     test = rows(depot, "test")
-    clicks = {"annotator:NT1": [f"N1000{i}" for i in range(1, 7)],
-              "annotator:NT2": ["N10008", "N10009", "N10010"]}
+    clicks = {"annotator:NT1": [f"N1000{i}" for i in range(1, 7)], "annotator:NT2": ["N10008", "N10009", "N10010"]}
     last = max(r["time"] for s in ("train", "valid") for r in rows(depot, s))
     for person, clicked in clicks.items():
         mine = [r for r in test if r["person"] == person]
@@ -110,33 +117,45 @@ def test_personalized_test_clicks_with_negatives_sampled_once(tmp_path: Path, bu
         negatives = [r["item"] for r in mine if r["label"] == 0.0]
         assert len(negatives) == 3 == len(set(negatives)) and not set(negatives) & set(clicked)
         assert all(r["history"] == clicked[:-2] and r["time"] == last + 1 for r in mine)
-    again = column_arrays(build(pens(personalized_test="clicks", test_clicks=2, eval_negatives=3), PENS,
-                                tmp_path / "b"))
+    again = column_arrays(
+        build(pens(personalized_test="clicks", test_clicks=2, eval_negatives=3), PENS, tmp_path / "b")
+    )
     first = column_arrays(depot)
     assert first.keys() == again.keys() and all(np.array_equal(first[k], again[k]) for k in first)
-    other = column_arrays(build(pens(personalized_test="clicks", test_clicks=2, eval_negatives=3, seed=7),
-                                PENS, tmp_path / "c"))
+    other = column_arrays(
+        build(pens(personalized_test="clicks", test_clicks=2, eval_negatives=3, seed=7), PENS, tmp_path / "c")
+    )
     assert not np.array_equal(first["test.item"], other["test.item"])
     everything = build(pens(personalized_test="clicks"), PENS, tmp_path / "e")  # 100 > the 6 left for NT1
     assert everything.meta["info"]["interactions"]["test"] == (5 + 6) + (2 + 9)
 
 
 MALFORMED = {  # variant -> ("file:line:", words in the message, skipped rows, users rows left, unknown ids)
-    "pens-unknown-candidate": ("train.tsv:3:", "candidate news 'N99999' is not in news.tsv", {"train.tsv": 1},
-                               6, 0),
+    "pens-unknown-candidate": ("train.tsv:3:", "candidate news 'N99999' is not in news.tsv", {"train.tsv": 1}, 6, 0),
     "pens-bad-time": ("valid.tsv:3:", "start '7/2/2019 12:30 PM'", {"valid.tsv": 1}, 6, 0),
     "pens-unknown-history": ("train.tsv:5:", "history news 'N77777' is not in news.tsv", {}, 7, 1),
     # a skipped news row makes the rows that show it bad, and is dropped from histories
-    "pens-news-columns": ("news.tsv:7:", "3 fields where 5 to 7 were expected",
-                          {"news.tsv": 1, "train.tsv": 1, "valid.tsv": 1}, 5, 0),
-    "pens-bad-entities": ("news.tsv:6:", "Title entity '{\"Stocks\": \"Q5\"' is not a dict",
-                          {"news.tsv": 1, "train.tsv": 1}, 6, 1),
+    "pens-news-columns": (
+        "news.tsv:7:",
+        "3 fields where 5 to 7 were expected",
+        {"news.tsv": 1, "train.tsv": 1, "valid.tsv": 1},
+        5,
+        0,
+    ),
+    "pens-bad-entities": (
+        "news.tsv:6:",
+        'Title entity \'{"Stocks": "Q5"\' is not a dict',
+        {"news.tsv": 1, "train.tsv": 1},
+        6,
+        1,
+    ),
 }
 
 
 @pytest.mark.parametrize("variant", list(MALFORMED))
-def test_malformed_rows_name_file_and_line_or_are_skipped_and_counted(tmp_path: Path, variant: str, build,
-                                                                       raw_folder) -> None:
+def test_malformed_rows_name_file_and_line_or_are_skipped_and_counted(
+    tmp_path: Path, variant: str, build, raw_folder
+) -> None:
     where, what, skipped, left, unknown = MALFORMED[variant]
     raw = raw_folder(tmp_path, "pens", variant)
     with pytest.raises(DataError) as err:
@@ -155,8 +174,12 @@ def test_a_wrong_header_is_always_an_error(tmp_path: Path, raw_folder) -> None:
 
 
 def test_missing_and_compressed_files(tmp_path: Path, raw_folder, column_arrays, build) -> None:
-    assert [f.name for f in pens().expected_files(PENS)] == ["news.tsv", "train.tsv", "valid.tsv",
-                                                            "personalized_test.tsv"]
+    assert [f.name for f in pens().expected_files(PENS)] == [
+        "news.tsv",
+        "train.tsv",
+        "valid.tsv",
+        "personalized_test.tsv",
+    ]
     raw = raw_folder(tmp_path, "pens")
     (raw / "valid.tsv").unlink()
     (raw / "personalized_test.tsv").unlink()

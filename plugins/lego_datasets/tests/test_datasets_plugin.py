@@ -23,8 +23,9 @@ README = Path(__file__).parents[1] / "README.md"
 
 
 def _own_processors() -> list:
-    return sorted((e for e in Registries(PluginHost())[PROCESSOR] if e.distribution == "lego-datasets"),
-                  key=lambda e: e.name)
+    return sorted(
+        (e for e in Registries(PluginHost())[PROCESSOR] if e.distribution == "lego-datasets"), key=lambda e: e.name
+    )
 
 
 @pytest.mark.parametrize("entry", _own_processors(), ids=lambda e: e.name)
@@ -33,8 +34,9 @@ def test_every_processor_has_a_fixture_a_test_file_and_a_readme_row(entry) -> No
     prefixes = FIXTURE_PREFIXES.get(entry.name, (entry.name,))
     folders = [p.name for p in FIXTURES.iterdir() if p.is_dir() and p.name.startswith(prefixes)]
     assert folders, f"no fixture folder fixtures/{prefixes[0]}* for processor {entry.name!r}"
-    assert (Path(__file__).parent / f"test_datasets_{entry.name}.py").is_file(), \
+    assert (Path(__file__).parent / f"test_datasets_{entry.name}.py").is_file(), (
         f"processor {entry.name!r} needs tests/test_datasets_{entry.name}.py"
+    )
     assert f"| `{entry.name}` |" in README.read_text(), f"README.md has no table row for {entry.name!r}"
 
 

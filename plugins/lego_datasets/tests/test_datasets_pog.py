@@ -30,8 +30,7 @@ def histories(dedupe: bool = True) -> dict[str, list[str]]:
     return {u: list(dict.fromkeys(h)) if dedupe else h for u, h in out.items()}
 
 
-def test_leave_one_out_puts_the_last_click_in_test_and_the_one_before_in_valid(tmp_path: Path, build,
-                                                                              rows) -> None:
+def test_leave_one_out_puts_the_last_click_in_test_and_the_one_before_in_valid(tmp_path: Path, build, rows) -> None:
     depot = build(pog(eval_negatives=0), POG, tmp_path / "d")
     info = depot.meta["info"]
     assert depot.items.num_rows == 10 and info["persons"] == 5 and info["clicks"] == 23
@@ -44,12 +43,13 @@ def test_leave_one_out_puts_the_last_click_in_test_and_the_one_before_in_valid(t
         n_test = min(1, n - 1)
         n_valid = min(1, n - 1 - n_test)
         expected["train"] += [(user, i) for i in clicked[: n - n_test - n_valid]]
-        expected["valid"] += [(user, i) for i in clicked[n - n_test - n_valid: n - n_test]]
-        expected["test"] += [(user, i) for i in clicked[n - n_test:]]
+        expected["valid"] += [(user, i) for i in clicked[n - n_test - n_valid : n - n_test]]
+        expected["test"] += [(user, i) for i in clicked[n - n_test :]]
     assert {s: sorted(v) for s, v in got.items()} == {s: sorted(v) for s, v in expected.items()}
     assert ("u000003", "i0000009") in got["train"]  # one click: train only
     assert ("u000004", "i0000005") in got["test"] and "valid" not in {  # two clicks: train + test
-        s for s, pairs in got.items() if any(p == "u000004" for p, _ in pairs)}
+        s for s, pairs in got.items() if any(p == "u000004" for p, _ in pairs)
+    }
     assert ("u000001", "i0000008") in got["test"]  # u000001's second line comes after the first
 
 
@@ -75,7 +75,13 @@ def test_histories_are_leakage_free(tmp_path: Path, split_by: str, build, check_
     if split_by == "last_items":
         test = [r for r in rows(depot, "test") if r["label"] == 1.0 and r["person"] == "u000005"]
         assert test[0]["item"] == "i0000007" and test[0]["history"] == [
-            "i0000001", "i0000003", "i0000006", "i0000010", "i0000004", "i0000009"]
+            "i0000001",
+            "i0000003",
+            "i0000006",
+            "i0000010",
+            "i0000004",
+            "i0000009",
+        ]
 
 
 def test_more_test_items_and_no_valid(tmp_path: Path, build, rows) -> None:
@@ -86,8 +92,9 @@ def test_more_test_items_and_no_valid(tmp_path: Path, build, rows) -> None:
     assert [p for p, _ in test].count("u000004") == 1  # train keeps one click
 
 
-def test_eval_users_limits_the_evaluated_users_and_keeps_the_others_clicks_in_train(tmp_path: Path, build,
-                                                                                  rows) -> None:
+def test_eval_users_limits_the_evaluated_users_and_keeps_the_others_clicks_in_train(
+    tmp_path: Path, build, rows
+) -> None:
     everyone = build(pog(eval_negatives=0), POG, tmp_path / "all")
     assert everyone.meta["info"]["evaluated_users"] == 4  # u000003 has one click: nothing to evaluate
     depot = build(pog(eval_users=2, eval_negatives=2), POG, tmp_path / "d")
@@ -121,7 +128,17 @@ def test_items_have_titles_categories_and_outfits(tmp_path: Path, build) -> None
     assert np.array_equal(reference["title"].data.offsets, items["title"].offsets)
     categories = depot.vocab("category")
     assert [categories[c] for c in items["category"]] == [
-        "c501", "c501", "c502", "c502", "c503", "c503", "c504", "c504", "c505", "<unk>"]
+        "c501",
+        "c501",
+        "c502",
+        "c502",
+        "c503",
+        "c503",
+        "c504",
+        "c504",
+        "c505",
+        "<unk>",
+    ]
     outfits = depot.vocab("outfits")
     assert outfits == ["<pad>", "<unk>", "o000001", "o000002", "o000003", "o000004"]
     member = [[outfits[o] for o in items["outfits"].row(i)] for i in range(10)]
@@ -185,19 +202,35 @@ def test_missing_files_are_listed(tmp_path: Path, raw_folder) -> None:
 
 MALFORMED = {  # variant -> ("file:line:", words, skipped rows, unknown items dropped, clicks left)
     "pog-unknown-item": ("user_data.txt:4:", "'i0000099' is not in item_data.txt", {}, {"user_data.txt": 1}, 23),
-    "pog-item-columns": ("item_data.txt:6:", "3 fields where 4", {"item_data.txt": 1},
-                         {"user_data.txt": 3, "outfit_data.txt": 1}, 20),
+    "pog-item-columns": (
+        "item_data.txt:6:",
+        "3 fields where 4",
+        {"item_data.txt": 1},
+        {"user_data.txt": 3, "outfit_data.txt": 1},
+        20,
+    ),
     "pog-user-columns": ("user_data.txt:3:", "2 fields where 3", {"user_data.txt": 1}, {}, 22),
-    "pog-outfit-unknown-item": ("outfit_data.txt:2:", "'i0000088' is not in item_data.txt", {},
-                                {"outfit_data.txt": 1}, 23),
-    "pog-duplicate-item": ("item_data.txt:9:", "'i0000003' is empty or listed twice", {"item_data.txt": 1},
-                           {"user_data.txt": 2, "outfit_data.txt": 1}, 21),
+    "pog-outfit-unknown-item": (
+        "outfit_data.txt:2:",
+        "'i0000088' is not in item_data.txt",
+        {},
+        {"outfit_data.txt": 1},
+        23,
+    ),
+    "pog-duplicate-item": (
+        "item_data.txt:9:",
+        "'i0000003' is empty or listed twice",
+        {"item_data.txt": 1},
+        {"user_data.txt": 2, "outfit_data.txt": 1},
+        21,
+    ),
 }
 
 
 @pytest.mark.parametrize("variant", list(MALFORMED))
-def test_malformed_rows_name_file_and_line_or_are_skipped_and_counted(tmp_path: Path, variant: str, build,
-                                                                      raw_folder) -> None:
+def test_malformed_rows_name_file_and_line_or_are_skipped_and_counted(
+    tmp_path: Path, variant: str, build, raw_folder
+) -> None:
     where, what, skipped, unknown, left = MALFORMED[variant]
     raw = raw_folder(tmp_path, "pog", variant)
     with pytest.raises(DataError) as err:

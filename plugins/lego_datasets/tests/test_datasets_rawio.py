@@ -74,7 +74,7 @@ def test_a_zip_of_several_files_asks_to_unpack_it(tmp_path: Path) -> None:
 
 def test_json_lines_strict_and_python_literals(tmp_path: Path) -> None:
     path = tmp_path / "reviews.json"
-    path.write_text('{"a": 1, "b": null}\n{\'a\': 2, \'b\': None, \'c\': True}\n[1, 2]\n{"b": 3}\nnot json\n')
+    path.write_text("{\"a\": 1, \"b\": null}\n{'a': 2, 'b': None, 'c': True}\n[1, 2]\n{\"b\": 3}\nnot json\n")
     errors = RowErrors(tmp_path, skip=True)
     strict = list(read_json_lines(path, errors, expected="one object per line", required=("a",)))
     assert strict == [(1, {"a": 1, "b": None})] and errors.counts == {"reviews.json": 4}
@@ -119,18 +119,23 @@ def test_id_index_keeps_first_seen_order() -> None:
     assert index.ids == ["b", "a"] and index.get("a") == 1 and "c" not in index
 
 
-@pytest.mark.parametrize("dedupe, expected", [
-    ("none", [(0, 0, 5), (0, 0, 1), (0, 1, 3), (1, 0, 2)]),
-    ("first", [(0, 0, 1), (0, 1, 3), (1, 0, 2)]),
-    ("last", [(0, 0, 5), (0, 1, 3), (1, 0, 2)]),
-])
+@pytest.mark.parametrize(
+    "dedupe, expected",
+    [
+        ("none", [(0, 0, 5), (0, 0, 1), (0, 1, 3), (1, 0, 2)]),
+        ("first", [(0, 0, 1), (0, 1, 3), (1, 0, 2)]),
+        ("last", [(0, 0, 5), (0, 1, 3), (1, 0, 2)]),
+    ],
+)
 def test_event_log_dedupes_repeated_pairs_by_time(dedupe: str, expected: list) -> None:
     log = EventLog()
     for person, item, time in [("u", "x", 5), ("u", "x", 1), ("u", "y", 3), ("v", "x", 2)]:
         log.add(person, item, time)
     r = log.ratings(dedupe=dedupe)
-    got = sorted(zip(r.person.tolist(), r.item.tolist(), r.time.tolist(), strict=True),
-                 key=lambda t: expected.index(t) if t in expected else -1)
+    got = sorted(
+        zip(r.person.tolist(), r.item.tolist(), r.time.tolist(), strict=True),
+        key=lambda t: expected.index(t) if t in expected else -1,
+    )
     assert got == expected and np.all(r.label == 1.0)
 
 

@@ -19,12 +19,28 @@ def test_rows_keep_their_physical_line_numbers(tmp_path: Path) -> None:
 
 def test_csv_header_and_quotes(tmp_path: Path) -> None:
     (tmp_path / "m.csv").write_text('id,title\n1,"Cat, the Hat"\n2,"He said ""hi"""\n')
-    rows = list(read_rows(tmp_path / "m.csv", RowErrors(tmp_path, False), sep=",", columns=2, expected="id,title",
-                          header=("id", "title")))
+    rows = list(
+        read_rows(
+            tmp_path / "m.csv",
+            RowErrors(tmp_path, False),
+            sep=",",
+            columns=2,
+            expected="id,title",
+            header=("id", "title"),
+        )
+    )
     assert rows == [(2, ["1", "Cat, the Hat"]), (3, ["2", 'He said "hi"'])]
     with pytest.raises(DataError, match=r"m.csv:1: header 'id,title' is not the expected 'movieId,title'"):
-        list(read_rows(tmp_path / "m.csv", RowErrors(tmp_path, True), sep=",", columns=2, expected="x",
-                       header=("movieId", "title")))
+        list(
+            read_rows(
+                tmp_path / "m.csv",
+                RowErrors(tmp_path, True),
+                sep=",",
+                columns=2,
+                expected="x",
+                header=("movieId", "title"),
+            )
+        )
 
 
 def test_encodings(tmp_path: Path) -> None:
@@ -43,16 +59,21 @@ def test_column_ranges(tmp_path: Path) -> None:
     assert got == [(1, ["a", "b"])] and errors.counts == {"t.tsv": 2} and errors.total == 2
 
 
-@pytest.mark.parametrize("title, expected", [
-    ("Toy Story (1995)", ("Toy Story", "1995")),
-    ("City of Lost Children, The (Cité des enfants perdus, La) (1995)",
-     ("City of Lost Children, The (Cité des enfants perdus, La)", "1995")),
-    ("Babylon 5", ("Babylon 5", None)),
-    ("Long Road, The (2006–2007)", ("Long Road, The", "2006")),
-    ("Fawlty Towers (1975-1979) ", ("Fawlty Towers", "1975")),
-    ("(500) Days of Summer (2009)", ("(500) Days of Summer", "2009")),
-    ("1984 (1956)", ("1984", "1956")),
-    ("(1995)", ("(1995)", None)),
-])
+@pytest.mark.parametrize(
+    "title, expected",
+    [
+        ("Toy Story (1995)", ("Toy Story", "1995")),
+        (
+            "City of Lost Children, The (Cité des enfants perdus, La) (1995)",
+            ("City of Lost Children, The (Cité des enfants perdus, La)", "1995"),
+        ),
+        ("Babylon 5", ("Babylon 5", None)),
+        ("Long Road, The (2006–2007)", ("Long Road, The", "2006")),
+        ("Fawlty Towers (1975-1979) ", ("Fawlty Towers", "1975")),
+        ("(500) Days of Summer (2009)", ("(500) Days of Summer", "2009")),
+        ("1984 (1956)", ("1984", "1956")),
+        ("(1995)", ("(1995)", None)),
+    ],
+)
 def test_split_year(title: str, expected: tuple[str, str | None]) -> None:
     assert split_year(title) == expected

@@ -23,12 +23,24 @@ def test_typed_fields_become_columns(tmp_path: Path, build) -> None:
     depot = build(rb(), FIXTURES / "recbole-books", tmp_path / "d")
     items = depot.items
     kinds = {c: items.kind(c) for c in items}
-    assert kinds == {"item_id": "category", "title": "tokens", "title_text": "text", "categories": "tokens",
-                     "brand": "category", "price": "float"}
+    assert kinds == {
+        "item_id": "category",
+        "title": "tokens",
+        "title_text": "text",
+        "categories": "tokens",
+        "brand": "category",
+        "price": "float",
+    }
     assert items.vocab_name("categories") == "categories" and items.vocab_name("brand") == "brand"
     assert depot.vocab("item_id")[1:] == ["b1", "b2", "b3", "b4", "b5", "b9"]  # b9: only in books.inter
-    assert items.strings("title_text") == ["The Long Harbor", "Cooking with Rain", "Stars Over Town",
-                                           "A Field Guide to Moss", "Quiet Numbers", ""]
+    assert items.strings("title_text") == [
+        "The Long Harbor",
+        "Cooking with Rain",
+        "Stars Over Town",
+        "A Field Guide to Moss",
+        "Quiet Numbers",
+        "",
+    ]
     price = np.asarray(items["price"])
     assert price[0] == 12.5 and math.isnan(price[2]) and math.isnan(price[5])
     assert [depot.vocab("categories")[c] for c in items["categories"].row(0)] == ["Fiction", "Sea"]
@@ -75,8 +87,13 @@ def test_several_datasets_need_the_dataset_option(tmp_path: Path, build, raw_fol
 
 def test_presplit_files_are_expected_when_present(tmp_path: Path) -> None:
     names = [(f.name, f.optional) for f in rb().expected_files(FIXTURES / "recbole-presplit")]
-    assert names == [("ml-mini.train.inter", False), ("ml-mini.valid.inter", False), ("ml-mini.test.inter", False),
-                     ("ml-mini.item", True), ("ml-mini.user", True)]
+    assert names == [
+        ("ml-mini.train.inter", False),
+        ("ml-mini.valid.inter", False),
+        ("ml-mini.test.inter", False),
+        ("ml-mini.item", True),
+        ("ml-mini.user", True),
+    ]
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(DataError, match="NAME.inter"):

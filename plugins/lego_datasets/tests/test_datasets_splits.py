@@ -27,8 +27,11 @@ def reference_history(r: Ratings, split: np.ndarray, rows: np.ndarray, level: in
     """The protocol, spelled out: earlier positives of the same person from splits <= level, minus targets."""
     person, start = r.person[rows[0]], r.time[rows].min()
     targets = set(r.item[rows].tolist())
-    earlier = [(r.time[j], j, int(r.item[j])) for j in range(len(r.person))
-               if r.person[j] == person and r.label[j] > 0 and split[j] <= level and r.time[j] < start]
+    earlier = [
+        (r.time[j], j, int(r.item[j]))
+        for j in range(len(r.person))
+        if r.person[j] == person and r.label[j] > 0 and split[j] <= level and r.time[j] < start
+    ]
     items = [item for _, _, item in sorted(earlier) if item not in targets]
     return items[-max_history:] if max_history else items
 
@@ -37,8 +40,12 @@ def reference_history(r: Ratings, split: np.ndarray, rows: np.ndarray, level: in
 def test_histories_and_tables_match_the_reference(seed: int) -> None:
     presplit = seed % 2 == 0
     r = random_log(seed, presplit)
-    o = RatingOptions(split_by="time" if seed % 3 == 0 else "user", context_size=1 + seed % 4,
-                      max_history=seed % 5, eval_negatives=seed % 3)
+    o = RatingOptions(
+        split_by="time" if seed % 3 == 0 else "user",
+        context_size=1 + seed % 4,
+        max_history=seed % 5,
+        eval_negatives=seed % 3,
+    )
     ctx = split_ratings(r, NUM_ITEMS, o)
     n = len(r.person)
     split = assign_splits(r, o)
@@ -56,8 +63,8 @@ def test_histories_and_tables_match_the_reference(seed: int) -> None:
         assert np.array_equal(table["label"][: len(rated)], r.label[rated])
         assert np.array_equal(table["time"][: len(rated)], np.floor(r.time[rated]).astype(np.int64))
         context[rated] = table["user"][: len(rated)]
-        sampled, sampled_users = table["item"][len(rated):], table["user"][len(rated):]
-        assert np.all(table["label"][len(rated):] == 0) and (level > 0 or not len(sampled))
+        sampled, sampled_users = table["item"][len(rated) :], table["user"][len(rated) :]
+        assert np.all(table["label"][len(rated) :] == 0) and (level > 0 or not len(sampled))
         for u in np.unique(sampled_users):
             got = sampled[sampled_users == u].tolist()
             rated_items = set(r.item[r.person == ctx.person[u]].tolist())

@@ -142,8 +142,9 @@ def split_ratings_v1(r: Ratings, num_items: int, o: RatingOptions) -> Contexts:
         rated = sorted_unique_v1(r.person.astype(np.int64) * num_items + r.item)
         evaluated = np.flatnonzero(ctx_split > 0)
         sampled = np.full((num_ctx, o.eval_negatives), -1, np.int64)
-        sampled[evaluated] = sample_negatives_v1(np.random.default_rng(o.seed), ctx_person[evaluated], rated,
-                                              num_items, o.eval_negatives)
+        sampled[evaluated] = sample_negatives_v1(
+            np.random.default_rng(o.seed), ctx_person[evaluated], rated, num_items, o.eval_negatives
+        )
     tables: dict[str, dict[str, Column]] = {}
     info: dict[str, Any] = {"user_rows": {}, "interactions": {}, "positives": {}, "sampled_negatives": {}}
     for lv, name in enumerate(SPLITS):
@@ -155,8 +156,9 @@ def split_ratings_v1(r: Ratings, num_items: int, o: RatingOptions) -> Contexts:
             user = np.concatenate([user, ctx_ids])
             items = np.concatenate([items, sampled[ctx_ids, slots]])
             label = np.concatenate([label, np.zeros(len(ctx_ids), np.float32)])
-            groups = np.concatenate([groups, np.searchsorted(
-                group_keys, lv * num_persons + ctx_person[ctx_ids].astype(np.int64))])
+            groups = np.concatenate(
+                [groups, np.searchsorted(group_keys, lv * num_persons + ctx_person[ctx_ids].astype(np.int64))]
+            )
             times = np.concatenate([times, ctx_time[ctx_ids]])
         if not len(user):
             continue
@@ -174,8 +176,9 @@ def split_ratings_v1(r: Ratings, num_items: int, o: RatingOptions) -> Contexts:
     return Contexts(person=ctx_person, split=ctx_split, history=ragged, tables=tables, info=info)
 
 
-def sample_negatives_v1(rng: np.random.Generator, persons: np.ndarray, rated: np.ndarray, num_items: int,
-                     count: int) -> np.ndarray:
+def sample_negatives_v1(
+    rng: np.random.Generator, persons: np.ndarray, rated: np.ndarray, num_items: int, count: int
+) -> np.ndarray:
     """``count`` distinct items per row that ``persons[row]`` never rated, ``-1`` where too few exist.
 
     ``rated`` holds the sorted keys ``person * num_items + item``. Rejection
@@ -207,7 +210,7 @@ def sample_negatives_v1(rng: np.random.Generator, persons: np.ndarray, rated: np
         free = np.setdiff1d(np.arange(num_items), rated[lo:hi] - persons[row] * num_items)
         picked = rng.permutation(free)[:count]
         chosen[row] = -1
-        chosen[row, :len(picked)] = picked
+        chosen[row, : len(picked)] = picked
     return chosen
 
 
@@ -230,9 +233,12 @@ def member_v1(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
 
 def assert_same(old: Contexts, new: Contexts) -> None:
     """Every array equal in value and dtype, every count equal."""
-    for name, a, b in (("person", old.person, new.person), ("split", old.split, new.split),
-                       ("history.values", old.history.values, new.history.values),
-                       ("history.offsets", old.history.offsets, new.history.offsets)):
+    for name, a, b in (
+        ("person", old.person, new.person),
+        ("split", old.split, new.split),
+        ("history.values", old.history.values, new.history.values),
+        ("history.offsets", old.history.offsets, new.history.offsets),
+    ):
         assert a.dtype == b.dtype and np.array_equal(a, b), name
     assert old.tables.keys() == new.tables.keys()
     for table, columns in old.tables.items():
@@ -249,23 +255,34 @@ def random_log(seed: int) -> tuple[Ratings, int, RatingOptions]:
     rng = np.random.default_rng(seed)
     n, persons, items = int(rng.integers(1, 1500)), int(rng.integers(1, 40)), int(rng.integers(1, 60))
     time = rng.integers(0, int(rng.integers(1, 300)), size=n)
-    r = Ratings(person=rng.integers(0, persons, size=n), item=rng.integers(0, items, size=n),
-                time=time * 1.5 if seed % 3 == 0 else time, label=(rng.random(n) < 0.6).astype(np.float32),
-                split=rng.integers(0, 3, size=n).astype(np.int8) if seed % 4 == 0 else None)
-    o = RatingOptions(split_by="time" if seed % 5 == 0 else "user", context_size=int(rng.integers(1, 12)),
-                      max_history=int(rng.integers(0, 12)), eval_negatives=int(rng.integers(0, 3)) * 7,
-                      valid_fraction=float(rng.choice([0.0, 0.1, 0.3])),
-                      test_fraction=float(rng.choice([0.0, 0.1, 0.2])), seed=seed)
+    r = Ratings(
+        person=rng.integers(0, persons, size=n),
+        item=rng.integers(0, items, size=n),
+        time=time * 1.5 if seed % 3 == 0 else time,
+        label=(rng.random(n) < 0.6).astype(np.float32),
+        split=rng.integers(0, 3, size=n).astype(np.int8) if seed % 4 == 0 else None,
+    )
+    o = RatingOptions(
+        split_by="time" if seed % 5 == 0 else "user",
+        context_size=int(rng.integers(1, 12)),
+        max_history=int(rng.integers(0, 12)),
+        eval_negatives=int(rng.integers(0, 3)) * 7,
+        valid_fraction=float(rng.choice([0.0, 0.1, 0.3])),
+        test_fraction=float(rng.choice([0.0, 0.1, 0.2])),
+        seed=seed,
+    )
     return r, items, o
 
 
 @pytest.fixture
 def small_batches(monkeypatch):
     """Slices and batches of a few rows, so that every batched path runs many times on small logs."""
+
     def set_sizes(chunk: int, batch: int, sample: int) -> None:
         monkeypatch.setattr(contexts, "CHUNK_ROWS", chunk)
         monkeypatch.setattr(contexts, "BATCH_ENTRIES", batch)
         monkeypatch.setattr(splits, "SAMPLE_ENTRIES", sample)
+
     return set_sizes
 
 
@@ -286,19 +303,35 @@ def test_split_ratings_is_unchanged_on_edge_cases(small_batches) -> None:
     person, item = rng.integers(0, 9, n), rng.integers(0, 6, n)
     label = (rng.random(n) < 0.7).astype(np.float32)
     logs = [
-        Ratings(person=person, item=item, label=label,  # NaN times sort last, together
-                time=np.where(rng.random(n) < 0.1, np.nan, rng.normal(size=n).round(1))),
+        Ratings(
+            person=person,
+            item=item,
+            label=label,  # NaN times sort last, together
+            time=np.where(rng.random(n) < 0.1, np.nan, rng.normal(size=n).round(1)),
+        ),
         Ratings(person=person, item=item, label=label, time=-rng.integers(0, 30, n).astype(np.float64)),
-        Ratings(person=person.astype(np.int32), item=item.astype(np.int32), label=label,  # compact dtypes
-                time=rng.integers(0, 5, n).astype(np.int32)),
-        Ratings(person=person, item=item, label=label, time=rng.integers(0, 50, n),  # pre-split, all train
-                split=np.zeros(n, np.int8)),
+        Ratings(
+            person=person.astype(np.int32),
+            item=item.astype(np.int32),
+            label=label,  # compact dtypes
+            time=rng.integers(0, 5, n).astype(np.int32),
+        ),
+        Ratings(
+            person=person,
+            item=item,
+            label=label,
+            time=rng.integers(0, 50, n),  # pre-split, all train
+            split=np.zeros(n, np.int8),
+        ),
         Ratings(person=person, item=item, label=label, time=np.zeros(n, np.int64)),  # one timestamp
         Ratings(person=np.array([0]), item=np.array([0]), time=np.array([3]), label=np.array([1.0], np.float32)),
     ]
     for r in logs:
-        for o in (RatingOptions(), RatingOptions(eval_negatives=4, context_size=3, max_history=2),
-                  RatingOptions(split_by="time", max_history=0, context_size=1)):
+        for o in (
+            RatingOptions(),
+            RatingOptions(eval_negatives=4, context_size=3, max_history=2),
+            RatingOptions(split_by="time", max_history=0, context_size=1),
+        ):
             with np.errstate(invalid="ignore"):  # NaN times cast to int64 (as before)
                 assert_same(split_ratings_v1(r, 6, o), splits.split_ratings(r, 6, o))
 
@@ -308,12 +341,18 @@ def netflix_like(n: int, seed: int = 0) -> Ratings:
     rng = np.random.default_rng(seed)
     persons, items = max(20, n // 200), 500
     activity, popularity = rng.lognormal(0, 1.25, persons), rng.lognormal(0, 2.0, items)
-    keys = np.unique(rng.choice(persons, size=n, p=activity / activity.sum()).astype(np.int64) * items
-                     + rng.choice(items, size=n, p=popularity / popularity.sum()))
+    keys = np.unique(
+        rng.choice(persons, size=n, p=activity / activity.sum()).astype(np.int64) * items
+        + rng.choice(items, size=n, p=popularity / popularity.sum())
+    )
     person, item = keys // items, keys % items
     day = rng.integers(10_000, 12_000, size=len(keys))
-    return Ratings(person=person.astype(np.int32), item=item.astype(np.int32), time=(day * 86400).astype(np.int32),
-                   label=(rng.random(len(keys)) < 0.55).astype(np.float32))
+    return Ratings(
+        person=person.astype(np.int32),
+        item=item.astype(np.int32),
+        time=(day * 86400).astype(np.int32),
+        label=(rng.random(len(keys)) < 0.55).astype(np.float32),
+    )
 
 
 @pytest.mark.parametrize("options", [{}, {"eval_negatives": 20, "context_size": 1}, {"split_by": "time"}])
@@ -335,26 +374,36 @@ def test_sample_negatives_is_unchanged_and_draws_the_same_stream_in_batches(smal
 
 def depot_bytes(path: Path) -> dict[str, bytes]:
     """Every file of a depot but meta.json (which records its creation time), and meta's info."""
-    out = {p.relative_to(path).as_posix(): p.read_bytes() for p in sorted(path.rglob("*"))
-           if p.is_file() and p.name != "meta.json"}
+    out = {
+        p.relative_to(path).as_posix(): p.read_bytes()
+        for p in sorted(path.rglob("*"))
+        if p.is_file() and p.name != "meta.json"
+    }
     out["meta.json:info"] = repr(Depot(path).meta["info"]).encode()
     return out
 
 
-@pytest.mark.parametrize("fixture, processor, options", [
-    ("ml-100k", "movielens", {}),
-    ("ml-1m", "movielens", {"eval_negatives": 3, "context_size": 2}),
-    ("ml-latest", "movielens", {"split_by": "time", "max_history": 2}),
-    ("recbole-presplit", "recbole", {"eval_negatives": 2}),
-    ("recbole-books", "recbole", {"context_size": 1}),
-])
-def test_depots_are_byte_identical_to_the_original_protocol(tmp_path: Path, monkeypatch, fixture: str,
-                                                            processor: str, options: dict) -> None:
+@pytest.mark.parametrize(
+    "fixture, processor, options",
+    [
+        ("ml-100k", "movielens", {}),
+        ("ml-1m", "movielens", {"eval_negatives": 3, "context_size": 2}),
+        ("ml-latest", "movielens", {"split_by": "time", "max_history": 2}),
+        ("recbole-presplit", "recbole", {"eval_negatives": 2}),
+        ("recbole-books", "recbole", {"context_size": 1}),
+    ],
+)
+def test_depots_are_byte_identical_to_the_original_protocol(
+    tmp_path: Path, monkeypatch, fixture: str, processor: str, options: dict
+) -> None:
     from lego_datasets.movielens import MovieLensOptions, MovieLensProcessor
     from lego_datasets.recbole import RecBoleOptions, RecBoleProcessor
 
-    make = ((lambda: MovieLensProcessor(MovieLensOptions(**options))) if processor == "movielens"
-            else (lambda: RecBoleProcessor(RecBoleOptions(**options))))
+    make = (
+        (lambda: MovieLensProcessor(MovieLensOptions(**options)))
+        if processor == "movielens"
+        else (lambda: RecBoleProcessor(RecBoleOptions(**options)))
+    )
     prepare(make(), FIXTURES / fixture, tmp_path / "new")
     monkeypatch.setattr(splits, "split_ratings", split_ratings_v1)
     prepare(make(), FIXTURES / fixture, tmp_path / "old")

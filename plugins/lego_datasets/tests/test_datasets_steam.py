@@ -43,8 +43,9 @@ def day(text: str) -> int:
 def posted_day(posted: str) -> int | None:
     """``"Posted November 5, 2011."`` by strptime; None without a year or a date."""
     try:
-        return int(datetime.datetime.strptime(posted, "Posted %B %d, %Y.").replace(
-            tzinfo=datetime.timezone.utc).timestamp())
+        return int(
+            datetime.datetime.strptime(posted, "Posted %B %d, %Y.").replace(tzinfo=datetime.timezone.utc).timestamp()
+        )
     except ValueError:
         return None
 
@@ -54,8 +55,11 @@ def v2_reviews() -> list[tuple[str, str, int]]:
 
 
 def v1_reviews() -> list[tuple[str, str, bool, str]]:
-    return [(line["user_id"], r["item_id"], r["recommend"], r["posted"])
-            for line in literal_lines(V1 / "australian_user_reviews.json.gz") for r in line["reviews"]]
+    return [
+        (line["user_id"], r["item_id"], r["recommend"], r["posted"])
+        for line in literal_lines(V1 / "australian_user_reviews.json.gz")
+        for r in line["reviews"]
+    ]
 
 
 def all_rows(depot, rows) -> list[dict]:
@@ -123,8 +127,9 @@ def test_user_id_instead_of_username_separates_accounts_that_share_a_name(tmp_pa
     assert "Nova" in by_name.vocab("user_id")  # by username, both accounts are one person
 
 
-@pytest.mark.parametrize(("dedupe", "ratings", "time"), [("none", 18, None), ("first", 17, "2014-08-08"),
-                                                         ("last", 17, "2015-01-01")])
+@pytest.mark.parametrize(
+    ("dedupe", "ratings", "time"), [("none", 18, None), ("first", 17, "2014-08-08"), ("last", 17, "2015-01-01")]
+)
 def test_dedupe_keeps_one_review_per_person_and_game(tmp_path: Path, build, rows, dedupe, ratings, time) -> None:
     depot = build(steam(dedupe=dedupe, eval_negatives=0), V2, tmp_path / "d")
     assert depot.meta["info"]["ratings"] == ratings
@@ -190,17 +195,20 @@ def test_plays_take_file_order_titles_from_item_names_and_playtime_options(tmp_p
     assert [s for _, _, s in collector] == ["train", "train", "train", "valid", "test"]
     assert all(r["label"] == 1.0 for r in all_rows(depot, rows))
 
-    played = build(steam(source="plays", min_playtime=1, positive_threshold=60.0, eval_negatives=0), V1,
-                   tmp_path / "e")
+    played = build(steam(source="plays", min_playtime=1, positive_threshold=60.0, eval_negatives=0), V1, tmp_path / "e")
     assert played.meta["info"]["plays_below_min_playtime"] == 3 and played.meta["info"]["ratings"] == 9
-    minutes = {(line["user_id"], i["item_id"]): i["playtime_forever"]
-               for line in literal_lines(V1 / "australian_users_items.json") for i in line["items"]}
+    minutes = {
+        (line["user_id"], i["item_id"]): i["playtime_forever"]
+        for line in literal_lines(V1 / "australian_users_items.json")
+        for i in line["items"]
+    }
     for r in all_rows(played, rows):
         assert r["label"] == float(minutes[(r["person"], r["item"])] >= 60)
 
 
-@pytest.mark.parametrize(("folder", "options"), [(V2, {}), (V1, {}), (V1, {"source": "plays"}),
-                                                 (V2, {"split_by": "time"})])
+@pytest.mark.parametrize(
+    ("folder", "options"), [(V2, {}), (V1, {}), (V1, {"source": "plays"}), (V2, {"split_by": "time"})]
+)
 def test_histories_are_leakage_free(tmp_path: Path, build, check_leakage, folder, options) -> None:
     depot = build(steam(context_size=2, **options), folder, tmp_path / "d")
     times, labels = {}, {}
@@ -240,8 +248,10 @@ def test_eval_negatives_are_stored_once_and_follow_the_seed(tmp_path: Path, buil
 def test_expected_files_follow_the_source_and_missing_files_are_listed(tmp_path: Path, raw_folder) -> None:
     assert [f.name for f in steam().expected_files(V1)] == ["australian_user_reviews.json.gz", "steam_games.json.gz"]
     plays = steam(source="plays").expected_files(V1)
-    assert [(f.name, f.optional) for f in plays] == [("australian_users_items.json", False),
-                                                     ("steam_games.json.gz", True)]
+    assert [(f.name, f.optional) for f in plays] == [
+        ("australian_users_items.json", False),
+        ("steam_games.json.gz", True),
+    ]
     raw = raw_folder(tmp_path, "steam")
     (raw / "steam_games.json.gz").unlink()
     with pytest.raises(DataError) as err:
@@ -251,8 +261,12 @@ def test_expected_files_follow_the_source_and_missing_files_are_listed(tmp_path:
     empty.mkdir()
     with pytest.raises(DataError) as err:
         prepare(steam(), empty, tmp_path / "d")
-    for name in ("steam_reviews.json.gz", "australian_user_reviews.json.gz", "australian_users_items.json.gz",
-                 "steam_games.json.gz"):
+    for name in (
+        "steam_reviews.json.gz",
+        "australian_user_reviews.json.gz",
+        "australian_users_items.json.gz",
+        "steam_games.json.gz",
+    ):
         assert name in str(err.value)
     only_plays = raw_folder(tmp_path, "steam-australian")
     (only_plays / "steam_games.json.gz").unlink()
@@ -273,23 +287,48 @@ def test_options_that_do_not_fit_the_source_are_errors() -> None:
 
 
 MALFORMED = {  # variant -> (base, "file:line:", words in the message, skipped rows, ratings left)
-    "steam-literal": ("steam", "steam_reviews.json.gz:3:", "neither JSON nor a Python literal",
-                      {"steam_reviews.json.gz": 1}, 16),
-    "steam-date": ("steam", "steam_reviews.json.gz:6:", "date 'February 2, 2015' is not YYYY-MM-DD",
-                   {"steam_reviews.json.gz": 1}, 16),
-    "steam-australian-recommend": ("steam-australian", "australian_user_reviews.json.gz:3:",
-                                   "review 3: recommend is 'No', not True or False",
-                                   {"australian_user_reviews.json.gz": 1}, 9),
-    "steam-australian-posted": ("steam-australian", "australian_user_reviews.json.gz:2:",
-                                "review 2: posted 'Posted 2014-12-01'", {"australian_user_reviews.json.gz": 1}, 9),
-    "steam-australian-playtime": ("steam-australian", "australian_users_items.json:2:",
-                                  "item 2: playtime_forever is '45 min'", {"australian_users_items.json": 1}, 11),
+    "steam-literal": (
+        "steam",
+        "steam_reviews.json.gz:3:",
+        "neither JSON nor a Python literal",
+        {"steam_reviews.json.gz": 1},
+        16,
+    ),
+    "steam-date": (
+        "steam",
+        "steam_reviews.json.gz:6:",
+        "date 'February 2, 2015' is not YYYY-MM-DD",
+        {"steam_reviews.json.gz": 1},
+        16,
+    ),
+    "steam-australian-recommend": (
+        "steam-australian",
+        "australian_user_reviews.json.gz:3:",
+        "review 3: recommend is 'No', not True or False",
+        {"australian_user_reviews.json.gz": 1},
+        9,
+    ),
+    "steam-australian-posted": (
+        "steam-australian",
+        "australian_user_reviews.json.gz:2:",
+        "review 2: posted 'Posted 2014-12-01'",
+        {"australian_user_reviews.json.gz": 1},
+        9,
+    ),
+    "steam-australian-playtime": (
+        "steam-australian",
+        "australian_users_items.json:2:",
+        "item 2: playtime_forever is '45 min'",
+        {"australian_users_items.json": 1},
+        11,
+    ),
 }
 
 
 @pytest.mark.parametrize("variant", list(MALFORMED))
-def test_malformed_rows_name_file_and_line_or_are_skipped_and_counted(tmp_path: Path, variant: str, build,
-                                                                       raw_folder) -> None:
+def test_malformed_rows_name_file_and_line_or_are_skipped_and_counted(
+    tmp_path: Path, variant: str, build, raw_folder
+) -> None:
     base, where, what, skipped, left = MALFORMED[variant]
     raw = raw_folder(tmp_path, base, variant)
     source = "plays" if "playtime" in variant else "auto"

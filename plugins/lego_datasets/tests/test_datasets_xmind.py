@@ -31,8 +31,7 @@ def translations(*paths: Path) -> dict[str, tuple[str, str]]:
     return out
 
 
-def test_titles_and_abstracts_are_the_translations_the_rest_is_mind(tmp_path: Path, build,
-                                                                     column_arrays) -> None:
+def test_titles_and_abstracts_are_the_translations_the_rest_is_mind(tmp_path: Path, build, column_arrays) -> None:
     depot = build(xmind(), XMIND, tmp_path / "x")
     mind = build(MINDProcessor(), XMIND, tmp_path / "m")
     info = depot.meta["info"]
@@ -46,8 +45,7 @@ def test_titles_and_abstracts_are_the_translations_the_rest_is_mind(tmp_path: Pa
     assert titles[0] == "O rundă liniștită pe terenul de lângă lac" and abstracts[1] == ""
     assert abstracts[ids.index("N8") - 1] == 'Pași mici, economii "mari".'
     words = depot.vocab("words")
-    assert [words[w] for w in depot.items["title"].row(1)] == ["piețele", "cresc", "după", "o", "săptămână",
-                                                               "lentă"]
+    assert [words[w] for w in depot.items["title"].row(1)] == ["piețele", "cresc", "după", "o", "săptămână", "lentă"]
     a, b = column_arrays(depot), column_arrays(mind)
     same = [k for k in a if not k.startswith(("items.title", "items.abstract"))]
     assert same and all(np.array_equal(a[k], b[k]) for k in same)  # users, splits, categories, entities
@@ -89,8 +87,7 @@ def test_a_malformed_translation_names_file_and_line_or_is_skipped(tmp_path: Pat
     raw = raw_folder(tmp_path, "xmind", "xmind-columns")
     with pytest.raises(DataError) as err:
         xmind().build(raw)
-    assert "xMIND/ron/xMINDsmall_train/news.tsv:4: 1 fields where 2 to 3 were expected (expected " \
-        in str(err.value)
+    assert "xMIND/ron/xMINDsmall_train/news.tsv:4: 1 fields where 2 to 3 were expected (expected " in str(err.value)
     depot = build(xmind(skip_bad_rows=True, untranslated="english"), raw, tmp_path / "d")
     info = depot.meta["info"]
     assert info["skipped_rows"]["xMIND/ron/xMINDsmall_train/news.tsv"] == 1 and info["untranslated"] == 1
@@ -98,8 +95,11 @@ def test_a_malformed_translation_names_file_and_line_or_is_skipped(tmp_path: Pat
 
 def test_layouts_languages_and_missing_files(tmp_path: Path, raw_folder, build) -> None:
     names = [f.name for f in xmind().expected_files(XMIND)]
-    assert names[-3:] == ["xMIND/ron/xMINDsmall_train/news.tsv", "xMIND/ron/xMINDsmall_dev.zip",
-                          "xMIND/ron/xMINDsmall_test/news.tsv"]
+    assert names[-3:] == [
+        "xMIND/ron/xMINDsmall_train/news.tsv",
+        "xMIND/ron/xMINDsmall_dev.zip",
+        "xMIND/ron/xMINDsmall_test/news.tsv",
+    ]
     both = raw_folder(tmp_path, "xmind")
     shutil.copytree(CMN / "cmn", both / "xMIND" / "cmn")
     with pytest.raises(DataError, match=r"several languages \(cmn, ron\); choose one with the option lang"):

@@ -51,8 +51,14 @@ def test_businesses_give_name_categories_city_state_and_attributes(tmp_path: Pat
     ids = depot.vocab("item_id")[1:]
     assert ids == [b["business_id"] for b in lines(RAW / "yelp_academic_dataset_business.json")[:6]]
     assert ids[1].startswith("-") and info["duplicate_businesses"] == 1
-    assert items.strings("name_text") == ["Sample Pizza", "Café Lumière", 'Joe\'s "Famous" Subs',
-                                          "Bright Smiles Dental", "Taco Trail", "Quiet Books"]  # first row of an id
+    assert items.strings("name_text") == [
+        "Sample Pizza",
+        "Café Lumière",
+        'Joe\'s "Famous" Subs',
+        "Bright Smiles Dental",
+        "Taco Trail",
+        "Quiet Books",
+    ]  # first row of an id
 
     def tokens(column: str, row: int) -> list[str]:
         vocab = depot.vocab(items.vocab_name(column))
@@ -60,9 +66,14 @@ def test_businesses_give_name_categories_city_state_and_attributes(tmp_path: Pat
 
     assert tokens("categories", 1) == ["Coffee & Tea", "Cafes", "Breakfast & Brunch"]
     assert tokens("categories", 2) == [] and tokens("attributes", 2) == []  # null categories and attributes
-    assert tokens("attributes", 0) == ["RestaurantsTakeOut=True", "WiFi=free", "BusinessParking.garage=False",
-                                       "BusinessParking.street=True", "BusinessParking.validated=False",
-                                       "BusinessParking.valet=False"]  # lot is None: no token
+    assert tokens("attributes", 0) == [
+        "RestaurantsTakeOut=True",
+        "WiFi=free",
+        "BusinessParking.garage=False",
+        "BusinessParking.street=True",
+        "BusinessParking.validated=False",
+        "BusinessParking.valet=False",
+    ]  # lot is None: no token
     assert tokens("attributes", 1) == ["WiFi=no", "NoiseLevel=quiet"]  # Alcohol "None": no token
     city = [depot.vocab("city")[c] for c in items["city"]]
     state = [depot.vocab("state")[s] for s in items["state"]]
@@ -83,8 +94,12 @@ def test_users_get_buckets_of_their_activity(tmp_path: Path, build) -> None:
     def value(column: str, user: str) -> str:
         return depot.vocab(users.vocab_name(column))[users[column][person[user]]]
 
-    sam, newbie, veteran, unknown = ("Qq1Rr2Ss3Tt4Uu5Vv6Ww7X", "-Aa1Bb2Cc3Dd4Ee5Ff6Gg7", "Hh8Ii9Jj0Kk1Ll2Mm3Nn4O",
-                                     "Pp5Qq6Rr7Ss8Tt9Uu0Vv1W")
+    sam, newbie, veteran, unknown = (
+        "Qq1Rr2Ss3Tt4Uu5Vv6Ww7X",
+        "-Aa1Bb2Cc3Dd4Ee5Ff6Gg7",
+        "Hh8Ii9Jj0Kk1Ll2Mm3Nn4O",
+        "Pp5Qq6Rr7Ss8Tt9Uu0Vv1W",
+    )
     fields = ("review_count", "elite_years", "fans", "since_year")
     assert [value(f, sam) for f in fields] == ["20-99", "2-3", "1-4", "2012"]  # "2018,2019,20,20": 3 years
     assert [value(f, newbie) for f in fields] == ["1-4", "0", "0", "2016"]
@@ -116,7 +131,10 @@ def test_an_older_dump_reads_the_same_way_without_a_user_file(tmp_path: Path, bu
     items = depot.items
     assert [depot.vocab("categories")[c] for c in items["categories"].row(1)] == ["Diners", "Restaurants"]
     assert [depot.vocab("attributes")[a] for a in items["attributes"].row(1)] == [
-        "BikeParking=True", "BusinessParking.garage=False", "BusinessParking.lot=True"]
+        "BikeParking=True",
+        "BusinessParking.garage=False",
+        "BusinessParking.lot=True",
+    ]
     raw = lines(OLD / REVIEW)
     expected = sorted((r["user_id"], r["business_id"], seconds(r["date"]), float(r["stars"] >= 4)) for r in raw)
     assert sorted((r["person"], r["item"], r["time"], r["label"]) for r in all_rows(depot, rows)) == expected
@@ -145,12 +163,18 @@ def test_histories_are_leakage_free(tmp_path: Path, build, check_leakage, option
 
 
 def test_dedupe_keeps_one_review_per_user_and_business(tmp_path: Path, build, rows) -> None:
-    for dedupe, count, time in (("none", 17, None), ("first", 16, "2015-06-01 08:30:00"),
-                                ("last", 16, "2017-09-09 09:09:09")):
+    for dedupe, count, time in (
+        ("none", 17, None),
+        ("first", 16, "2015-06-01 08:30:00"),
+        ("last", 16, "2017-09-09 09:09:09"),
+    ):
         depot = build(yelp(dedupe=dedupe), RAW, tmp_path / dedupe)
         assert depot.meta["info"]["ratings"] == count
-        times = [r["time"] for r in all_rows(depot, rows)
-                 if (r["person"], r["item"]) == ("Hh8Ii9Jj0Kk1Ll2Mm3Nn4O", "-xYzAbCdEfGhIjKlMnOpQr")]
+        times = [
+            r["time"]
+            for r in all_rows(depot, rows)
+            if (r["person"], r["item"]) == ("Hh8Ii9Jj0Kk1Ll2Mm3Nn4O", "-xYzAbCdEfGhIjKlMnOpQr")
+        ]
         assert len(times) == (2 if time is None else 1) and (time is None or times == [seconds(time)])
 
 
@@ -186,19 +210,32 @@ def test_gzipped_files_and_missing_files(tmp_path: Path, build, raw_folder, colu
 MALFORMED = {  # variant -> ("file:line:", words in the message, skipped rows, ratings left)
     "yelp-stars": (f"{REVIEW}:4:", "stars 'five' is not a number from 1 to 5", {REVIEW: 1}, 16),
     "yelp-date": (f"{REVIEW}:6:", "date '02/01/2018 10:00 AM' is not YYYY-MM-DD HH:MM:SS", {REVIEW: 1}, 16),
-    "yelp-unknown-business": (f"{REVIEW}:9:", "business_id 'NoSuchBusiness12345678' is not in "
-                              "yelp_academic_dataset_business.json", {REVIEW: 1}, 16),
-    "yelp-user-count": ("yelp_academic_dataset_user.json:2:", "review_count 'many' is not a count",
-                        {"yelp_academic_dataset_user.json": 1}, 17),
+    "yelp-unknown-business": (
+        f"{REVIEW}:9:",
+        "business_id 'NoSuchBusiness12345678' is not in yelp_academic_dataset_business.json",
+        {REVIEW: 1},
+        16,
+    ),
+    "yelp-user-count": (
+        "yelp_academic_dataset_user.json:2:",
+        "review_count 'many' is not a count",
+        {"yelp_academic_dataset_user.json": 1},
+        17,
+    ),
     # a skipped business takes its three reviews along
-    "yelp-business-json": ("yelp_academic_dataset_business.json:3:", "not a JSON object",
-                           {"yelp_academic_dataset_business.json": 1, REVIEW: 3}, 14),
+    "yelp-business-json": (
+        "yelp_academic_dataset_business.json:3:",
+        "not a JSON object",
+        {"yelp_academic_dataset_business.json": 1, REVIEW: 3},
+        14,
+    ),
 }
 
 
 @pytest.mark.parametrize("variant", list(MALFORMED))
-def test_malformed_rows_name_file_and_line_or_are_skipped_and_counted(tmp_path: Path, variant: str, build,
-                                                                       raw_folder) -> None:
+def test_malformed_rows_name_file_and_line_or_are_skipped_and_counted(
+    tmp_path: Path, variant: str, build, raw_folder
+) -> None:
     where, what, skipped, left = MALFORMED[variant]
     raw = raw_folder(tmp_path, "yelp", variant)
     with pytest.raises(DataError) as err:

@@ -93,7 +93,6 @@ Generator = Callable[[Sequence[str], int], list[str]]
 Progress = Callable[[str, int], Callable[[int], None]]
 
 
-
 @attrs.frozen
 class AugmentResult:
     """What :func:`augment_depot` did.
@@ -131,8 +130,10 @@ def pick_vocab(depot: Depot, layout: Layout, choice: str) -> str | None:
         return None
     if choice != "auto":
         if choice not in depot.meta.get("vocabs", {}):
-            raise ConfigError(f"lego augment --vocab {choice!r}: the depot has no such vocabulary; it has "
-                              f"{', '.join(depot.meta.get('vocabs', {}))} (or use auto / new)")
+            raise ConfigError(
+                f"lego augment --vocab {choice!r}: the depot has no such vocabulary; it has "
+                f"{', '.join(depot.meta.get('vocabs', {}))} (or use auto / new)"
+            )
         return choice
     for field in layout.fields:
         for name in (field, field.removesuffix("_text")):
@@ -144,23 +145,37 @@ def pick_vocab(depot: Depot, layout: Layout, choice: str) -> str | None:
 
 def _check_names(depot: Depot, table: str, column: str, vocab: str | None, replace: bool) -> None:
     if not PLAIN_NAME.match(column) or column.endswith("_text"):
-        raise ConfigError(f"lego augment --column {column!r}: use a plain name (letters, digits, _) not ending in "
-                          "_text; the command writes <column> (tokens) and <column>_text (text)")
+        raise ConfigError(
+            f"lego augment --column {column!r}: use a plain name (letters, digits, _) not ending in "
+            "_text; the command writes <column> (tokens) and <column>_text (text)"
+        )
     rows = depot.table(table)
     taken = [c for c in (column, f"{column}_text") if c in rows]
     noun = "item" if table == "items" else "user"
     if taken and not replace:
-        raise ConfigError(f"lego augment --column {column!r}: the depot's {noun} table already has {', '.join(taken)}; "
-                          "choose another name, or --replace to regenerate them (caches built from the old "
-                          "contents are not reused)")
+        raise ConfigError(
+            f"lego augment --column {column!r}: the depot's {noun} table already has {', '.join(taken)}; "
+            "choose another name, or --replace to regenerate them (caches built from the old "
+            "contents are not reused)"
+        )
     if vocab is None and column in depot.meta.get("vocabs", {}) and not replace:
-        raise ConfigError(f"lego augment --vocab new: the depot already has a vocabulary named {column!r}; "
-                          "choose another --column")
+        raise ConfigError(
+            f"lego augment --vocab new: the depot already has a vocabulary named {column!r}; choose another --column"
+        )
 
 
-def check_request(depot: str | Path, template: str, column: str, vocab: str, *, table: str = "items",
-                  item_template: str = "{title}", separator: str = "\n", max_history: int = 20,
-                  replace: bool = False) -> tuple[Depot, PromptSource, str | None]:
+def check_request(
+    depot: str | Path,
+    template: str,
+    column: str,
+    vocab: str,
+    *,
+    table: str = "items",
+    item_template: str = "{title}",
+    separator: str = "\n",
+    max_history: int = 20,
+    replace: bool = False,
+) -> tuple[Depot, PromptSource, str | None]:
     """Open the depot, build the prompts and check the column name and vocabulary (before any generation)."""
     if table not in TABLES:
         raise ConfigError(f"lego augment: table {table!r} is not one of {', '.join(TABLES)}")
@@ -175,8 +190,9 @@ def check_request(depot: str | Path, template: str, column: str, vocab: str, *, 
 
 
 def _exclusive(folder: Path) -> contextlib.AbstractContextManager[None]:
-    return file_lock(folder / ".lock", blocking=False,
-                     what=f"{folder} (another `lego augment` generating into this cache)")
+    return file_lock(
+        folder / ".lock", blocking=False, what=f"{folder} (another `lego augment` generating into this cache)"
+    )
 
 
 def read_progress(file: Path, sizes: Sequence[int]) -> dict[int, list[str]]:
@@ -204,12 +220,25 @@ def read_progress(file: Path, sizes: Sequence[int]) -> dict[int, list[str]]:
     return done
 
 
-def augment_depot(depot: str | Path, generator: Generator, *, template: str, column: str, batch_size: int = 8,
-                  chunk_size: int = 256, seed: int = 0, vocab: str = "auto", key_parts: dict[str, Any] | None = None,
-                  progress: Progress | None = None,
-                  on_chunk: Callable[[int, int, int], None] | None = None, table: str = "items",
-                  item_template: str = "{title}", separator: str = "\n", max_history: int = 20,
-                  replace: bool = False) -> AugmentResult:
+def augment_depot(
+    depot: str | Path,
+    generator: Generator,
+    *,
+    template: str,
+    column: str,
+    batch_size: int = 8,
+    chunk_size: int = 256,
+    seed: int = 0,
+    vocab: str = "auto",
+    key_parts: dict[str, Any] | None = None,
+    progress: Progress | None = None,
+    on_chunk: Callable[[int, int, int], None] | None = None,
+    table: str = "items",
+    item_template: str = "{title}",
+    separator: str = "\n",
+    max_history: int = 20,
+    replace: bool = False,
+) -> AugmentResult:
     """Generate one text per row of ``table`` and add it as ``<column>`` (tokens) and ``<column>_text``.
 
     Args:
@@ -231,18 +260,35 @@ def augment_depot(depot: str | Path, generator: Generator, *, template: str, col
     started = time.perf_counter()
     if batch_size <= 0 or chunk_size <= 0:
         raise ConfigError(f"lego augment: --batch-size ({batch_size}) and --chunk-size ({chunk_size}) must be positive")
-    opened, source, vocab_name = check_request(depot, template, column, vocab, table=table,
-                                               item_template=item_template, separator=separator,
-                                               max_history=max_history, replace=replace)
+    opened, source, vocab_name = check_request(
+        depot,
+        template,
+        column,
+        vocab,
+        table=table,
+        item_template=item_template,
+        separator=separator,
+        max_history=max_history,
+        replace=replace,
+    )
     layout = source.layout
     prompts, inverse = distinct(source.prompts)
     n = len(prompts)
     sizes = [min(chunk_size, n - s) for s in range(0, n, chunk_size)]
     if key_parts is None:
         key_parts = generator.key_parts() if hasattr(generator, "key_parts") else {"generator": repr(generator)}
-    parts = {"format": FORMAT, "generator": key_parts, "table": table, "template": layout.template,
-             "fields": list(layout.fields), **source.parts, "seed": seed, "batch_size": batch_size,
-             "chunk_size": chunk_size, "prompts": n}
+    parts = {
+        "format": FORMAT,
+        "generator": key_parts,
+        "table": table,
+        "template": layout.template,
+        "fields": list(layout.fields),
+        **source.parts,
+        "seed": seed,
+        "batch_size": batch_size,
+        "chunk_size": chunk_size,
+        "prompts": n,
+    }
     folder = opened.path / "cache" / cache_key("augment", **parts)
     folder.mkdir(parents=True, exist_ok=True)
     if not (folder / "meta.json").is_file():
@@ -253,8 +299,11 @@ def augment_depot(depot: str | Path, generator: Generator, *, template: str, col
     with _exclusive(folder):
         done = read_progress(file, sizes)
         resumed = sum(sizes[c] for c in done)
-        advance = progress(f"generating {column} for {n:,} distinct prompts ({len(inverse):,} {what})", n) \
-            if progress else None
+        advance = (
+            progress(f"generating {column} for {n:,} distinct prompts ({len(inverse):,} {what})", n)
+            if progress
+            else None
+        )
         if advance and resumed:
             advance(resumed)
         with open(file, "ab") as out:
@@ -265,17 +314,20 @@ def augment_depot(depot: str | Path, generator: Generator, *, template: str, col
                 order = sorted(range(start, start + size), key=lambda i: len(prompts[i]))
                 texts: dict[int, str] = {}
                 for b in range(0, size, batch_size):
-                    index = order[b:b + batch_size]
+                    index = order[b : b + batch_size]
                     answers = generator([prompts[i] for i in index], seed + start + b)
                     if len(answers) != len(index):
-                        raise DataError(f"lego augment: the generator returned {len(answers)} texts for "
-                                        f"{len(index)} prompts")
+                        raise DataError(
+                            f"lego augment: the generator returned {len(answers)} texts for {len(index)} prompts"
+                        )
                     for i, answer in zip(index, answers, strict=True):
                         if not isinstance(answer, str):
                             # str(None) would be stored as if generated ("None" for every item)
-                            raise DataError(f"lego augment: the generator returned a {type(answer).__name__}, not "
-                                            f"a text, for the prompt {prompts[i][:80]!r}; nothing is stored for it "
-                                            "(the finished chunks are kept)")
+                            raise DataError(
+                                f"lego augment: the generator returned a {type(answer).__name__}, not "
+                                f"a text, for the prompt {prompts[i][:80]!r}; nothing is stored for it "
+                                "(the finished chunks are kept)"
+                            )
                     texts.update(zip(index, answers, strict=True))
                     if advance:
                         advance(len(index))
@@ -300,14 +352,37 @@ def augment_depot(depot: str | Path, generator: Generator, *, template: str, col
         words = opened.vocab(vocab_name)
     ids = encode_texts(tokenised, words)
     unknown = float((ids.values == 1).sum() / max(len(ids.values), 1))
-    provenance = {"by": "lego augment", "template": layout.template, "generator": key_parts, "seed": seed,
-                  "cache": folder.name, "vocab": vocab_name, "unknown_share": round(unknown, 4),
-                  "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    provenance = {
+        "by": "lego augment",
+        "template": layout.template,
+        "generator": key_parts,
+        "seed": seed,
+        "cache": folder.name,
+        "vocab": vocab_name,
+        "unknown_share": round(unknown, 4),
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
     if source.item_layout is not None:
         provenance.update(item_template=source.item_layout.template, separator=separator, max_history=max_history)
-    add_columns(opened.path, table, {column: Column(kind="tokens", data=ids, vocab=vocab_name),
-                                     f"{column}_text": text_column(strings)}, new_vocabs, provenance, replace=replace)
-    return AugmentResult(columns=(column, f"{column}_text"), rows=len(strings), generated=generated, resumed=resumed,
-                         vocab=vocab_name, new_vocab=bool(new_vocabs), unknown_share=unknown, cache=folder,
-                         seconds=time.perf_counter() - started, table=table, distinct=n,
-                         empty=sum(1 for text in answers if not text.strip()))
+    add_columns(
+        opened.path,
+        table,
+        {column: Column(kind="tokens", data=ids, vocab=vocab_name), f"{column}_text": text_column(strings)},
+        new_vocabs,
+        provenance,
+        replace=replace,
+    )
+    return AugmentResult(
+        columns=(column, f"{column}_text"),
+        rows=len(strings),
+        generated=generated,
+        resumed=resumed,
+        vocab=vocab_name,
+        new_vocab=bool(new_vocabs),
+        unknown_share=unknown,
+        cache=folder,
+        seconds=time.perf_counter() - started,
+        table=table,
+        distinct=n,
+        empty=sum(1 for text in answers if not text.strip()),
+    )

@@ -48,14 +48,19 @@ class Backbone:
         return next(self.model.parameters()).device
 
 
-def load_backbone(model: str, revision: str | None, family: str, dtype: str,
-                  where: str = "content_options.model") -> Backbone:
+def load_backbone(
+    model: str, revision: str | None, family: str, dtype: str, where: str = "content_options.model"
+) -> Backbone:
     """Resolve ``model`` (folder, bundled copy or hub id), load tokenizer and model, pick the family."""
     source = resolve_source(model, revision, where)
     tokenizer = load_tokenizer(source, where)
     loaded = load_model(source, dtype, where)
-    return Backbone(source=source, tokenizer=tokenizer, model=loaded,
-                    family=family_of(getattr(loaded.config, "model_type", ""), family, loaded.config))
+    return Backbone(
+        source=source,
+        tokenizer=tokenizer,
+        model=loaded,
+        family=family_of(getattr(loaded.config, "model_type", ""), family, loaded.config),
+    )
 
 
 def run_model(backbone: Backbone, ids: Tensor, mask: Tensor, all_layers: bool = False) -> Any:
@@ -73,15 +78,16 @@ def enable_checkpointing(model: Any) -> None:
     try:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     except ValueError as err:
-        raise ConfigError(f"content_options.gradient_checkpointing: {type(model).__name__} does not support it "
-                          f"({err})") from err
+        raise ConfigError(
+            f"content_options.gradient_checkpointing: {type(model).__name__} does not support it ({err})"
+        ) from err
 
 
 def page_order(mask: Tensor, batch_size: int) -> list[np.ndarray]:
     """Item indices in pages of ``batch_size``, shortest texts first (less padding per page)."""
     lengths = mask.sum(1).cpu().numpy()
     order = np.argsort(lengths, kind="stable")
-    return [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
+    return [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
 
 
 @contextlib.contextmanager

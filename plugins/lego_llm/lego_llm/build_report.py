@@ -31,8 +31,15 @@ from typing import TextIO
 class BuildReport:
     """Counts units done; prints a start line, timed progress lines and an end line."""
 
-    def __init__(self, what: str, total: int, *, every_seconds: float = 10.0, stream: TextIO | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        what: str,
+        total: int,
+        *,
+        every_seconds: float = 10.0,
+        stream: TextIO | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.what = what
         self.total = total
         self.every_seconds = every_seconds

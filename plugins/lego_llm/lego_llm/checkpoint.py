@@ -41,8 +41,11 @@ from torch import nn
 
 def frozen_keys(module: nn.Module, base_prefix: str) -> set[str]:
     """State-dict keys under ``base_prefix`` that are not trainable parameters."""
-    return {k for k, v in module.state_dict(keep_vars=True).items()
-            if k.startswith(base_prefix) and not (isinstance(v, nn.Parameter) and v.requires_grad)}
+    return {
+        k
+        for k, v in module.state_dict(keep_vars=True).items()
+        if k.startswith(base_prefix) and not (isinstance(v, nn.Parameter) and v.requires_grad)
+    }
 
 
 def keep_only_trained(module: nn.Module, base_prefix: str = "model.") -> set[str]:

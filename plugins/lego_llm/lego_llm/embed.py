@@ -76,8 +76,14 @@ def default_name(model: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", last).strip("-.") or "model"
 
 
-def encode_items(backbone: Backbone, tokens: ItemTokens, max_length: int, pooling: str, batch_size: int,
-                 advance: Callable[[int], None] | None = None) -> np.ndarray:
+def encode_items(
+    backbone: Backbone,
+    tokens: ItemTokens,
+    max_length: int,
+    pooling: str,
+    batch_size: int,
+    advance: Callable[[int], None] | None = None,
+) -> np.ndarray:
     """``(num_items, H)`` float32: every item's pooled last hidden states, the model in eval mode, no gradient."""
     ids_np, mask_np = tokens.ids.pad(max_length=max_length, keep="first", pad_value=tokens.pad_id)
     ids, mask = torch.from_numpy(ids_np.astype(np.int64)), torch.from_numpy(mask_np)
@@ -95,10 +101,23 @@ def encode_items(backbone: Backbone, tokens: ItemTokens, max_length: int, poolin
     return out
 
 
-def embed_depot(depot: str | Path, model: str, *, attributes: Sequence[str] = ("title",), template: str | None = None,
-                pooling: str | None = None, max_length: int = 64, batch_size: int = 64, name: str | None = None,
-                device: str = "auto", dtype: str = "float32", revision: str | None = None, family: str = "auto",
-                normalize: bool = False, progress: Progress | None = None) -> EmbedResult:
+def embed_depot(
+    depot: str | Path,
+    model: str,
+    *,
+    attributes: Sequence[str] = ("title",),
+    template: str | None = None,
+    pooling: str | None = None,
+    max_length: int = 64,
+    batch_size: int = 64,
+    name: str | None = None,
+    device: str = "auto",
+    dtype: str = "float32",
+    revision: str | None = None,
+    family: str = "auto",
+    normalize: bool = False,
+    progress: Progress | None = None,
+) -> EmbedResult:
     """Encode every item of ``depot`` with the frozen ``model`` and write ``embeddings/<name>.npy`` + ``.json``.
 
     Args:
@@ -146,30 +165,37 @@ def embed_depot(depot: str | Path, model: str, *, attributes: Sequence[str] = ("
     path, sidecar = folder / f"{name}.npy", folder / f"{name}.json"
     save_array(path, vectors)
     seconds = time.perf_counter() - started
-    save_json(sidecar, {
-        "file": path.name,
-        "shape": list(vectors.shape),
-        "dtype": "float32",
-        "model": backbone.source.label,
-        "revision": backbone.source.revision,
-        "family": backbone.family.name,
-        "model_type": getattr(backbone.model.config, "model_type", None),
-        "model_config": config_digest(backbone.model.config),
-        "model_dtype": dtype,
-        "tokenizer": tokenizer_digest(backbone.tokenizer),
-        "attributes": list(layout.fields) if template is not None else list(attributes),
-        "template": layout.template,
-        "pooling": pooling,
-        "max_length": max_length,
-        "normalize": normalize,
-        "tokens_cache": tokens.key,
-        "depot": {"name": opened.meta.get("name"), "fingerprint": opened.meta.get("fingerprint"),
-                  "items": opened.items.num_rows},
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "seconds": round(seconds, 3),
-    })
-    return EmbedResult(path=path, sidecar=sidecar, shape=(int(vectors.shape[0]), int(vectors.shape[1])),
-                       seconds=seconds)
+    save_json(
+        sidecar,
+        {
+            "file": path.name,
+            "shape": list(vectors.shape),
+            "dtype": "float32",
+            "model": backbone.source.label,
+            "revision": backbone.source.revision,
+            "family": backbone.family.name,
+            "model_type": getattr(backbone.model.config, "model_type", None),
+            "model_config": config_digest(backbone.model.config),
+            "model_dtype": dtype,
+            "tokenizer": tokenizer_digest(backbone.tokenizer),
+            "attributes": list(layout.fields) if template is not None else list(attributes),
+            "template": layout.template,
+            "pooling": pooling,
+            "max_length": max_length,
+            "normalize": normalize,
+            "tokens_cache": tokens.key,
+            "depot": {
+                "name": opened.meta.get("name"),
+                "fingerprint": opened.meta.get("fingerprint"),
+                "items": opened.items.num_rows,
+            },
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "seconds": round(seconds, 3),
+        },
+    )
+    return EmbedResult(
+        path=path, sidecar=sidecar, shape=(int(vectors.shape[0]), int(vectors.shape[1])), seconds=seconds
+    )
 
 
 def usage_snippet(result: EmbedResult, depot: Path) -> str:
@@ -178,11 +204,13 @@ def usage_snippet(result: EmbedResult, depot: Path) -> str:
         relative = result.path.resolve().relative_to(Path(depot).resolve()).as_posix()
     except ValueError:  # pragma: no cover - written under the depot
         relative = str(result.path)
-    return ("[model]\n"
-            'content = "id"\n'
-            "[model.content_options]\n"
-            f'pretrained = "{relative}"   # read from the depot folder\n'
-            "freeze = true                       # fixed vectors (a Linear to hidden_size still trains)\n")
+    return (
+        "[model]\n"
+        'content = "id"\n'
+        "[model.content_options]\n"
+        f'pretrained = "{relative}"   # read from the depot folder\n'
+        "freeze = true                       # fixed vectors (a Linear to hidden_size still trains)\n"
+    )
 
 
 def run_command(args: argparse.Namespace, context: CommandContext) -> int:
@@ -192,13 +220,31 @@ def run_command(args: argparse.Namespace, context: CommandContext) -> int:
     console = context.console
     attributes = [a.strip() for a in args.attributes.split(",") if a.strip()]
     with progress_factory(console) as progress:
-        result = embed_depot(args.depot, args.model, attributes=attributes, template=args.template,
-                             pooling=args.pooling, max_length=args.max_length, batch_size=args.batch_size,
-                             name=args.name, device=args.device, dtype=args.dtype, revision=args.revision,
-                             family=args.family, normalize=args.normalize, progress=progress)
+        result = embed_depot(
+            args.depot,
+            args.model,
+            attributes=attributes,
+            template=args.template,
+            pooling=args.pooling,
+            max_length=args.max_length,
+            batch_size=args.batch_size,
+            name=args.name,
+            device=args.device,
+            dtype=args.dtype,
+            revision=args.revision,
+            family=args.family,
+            normalize=args.normalize,
+            progress=progress,
+        )
     rows, size = result.shape
-    console.print(f"wrote {result.path} ({rows:,} x {size} float32) and {result.sidecar.name} in "
-                  f"{result.seconds:.1f}s", markup=False, highlight=False, soft_wrap=True)
-    console.print("Use it in an experiment (the decoupled design: the item vectors are fixed):", markup=False, soft_wrap=True)
+    console.print(
+        f"wrote {result.path} ({rows:,} x {size} float32) and {result.sidecar.name} in {result.seconds:.1f}s",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(
+        "Use it in an experiment (the decoupled design: the item vectors are fixed):", markup=False, soft_wrap=True
+    )
     console.print(usage_snippet(result, Path(args.depot)), markup=False, highlight=False, soft_wrap=True)
     return 0

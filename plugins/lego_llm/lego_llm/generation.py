@@ -115,14 +115,17 @@ class SameOriginRedirects(urllib.request.HTTPRedirectHandler):
     def __init__(self, allowed: tuple[str, str, int]) -> None:
         self.allowed = allowed
 
-    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any,
-                         newurl: str) -> urllib.request.Request | None:
+    def redirect_request(
+        self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any, newurl: str
+    ) -> urllib.request.Request | None:
         target = urllib.parse.urljoin(req.full_url, newurl)
         if origin(target) != self.allowed:
             fp.close()
-            raise LegoError(f"lego augment --endpoint: {req.full_url} redirected (HTTP {code}) to {target}, another "
-                            "origin; it is not followed, so the API key and the prompts go only to the server you "
-                            "named: give the URL it redirects to as --endpoint if you trust it")
+            raise LegoError(
+                f"lego augment --endpoint: {req.full_url} redirected (HTTP {code}) to {target}, another "
+                "origin; it is not followed, so the API key and the prompts go only to the server you "
+                "named: give the URL it redirects to as --endpoint if you trust it"
+            )
         if code in (307, 308) and req.get_method() == "POST":
             return urllib.request.Request(target, data=req.data, headers=dict(req.headers), method="POST")
         return super().redirect_request(req, fp, code, msg, headers, target)
@@ -147,13 +150,17 @@ def check_generative(source: Source, where: str = "lego augment --model") -> Non
         return  # load_model reports a checkpoint that cannot be found, with what to do
     model_type = getattr(config, "model_type", "?")
     if getattr(config, "is_encoder_decoder", False):
-        raise ConfigError(f"{where} = {source.label!r}: a {model_type!r} checkpoint is an encoder-decoder; "
-                          "this needs a decoder-only causal LM that continues a prompt (LLaMA, Qwen, Mistral, "
-                          "GPT-2, OPT, Phi, GLM, ...)")
+        raise ConfigError(
+            f"{where} = {source.label!r}: a {model_type!r} checkpoint is an encoder-decoder; "
+            "this needs a decoder-only causal LM that continues a prompt (LLaMA, Qwen, Mistral, "
+            "GPT-2, OPT, Phi, GLM, ...)"
+        )
     if not family_of(model_type, "auto", config).decoder:
-        raise ConfigError(f"{where} = {source.label!r}: a {model_type!r} checkpoint is an encoder (it reads text, "
-                          "it does not continue it) and would generate noise; give a causal LM (LLaMA, Qwen, "
-                          "Mistral, GPT-2, OPT, Phi, GLM, ...)")
+        raise ConfigError(
+            f"{where} = {source.label!r}: a {model_type!r} checkpoint is an encoder (it reads text, "
+            "it does not continue it) and would generate noise; give a causal LM (LLaMA, Qwen, "
+            "Mistral, GPT-2, OPT, Phi, GLM, ...)"
+        )
 
 
 class LocalGenerator:
@@ -171,28 +178,43 @@ class LocalGenerator:
             without one), ``"off"`` (plain prompts).
     """
 
-    def __init__(self, model: str, *, max_new_tokens: int = 32, temperature: float = 0.0, top_p: float = 1.0,
-                 device: str | torch.device = "cpu", dtype: str = "float32", revision: str | None = None,
-                 chat_template: str = "auto") -> None:
+    def __init__(
+        self,
+        model: str,
+        *,
+        max_new_tokens: int = 32,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        device: str | torch.device = "cpu",
+        dtype: str = "float32",
+        revision: str | None = None,
+        chat_template: str = "auto",
+    ) -> None:
         _check_sampling(max_new_tokens, temperature, top_p)
         where = "lego augment --model"
         if chat_template not in CHAT_CHOICES:
-            raise ConfigError(f"lego augment --chat-template {chat_template!r}: choose one of {', '.join(CHAT_CHOICES)}")
+            raise ConfigError(
+                f"lego augment --chat-template {chat_template!r}: choose one of {', '.join(CHAT_CHOICES)}"
+            )
         self.source = resolve_source(model, revision, where)
         check_generative(self.source, where)
         self.tokenizer = load_tokenizer(self.source, where)
         self.tokenizer.padding_side = "left"
         has_template = bool(getattr(self.tokenizer, "chat_template", None))
         if chat_template == "on" and not has_template:
-            raise ConfigError(f"lego augment --chat-template on: the tokenizer of {model!r} has no chat template; "
-                              "use --chat-template off (plain prompts) or an instruction-tuned checkpoint")
+            raise ConfigError(
+                f"lego augment --chat-template on: the tokenizer of {model!r} has no chat template; "
+                "use --chat-template off (plain prompts) or an instruction-tuned checkpoint"
+            )
         self.chat = has_template and chat_template != "off"
         self.model = load_model(self.source, dtype, where, causal_lm=True).to(device).eval()
         config = self.model.generation_config
         self.eos_id = config.eos_token_id if config.eos_token_id is not None else self.tokenizer.eos_token_id
         pad = self.tokenizer.pad_token_id
         if pad is None:
-            pad = self.tokenizer.eos_token_id if self.tokenizer.eos_token_id is not None else self.tokenizer.unk_token_id
+            pad = (
+                self.tokenizer.eos_token_id if self.tokenizer.eos_token_id is not None else self.tokenizer.unk_token_id
+            )
             if pad is None:
                 raise ConfigError(f"{where} = {model!r}: the tokenizer has no pad, EOS or UNK token to pad with")
         self.pad_id = int(pad)
@@ -220,17 +242,25 @@ class LocalGenerator:
         """The text the model continues: the prompt, or the chat template's user turn and assistant opening."""
         if not self.chat:
             return prompt
-        return str(self.tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
-                                                      add_generation_prompt=True))
+        return str(
+            self.tokenizer.apply_chat_template(
+                [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+            )
+        )
 
     def __call__(self, prompts: Sequence[str], seed: int) -> list[str]:
         from transformers import GenerationConfig
 
         sample = self.temperature > 0
-        config = GenerationConfig(max_new_tokens=self.max_new_tokens, do_sample=sample,
-                                  temperature=self.temperature if sample else None,
-                                  top_p=self.top_p if sample else None, top_k=None,
-                                  pad_token_id=self.pad_id, eos_token_id=self.eos_id)
+        config = GenerationConfig(
+            max_new_tokens=self.max_new_tokens,
+            do_sample=sample,
+            temperature=self.temperature if sample else None,
+            top_p=self.top_p if sample else None,
+            top_k=None,
+            pad_token_id=self.pad_id,
+            eos_token_id=self.eos_id,
+        )
         device = next(self.model.parameters()).device
         texts = [self.render(p) for p in prompts]
         # a rendered chat template already holds the model's special tokens (BOS, turn markers)
@@ -238,9 +268,10 @@ class LocalGenerator:
         devices = [device] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices), torch.inference_mode():
             torch.manual_seed(seed)
-            out = self.model.generate(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                                      generation_config=config)
-        new = out[:, batch["input_ids"].shape[1]:]
+            out = self.model.generate(
+                input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], generation_config=config
+            )
+        new = out[:, batch["input_ids"].shape[1] :]
         return [text.strip() for text in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
 
 
@@ -258,20 +289,34 @@ class EndpointGenerator:
             the model's chat template) instead of ``/v1/completions``.
     """
 
-    def __init__(self, endpoint: str, model: str, *, max_new_tokens: int = 32, temperature: float = 0.0,
-                 top_p: float = 1.0, batch_size: int = 8, timeout: float = 120.0, retry_wait: float = 1.0,
-                 chat: bool = False) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        model: str,
+        *,
+        max_new_tokens: int = 32,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        batch_size: int = 8,
+        timeout: float = 120.0,
+        retry_wait: float = 1.0,
+        chat: bool = False,
+    ) -> None:
         _check_sampling(max_new_tokens, temperature, top_p)
         parts = urllib.parse.urlsplit(endpoint)
         if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-            raise ConfigError(f"lego augment --endpoint {endpoint!r}: give the server's URL, e.g. http://127.0.0.1:8000")
+            raise ConfigError(
+                f"lego augment --endpoint {endpoint!r}: give the server's URL, e.g. http://127.0.0.1:8000"
+            )
         self.api_key = os.environ.get(API_KEY_VARIABLE) or None
         local = is_loopback(parts.hostname)
         if self.api_key and parts.scheme.lower() == "http" and not local:
-            raise ConfigError(f"lego augment --endpoint {endpoint!r}: ${API_KEY_VARIABLE} is set and would travel "
-                              f"unencrypted to {parts.hostname}; use an https URL, or unset ${API_KEY_VARIABLE} "
-                              "for a server that needs no key (plain http carries a key only to 127.0.0.1, ::1 or "
-                              "localhost)")
+            raise ConfigError(
+                f"lego augment --endpoint {endpoint!r}: ${API_KEY_VARIABLE} is set and would travel "
+                f"unencrypted to {parts.hostname}; use an https URL, or unset ${API_KEY_VARIABLE} "
+                "for a server that needs no key (plain http carries a key only to 127.0.0.1, ::1 or "
+                "localhost)"
+            )
         if not model:
             raise ConfigError("lego augment --endpoint needs --endpoint-model (the model name the server serves)")
         base = endpoint.rstrip("/")
@@ -291,8 +336,15 @@ class EndpointGenerator:
         self.opener = urllib.request.build_opener(*handlers)
 
     def key_parts(self) -> dict[str, Any]:
-        return {"kind": "endpoint", "url": self.url, "model": self.model, "max_new_tokens": self.max_new_tokens,
-                "temperature": self.temperature, "top_p": self.top_p, "chat": self.chat}
+        return {
+            "kind": "endpoint",
+            "url": self.url,
+            "model": self.model,
+            "max_new_tokens": self.max_new_tokens,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "chat": self.chat,
+        }
 
     def _post(self, body: dict[str, Any]) -> dict[str, Any]:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
@@ -307,25 +359,34 @@ class EndpointGenerator:
             except urllib.error.HTTPError as err:
                 answer = err.read().decode("utf-8", "replace")[:300]
                 if (err.code == 429 or err.code >= 500) and attempt < RETRIES:
-                    time.sleep(self.retry_wait * 2 ** attempt)
+                    time.sleep(self.retry_wait * 2**attempt)
                     continue
-                raise LegoError(f"lego augment --endpoint: {self.url} answered HTTP {err.code} {err.reason}: "
-                                f"{answer}") from None
+                raise LegoError(
+                    f"lego augment --endpoint: {self.url} answered HTTP {err.code} {err.reason}: {answer}"
+                ) from None
             except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
                 if attempt < RETRIES:
-                    time.sleep(self.retry_wait * 2 ** attempt)
+                    time.sleep(self.retry_wait * 2**attempt)
                     continue
                 reason = getattr(err, "reason", err)
-                raise LegoError(f"lego augment --endpoint: cannot reach {self.url} ({reason}); is the server "
-                                "running (e.g. `vllm serve MODEL` or `ollama serve`)?") from None
+                raise LegoError(
+                    f"lego augment --endpoint: cannot reach {self.url} ({reason}); is the server "
+                    "running (e.g. `vllm serve MODEL` or `ollama serve`)?"
+                ) from None
             except json.JSONDecodeError as err:
                 raise LegoError(f"lego augment --endpoint: {self.url} did not answer JSON ({err})") from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _complete(self, prompt: str, seed: int) -> str:
-        body: dict[str, Any] = {"model": self.model, "max_tokens": self.max_new_tokens,
-                                "temperature": self.temperature, "top_p": self.top_p, "seed": seed, "n": 1,
-                                "stream": False}
+        body: dict[str, Any] = {
+            "model": self.model,
+            "max_tokens": self.max_new_tokens,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "seed": seed,
+            "n": 1,
+            "stream": False,
+        }
         if self.chat:
             body["messages"] = [{"role": "user", "content": prompt}]
         else:
@@ -337,16 +398,20 @@ class EndpointGenerator:
                 choice = answer["choices"][0]
                 value = choice["message"]["content"] if self.chat else choice["text"]
             except (KeyError, IndexError, TypeError):
-                raise LegoError(f"lego augment --endpoint: {self.url} answered without choices[0].{field}: "
-                                f"{json.dumps(answer)[:300]}") from None
+                raise LegoError(
+                    f"lego augment --endpoint: {self.url} answered without choices[0].{field}: "
+                    f"{json.dumps(answer)[:300]}"
+                ) from None
             if isinstance(value, str) and value.strip():
                 return value.strip()
             if attempt < RETRIES:
-                time.sleep(self.retry_wait * 2 ** attempt)
+                time.sleep(self.retry_wait * 2**attempt)
         what = "an empty text" if isinstance(value, str) else f"a {type(value).__name__} ({json.dumps(value)[:60]})"
-        raise LegoError(f"lego augment --endpoint: {self.url} answered {what} as choices[0].{field} for the prompt "
-                        f"{prompt[:80]!r}, {RETRIES + 1} times; nothing is stored for it (the finished chunks are "
-                        "kept): check the served model and --max-new-tokens, then run the same command again")
+        raise LegoError(
+            f"lego augment --endpoint: {self.url} answered {what} as choices[0].{field} for the prompt "
+            f"{prompt[:80]!r}, {RETRIES + 1} times; nothing is stored for it (the finished chunks are "
+            "kept): check the served model and --max-new-tokens, then run the same command again"
+        )
 
     def __call__(self, prompts: Sequence[str], seed: int) -> list[str]:
         with ThreadPoolExecutor(max_workers=min(self.batch_size, max(1, len(prompts)))) as pool:

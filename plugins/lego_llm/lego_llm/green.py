@@ -73,16 +73,65 @@ class GreenSettings(PluginSettings):
     name = "green"
     description = "Energy (RAPL, NVML or an estimate), carbon and ApC (AUC per carbon, GreenRec) of each run."
 
-    measure: bool = attrs.field(default=False, validator=v.instance_of(bool), metadata={"doc": "Meter the run's energy and carbon (green.json, and a green table in results.json)."})
-    apc: bool = attrs.field(default=False, validator=v.instance_of(bool), metadata={"doc": "Also report ApC = (100 AUC - 50) / kg CO2e x 100 (GreenRec); implies measure and needs auc in train.metrics."})
-    apc_split: str = attrs.field(default="test", validator=v.instance_of(str), metadata={"doc": "The split whose AUC ApC uses."})
-    source: str = attrs.field(default="auto", validator=v.in_(SOURCES), metadata={"doc": '"auto": counters where the machine has them, estimates for the rest; "measured": refuse to estimate the CPU/GPU part; "estimate": estimates only.'})
-    carbon_intensity: float = attrs.field(default=475.0, converter=float, validator=v.gt(0.0), metadata={"doc": "Grams of CO2e per kWh of the electricity used (475: the 2019 world average, IEA)."})
-    pue: float = attrs.field(default=1.0, converter=float, validator=v.ge(1.0), metadata={"doc": "Power usage effectiveness of the data centre (1: the machine alone; Green Algorithms uses 1.67)."})
-    cpu_watts_per_core: float = attrs.field(default=12.0, converter=float, validator=v.gt(0.0), metadata={"doc": "Estimate: watts per fully used CPU core (Green Algorithms' default)."})
-    memory_watts_per_gb: float = attrs.field(default=0.3725, converter=float, validator=v.ge(0.0), metadata={"doc": "Estimate: watts per GB of resident memory (Green Algorithms)."})
-    gpu_watts: float = attrs.field(default=300.0, converter=float, validator=v.gt(0.0), metadata={"doc": "Estimate, when NVML is unavailable: watts of the GPU the run uses."})
-    nvml_devices: list[int] | None = attrs.field(default=None, metadata={"doc": "NVML indices of the GPUs to meter; default every GPU NVML lists."})
+    measure: bool = attrs.field(
+        default=False,
+        validator=v.instance_of(bool),
+        metadata={"doc": "Meter the run's energy and carbon (green.json, and a green table in results.json)."},
+    )
+    apc: bool = attrs.field(
+        default=False,
+        validator=v.instance_of(bool),
+        metadata={
+            "doc": "Also report ApC = (100 AUC - 50) / kg CO2e x 100 (GreenRec); implies measure and needs auc in "
+            "train.metrics."
+        },
+    )
+    apc_split: str = attrs.field(
+        default="test", validator=v.instance_of(str), metadata={"doc": "The split whose AUC ApC uses."}
+    )
+    source: str = attrs.field(
+        default="auto",
+        validator=v.in_(SOURCES),
+        metadata={
+            "doc": '"auto": counters where the machine has them, estimates for the rest; "measured": refuse to '
+            'estimate the CPU/GPU part; "estimate": estimates only.'
+        },
+    )
+    carbon_intensity: float = attrs.field(
+        default=475.0,
+        converter=float,
+        validator=v.gt(0.0),
+        metadata={"doc": "Grams of CO2e per kWh of the electricity used (475: the 2019 world average, IEA)."},
+    )
+    pue: float = attrs.field(
+        default=1.0,
+        converter=float,
+        validator=v.ge(1.0),
+        metadata={
+            "doc": "Power usage effectiveness of the data centre (1: the machine alone; Green Algorithms uses 1.67)."
+        },
+    )
+    cpu_watts_per_core: float = attrs.field(
+        default=12.0,
+        converter=float,
+        validator=v.gt(0.0),
+        metadata={"doc": "Estimate: watts per fully used CPU core (Green Algorithms' default)."},
+    )
+    memory_watts_per_gb: float = attrs.field(
+        default=0.3725,
+        converter=float,
+        validator=v.ge(0.0),
+        metadata={"doc": "Estimate: watts per GB of resident memory (Green Algorithms)."},
+    )
+    gpu_watts: float = attrs.field(
+        default=300.0,
+        converter=float,
+        validator=v.gt(0.0),
+        metadata={"doc": "Estimate, when NVML is unavailable: watts of the GPU the run uses."},
+    )
+    nvml_devices: list[int] | None = attrs.field(
+        default=None, metadata={"doc": "NVML indices of the GPUs to meter; default every GPU NVML lists."}
+    )
 
     @property
     def active(self) -> bool:
@@ -113,11 +162,15 @@ def read_rapl(root: Path | None = None) -> tuple[dict[str, tuple[int, int]], str
                 continue  # psys covers the whole platform: packages and DRAM are inside it
             if not psys and not ((top and name.startswith("package")) or (not top and name == "dram")):
                 continue
-            found[f"{zone.name}/{name}"] = (int((zone / "energy_uj").read_text()),
-                                           int((zone / "max_energy_range_uj").read_text()))
+            found[f"{zone.name}/{name}"] = (
+                int((zone / "energy_uj").read_text()),
+                int((zone / "max_energy_range_uj").read_text()),
+            )
     except PermissionError as err:
-        return {}, (f"the RAPL counters are not readable ({err.filename}: permission denied; Linux keeps them "
-                    "root-only since 5.10)")
+        return {}, (
+            f"the RAPL counters are not readable ({err.filename}: permission denied; Linux keeps them "
+            "root-only since 5.10)"
+        )
     except (OSError, ValueError) as err:
         return {}, f"the RAPL counters cannot be read ({err})"
     return found, None
@@ -139,8 +192,10 @@ def read_nvml(devices: list[int] | None = None) -> tuple[dict[int, int], str | N
         for index in range(count.value) if devices is None else devices:
             handle = ctypes.c_void_p()
             energy = ctypes.c_ulonglong()
-            if lib.nvmlDeviceGetHandleByIndex_v2(index, ctypes.byref(handle)) != 0 or \
-                    lib.nvmlDeviceGetTotalEnergyConsumption(handle, ctypes.byref(energy)) != 0:
+            if (
+                lib.nvmlDeviceGetHandleByIndex_v2(index, ctypes.byref(handle)) != 0
+                or lib.nvmlDeviceGetTotalEnergyConsumption(handle, ctypes.byref(energy)) != 0
+            ):
                 return {}, f"NVML has no energy counter for GPU {index} (it needs a Volta or newer GPU)"
             out[index] = int(energy.value)
         return out, None
@@ -166,11 +221,18 @@ def _cuda_used() -> bool:
 def snapshot(settings: GreenSettings) -> dict[str, Any]:
     """The counters and clocks at one moment."""
     rapl, rapl_note = read_rapl() if settings.source != "estimate" else ({}, "estimates only (source)")
-    nvml, nvml_note = read_nvml(settings.nvml_devices) if settings.source != "estimate" \
-        else ({}, "estimates only (source)")
-    return {"wall": time.perf_counter(), "cpu": time.process_time(), "rapl": rapl, "rapl_note": rapl_note,
-            "nvml": nvml, "nvml_note": nvml_note,
-            "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    nvml, nvml_note = (
+        read_nvml(settings.nvml_devices) if settings.source != "estimate" else ({}, "estimates only (source)")
+    )
+    return {
+        "wall": time.perf_counter(),
+        "cpu": time.process_time(),
+        "rapl": rapl,
+        "rapl_note": rapl_note,
+        "nvml": nvml,
+        "nvml_note": nvml_note,
+        "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
 
 
 def segment(start: dict[str, Any], end: dict[str, Any], settings: GreenSettings) -> dict[str, Any]:
@@ -181,8 +243,11 @@ def segment(start: dict[str, Any], end: dict[str, Any], settings: GreenSettings)
     joules: dict[str, float] = {}
     methods: dict[str, str] = {}
     notes = [n for n in (start["rapl_note"], start["nvml_note"]) if n]
-    rapl = {z: (end["rapl"][z][0] - e) % m if m else end["rapl"][z][0] - e
-            for z, (e, m) in start["rapl"].items() if z in end["rapl"]}
+    rapl = {
+        z: (end["rapl"][z][0] - e) % m if m else end["rapl"][z][0] - e
+        for z, (e, m) in start["rapl"].items()
+        if z in end["rapl"]
+    }
     if rapl:
         joules["cpu"] = sum(u for z, u in rapl.items() if not z.endswith("/dram")) / 1e6
         methods["cpu"] = "rapl"
@@ -209,11 +274,19 @@ def segment(start: dict[str, Any], end: dict[str, Any], settings: GreenSettings)
     if settings.source == "measured":
         estimated = [part for part in ("cpu", "gpu") if methods[part] == "estimate"]
         if estimated:
-            raise ConfigError(f"[plugins.green] source = \"measured\", but the {', '.join(estimated)} energy can only "
-                              f"be estimated here: {'; '.join(notes)}. Use source = \"auto\"")
-    return {"started": start["started"], "seconds": round(seconds, 3), "cpu_seconds": round(cpu_seconds, 3),
-            "peak_rss_gb": round(rss, 3), "joules": {k: round(x, 3) for k, x in joules.items()},
-            "methods": methods, "notes": notes}
+            raise ConfigError(
+                f'[plugins.green] source = "measured", but the {", ".join(estimated)} energy can only '
+                f'be estimated here: {"; ".join(notes)}. Use source = "auto"'
+            )
+    return {
+        "started": start["started"],
+        "seconds": round(seconds, 3),
+        "cpu_seconds": round(cpu_seconds, 3),
+        "peak_rss_gb": round(rss, 3),
+        "joules": {k: round(x, 3) for k, x in joules.items()},
+        "methods": methods,
+        "notes": notes,
+    }
 
 
 # --------------------------------------------------------------------- the hooks' work
@@ -246,21 +319,37 @@ def end(run_dir: Path, settings: Mapping[str, Any], results: dict[str, Any]) -> 
     energy = joules / 3.6e6 * options.pue
     carbon = energy * options.carbon_intensity / 1000.0
     # watt-hours and grams read better in the results table than kWh and kg for runs of minutes
-    table: dict[str, float] = {"energy_wh": energy * 1000.0, "carbon_g": carbon * 1000.0,
-                               "seconds": round(sum(s["seconds"] for s in segments), 3)}
+    table: dict[str, float] = {
+        "energy_wh": energy * 1000.0,
+        "carbon_g": carbon * 1000.0,
+        "seconds": round(sum(s["seconds"] for s in segments), 3),
+    }
     note = None
     if options.apc:
-        auc = results.get(options.apc_split, {}).get("auc") if isinstance(results.get(options.apc_split), dict) \
-            else None
+        auc = (
+            results.get(options.apc_split, {}).get("auc") if isinstance(results.get(options.apc_split), dict) else None
+        )
         if auc is None:
-            note = (f"apc: the {options.apc_split!r} split has no auc; add \"auc\" to train.metrics "
-                    "(and the split to train.eval_splits)")
+            note = (
+                f'apc: the {options.apc_split!r} split has no auc; add "auc" to train.metrics '
+                "(and the split to train.eval_splits)"
+            )
             warnings.warn(f"[plugins.green] {note}", stacklevel=2)
         else:
             table["apc"] = apc(float(auc), carbon)
-    write_json(file, {"segments": segments, "energy_kwh": energy, "carbon_kg": carbon, "joules": joules,
-                      "carbon_intensity_g_per_kwh": options.carbon_intensity, "pue": options.pue,
-                      **({"note": note} if note else {}), **({"apc": table["apc"]} if "apc" in table else {})})
+    write_json(
+        file,
+        {
+            "segments": segments,
+            "energy_kwh": energy,
+            "carbon_kg": carbon,
+            "joules": joules,
+            "carbon_intensity_g_per_kwh": options.carbon_intensity,
+            "pue": options.pue,
+            **({"note": note} if note else {}),
+            **({"apc": table["apc"]} if "apc" in table else {}),
+        },
+    )
     results["green"] = table
     if (run_dir / RESULTS_FILE).is_file():
         write_json(run_dir / RESULTS_FILE, results)

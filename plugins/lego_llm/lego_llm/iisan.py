@@ -66,18 +66,59 @@ from lego_llm.tokens import tokenize_items
 
 @attrs.define(kw_only=True, frozen=True)
 class IISANConfig:
-    model: str = attrs.field(default=DEFAULT_MODEL, validator=[v.instance_of(str), _non_empty], metadata={"doc": "A local checkpoint folder or a Hugging Face hub id (frozen; never trained)."})
+    model: str = attrs.field(
+        default=DEFAULT_MODEL,
+        validator=[v.instance_of(str), _non_empty],
+        metadata={"doc": "A local checkpoint folder or a Hugging Face hub id (frozen; never trained)."},
+    )
     revision: str | None = attrs.field(default=None, metadata={"doc": "Hub revision of a hub id; ignored for folders."})
-    family: str = attrs.field(default="auto", validator=v.in_(FAMILY_NAMES), metadata={"doc": 'Family whose default pooling applies; "auto" reads config.model_type.'})
-    pooling: str | None = attrs.field(default=None, validator=v.optional(v.in_(POOLINGS)), metadata={"doc": 'How each layer\'s token states become one vector: "cls", "mean", "last"; default per family.'})
-    dtype: str = attrs.field(default="float32", validator=v.in_(tuple(DTYPES)), metadata={"doc": "Dtype the frozen model runs in."})
-    max_length: int = attrs.field(default=64, validator=[v.instance_of(int), v.gt(0)], metadata={"doc": "Tokens kept per item."})
-    template: str | None = attrs.field(default=None, metadata={"doc": 'Item text, e.g. "Title: {title}"; default: the item attributes joined as "name: value".'})
-    adapter_size: int = attrs.field(default=64, validator=[v.instance_of(int), v.gt(0)], metadata={"doc": "Bottleneck width of each side adapter block."})
-    layer_stride: int = attrs.field(default=1, validator=[v.instance_of(int), v.gt(0)], metadata={"doc": "Fuse every k-th layer (the top layer always); 2 is the paper's LayerDrop."})
-    dropout: float = attrs.field(default=0.1, validator=[v.instance_of(float), v.ge(0.0), v.lt(1.0)], metadata={"doc": "Dropout inside the adapter blocks."})
-    cache_dtype: str = attrs.field(default="bfloat16", validator=v.in_(CACHE_DTYPES), metadata={"doc": 'Storage dtype of the per-layer cache: "bfloat16", "float16" or "float32".'})
-    prepare_batch_size: int = attrs.field(default=64, validator=[v.instance_of(int), v.gt(0)], metadata={"doc": "Items per forward pass of the frozen model in prepare()."})
+    family: str = attrs.field(
+        default="auto",
+        validator=v.in_(FAMILY_NAMES),
+        metadata={"doc": 'Family whose default pooling applies; "auto" reads config.model_type.'},
+    )
+    pooling: str | None = attrs.field(
+        default=None,
+        validator=v.optional(v.in_(POOLINGS)),
+        metadata={
+            "doc": 'How each layer\'s token states become one vector: "cls", "mean", "last"; default per family.'
+        },
+    )
+    dtype: str = attrs.field(
+        default="float32", validator=v.in_(tuple(DTYPES)), metadata={"doc": "Dtype the frozen model runs in."}
+    )
+    max_length: int = attrs.field(
+        default=64, validator=[v.instance_of(int), v.gt(0)], metadata={"doc": "Tokens kept per item."}
+    )
+    template: str | None = attrs.field(
+        default=None,
+        metadata={"doc": 'Item text, e.g. "Title: {title}"; default: the item attributes joined as "name: value".'},
+    )
+    adapter_size: int = attrs.field(
+        default=64,
+        validator=[v.instance_of(int), v.gt(0)],
+        metadata={"doc": "Bottleneck width of each side adapter block."},
+    )
+    layer_stride: int = attrs.field(
+        default=1,
+        validator=[v.instance_of(int), v.gt(0)],
+        metadata={"doc": "Fuse every k-th layer (the top layer always); 2 is the paper's LayerDrop."},
+    )
+    dropout: float = attrs.field(
+        default=0.1,
+        validator=[v.instance_of(float), v.ge(0.0), v.lt(1.0)],
+        metadata={"doc": "Dropout inside the adapter blocks."},
+    )
+    cache_dtype: str = attrs.field(
+        default="bfloat16",
+        validator=v.in_(CACHE_DTYPES),
+        metadata={"doc": 'Storage dtype of the per-layer cache: "bfloat16", "float16" or "float32".'},
+    )
+    prepare_batch_size: int = attrs.field(
+        default=64,
+        validator=[v.instance_of(int), v.gt(0)],
+        metadata={"doc": "Items per forward pass of the frozen model in prepare()."},
+    )
 
 
 class SideBlock(nn.Module):
@@ -153,12 +194,21 @@ class IISANOperator(ContentOperator):
     def prepare(self, store: Any) -> None:
         """Tokenise every item once and cache the frozen model's per-layer pooled states in the depot."""
         o: IISANConfig = self.options
-        tokens = tokenize_items(store.depot, self.backbone.tokenizer, self.layout, o.max_length,
-                                self.backbone.source.revision)
+        tokens = tokenize_items(
+            store.depot, self.backbone.tokenizer, self.layout, o.max_length, self.backbone.source.revision
+        )
         store.add_tokens(TOKENS, tokens.ids, o.max_length, pad_value=tokens.pad_id)
-        parts = split_key_parts(self.backbone, [("", self.model)], layout=self.layout, max_length=o.max_length,
-                                layer=-1, dtype=o.cache_dtype, model_dtype=o.dtype, what="pooled states per layer",
-                                sources=source_digests(store.depot, self.layout.fields))
+        parts = split_key_parts(
+            self.backbone,
+            [("", self.model)],
+            layout=self.layout,
+            max_length=o.max_length,
+            layer=-1,
+            dtype=o.cache_dtype,
+            model_dtype=o.dtype,
+            what="pooled states per layer",
+            sources=source_digests(store.depot, self.layout.fields),
+        )
         parts["pooling"] = self.pooling
         ids, mask = store.tokens[TOKENS], store.masks[TOKENS]
         device = self.backbone.device
@@ -173,13 +223,16 @@ class IISANOperator(ContentOperator):
 
         folder = store.depot.path / "cache" / cache_key("iisan", **parts)
         lengths = torch.full((len(mask),), depth).numpy()
-        self.cache = write_state_cache(folder, lengths, int(self.model.config.hidden_size), o.cache_dtype,
-                                       pages(), parts)
+        self.cache = write_state_cache(
+            folder, lengths, int(self.model.config.hidden_size), o.cache_dtype, pages(), parts
+        )
 
     def forward(self, items: ItemBatch) -> Tensor:
         if self.cache is None and TOKENS not in items.tokens:
-            raise DataError(f"content operator {self.name!r}: the item batch has no {TOKENS!r} tokens; "
-                            "prepare(store) adds them and must run first (the engine calls it)")
+            raise DataError(
+                f"content operator {self.name!r}: the item batch has no {TOKENS!r} tokens; "
+                "prepare(store) adds them and must run first (the engine calls it)"
+            )
         if self.cache is not None:
             states = self.cache.gather(items.index)[0].to(self.projection.weight.device)
         else:  # no prepare(): compute now, rounded like the cache

@@ -56,11 +56,20 @@ def item_names(depot: Depot, pattern: str) -> list[str]:
     try:
         return [pattern.format(item_id=ids[r] if ids else "", row=r) for r in range(items.num_rows)]
     except (KeyError, IndexError, ValueError) as err:
-        raise ConfigError(f"lego images --pattern {pattern!r}: use the fields {{item_id}} and {{row}} ({err})") from None
+        raise ConfigError(
+            f"lego images --pattern {pattern!r}: use the fields {{item_id}} and {{row}} ({err})"
+        ) from None
 
 
-def add_image_folder(depot: str | Path, folder: str | Path, *, pattern: str = "{item_id}.jpg", column: str = "image",
-                     copy: bool = False, replace: bool = False) -> ImagesResult:
+def add_image_folder(
+    depot: str | Path,
+    folder: str | Path,
+    *,
+    pattern: str = "{item_id}.jpg",
+    column: str = "image",
+    copy: bool = False,
+    replace: bool = False,
+) -> ImagesResult:
     """Add the image column (paths under ``folder``, or the files' bytes with ``copy``) to ``depot``."""
     opened = Depot(depot)
     folder = Path(folder)
@@ -70,27 +79,42 @@ def add_image_folder(depot: str | Path, folder: str | Path, *, pattern: str = "{
     missing = [n for n in names if not (folder / n).is_file()]
     if missing:
         shown = ", ".join(missing[:10])
-        raise DataError(f"lego images: {len(missing):,} of {len(names):,} items have no file in {folder} under "
-                        f"--pattern {pattern!r} (e.g. {shown}); every item needs an image")
+        raise DataError(
+            f"lego images: {len(missing):,} of {len(names):,} items have no file in {folder} under "
+            f"--pattern {pattern!r} (e.g. {shown}); every item needs an image"
+        )
     provenance = {"by": "lego images", "folder": str(folder.resolve()), "pattern": pattern, "copy": copy}
     if copy:
         blobs = [(folder / n).read_bytes() for n in names]
         add_item_columns(opened.path, {column: image_column(blobs)}, provenance=provenance, replace=replace)
         return ImagesResult(column=column, rows=len(names), storage="bytes", bytes=sum(len(b) for b in blobs))
-    add_item_columns(opened.path, {column: image_path_column(names, root=folder)}, provenance=provenance,
-                     replace=replace)
+    add_item_columns(
+        opened.path, {column: image_path_column(names, root=folder)}, provenance=provenance, replace=replace
+    )
     return ImagesResult(column=column, rows=len(names), storage="path", bytes=0)
 
 
 def run_command(args: argparse.Namespace, context: CommandContext) -> int:
     """``lego images``."""
-    result = add_image_folder(args.depot, args.folder, pattern=args.pattern, column=args.column, copy=args.copy,
-                              replace=args.replace)
-    where = f"{result.bytes / 1e6:.1f} MB of files copied into the depot" if result.storage == "bytes" \
+    result = add_image_folder(
+        args.depot, args.folder, pattern=args.pattern, column=args.column, copy=args.copy, replace=args.replace
+    )
+    where = (
+        f"{result.bytes / 1e6:.1f} MB of files copied into the depot"
+        if result.storage == "bytes"
         else f"paths under {Path(args.folder).resolve()}"
-    context.console.print(f"added item column {result.column} (image, {where}) to {args.depot}: {result.rows:,} "
-                          "items", markup=False, highlight=False, soft_wrap=True)
-    context.console.print(f'Use it: [data] item_attributes = ["{result.column}", ...] and content = "vision" '
-                          "(decoding needs pip install 'lego-llm[vision]')", markup=False, highlight=False,
-                          soft_wrap=True)
+    )
+    context.console.print(
+        f"added item column {result.column} (image, {where}) to {args.depot}: {result.rows:,} items",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    context.console.print(
+        f'Use it: [data] item_attributes = ["{result.column}", ...] and content = "vision" '
+        "(decoding needs pip install 'lego-llm[vision]')",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
     return 0

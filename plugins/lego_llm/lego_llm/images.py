@@ -37,8 +37,9 @@ def pillow_available() -> bool:
 def require_pillow(what: str = "the vision content operator") -> Any:
     """The ``PIL.Image`` module, or a :class:`ConfigError` saying to install the extra."""
     if not pillow_available():
-        raise ConfigError(f"{what} decodes images with Pillow, which is not installed: "
-                          f"pip install '{EXTRA}' (or pip install pillow)")
+        raise ConfigError(
+            f"{what} decodes images with Pillow, which is not installed: pip install '{EXTRA}' (or pip install pillow)"
+        )
     from PIL import Image
 
     return Image
@@ -53,8 +54,10 @@ def decode(blobs: Sequence[bytes], rows: Sequence[int], column: str) -> list[Any
             with image_module.open(io.BytesIO(blob)) as image:
                 images.append(image.convert("RGB"))
         except (OSError, ValueError, SyntaxError) as err:  # PIL.UnidentifiedImageError is an OSError
-            raise DataError(f"items.{column} row {row}: cannot decode the image ({err}); the column must hold "
-                            "PNG, JPEG, WebP or another format Pillow reads") from None
+            raise DataError(
+                f"items.{column} row {row}: cannot decode the image ({err}); the column must hold "
+                "PNG, JPEG, WebP or another format Pillow reads"
+            ) from None
     return images
 
 
@@ -64,8 +67,10 @@ def image_column_of(depot: Depot, choice: str | None, attributes: Sequence[str],
     images = [c for c in items if items.kind(c) == "image"]
     if choice is not None:
         if choice not in items or items.kind(choice) != "image":
-            raise ConfigError(f"{where} = {choice!r}: the depot {depot.path} has no image column of that name; "
-                              f"image columns: {', '.join(images) or 'none (add one with `lego images`)'}")
+            raise ConfigError(
+                f"{where} = {choice!r}: the depot {depot.path} has no image column of that name; "
+                f"image columns: {', '.join(images) or 'none (add one with `lego images`)'}"
+            )
         return choice
     chosen = [a for a in attributes if a in images]
     if len(chosen) == 1:
@@ -73,8 +78,10 @@ def image_column_of(depot: Depot, choice: str | None, attributes: Sequence[str],
     if len(images) == 1:
         return images[0]
     if not images:
-        raise ConfigError(f"{where}: the depot {depot.path} has no image column; add one with "
-                          "`lego images --depot DIR --folder IMAGES` (or a processor that writes them)")
+        raise ConfigError(
+            f"{where}: the depot {depot.path} has no image column; add one with "
+            "`lego images --depot DIR --folder IMAGES` (or a processor that writes them)"
+        )
     raise ConfigError(f"{where}: the depot has several image columns ({', '.join(images)}); name one")
 
 

@@ -57,21 +57,27 @@ def make_layout(attributes: Sequence[str], template: str | None, where: str = "c
     """The layout of ``template``, or the default one joining ``attributes`` as ``name: value``."""
     if template is None:
         if not attributes:
-            raise ConfigError(f"{where}: no template and no item attributes; list some in data.item_attributes "
-                              'or set a template such as "Title: {title}"')
+            raise ConfigError(
+                f"{where}: no template and no item attributes; list some in data.item_attributes "
+                'or set a template such as "Title: {title}"'
+            )
         template = "; ".join(f"{a}: {{{a}}}" for a in attributes)
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError as err:
-        raise ConfigError(f"{where} = {template!r}: not a valid format string ({err}); write fields as "
-                          "{title} and literal braces as {{ }}") from None
+        raise ConfigError(
+            f"{where} = {template!r}: not a valid format string ({err}); write fields as "
+            "{title} and literal braces as {{ }}"
+        ) from None
     fields = []
     for _, field, spec, conversion in parsed:
         if field is None:
             continue
         if not field or not field.isidentifier() or spec or conversion:
-            raise ConfigError(f"{where} = {template!r}: field {{{field}{'!' + conversion if conversion else ''}"
-                              f"{':' + spec if spec else ''}}} must be a plain column name like {{title}}")
+            raise ConfigError(
+                f"{where} = {template!r}: field {{{field}{'!' + conversion if conversion else ''}"
+                f"{':' + spec if spec else ''}}} must be a plain column name like {{title}}"
+            )
         if field not in fields:
             fields.append(field)
     if not fields:
@@ -92,16 +98,19 @@ def source_column(depot: Depot, name: str, where: str = "content_options.templat
     if name not in rows:
         usable = sorted(c for c in rows if rows.kind(c) in TEXT_KINDS)
         noun = "item" if table == "items" else "user"
-        raise ConfigError(f"{where}: the depot {depot.path} has no {noun} column {name!r}; usable: "
-                          f"{', '.join(usable)} (a generated column comes from `lego augment --column {name}`"
-                          f"{' --users' if table == 'users' else ''})")
+        raise ConfigError(
+            f"{where}: the depot {depot.path} has no {noun} column {name!r}; usable: "
+            f"{', '.join(usable)} (a generated column comes from `lego augment --column {name}`"
+            f"{' --users' if table == 'users' else ''})"
+        )
     if rows.kind(name) not in TEXT_KINDS:
         raise ConfigError(f"{where}: {table} column {name!r} is of kind {rows.kind(name)!r}, which has no text")
     return name
 
 
-def source_digests(depot: Depot, fields: Sequence[str], table: str = "items",
-                   where: str = "content_options.template") -> dict[str, str]:
+def source_digests(
+    depot: Depot, fields: Sequence[str], table: str = "items", where: str = "content_options.template"
+) -> dict[str, str]:
     """``{column: content digest}`` of the columns ``fields`` read (with their vocabulary's, for ids)."""
     rows = depot.table(table)
     out = {}
@@ -116,8 +125,7 @@ def source_digests(depot: Depot, fields: Sequence[str], table: str = "items",
     return out
 
 
-def column_strings(depot: Depot, name: str, where: str = "content_options.template",
-                   table: str = "items") -> list[str]:
+def column_strings(depot: Depot, name: str, where: str = "content_options.template", table: str = "items") -> list[str]:
     """One string per row of ``table`` for the column ``name`` (see the module doc for the order of sources)."""
     items = depot.table(table)
     column = source_column(depot, name, where, table)
@@ -128,8 +136,10 @@ def column_strings(depot: Depot, name: str, where: str = "content_options.templa
         words = depot.vocab(items.vocab_name(name) or "")
         column = items[name]
         values = np.asarray(column.values)
-        return [" ".join(words[i] for i in values[column.offsets[r]:column.offsets[r + 1]] if i > 0)
-                for r in range(len(column))]
+        return [
+            " ".join(words[i] for i in values[column.offsets[r] : column.offsets[r + 1]] if i > 0)
+            for r in range(len(column))
+        ]
     if kind == "category":
         words = depot.vocab(items.vocab_name(name) or "")
         return [words[i] if i > 0 else "" for i in np.asarray(items[name]).tolist()]

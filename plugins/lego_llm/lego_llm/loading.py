@@ -62,8 +62,10 @@ class Source:
 
 def hub_offline() -> bool:
     """Whether ``HF_HUB_OFFLINE`` or ``TRANSFORMERS_OFFLINE`` asks for no network."""
-    return any(os.environ.get(v, "").strip().upper() in ("1", "ON", "YES", "TRUE")
-               for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    return any(
+        os.environ.get(v, "").strip().upper() in ("1", "ON", "YES", "TRUE")
+        for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
 
 
 def bundled_folder(model_id: str) -> Path | None:
@@ -81,13 +83,17 @@ def bundled_folder(model_id: str) -> Path | None:
 def resolve_source(model: str, revision: str | None = None, where: str = "content_options.model") -> Source:
     """Decide whether ``model`` is a local folder, a bundled copy or a hub id (see the module doc)."""
     if not model.strip():
-        raise ConfigError(f"{where} is empty: set it to a local checkpoint folder or a Hugging Face hub id "
-                          "(e.g. model.content_options.model = \"/models/llama-7b\")")
+        raise ConfigError(
+            f"{where} is empty: set it to a local checkpoint folder or a Hugging Face hub id "
+            '(e.g. model.content_options.model = "/models/llama-7b")'
+        )
     path = Path(model).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
-            raise ConfigError(f"{where} = {model!r}: the folder {path} has no config.json; point it at a folder "
-                              "written by save_pretrained (config.json, weights, tokenizer files)")
+            raise ConfigError(
+                f"{where} = {model!r}: the folder {path} has no config.json; point it at a folder "
+                "written by save_pretrained (config.json, weights, tokenizer files)"
+            )
         folder = str(path.resolve())
         return Source(location=folder, revision=None, label=folder, local=True)
     if model.startswith((".", "/", "~", "\\")) or path.drive:
@@ -112,8 +118,10 @@ def _load_failure(source: Source, what: str, err: BaseException, where: str) -> 
             f"(`hf download {source.label}`) and copy the cache, set {where} to a local folder{hint}, "
             f"or unset HF_HUB_OFFLINE."
         )
-    return ConfigError(f"{where} = {source.label!r}: cannot load the {what} from the Hugging Face hub "
-                       f"(revision {source.revision or 'main'}): {err}")
+    return ConfigError(
+        f"{where} = {source.label!r}: cannot load the {what} from the Hugging Face hub "
+        f"(revision {source.revision or 'main'}): {err}"
+    )
 
 
 def load_tokenizer(source: Source, where: str = "content_options.model") -> Any:
@@ -125,8 +133,9 @@ def load_tokenizer(source: Source, where: str = "content_options.model") -> Any:
         raise _load_failure(source, "tokenizer", err, where) from err
 
 
-def load_model(source: Source, dtype: str = "float32", where: str = "content_options.model",
-               causal_lm: bool = False) -> Any:
+def load_model(
+    source: Source, dtype: str = "float32", where: str = "content_options.model", causal_lm: bool = False
+) -> Any:
     """``AutoModel.from_pretrained`` (the bare encoder/decoder, no task head) in ``dtype``;
     ``AutoModelForCausalLM`` (with its language-model head, for generation) when ``causal_lm``."""
     from transformers import AutoModel, AutoModelForCausalLM

@@ -37,15 +37,24 @@ def target_names(model: nn.Module, targets: Sequence[str], layers_name: str, sta
         if start is not None:
             if not name.startswith(layers_name + "."):
                 continue
-            index = name[len(layers_name) + 1:].split(".", 1)[0]
+            index = name[len(layers_name) + 1 :].split(".", 1)[0]
             if not index.isdigit() or int(index) < start:
                 continue
         names.append(name)
     return names
 
 
-def apply_lora(model: nn.Module, *, r: int, alpha: int, dropout: float, targets: Sequence[str],
-               layers_name: str, start: int | None, where: str = "content_options.lora_targets") -> list[str]:
+def apply_lora(
+    model: nn.Module,
+    *,
+    r: int,
+    alpha: int,
+    dropout: float,
+    targets: Sequence[str],
+    layers_name: str,
+    start: int | None,
+    where: str = "content_options.lora_targets",
+) -> list[str]:
     """Inject LoRA adapters of rank ``r`` into ``model``; return the adapted module names.
 
     ``targets`` are last name components of ``nn.Linear`` or transformers ``Conv1D`` modules
@@ -54,15 +63,25 @@ def apply_lora(model: nn.Module, *, r: int, alpha: int, dropout: float, targets:
     from peft import LoraConfig, inject_adapter_in_model
 
     if not targets:
-        raise ConfigError(f"{where}: {type(model).__name__} has no default LoRA targets; name the projections "
-                          f"to adapt, {_hint(model, layers_name, start)}")
+        raise ConfigError(
+            f"{where}: {type(model).__name__} has no default LoRA targets; name the projections "
+            f"to adapt, {_hint(model, layers_name, start)}"
+        )
     names = target_names(model, targets, layers_name, start)
     if not names:
-        raise ConfigError(f"{where} = {list(targets)} match no module of {type(model).__name__}"
-                          f"{' in the trained layers' if start is not None else ''}; {_hint(model, layers_name, start)}")
+        raise ConfigError(
+            f"{where} = {list(targets)} match no module of {type(model).__name__}"
+            f"{' in the trained layers' if start is not None else ''}; {_hint(model, layers_name, start)}"
+        )
     conv1d = [n for n in names if _is_conv1d(model.get_submodule(n))]
-    config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=names, bias="none",
-                        fan_in_fan_out=bool(conv1d) and len(conv1d) == len(names))
+    config = LoraConfig(
+        r=r,
+        lora_alpha=alpha,
+        lora_dropout=dropout,
+        target_modules=names,
+        bias="none",
+        fan_in_fan_out=bool(conv1d) and len(conv1d) == len(names),
+    )
     inject_adapter_in_model(config, model)
     return names
 
@@ -90,6 +109,8 @@ def adaptable_names(model: nn.Module, layers_name: str = "", start: int | None =
 def _hint(model: nn.Module, layers_name: str, start: int | None) -> str:
     names = adaptable_names(model, layers_name, start)
     if not names:
-        return ("it has no Linear or Conv1D module LoRA could adapt there; train without LoRA (lora_r = 0) "
-                "and choose the trained layers with tune_from")
+        return (
+            "it has no Linear or Conv1D module LoRA could adapt there; train without LoRA (lora_r = 0) "
+            "and choose the trained layers with tune_from"
+        )
     return f"e.g. lora_targets = {names[:4]} (the modules LoRA can adapt are named {names})"

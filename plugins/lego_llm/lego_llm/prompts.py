@@ -56,8 +56,12 @@ class PromptSource:
 
 def item_prompts(depot: Depot, template: str, where: str = "lego augment --template") -> PromptSource:
     layout = make_layout([], template, where=where)
-    return PromptSource(table="items", prompts=item_texts(depot, layout), layout=layout,
-                        parts={"sources": source_digests(depot, layout.fields, where=where)})
+    return PromptSource(
+        table="items",
+        prompts=item_texts(depot, layout),
+        layout=layout,
+        parts={"sources": source_digests(depot, layout.fields, where=where)},
+    )
 
 
 def history_lists(depot: Depot, max_history: int) -> list[np.ndarray]:
@@ -65,19 +69,28 @@ def history_lists(depot: Depot, max_history: int) -> list[np.ndarray]:
     history = depot.users["history"]
     offsets = np.asarray(history.offsets)
     values = np.asarray(history.values)
-    return [values[max(offsets[r], offsets[r + 1] - max_history):offsets[r + 1]] for r in range(len(history))]
+    return [values[max(offsets[r], offsets[r + 1] - max_history) : offsets[r + 1]] for r in range(len(history))]
 
 
-def user_prompts(depot: Depot, template: str, item_template: str = "{title}", *, separator: str = "\n",
-                 max_history: int = 20, where: str = "lego augment --template") -> PromptSource:
+def user_prompts(
+    depot: Depot,
+    template: str,
+    item_template: str = "{title}",
+    *,
+    separator: str = "\n",
+    max_history: int = 20,
+    where: str = "lego augment --template",
+) -> PromptSource:
     """One prompt per user row: ``template`` over user columns and ``{history}`` (see the module doc)."""
     if max_history <= 0:
         raise ConfigError(f"lego augment --max-history {max_history}: must be positive")
     layout = make_layout([], template, where=where)
     if HISTORY not in layout.fields:
-        raise ConfigError(f"{where} = {template!r}: a user prompt needs the field {{{HISTORY}}} (the user's "
-                          "history, each item written with --item-template), e.g. "
-                          "\"Describe this reader's interests. They read: {history}\"")
+        raise ConfigError(
+            f"{where} = {template!r}: a user prompt needs the field {{{HISTORY}}} (the user's "
+            "history, each item written with --item-template), e.g. "
+            '"Describe this reader\'s interests. They read: {history}"'
+        )
     item_layout = make_layout([], item_template, where="lego augment --item-template")
     user_fields = [f for f in layout.fields if f != HISTORY]
     items = item_texts(depot, item_layout)
@@ -86,10 +99,14 @@ def user_prompts(depot: Depot, template: str, item_template: str = "{title}", *,
     for row, history in enumerate(history_lists(depot, max_history)):
         values = {f: users[f][row] for f in user_fields}
         prompts.append(layout.template.format(**values, history=separator.join(items[i] for i in history)))
-    parts = {"sources": source_digests(depot, item_layout.fields, where="lego augment --item-template"),
-             "user_sources": source_digests(depot, user_fields, table="users", where=where),
-             "history": depot.users.digest("history"), "item_template": item_layout.template,
-             "separator": separator, "max_history": max_history}
+    parts = {
+        "sources": source_digests(depot, item_layout.fields, where="lego augment --item-template"),
+        "user_sources": source_digests(depot, user_fields, table="users", where=where),
+        "history": depot.users.digest("history"),
+        "item_template": item_layout.template,
+        "separator": separator,
+        "max_history": max_history,
+    }
     return PromptSource(table="users", prompts=prompts, layout=layout, item_layout=item_layout, parts=parts)
 
 

@@ -99,8 +99,11 @@ class BertRunner(Runner):
         return self.model.encoder.layer
 
     def embed(self, ids: Tensor, mask: Tensor) -> Tensor:
-        return self.model.embeddings(input_ids=ids, token_type_ids=torch.zeros_like(ids),
-                                     position_ids=position_ids(mask, self.family, self.model.config))
+        return self.model.embeddings(
+            input_ids=ids,
+            token_type_ids=torch.zeros_like(ids),
+            position_ids=position_ids(mask, self.family, self.model.config),
+        )
 
     def layers(self, hidden: Tensor, mask: Tensor, start: int, stop: int) -> Tensor:
         from transformers.masking_utils import create_bidirectional_mask
@@ -212,20 +215,28 @@ def runner_for(model: Any, family: Family, max_length: int, what: str = "split m
     model_type = getattr(config, "model_type", "?")
     supported = ", ".join(f"{n} ({'/'.join(FAMILIES[n].model_types)})" for n in SPLIT_FAMILIES)
     if family.runner is None:
-        raise ConfigError(f"{what} is not supported for architecture {model_type!r} (family {family.name!r}) yet; "
-                          f"it works with {supported}. Use split = false (full model) instead.")
+        raise ConfigError(
+            f"{what} is not supported for architecture {model_type!r} (family {family.name!r}) yet; "
+            f"it works with {supported}. Use split = false (full model) instead."
+        )
     cls, needed = _RUNNERS[family.runner]
     if family.runner == "llama":
         needed = (*needed, family.top[0])
     missing = [a for a in needed if not hasattr(model, a)]
     if missing:
-        raise ConfigError(f"{what}: the {model_type!r} model has no {', '.join(missing)} attribute(s), which the "
-                          f"{family.runner} runner needs; is content_options.family = {family.name!r} right?")
+        raise ConfigError(
+            f"{what}: the {model_type!r} model has no {', '.join(missing)} attribute(s), which the "
+            f"{family.runner} runner needs; is content_options.family = {family.name!r} right?"
+        )
     if family.runner == "bert" and getattr(config, "is_decoder", False):
-        raise ConfigError(f"{what}: {model_type!r} is configured as a decoder (is_decoder = true); only "
-                          "bidirectional BERT-like encoders are supported")
+        raise ConfigError(
+            f"{what}: {model_type!r} is configured as a decoder (is_decoder = true); only "
+            "bidirectional BERT-like encoders are supported"
+        )
     window = getattr(config, "sliding_window", None)
     if family.runner == "llama" and getattr(config, "use_sliding_window", True) and window and window < max_length:
-        raise ConfigError(f"{what}: the model's sliding_window ({window}) is shorter than max_length "
-                          f"({max_length}); lower max_length to at most {window} or use split = false")
+        raise ConfigError(
+            f"{what}: the model's sliding_window ({window}) is shorter than max_length "
+            f"({max_length}); lower max_length to at most {window} or use split = false"
+        )
     return cls(model, family)

@@ -60,8 +60,8 @@ def framing(tokenizer: Any) -> tuple[list[int], list[int]]:
     plain = list(tokenizer("a", add_special_tokens=False)["input_ids"])
     framed = list(tokenizer("a", add_special_tokens=True)["input_ids"])
     for i in range(len(framed) - len(plain) + 1):
-        if framed[i:i + len(plain)] == plain:
-            return framed[:i], framed[i + len(plain):]
+        if framed[i : i + len(plain)] == plain:
+            return framed[:i], framed[i + len(plain) :]
     return [], []
 
 
@@ -84,9 +84,19 @@ class Pieces:
         revision: the tokenizer's hub revision (part of the item cache key).
     """
 
-    def __init__(self, depot: Depot, tokenizer: Any, item_layout: Layout, *, item_max_length: int, max_history: int,
-                 user_fields: Sequence[str] = (), user_max_length: int = 64, revision: str | None = None,
-                 where: str = "template") -> None:
+    def __init__(
+        self,
+        depot: Depot,
+        tokenizer: Any,
+        item_layout: Layout,
+        *,
+        item_max_length: int,
+        max_history: int,
+        user_fields: Sequence[str] = (),
+        user_max_length: int = 64,
+        revision: str | None = None,
+        where: str = "template",
+    ) -> None:
         self.tokenizer = tokenizer
         tokens = tokenize_items(depot, tokenizer, item_layout, item_max_length, revision, special_tokens=False)
         self.item_key = tokens.key
@@ -100,7 +110,7 @@ class Pieces:
         self._user_ids: dict[tuple[str, int], list[int]] = {}
 
     def item(self, index: int) -> list[int]:
-        return self._values[self._offsets[index]:self._offsets[index + 1]].tolist()
+        return self._values[self._offsets[index] : self._offsets[index + 1]].tolist()
 
     def history(self, row: int) -> list[list[int]]:
         """The row's history items as id lists, oldest first."""
@@ -110,7 +120,7 @@ class Pieces:
         """The ids of user column ``field`` of ``row`` (tokenised once per row, cut to ``user_max_length``)."""
         key = (field, row)
         if key not in self._user_ids:
-            self._user_ids[key] = text_ids(self.tokenizer, self._user_strings[field][row])[:self.user_max_length]
+            self._user_ids[key] = text_ids(self.tokenizer, self._user_strings[field][row])[: self.user_max_length]
         return self._user_ids[key]
 
 
@@ -121,8 +131,8 @@ def pad_left(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[np.ndarray, np
     mask = np.zeros(ids.shape, dtype=bool)
     for i, row in enumerate(rows):
         if row:
-            ids[i, ids.shape[1] - len(row):] = row
-            mask[i, ids.shape[1] - len(row):] = True
+            ids[i, ids.shape[1] - len(row) :] = row
+            mask[i, ids.shape[1] - len(row) :] = True
     return ids, mask
 
 
@@ -132,6 +142,6 @@ def pad_right(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[np.ndarray, n
     ids = np.full((len(rows), max(width, 1)), pad_id, dtype=np.int64)
     mask = np.zeros(ids.shape, dtype=bool)
     for i, row in enumerate(rows):
-        ids[i, :len(row)] = row
-        mask[i, :len(row)] = True
+        ids[i, : len(row)] = row
+        mask[i, : len(row)] = True
     return ids, mask

@@ -37,9 +37,18 @@ from lego_llm.state_cache import StateCache, write_state_cache
 FORMAT = 1
 
 
-def split_key_parts(backbone: Backbone, frozen: list[tuple[str, Any]], *, layout: Layout, max_length: int,
-                    layer: int, dtype: str, model_dtype: str, what: str = "lower-layer states",
-                    sources: dict[str, str] | None = None) -> dict[str, Any]:
+def split_key_parts(
+    backbone: Backbone,
+    frozen: list[tuple[str, Any]],
+    *,
+    layout: Layout,
+    max_length: int,
+    layer: int,
+    dtype: str,
+    model_dtype: str,
+    what: str = "lower-layer states",
+    sources: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """Everything a cache of frozen states depends on (the parts of its key, also kept in its meta.json)."""
     return {
         "format": FORMAT,
@@ -62,8 +71,16 @@ def split_key_parts(backbone: Backbone, frozen: list[tuple[str, Any]], *, layout
     }
 
 
-def build_split_cache(depot: Depot, ids: Tensor, mask: Tensor, runner: Runner, layer: int, parts: dict[str, Any],
-                      batch_size: int, prefix: str = "lm-split") -> StateCache:
+def build_split_cache(
+    depot: Depot,
+    ids: Tensor,
+    mask: Tensor,
+    runner: Runner,
+    layer: int,
+    parts: dict[str, Any],
+    batch_size: int,
+    prefix: str = "lm-split",
+) -> StateCache:
     """The states after layer ``layer - 1`` (the embeddings for 0) of every item, cached in the depot.
 
     ``ids``/``mask``: ``(N, L)`` every item's tokens, as the store holds them.
@@ -74,8 +91,7 @@ def build_split_cache(depot: Depot, ids: Tensor, mask: Tensor, runner: Runner, l
 
     def pages() -> Iterator[Any]:
         # reached only when the cache is built (an existing one is opened without reading pages)
-        report = BuildReport(f"split cache: layers 0-{layer - 1} of {len(mask):,} items into {folder.name}",
-                             len(mask))
+        report = BuildReport(f"split cache: layers 0-{layer - 1} of {len(mask):,} items into {folder.name}", len(mask))
         for rows in page_order(mask, batch_size):
             index = torch.from_numpy(rows).to(ids.device)
             b_ids, b_mask = trim(ids[index], mask[index])

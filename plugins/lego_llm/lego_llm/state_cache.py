@@ -79,8 +79,14 @@ class StateCache:
         return states.masked_fill(~mask[..., None], 0), mask
 
 
-def write_state_cache(folder: Path, lengths: np.ndarray, hidden: int, dtype: str,
-                      pages: Iterable[tuple[np.ndarray, Tensor, Tensor]], meta: Mapping[str, Any]) -> StateCache:
+def write_state_cache(
+    folder: Path,
+    lengths: np.ndarray,
+    hidden: int,
+    dtype: str,
+    pages: Iterable[tuple[np.ndarray, Tensor, Tensor]],
+    meta: Mapping[str, Any],
+) -> StateCache:
     """Write the states of every item and open them; an existing complete ``folder`` is opened as is.
 
     Args:
@@ -96,9 +102,11 @@ def write_state_cache(folder: Path, lengths: np.ndarray, hidden: int, dtype: str
         return StateCache(folder)
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
+
     def fill(tmp: Path) -> None:
-        out = np.lib.format.open_memmap(tmp / "states.npy", mode="w+", dtype=STORAGE[dtype],
-                                        shape=(int(offsets[-1]), hidden))
+        out = np.lib.format.open_memmap(
+            tmp / "states.npy", mode="w+", dtype=STORAGE[dtype], shape=(int(offsets[-1]), hidden)
+        )
         starts = torch.from_numpy(offsets[:-1])
         for rows, states, mask in pages:
             mask = mask.cpu()
@@ -109,9 +117,13 @@ def write_state_cache(folder: Path, lengths: np.ndarray, hidden: int, dtype: str
         out.flush()
         del out
         np.save(tmp / "offsets.npy", offsets)
-        (tmp / "meta.json").write_text(json.dumps({**dict(meta), "dtype": dtype, "rows": len(lengths),
-                                                   "positions": int(offsets[-1]), "hidden": hidden},
-                                                  indent=2, default=str))
+        (tmp / "meta.json").write_text(
+            json.dumps(
+                {**dict(meta), "dtype": dtype, "rows": len(lengths), "positions": int(offsets[-1]), "hidden": hidden},
+                indent=2,
+                default=str,
+            )
+        )
 
     publish_folder(folder, fill, replace=False)  # another process finishing the same cache first: keep theirs
     return StateCache(folder)

@@ -25,8 +25,13 @@ from lego_core.testing import make_context, register_example_options
 
 BERT_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 CORPUS = [
-    "title: a movie about space; category: movies", "the cat sat on the mat", "stock markets fell sharply",
-    "new recipe for bread", "team wins the final", "weather: rain and wind", "velorin drast koumen",
+    "title: a movie about space; category: movies",
+    "the cat sat on the mat",
+    "stock markets fell sharply",
+    "new recipe for bread",
+    "team wins the final",
+    "weather: rain and wind",
+    "velorin drast koumen",
 ] * 5 + ["Answer: Yes", "Answer: No"] * 20  # " Yes" and " No" become single tokens, as in real vocabularies
 
 
@@ -39,18 +44,32 @@ def tiny_bert(folder: str | Path, *, layers: int = 4, hidden: int = 32, seed: in
     folder = Path(folder)
     words = BERT_SPECIALS + list(string.ascii_lowercase) + [f"##{c}" for c in string.ascii_lowercase]
     words += list(string.digits) + list(":;.,-!?'&()")
-    tk = Tokenizer(models.WordPiece(vocab={w: i for i, w in enumerate(words)}, unk_token="[UNK]",
-                                    max_input_chars_per_word=100))
+    tk = Tokenizer(
+        models.WordPiece(vocab={w: i for i, w in enumerate(words)}, unk_token="[UNK]", max_input_chars_per_word=100)
+    )
     tk.normalizer = normalizers.BertNormalizer(lowercase=True)
     tk.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tk.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]",
-                                                      special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
+    tk.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
+    )
     tk.decoder = decoders.WordPiece()
-    PreTrainedTokenizerFast(tokenizer_object=tk, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
-                            sep_token="[SEP]", mask_token="[MASK]").save_pretrained(folder)
+    PreTrainedTokenizerFast(
+        tokenizer_object=tk,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+    ).save_pretrained(folder)
     torch.manual_seed(seed)
-    config = BertConfig(vocab_size=100, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=4,
-                        intermediate_size=2 * hidden, max_position_embeddings=128)
+    config = BertConfig(
+        vocab_size=100,
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        intermediate_size=2 * hidden,
+        max_position_embeddings=128,
+    )
     BertModel(config).save_pretrained(folder)
     return folder
 
@@ -63,24 +82,32 @@ def _bpe_tokenizer(folder: Path, chat_template: str | None = None) -> None:
     tk = Tokenizer(models.BPE())
     tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tk.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<s>", "</s>", "<pad>", "<unk>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=300,
+        special_tokens=["<s>", "</s>", "<pad>", "<unk>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     tk.train_from_iterator(CORPUS, trainer)
     tk.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 0)])
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tk, bos_token="<s>", eos_token="</s>", pad_token="<pad>",
-                                        unk_token="<unk>")
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=tk, bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token="<unk>"
+    )
     if chat_template is not None:
         tokenizer.chat_template = chat_template
     tokenizer.save_pretrained(folder)
 
 
 #: a minimal chat template (Jinja, as in tokenizer_config.json): "<s>[user] ...\n[assistant] "
-CHAT_TEMPLATE = ("{{ bos_token }}{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}\n{% endfor %}"
-                 "{% if add_generation_prompt %}[assistant] {% endif %}")
+CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}\n{% endfor %}"
+    "{% if add_generation_prompt %}[assistant] {% endif %}"
+)
 
 
-def tiny_llama(folder: str | Path, *, layers: int = 4, hidden: int = 32, seed: int = 0,
-               chat_template: str | None = None) -> Path:
+def tiny_llama(
+    folder: str | Path, *, layers: int = 4, hidden: int = 32, seed: int = 0, chat_template: str | None = None
+) -> Path:
     """A random LLaMA (4 layers, hidden 32, 2 KV heads) with a byte-level BPE tokenizer trained in memory.
 
     ``chat_template``: a Jinja chat template the tokenizer carries (e.g. :data:`CHAT_TEMPLATE`).
@@ -91,9 +118,18 @@ def tiny_llama(folder: str | Path, *, layers: int = 4, hidden: int = 32, seed: i
     folder = Path(folder)
     _bpe_tokenizer(folder, chat_template)
     torch.manual_seed(seed)
-    config = LlamaConfig(vocab_size=320, hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
-                         bos_token_id=0, eos_token_id=1, pad_token_id=2)
+    config = LlamaConfig(
+        vocab_size=320,
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=128,
+        bos_token_id=0,
+        eos_token_id=1,
+        pad_token_id=2,
+    )
     LlamaForCausalLM(config).save_pretrained(folder)
     return folder
 
@@ -108,18 +144,23 @@ def tiny_decoder(folder: str | Path, family: str, *, layers: int = 4, hidden: in
 
     folder = Path(folder)
     ids: dict[str, Any] = {"bos_token_id": 0, "eos_token_id": 1, "pad_token_id": 2}
-    small: dict[str, Any] = {"vocab_size": 320, "hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": 4,
-             "max_position_embeddings": 128, **ids}
+    small: dict[str, Any] = {
+        "vocab_size": 320,
+        "hidden_size": hidden,
+        "num_hidden_layers": layers,
+        "num_attention_heads": 4,
+        "max_position_embeddings": 128,
+        **ids,
+    }
     configs = {
-        "gpt2": lambda: tf.GPT2Config(vocab_size=320, n_embd=hidden, n_layer=layers, n_head=4, n_positions=128,
-                                      **ids),
+        "gpt2": lambda: tf.GPT2Config(vocab_size=320, n_embd=hidden, n_layer=layers, n_head=4, n_positions=128, **ids),
         "opt": lambda: tf.OPTConfig(ffn_dim=2 * hidden, word_embed_proj_dim=hidden, **small),
         "phi": lambda: tf.PhiConfig(intermediate_size=2 * hidden, **small),
         "phi3": lambda: tf.Phi3Config(intermediate_size=2 * hidden, num_key_value_heads=2, **small),
-        "glm": lambda: tf.GlmConfig(intermediate_size=2 * hidden, num_key_value_heads=2, head_dim=hidden // 4,
-                                    **small),
-        "glm4": lambda: tf.Glm4Config(intermediate_size=2 * hidden, num_key_value_heads=2, head_dim=hidden // 4,
-                                      **small),
+        "glm": lambda: tf.GlmConfig(intermediate_size=2 * hidden, num_key_value_heads=2, head_dim=hidden // 4, **small),
+        "glm4": lambda: tf.Glm4Config(
+            intermediate_size=2 * hidden, num_key_value_heads=2, head_dim=hidden // 4, **small
+        ),
     }
     if family not in configs:
         raise ValueError(f"tiny_decoder: family {family!r} is not one of {', '.join(DECODERS)}")
@@ -136,30 +177,47 @@ def tiny_vit(folder: str | Path, *, layers: int = 4, hidden: int = 32, image_siz
 
     folder = Path(folder)
     torch.manual_seed(seed)
-    ViTModel(ViTConfig(hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=4,
-                       intermediate_size=2 * hidden, image_size=image_size, patch_size=8)).save_pretrained(folder)
+    ViTModel(
+        ViTConfig(
+            hidden_size=hidden,
+            num_hidden_layers=layers,
+            num_attention_heads=4,
+            intermediate_size=2 * hidden,
+            image_size=image_size,
+            patch_size=8,
+        )
+    ).save_pretrained(folder)
     ViTImageProcessor(size={"height": image_size, "width": image_size}).save_pretrained(folder)
     return folder
 
 
-def tiny_clip(folder: str | Path, *, full: bool = False, layers: int = 4, hidden: int = 32, image_size: int = 32,
-              seed: int = 0) -> Path:
+def tiny_clip(
+    folder: str | Path, *, full: bool = False, layers: int = 4, hidden: int = 32, image_size: int = 32, seed: int = 0
+) -> Path:
     """A random CLIP vision tower (``full``: a whole CLIP, text tower included) with its image processor."""
     import torch
     from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPVisionConfig, CLIPVisionModel
 
     folder = Path(folder)
     torch.manual_seed(seed)
-    vision: dict[str, Any] = dict(hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers,
-                                  num_attention_heads=4, image_size=image_size, patch_size=8)
+    vision: dict[str, Any] = dict(
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        image_size=image_size,
+        patch_size=8,
+    )
     if full:
-        text: dict[str, Any] = dict(hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=2,
-                                    num_attention_heads=4, vocab_size=100)
+        text: dict[str, Any] = dict(
+            hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=2, num_attention_heads=4, vocab_size=100
+        )
         CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=16)).save_pretrained(folder)
     else:
         CLIPVisionModel(CLIPVisionConfig(**vision)).save_pretrained(folder)
-    CLIPImageProcessor(size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size}
-                       ).save_pretrained(folder)
+    CLIPImageProcessor(
+        size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size}
+    ).save_pretrained(folder)
     return folder
 
 
@@ -200,16 +258,22 @@ def minilm_folder() -> Path | None:
     return folder if (folder / "config.json").is_file() else None
 
 
-def depot_store(path: str | Path, attributes: tuple[str, ...] = ("title", "category"), hidden_size: int = 16,
-                max_length: int = 12) -> tuple[ModelContext, Any]:
+def depot_store(
+    path: str | Path, attributes: tuple[str, ...] = ("title", "category"), hidden_size: int = 16, max_length: int = 12
+) -> tuple[ModelContext, Any]:
     """A context and an ``ItemStore`` over the depot at ``path`` with the given item attributes."""
     from lego_core.data.depot import Depot
     from lego_core.model.stores import ItemStore, attribute_of
 
     depot = Depot(path)
     attrs_ = {a: attribute_of(depot, "items", a, max_length, "test") for a in attributes}
-    context = ModelContext(hidden_size=hidden_size, num_items=depot.items.num_rows, num_users=depot.users.num_rows,
-                           item_attributes=attrs_, depot_path=Path(path))
+    context = ModelContext(
+        hidden_size=hidden_size,
+        num_items=depot.items.num_rows,
+        num_users=depot.users.num_rows,
+        item_attributes=attrs_,
+        depot_path=Path(path),
+    )
     return context, ItemStore(depot, attrs_)
 
 
@@ -221,7 +285,6 @@ def lm_context(vocab_size: int, max_length: int = 12, hidden_size: int = 16) -> 
     """
     lm = Attribute(name="lm", kind="tokens", vocab_size=vocab_size, max_length=max_length)
     return make_context(hidden_size=hidden_size, item_attributes={"lm": lm})
-
 
 
 def example_bert(workdir: str | Path) -> Path:
@@ -264,8 +327,7 @@ def _flatten_example(workdir: Path) -> Any:
 def _llmrec_example(workdir: Path) -> Any:
     from lego_llm.llmrec import LLMRecConfig
 
-    return LLMRecConfig(model=str(example_llama(workdir)), lora_r=2, max_history=4, item_max_length=8,
-                        max_length=96)
+    return LLMRecConfig(model=str(example_llama(workdir)), lora_r=2, max_history=4, item_max_length=8, max_length=96)
 
 
 def _vision_example(workdir: Path) -> Any:

@@ -49,36 +49,57 @@ def pad_id_of(tokenizer: Any) -> int:
     return 0
 
 
-def tokens_key(tokenizer: Any, layout: Layout, max_length: int, revision: str | None = None,
-               sources: dict[str, str] | None = None, special_tokens: bool = True) -> str:
+def tokens_key(
+    tokenizer: Any,
+    layout: Layout,
+    max_length: int,
+    revision: str | None = None,
+    sources: dict[str, str] | None = None,
+    special_tokens: bool = True,
+) -> str:
     extra = {} if special_tokens else {"special_tokens": False}
-    return cache_key("lm-tokens", tokenizer=tokenizer_digest(tokenizer), name=tokenizer.name_or_path,
-                     revision=revision, template=layout.template, fields=layout.fields, max_length=max_length,
-                     sources=sources, **extra)
+    return cache_key(
+        "lm-tokens",
+        tokenizer=tokenizer_digest(tokenizer),
+        name=tokenizer.name_or_path,
+        revision=revision,
+        template=layout.template,
+        fields=layout.fields,
+        max_length=max_length,
+        sources=sources,
+        **extra,
+    )
 
 
-def tokenize_items(depot: Depot, tokenizer: Any, layout: Layout, max_length: int,
-                   revision: str | None = None, special_tokens: bool = True) -> ItemTokens:
+def tokenize_items(
+    depot: Depot,
+    tokenizer: Any,
+    layout: Layout,
+    max_length: int,
+    revision: str | None = None,
+    special_tokens: bool = True,
+) -> ItemTokens:
     """The token ids of every item of ``depot``, from the depot cache or built now.
 
     ``special_tokens = False`` leaves out the tokenizer's own framing (``[CLS] ... [SEP]``, ``<s>``):
     the pieces a prompt or a flattened history is assembled from.
     """
-    fill = next((int(v) for v in (tokenizer.eos_token_id, tokenizer.unk_token_id) if v is not None),
-                pad_id_of(tokenizer))
+    fill = next(
+        (int(v) for v in (tokenizer.eos_token_id, tokenizer.unk_token_id) if v is not None), pad_id_of(tokenizer)
+    )
 
     def build(d: Depot) -> Column:
         texts = item_texts(d, layout)
         rows: list[list[int]] = []
         for start in range(0, len(texts), CHUNK):
-            encoded = tokenizer(texts[start:start + CHUNK], truncation=True, max_length=max_length,
-                                add_special_tokens=special_tokens)["input_ids"]
+            encoded = tokenizer(
+                texts[start : start + CHUNK], truncation=True, max_length=max_length, add_special_tokens=special_tokens
+            )["input_ids"]
             # a text that tokenises to nothing gets one token (every item needs a position to pool),
             # except as a piece of a longer sequence, where nothing is nothing
             rows.extend(list(r) if len(r) or not special_tokens else [fill] for r in encoded)
         return Column(kind="tokens", data=Ragged.from_lists(rows))
 
-    key = tokens_key(tokenizer, layout, max_length, revision, source_digests(depot, layout.fields),
-                     special_tokens)
+    key = tokens_key(tokenizer, layout, max_length, revision, source_digests(depot, layout.fields), special_tokens)
     column = depot.cached_column(key, build)
     return ItemTokens(ids=column.data, key=key, pad_id=pad_id_of(tokenizer))

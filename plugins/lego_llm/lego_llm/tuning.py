@@ -54,9 +54,18 @@ class Tuning:
     frozen: list[nn.Module]
 
 
-def tune(model: nn.Module, family: Family, *, lora_r: int, lora_alpha: int = 16, lora_dropout: float = 0.0,
-         lora_targets: Sequence[str] | None = None, tune_from: int | None = None, need_layers: bool = False,
-         where: str = "content_options") -> Tuning:
+def tune(
+    model: nn.Module,
+    family: Family,
+    *,
+    lora_r: int,
+    lora_alpha: int = 16,
+    lora_dropout: float = 0.0,
+    lora_targets: Sequence[str] | None = None,
+    tune_from: int | None = None,
+    need_layers: bool = False,
+    where: str = "content_options",
+) -> Tuning:
     """Apply LoRA and ``tune_from`` to ``model`` (see :mod:`lego_llm.freezing` for the table of what trains)."""
     start: int | None = None
     layers_name, num_layers = "", 0
@@ -67,19 +76,34 @@ def tune(model: nn.Module, family: Family, *, lora_r: int, lora_alpha: int = 16,
     lora_modules: list[str] = []
     if lora_r:
         targets = list(lora_targets) if lora_targets is not None else list(family.lora_targets)
-        lora_modules = apply_lora(model, r=lora_r, alpha=lora_alpha, dropout=lora_dropout, targets=targets,
-                                  layers_name=layers_name, start=start, where=f"{where}.lora_targets")
-    set_trainable(model, lora=lora_r > 0, start=start, layers_name=layers_name, num_layers=num_layers,
-                  top=family.top)
+        lora_modules = apply_lora(
+            model,
+            r=lora_r,
+            alpha=lora_alpha,
+            dropout=lora_dropout,
+            targets=targets,
+            layers_name=layers_name,
+            start=start,
+            where=f"{where}.lora_targets",
+        )
+    set_trainable(model, lora=lora_r > 0, start=start, layers_name=layers_name, num_layers=num_layers, top=family.top)
     trained = trained_prefixes(layers_name, num_layers, start, family.top)
-    return Tuning(start=start, layers_name=layers_name, num_layers=num_layers, lora_modules=lora_modules,
-                  trained=trained, frozen=frozen_subtrees(model, trained))
+    return Tuning(
+        start=start,
+        layers_name=layers_name,
+        num_layers=num_layers,
+        lora_modules=lora_modules,
+        trained=trained,
+        frozen=frozen_subtrees(model, trained),
+    )
 
 
 def _non_empty(instance: Any, attribute: attrs.Attribute, value: str) -> None:
     if not value.strip():
-        raise ValueError(f"{attribute.name} is empty: set it to a local checkpoint folder or a Hugging Face hub id "
-                         "(this preset needs you to choose the model)")
+        raise ValueError(
+            f"{attribute.name} is empty: set it to a local checkpoint folder or a Hugging Face hub id "
+            "(this preset needs you to choose the model)"
+        )
 
 
 def _fraction(instance: Any, attribute: attrs.Attribute, value: float) -> None:
@@ -96,16 +120,54 @@ def _targets(instance: Any, attribute: attrs.Attribute, value: list[str] | None)
 class LanguageModelOptions:
     """The options of a brick that holds a pretrained language model (flatten, llmrec)."""
 
-    model: str = attrs.field(default="", validator=[v.instance_of(str), _non_empty], metadata={"doc": "A local checkpoint folder (save_pretrained) or a Hugging Face hub id."})
-    revision: str | None = attrs.field(default=None, metadata={"doc": "Hub revision (branch, tag or commit) of a hub id; ignored for folders."})
-    family: str = attrs.field(default="auto", validator=v.in_(FAMILY_NAMES), metadata={"doc": 'Architecture family whose defaults apply (pooling, LoRA targets); "auto" reads config.model_type.'})
-    dtype: str = attrs.field(default="float32", validator=v.in_(tuple(DTYPES)), metadata={"doc": 'Weights dtype: "float32", "bfloat16" or "float16".'})
-    lora_r: int = attrs.field(default=0, validator=[v.instance_of(int), v.ge(0)], metadata={"doc": "LoRA rank; 0 turns LoRA off. With LoRA the base weights are frozen."})
-    lora_alpha: int = attrs.field(default=16, validator=[v.instance_of(int), v.gt(0)], metadata={"doc": "LoRA scaling numerator (the update is scaled by alpha / r)."})
-    lora_dropout: float = attrs.field(default=0.0, validator=_fraction, metadata={"doc": "Dropout on the LoRA branch input."})
-    lora_targets: list[str] | None = attrs.field(default=None, validator=_targets, metadata={"doc": "Module names LoRA adapts (last name component); default per family."})
-    tune_from: int | None = attrs.field(default=None, metadata={"doc": "Layers from this index up train (negative counts from the top); embeddings and lower layers are frozen. Unset: everything trains (or only LoRA when lora_r > 0)."})
-    gradient_checkpointing: bool = attrs.field(default=False, metadata={"doc": "Recompute activations in the backward pass: less memory, about 30% more time."})
+    model: str = attrs.field(
+        default="",
+        validator=[v.instance_of(str), _non_empty],
+        metadata={"doc": "A local checkpoint folder (save_pretrained) or a Hugging Face hub id."},
+    )
+    revision: str | None = attrs.field(
+        default=None, metadata={"doc": "Hub revision (branch, tag or commit) of a hub id; ignored for folders."}
+    )
+    family: str = attrs.field(
+        default="auto",
+        validator=v.in_(FAMILY_NAMES),
+        metadata={
+            "doc": 'Architecture family whose defaults apply (pooling, LoRA targets); "auto" reads config.model_type.'
+        },
+    )
+    dtype: str = attrs.field(
+        default="float32",
+        validator=v.in_(tuple(DTYPES)),
+        metadata={"doc": 'Weights dtype: "float32", "bfloat16" or "float16".'},
+    )
+    lora_r: int = attrs.field(
+        default=0,
+        validator=[v.instance_of(int), v.ge(0)],
+        metadata={"doc": "LoRA rank; 0 turns LoRA off. With LoRA the base weights are frozen."},
+    )
+    lora_alpha: int = attrs.field(
+        default=16,
+        validator=[v.instance_of(int), v.gt(0)],
+        metadata={"doc": "LoRA scaling numerator (the update is scaled by alpha / r)."},
+    )
+    lora_dropout: float = attrs.field(
+        default=0.0, validator=_fraction, metadata={"doc": "Dropout on the LoRA branch input."}
+    )
+    lora_targets: list[str] | None = attrs.field(
+        default=None,
+        validator=_targets,
+        metadata={"doc": "Module names LoRA adapts (last name component); default per family."},
+    )
+    tune_from: int | None = attrs.field(
+        default=None,
+        metadata={
+            "doc": "Layers from this index up train (negative counts from the top); embeddings and lower layers are "
+            "frozen. Unset: everything trains (or only LoRA when lora_r > 0)."
+        },
+    )
+    gradient_checkpointing: bool = attrs.field(
+        default=False, metadata={"doc": "Recompute activations in the backward pass: less memory, about 30% more time."}
+    )
 
 
 __all__ = ["LanguageModelOptions", "Tuning", "tune"]

@@ -75,30 +75,115 @@ FUSIONS = ("concat", "sum", "gate")
 
 @attrs.define(kw_only=True, frozen=True)
 class VisionConfig:
-    model: str = attrs.field(default="", validator=[v.instance_of(str), _non_empty], metadata={"doc": "A vision backbone: a local checkpoint folder with its preprocessor_config.json, or a hub id (ViT, CLIP, ...)."})
+    model: str = attrs.field(
+        default="",
+        validator=[v.instance_of(str), _non_empty],
+        metadata={
+            "doc": "A vision backbone: a local checkpoint folder with its preprocessor_config.json, or a hub id (ViT, "
+            "CLIP, ...)."
+        },
+    )
     revision: str | None = attrs.field(default=None, metadata={"doc": "Hub revision of a hub id; ignored for folders."})
-    image: str | None = attrs.field(default=None, metadata={"doc": "The item image column; default the experiment's image attribute, else the depot's only image column."})
-    dtype: str = attrs.field(default="float32", validator=v.in_(tuple(DTYPES)), metadata={"doc": 'Weights dtype: "float32", "bfloat16" or "float16".'})
-    pooling: str | None = attrs.field(default=None, validator=v.optional(v.in_(VISION_POOLINGS)), metadata={"doc": 'Image tokens -> vector: "cls", "mean" (patch tokens) or "pooler" (the model\'s pooler_output); default per family.'})
-    freeze: bool = attrs.field(default=False, metadata={"doc": "Freeze the whole backbone: every image is encoded once in prepare() and only the projection trains."})
-    tune_from: int | None = attrs.field(default=None, metadata={"doc": "Layers from this index up train (negative counts from the top); lower layers and embeddings are frozen."})
-    split: bool = attrs.field(default=False, metadata={"doc": "Compute the frozen layers below tune_from once per image in prepare() and cache their states."})
-    split_dtype: str = attrs.field(default="bfloat16", validator=v.in_(CACHE_DTYPES), metadata={"doc": 'Storage dtype of the split-mode (and frozen) cache: "bfloat16", "float16" or "float32".'})
-    pixel_dtype: str = attrs.field(default="float16", validator=v.in_(("float16", "float32")), metadata={"doc": "Storage dtype of the preprocessed pixels (full fine-tuning)."})
-    lora_r: int = attrs.field(default=0, validator=[v.instance_of(int), v.ge(0)], metadata={"doc": "LoRA rank; 0 turns LoRA off. With LoRA the base weights are frozen."})
-    lora_alpha: int = attrs.field(default=16, validator=[v.instance_of(int), v.gt(0)], metadata={"doc": "LoRA scaling numerator (the update is scaled by alpha / r)."})
-    lora_dropout: float = attrs.field(default=0.0, validator=_fraction, metadata={"doc": "Dropout on the LoRA branch input."})
-    lora_targets: list[str] | None = attrs.field(default=None, validator=_targets, metadata={"doc": "Module names LoRA adapts (last name component); default per family (ViT: query, value; CLIP: q_proj, v_proj)."})
-    gradient_checkpointing: bool = attrs.field(default=False, metadata={"doc": "Recompute activations in the backward pass: less memory, more time."})
-    projection: str = attrs.field(default="auto", validator=v.in_(("auto", "always")), metadata={"doc": '"auto": a Linear to hidden_size only when the model\'s size differs; "always": even when equal.'})
-    prepare_batch_size: int = attrs.field(default=32, validator=[v.instance_of(int), v.gt(0)], metadata={"doc": "Images per forward pass in prepare()."})
-    text: LMConfig | None = attrs.field(default=None, metadata={"doc": "Fuse with the item's text: a table of lm options ([model.content_options.text]); unset: image only."})
-    fusion: str = attrs.field(default="concat", validator=v.in_(FUSIONS), metadata={"doc": 'How image and text vectors become one: "concat" (a Linear over both), "sum", "gate".'})
+    image: str | None = attrs.field(
+        default=None,
+        metadata={
+            "doc": "The item image column; default the experiment's image attribute, else the depot's only image "
+            "column."
+        },
+    )
+    dtype: str = attrs.field(
+        default="float32",
+        validator=v.in_(tuple(DTYPES)),
+        metadata={"doc": 'Weights dtype: "float32", "bfloat16" or "float16".'},
+    )
+    pooling: str | None = attrs.field(
+        default=None,
+        validator=v.optional(v.in_(VISION_POOLINGS)),
+        metadata={
+            "doc": 'Image tokens -> vector: "cls", "mean" (patch tokens) or "pooler" (the model\'s pooler_output); '
+            "default per family."
+        },
+    )
+    freeze: bool = attrs.field(
+        default=False,
+        metadata={
+            "doc": "Freeze the whole backbone: every image is encoded once in prepare() and only the projection trains."
+        },
+    )
+    tune_from: int | None = attrs.field(
+        default=None,
+        metadata={
+            "doc": "Layers from this index up train (negative counts from the top); lower layers and embeddings are "
+            "frozen."
+        },
+    )
+    split: bool = attrs.field(
+        default=False,
+        metadata={
+            "doc": "Compute the frozen layers below tune_from once per image in prepare() and cache their states."
+        },
+    )
+    split_dtype: str = attrs.field(
+        default="bfloat16",
+        validator=v.in_(CACHE_DTYPES),
+        metadata={"doc": 'Storage dtype of the split-mode (and frozen) cache: "bfloat16", "float16" or "float32".'},
+    )
+    pixel_dtype: str = attrs.field(
+        default="float16",
+        validator=v.in_(("float16", "float32")),
+        metadata={"doc": "Storage dtype of the preprocessed pixels (full fine-tuning)."},
+    )
+    lora_r: int = attrs.field(
+        default=0,
+        validator=[v.instance_of(int), v.ge(0)],
+        metadata={"doc": "LoRA rank; 0 turns LoRA off. With LoRA the base weights are frozen."},
+    )
+    lora_alpha: int = attrs.field(
+        default=16,
+        validator=[v.instance_of(int), v.gt(0)],
+        metadata={"doc": "LoRA scaling numerator (the update is scaled by alpha / r)."},
+    )
+    lora_dropout: float = attrs.field(
+        default=0.0, validator=_fraction, metadata={"doc": "Dropout on the LoRA branch input."}
+    )
+    lora_targets: list[str] | None = attrs.field(
+        default=None,
+        validator=_targets,
+        metadata={
+            "doc": "Module names LoRA adapts (last name component); default per family (ViT: query, value; CLIP: "
+            "q_proj, v_proj)."
+        },
+    )
+    gradient_checkpointing: bool = attrs.field(
+        default=False, metadata={"doc": "Recompute activations in the backward pass: less memory, more time."}
+    )
+    projection: str = attrs.field(
+        default="auto",
+        validator=v.in_(("auto", "always")),
+        metadata={
+            "doc": '"auto": a Linear to hidden_size only when the model\'s size differs; "always": even when equal.'
+        },
+    )
+    prepare_batch_size: int = attrs.field(
+        default=32, validator=[v.instance_of(int), v.gt(0)], metadata={"doc": "Images per forward pass in prepare()."}
+    )
+    text: LMConfig | None = attrs.field(
+        default=None,
+        metadata={
+            "doc": "Fuse with the item's text: a table of lm options ([model.content_options.text]); unset: image only."
+        },
+    )
+    fusion: str = attrs.field(
+        default="concat",
+        validator=v.in_(FUSIONS),
+        metadata={"doc": 'How image and text vectors become one: "concat" (a Linear over both), "sum", "gate".'},
+    )
 
     def __attrs_post_init__(self) -> None:
         if self.split and self.tune_from is None:
-            raise ValueError("split = true needs tune_from (the first trained layer): the layers below it are the "
-                             "ones computed once")
+            raise ValueError(
+                "split = true needs tune_from (the first trained layer): the layers below it are the ones computed once"
+            )
         if self.freeze and (self.lora_r or self.tune_from is not None or self.split):
             raise ValueError("freeze = true trains nothing of the backbone; leave lora_r, tune_from and split out")
 
@@ -134,9 +219,16 @@ class VisionOperator(ContentOperator):
             self.frozen: list[nn.Module] = [self.model]
             self.lora_modules: list[str] = []
         else:
-            tuning = tune(self.model, self.family, lora_r=o.lora_r, lora_alpha=o.lora_alpha,
-                          lora_dropout=o.lora_dropout, lora_targets=o.lora_targets, tune_from=o.tune_from,
-                          need_layers=o.split)
+            tuning = tune(
+                self.model,
+                self.family,
+                lora_r=o.lora_r,
+                lora_alpha=o.lora_alpha,
+                lora_dropout=o.lora_dropout,
+                lora_targets=o.lora_targets,
+                tune_from=o.tune_from,
+                need_layers=o.split,
+            )
             self.start, self.frozen, self.lora_modules = tuning.start, tuning.frozen, tuning.lora_modules
         if o.gradient_checkpointing:
             enable_checkpointing(self.model)
@@ -165,11 +257,17 @@ class VisionOperator(ContentOperator):
         processor = self.backbone.processor
         frozen = [(f"{i}.", m) for i, m in enumerate(self.frozen)] if self.mode != "pixels" else []
         return {
-            "format": FORMAT, "mode": self.mode, "model": self.backbone.source.label,
-            "revision": self.backbone.source.revision, "config": config_digest(self.model.config),
-            "weights": weights_digest(frozen), "model_dtype": o.dtype,
+            "format": FORMAT,
+            "mode": self.mode,
+            "model": self.backbone.source.label,
+            "revision": self.backbone.source.revision,
+            "config": config_digest(self.model.config),
+            "weights": weights_digest(frozen),
+            "model_dtype": o.dtype,
             "processor": processor.to_json_string() if hasattr(processor, "to_json_string") else repr(processor),
-            "column": column, "source": depot.items.digest(column), "layer": self.start,
+            "column": column,
+            "source": depot.items.digest(column),
+            "layer": self.start,
             "pooling": self.pooling if self.mode == "pooled" else None,
             "dtype": o.pixel_dtype if self.mode == "pixels" else o.split_dtype,
         }
@@ -201,8 +299,9 @@ class VisionOperator(ContentOperator):
             return self.runner.lower(pixels, self.start)
         return pixels.reshape(len(pixels), 1, -1)
 
-    def _write(self, folder: Any, pages: Iterator[Any], rows: int, device: torch.device,
-               parts: dict[str, Any]) -> StateCache:
+    def _write(
+        self, folder: Any, pages: Iterator[Any], rows: int, device: torch.device, parts: dict[str, Any]
+    ) -> StateCache:
         dtype = parts["dtype"]
 
         shape: list[int] = []
@@ -218,15 +317,23 @@ class VisionOperator(ContentOperator):
         first = next(stream)  # the first page tells the cached rows' length and width
         length, hidden = first[1].shape[1], first[1].shape[2]
         lengths = np.full(rows, length, dtype=np.int64)
-        return write_state_cache(folder, lengths, int(hidden), dtype, itertools.chain([first], stream),
-                                 {**parts, "what": f"vision {self.mode}", "pixel_shape": shape})
+        return write_state_cache(
+            folder,
+            lengths,
+            int(hidden),
+            dtype,
+            itertools.chain([first], stream),
+            {**parts, "what": f"vision {self.mode}", "pixel_shape": shape},
+        )
 
     # ------------------------------------------------------------------ forward
     def image_vectors(self, index: Tensor) -> Tensor:
         """``(N, H)`` pooled image vectors of the items ``index`` (before the projection)."""
         if self.cache is None:
-            raise DataError(f"content operator {self.name!r}: prepare(store) builds the image cache and must run "
-                            "first (the engine calls it)")
+            raise DataError(
+                f"content operator {self.name!r}: prepare(store) builds the image cache and must run "
+                "first (the engine calls it)"
+            )
         states, _ = self.cache.gather(index)
         device = next(self.model.parameters()).device
         states = states.to(device=device, dtype=self.model.dtype)

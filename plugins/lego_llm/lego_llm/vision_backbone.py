@@ -41,13 +41,25 @@ from lego_llm.loading import DTYPES, Source, _load_failure, resolve_source
 VISION_POOLINGS = ("cls", "mean", "pooler")
 DUAL_ENCODERS = ("clip", "siglip", "siglip2")
 
-VISION_FAMILIES: dict[str, Family] = {f.name: f for f in (
-    # ViT's projections are query/value up to some transformers 5 releases and q_proj/v_proj after
-    Family("vit", ("vit",), False, "cls", ("query", "value", "q_proj", "v_proj"), "model", ("layernorm",),
-           runner="vit"),
-    Family("clip_vision_model", ("clip_vision_model",), False, "cls", ("q_proj", "v_proj"), "model",
-           ("post_layernorm",), runner="clip"),
-)}
+VISION_FAMILIES: dict[str, Family] = {
+    f.name: f
+    for f in (
+        # ViT's projections are query/value up to some transformers 5 releases and q_proj/v_proj after
+        Family(
+            "vit", ("vit",), False, "cls", ("query", "value", "q_proj", "v_proj"), "model", ("layernorm",), runner="vit"
+        ),
+        Family(
+            "clip_vision_model",
+            ("clip_vision_model",),
+            False,
+            "cls",
+            ("q_proj", "v_proj"),
+            "model",
+            ("post_layernorm",),
+            runner="clip",
+        ),
+    )
+}
 
 
 def vision_family(model_type: str) -> Family:
@@ -86,19 +98,23 @@ def load_vision(model: str, revision: str | None, dtype: str, where: str = "cont
     if getattr(config, "model_type", "") in DUAL_ENCODERS and hasattr(config, "vision_config"):
         cls = MODEL_MAPPING[type(config.vision_config)]  # the vision tower alone
     try:
-        loaded, info = cls.from_pretrained(source.location, revision=source.revision, dtype=DTYPES[dtype],
-                                           output_loading_info=True)
+        loaded, info = cls.from_pretrained(
+            source.location, revision=source.revision, dtype=DTYPES[dtype], output_loading_info=True
+        )
     except (OSError, ValueError) as err:
         raise _load_failure(source, "model", err, where) from err
     missing = [k for k in info.get("missing_keys", []) if "position_ids" not in k]
     if missing:
-        raise ConfigError(f"{where} = {model!r}: the checkpoint does not hold {len(missing)} weights of the "
-                          f"{type(loaded).__name__} it loads as (e.g. {missing[:3]}); point it at a vision "
-                          "backbone checkpoint")
+        raise ConfigError(
+            f"{where} = {model!r}: the checkpoint does not hold {len(missing)} weights of the "
+            f"{type(loaded).__name__} it loads as (e.g. {missing[:3]}); point it at a vision "
+            "backbone checkpoint"
+        )
     if not hasattr(loaded.config, "num_hidden_layers") and not hasattr(loaded, "embeddings"):
         raise ConfigError(f"{where} = {model!r}: {type(loaded).__name__} is not a vision backbone")
-    return VisionBackbone(source=source, processor=processor, model=loaded,
-                          family=vision_family(getattr(loaded.config, "model_type", "")))
+    return VisionBackbone(
+        source=source, processor=processor, model=loaded, family=vision_family(getattr(loaded.config, "model_type", ""))
+    )
 
 
 class VisionRunner:
@@ -109,8 +125,11 @@ class VisionRunner:
         self.family = backbone.family
         self.layers_name, self.layer_list = find_layers(self.model)
         # CLIP's layers take the attention mask as a required positional argument, ViT's as an optional one
-        self.positional = [p for p in inspect.signature(self.layer_list[0].forward).parameters.values()
-                           if p.default is inspect.Parameter.empty and p.kind == p.POSITIONAL_OR_KEYWORD][1:]
+        self.positional = [
+            p
+            for p in inspect.signature(self.layer_list[0].forward).parameters.values()
+            if p.default is inspect.Parameter.empty and p.kind == p.POSITIONAL_OR_KEYWORD
+        ][1:]
 
     @property
     def num_layers(self) -> int:
@@ -143,8 +162,10 @@ class VisionRunner:
 def runner_for_vision(backbone: VisionBackbone) -> VisionRunner:
     if backbone.family.runner is None:
         supported = ", ".join(VISION_FAMILIES)
-        raise ConfigError(f"split mode is not supported for the vision architecture {backbone.family.name!r} yet; it "
-                          f"works with {supported}. Use split = false (the full model) instead.")
+        raise ConfigError(
+            f"split mode is not supported for the vision architecture {backbone.family.name!r} yet; it "
+            f"works with {supported}. Use split = false (the full model) instead."
+        )
     return VisionRunner(backbone)
 
 
@@ -156,7 +177,7 @@ def pool_vision(model: Any, family: Family, hidden: Tensor, how: str, pooler: Te
             if pooled is None and family.runner == "clip":
                 return model.post_layernorm(hidden[:, 0]).float()
             if pooled is None:
-                raise ConfigError(f"pooling = \"pooler\": the {family.name!r} model has no pooler; use cls or mean")
+                raise ConfigError(f'pooling = "pooler": the {family.name!r} model has no pooler; use cls or mean')
             pooler = pooled(hidden)
         return pooler.reshape(pooler.shape[0], -1).float()
     if hidden.dim() == 4:  # a convolutional backbone: (N, C, h, w)
@@ -174,5 +195,14 @@ def full_forward(backbone: VisionBackbone, pixels: Tensor, how: str) -> Tensor:
     return pool_vision(backbone.model, backbone.family, out.last_hidden_state, how, pooler)
 
 
-__all__ = ["VISION_FAMILIES", "VISION_POOLINGS", "VisionBackbone", "VisionRunner", "full_forward", "load_vision",
-           "pool_vision", "runner_for_vision", "vision_family"]
+__all__ = [
+    "VISION_FAMILIES",
+    "VISION_POOLINGS",
+    "VisionBackbone",
+    "VisionRunner",
+    "full_forward",
+    "load_vision",
+    "pool_vision",
+    "runner_for_vision",
+    "vision_family",
+]

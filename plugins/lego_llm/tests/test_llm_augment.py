@@ -52,28 +52,59 @@ def llama(llama_dir: Path) -> LocalGenerator:
 def test_add_item_columns_checks_rows_names_and_ids(depot_copy: Path) -> None:
     n = Depot(depot_copy).items.num_rows
     with pytest.raises(DataError) as err:
-        add_item_columns(depot_copy, {"title": text_column(["x"] * n), "short": text_column(["x"] * 3),
-                                      "bad name": text_column(["x"] * n),
-                                      "ids": Column(kind="tokens", data=Ragged.from_lists([[10**6]] * n), vocab="words"),
-                                      "orphan": Column(kind="tokens", data=Ragged.from_lists([[1]] * n), vocab="nope")})
+        add_item_columns(
+            depot_copy,
+            {
+                "title": text_column(["x"] * n),
+                "short": text_column(["x"] * 3),
+                "bad name": text_column(["x"] * n),
+                "ids": Column(kind="tokens", data=Ragged.from_lists([[10**6]] * n), vocab="words"),
+                "orphan": Column(kind="tokens", data=Ragged.from_lists([[1]] * n), vocab="nope"),
+            },
+        )
     message = str(err.value)
-    for expected in ("already has a column 'title'", "'short' has 3 rows, the item table 60", "'bad name'",
-                     "outside 0..", "vocabulary 'nope'"):
+    for expected in (
+        "already has a column 'title'",
+        "'short' has 3 rows, the item table 60",
+        "'bad name'",
+        "outside 0..",
+        "vocabulary 'nope'",
+    ):
         assert expected in message
     assert "short" not in Depot(depot_copy).items  # nothing was added
-    depot = add_item_columns(depot_copy, {"tags": Column(kind="tokens", data=Ragged.from_lists([[2, 3]] * n),
-                                                         vocab="tags")}, vocabs={"tags": ["<pad>", "<unk>", "a", "b"]},
-                             provenance={"by": "test"})
+    depot = add_item_columns(
+        depot_copy,
+        {"tags": Column(kind="tokens", data=Ragged.from_lists([[2, 3]] * n), vocab="tags")},
+        vocabs={"tags": ["<pad>", "<unk>", "a", "b"]},
+        provenance={"by": "test"},
+    )
     assert depot.items.kind("tags") == "tokens" and depot.vocab("tags")[2:] == ["a", "b"]
     assert depot.meta["vocabs"]["tags"] == 4 and depot.meta["added_columns"]["tags"] == {"by": "test"}
     assert not [p for p in (depot_copy / "items").iterdir() if p.name.startswith(".")]  # no temp files left
 
 
-def test_augment_cli_with_tiny_llama_then_info_and_an_experiment(capsys: pytest.CaptureFixture[str], llama_dir: Path,
-                                                                 bert_dir: Path, depot_copy: Path,
-                                                                 tmp_path: Path) -> None:
-    code = main(["augment", "--depot", str(depot_copy), "--model", str(llama_dir), "--template", TEMPLATE,
-                 "--column", "rewritten", "--max-new-tokens", "5", "--batch-size", "16", "--device", "cpu"])
+def test_augment_cli_with_tiny_llama_then_info_and_an_experiment(
+    capsys: pytest.CaptureFixture[str], llama_dir: Path, bert_dir: Path, depot_copy: Path, tmp_path: Path
+) -> None:
+    code = main(
+        [
+            "augment",
+            "--depot",
+            str(depot_copy),
+            "--model",
+            str(llama_dir),
+            "--template",
+            TEMPLATE,
+            "--column",
+            "rewritten",
+            "--max-new-tokens",
+            "5",
+            "--batch-size",
+            "16",
+            "--device",
+            "cpu",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0, out
     assert "added item columns rewritten (tokens, vocabulary 'words'" in out
@@ -83,20 +114,34 @@ def test_augment_cli_with_tiny_llama_then_info_and_an_experiment(capsys: pytest.
     words = depot.vocab("words")
     column = depot.items["rewritten"]
     assert [[words[i] if i > 1 else "<unk>" for i in column.row(r)] for r in range(3)] == [
-        [w if w in words else "<unk>" for w in tokenize(t)] for t in texts[:3]]
+        [w if w in words else "<unk>" for w in tokenize(t)] for t in texts[:3]
+    ]
     assert main(["data", "info", str(depot_copy)]) == 0
     info = capsys.readouterr().out
     assert "rewritten " in info and "rewritten_text" in info
     assert main(["data", "info", str(depot_copy), "--json"]) == 0
     schema = json.loads(capsys.readouterr().out)["tables"]["items"]["columns"]
     assert schema["rewritten"]["kind"] == "tokens" and schema["rewritten_text"]["kind"] == "text"
-    exp = Experiment.from_dict({
-        "data": {"path": str(depot_copy), "item_attributes": ["rewritten"], "max_history": 10, "max_length": 8},
-        "model": {"content": "lm", "behavior": "mean", "predictor": "dot", "hidden_size": 16,
-                  "content_options": {"model": str(bert_dir), "max_length": 16, "tune_from": -1}},
-        "train": {"epochs": 1, "batch_size": 8, "max_steps_per_epoch": 2, "device": "cpu", "metrics": ["auc"],
-                  "monitor": "auc"},
-    })
+    exp = Experiment.from_dict(
+        {
+            "data": {"path": str(depot_copy), "item_attributes": ["rewritten"], "max_history": 10, "max_length": 8},
+            "model": {
+                "content": "lm",
+                "behavior": "mean",
+                "predictor": "dot",
+                "hidden_size": 16,
+                "content_options": {"model": str(bert_dir), "max_length": 16, "tune_from": -1},
+            },
+            "train": {
+                "epochs": 1,
+                "batch_size": 8,
+                "max_steps_per_epoch": 2,
+                "device": "cpu",
+                "metrics": ["auc"],
+                "monitor": "auc",
+            },
+        }
+    )
     results = exp.run(output=tmp_path / "runs")
     assert np.isfinite(results["test"]["auc"])
     rewritten = exp.model.items.tokens["rewritten"]  # the tokens column, loaded as an attribute
@@ -104,8 +149,9 @@ def test_augment_cli_with_tiny_llama_then_info_and_an_experiment(capsys: pytest.
     assert exp.model.content.layout.template == "rewritten: {rewritten}"  # the lm operator reads rewritten_text
 
 
-def test_interrupted_run_resumes_without_generating_an_item_twice(llama: LocalGenerator, depot_copy: Path,
-                                                                  tmp_path: Path) -> None:
+def test_interrupted_run_resumes_without_generating_an_item_twice(
+    llama: LocalGenerator, depot_copy: Path, tmp_path: Path
+) -> None:
     import shutil
 
     reference_depot = Path(shutil.copytree(depot_copy, tmp_path / "reference"))
@@ -119,18 +165,21 @@ def test_interrupted_run_resumes_without_generating_an_item_twice(llama: LocalGe
         raise Stop
 
     with pytest.raises(Stop):
-        augment_depot(depot_copy, counting, template=TEMPLATE, column="rw", chunk_size=16, batch_size=5,
-                      on_chunk=stop_after_first)
+        augment_depot(
+            depot_copy, counting, template=TEMPLATE, column="rw", chunk_size=16, batch_size=5, on_chunk=stop_after_first
+        )
     assert len(counting.prompts) == 16 and "rw" not in Depot(depot_copy).items
     (cache,) = (depot_copy / "cache").glob("augment-*")
     with open(cache / "chunks.jsonl", "ab") as handle:  # a crash in the middle of writing a line
         handle.write(b'{"chunk": 1, "start": 16, "texts": ["torn')
     result = augment_depot(depot_copy, counting, template=TEMPLATE, column="rw", chunk_size=16, batch_size=5)
     assert result.resumed == 16 and result.generated == 44 and result.cache == cache
-    assert len(counting.prompts) == 60 and len(set(counting.prompts)) == len(set(Depot(depot_copy).items.strings(
-        "title_text")))  # every item once: 16 before the stop, 44 after
-    assert sorted(counting.prompts) == sorted(TEMPLATE.format(title=t)
-                                              for t in Depot(depot_copy).items.strings("title_text"))
+    assert len(counting.prompts) == 60 and len(set(counting.prompts)) == len(
+        set(Depot(depot_copy).items.strings("title_text"))
+    )  # every item once: 16 before the stop, 44 after
+    assert sorted(counting.prompts) == sorted(
+        TEMPLATE.format(title=t) for t in Depot(depot_copy).items.strings("title_text")
+    )
     texts = Depot(depot_copy).items.strings("rw_text")
     assert texts == Depot(reference_depot).items.strings("rw_text")  # same as the run that never stopped
     assert len(read_progress(cache / "chunks.jsonl", [16, 16, 16, 12])) == 4
@@ -142,13 +191,18 @@ def test_interrupted_run_resumes_without_generating_an_item_twice(llama: LocalGe
 
 def test_the_cache_key_covers_the_generation_settings(llama_dir: Path, depot_copy: Path) -> None:
     def folder(generator: Any, column: str, **options: Any) -> str:
-        return augment_depot(depot_copy, generator, template=options.pop("template", "{title}"), column=column,
-                             **options).cache.name
+        return augment_depot(
+            depot_copy, generator, template=options.pop("template", "{title}"), column=column, **options
+        ).cache.name
 
     base = LocalGenerator(str(llama_dir), max_new_tokens=2)
-    names = [folder(base, "a"), folder(base, "b", seed=1), folder(base, "c", template="News: {title}"),
-             folder(LocalGenerator(str(llama_dir), max_new_tokens=3), "d"),
-             folder(LocalGenerator(str(llama_dir), max_new_tokens=2, temperature=0.7), "e")]
+    names = [
+        folder(base, "a"),
+        folder(base, "b", seed=1),
+        folder(base, "c", template="News: {title}"),
+        folder(LocalGenerator(str(llama_dir), max_new_tokens=3), "d"),
+        folder(LocalGenerator(str(llama_dir), max_new_tokens=2, temperature=0.7), "e"),
+    ]
     assert len(set(names)) == len(names)
     assert folder(base, "f") == names[0]
 
@@ -189,8 +243,11 @@ class FakeServer(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(b'{"error": "model not found"}')
             return
-        answer = {"object": "text_completion", "model": body["model"],
-                  "choices": [{"index": 0, "text": f" about {body['prompt'].split()[-1]}\n", "finish_reason": "stop"}]}
+        answer = {
+            "object": "text_completion",
+            "model": body["model"],
+            "choices": [{"index": 0, "text": f" about {body['prompt'].split()[-1]}\n", "finish_reason": "stop"}],
+        }
         data = json.dumps(answer).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -215,12 +272,31 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     httpd.server_close()
 
 
-def test_endpoint_cli_writes_the_answers(capsys: pytest.CaptureFixture[str], server: str, depot_copy: Path,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_endpoint_cli_writes_the_answers(
+    capsys: pytest.CaptureFixture[str], server: str, depot_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "secret")
-    code = main(["augment", "--depot", str(depot_copy), "--endpoint", server, "--endpoint-model", "llama-3-8b",
-                 "--template", "Topic of {title} in {category}", "--column", "topic", "--max-new-tokens", "7",
-                 "--batch-size", "4", "--seed", "5"])
+    code = main(
+        [
+            "augment",
+            "--depot",
+            str(depot_copy),
+            "--endpoint",
+            server,
+            "--endpoint-model",
+            "llama-3-8b",
+            "--template",
+            "Topic of {title} in {category}",
+            "--column",
+            "topic",
+            "--max-new-tokens",
+            "7",
+            "--batch-size",
+            "4",
+            "--seed",
+            "5",
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     depot = Depot(depot_copy)
     categories = [depot.vocab("category")[i] for i in np.asarray(depot.items["category"])]
@@ -235,7 +311,7 @@ def test_endpoint_cli_writes_the_answers(capsys: pytest.CaptureFixture[str], ser
 def test_endpoint_errors_are_lego_errors(server: str, depot_copy: Path) -> None:
     FakeServer.status = 404
     generator = EndpointGenerator(server + "/v1", "missing", max_new_tokens=2, retry_wait=0.0)
-    with pytest.raises(LegoError, match='answered HTTP 404 .*model not found'):
+    with pytest.raises(LegoError, match="answered HTTP 404 .*model not found"):
         augment_depot(depot_copy, generator, template="{title}", column="x")
     prompts = [b["prompt"] for b in FakeServer.bodies]
     assert len(prompts) <= 8 and len(set(prompts)) == len(prompts)  # one batch in flight; a 4xx is not retried

@@ -44,8 +44,9 @@ class Server:
             def _answer(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length)) if length else {}
-                server.requests.append({"method": self.command, "path": self.path,
-                                        "auth": self.headers.get("Authorization"), "body": body})
+                server.requests.append(
+                    {"method": self.command, "path": self.path, "auth": self.headers.get("Authorization"), "body": body}
+                )
                 status, headers, answer = server.behaviour(self, self.path, body)
                 data = b"" if answer is None else json.dumps(answer).encode()
                 self.send_response(status)
@@ -72,8 +73,15 @@ class Server:
 
 @pytest.fixture()
 def servers(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Server, Server]]:
-    for variable in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY",
-                     "OPENAI_API_KEY"):
+    for variable in (
+        "http_proxy",
+        "HTTP_PROXY",
+        "https_proxy",
+        "HTTPS_PROXY",
+        "no_proxy",
+        "NO_PROXY",
+        "OPENAI_API_KEY",
+    ):
         monkeypatch.delenv(variable, raising=False)
     first, second = Server(), Server()
     yield first, second
@@ -97,8 +105,17 @@ def test_a_key_is_never_sent_over_plain_http_to_another_machine(url: str, monkey
     assert generator(url).api_key is None  # without a key, plain http anywhere is the user's choice
 
 
-@pytest.mark.parametrize("url", ["https://api.example.com", "http://127.0.0.1:8000", "http://127.3.2.1",
-                                 "http://[::1]:8000", "http://localhost:8000", "http://LOCALHOST."])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.example.com",
+        "http://127.0.0.1:8000",
+        "http://127.3.2.1",
+        "http://[::1]:8000",
+        "http://localhost:8000",
+        "http://LOCALHOST.",
+    ],
+)
 def test_a_key_may_go_over_https_or_to_loopback(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "secret")
     assert generator(url).api_key == "secret"
@@ -116,8 +133,9 @@ def test_a_loopback_request_bypasses_a_proxy(servers: tuple[Server, Server], mon
 
 
 @pytest.mark.parametrize("code", [301, 302, 303, 307, 308])
-def test_a_redirect_to_another_origin_is_refused(code: int, servers: tuple[Server, Server], depot_copy: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_redirect_to_another_origin_is_refused(
+    code: int, servers: tuple[Server, Server], depot_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     server, other = servers
     monkeypatch.setenv("OPENAI_API_KEY", "secret")
     server.behaviour = lambda h, path, body: (code, {"Location": other.url + "/v1/completions"}, None)
@@ -128,8 +146,9 @@ def test_a_redirect_to_another_origin_is_refused(code: int, servers: tuple[Serve
     assert "x" not in Depot(depot_copy).items and "x_text" not in Depot(depot_copy).items
 
 
-def test_a_redirect_within_the_origin_repeats_the_post_with_its_key(servers: tuple[Server, Server],
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_redirect_within_the_origin_repeats_the_post_with_its_key(
+    servers: tuple[Server, Server], monkeypatch: pytest.MonkeyPatch
+) -> None:
     server, _ = servers
     monkeypatch.setenv("OPENAI_API_KEY", "secret")
 
@@ -148,10 +167,13 @@ def test_a_redirect_within_the_origin_repeats_the_post_with_its_key(servers: tup
 # ------------------------------------------------------------------ answers without text
 
 
-@pytest.mark.parametrize(("text", "what"), [(None, "a NoneType"), ("", "an empty text"), ("  \n", "an empty text"),
-                                            (42, "a int"), (["a"], "a list")])
-def test_null_empty_or_non_text_answers_are_retried_then_refused(text: Any, what: str, servers: tuple[Server, Server],
-                                                                 depot_copy: Path) -> None:
+@pytest.mark.parametrize(
+    ("text", "what"),
+    [(None, "a NoneType"), ("", "an empty text"), ("  \n", "an empty text"), (42, "a int"), (["a"], "a list")],
+)
+def test_null_empty_or_non_text_answers_are_retried_then_refused(
+    text: Any, what: str, servers: tuple[Server, Server], depot_copy: Path
+) -> None:
     server, _ = servers
     server.behaviour = lambda h, path, body: (200, {}, completion(text))
     endpoint = generator(server.url, batch_size=1)
@@ -171,8 +193,11 @@ def test_a_null_answer_followed_by_text_is_retried(servers: tuple[Server, Server
 
 def test_a_chat_answer_with_null_content_is_refused(servers: tuple[Server, Server]) -> None:
     server, _ = servers
-    server.behaviour = lambda h, path, body: (200, {}, {"choices": [{"message": {"role": "assistant",
-                                                                                  "content": None}}]})
+    server.behaviour = lambda h, path, body: (
+        200,
+        {},
+        {"choices": [{"message": {"role": "assistant", "content": None}}]},
+    )
     with pytest.raises(LegoError, match=r"a NoneType \(null\) as choices\[0\]\.message\.content"):
         generator(server.url, chat=True)(["q"], 0)
 
@@ -224,14 +249,27 @@ def test_an_encoder_decoder_is_refused_from_its_config_alone(tmp_path: Path) -> 
         LocalGenerator(str(tmp_path / "t5"))
 
 
-def test_on_the_command_line_the_refusal_is_one_line_before_any_request(depot_copy: Path,
-                                                                       monkeypatch: pytest.MonkeyPatch,
-                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_on_the_command_line_the_refusal_is_one_line_before_any_request(
+    depot_copy: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from lego_core.cli.main import main
 
     monkeypatch.setenv("OPENAI_API_KEY", "secret")
-    code = main(["augment", "--depot", str(depot_copy), "--endpoint", "http://example.com:8000", "--endpoint-model",
-                 "m", "--template", "{title}", "--column", "x"])
+    code = main(
+        [
+            "augment",
+            "--depot",
+            str(depot_copy),
+            "--endpoint",
+            "http://example.com:8000",
+            "--endpoint-model",
+            "m",
+            "--template",
+            "{title}",
+            "--column",
+            "x",
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2 and "would travel unencrypted to example.com" in err and len(err.splitlines()) == 1
     assert "secret" not in err  # the message names the variable, never its value

@@ -41,8 +41,15 @@ def test_user_prompts_follow_the_history_and_identical_prompts_are_generated_onc
     titles = depot.items.strings("title_text")
     history = depot.users["history"]
     recording = Recording()
-    result = augment_depot(depot_copy, recording, template="User {age} read: {history}. Profile:", column="profile",
-                           table="users", max_history=3, separator=" | ")
+    result = augment_depot(
+        depot_copy,
+        recording,
+        template="User {age} read: {history}. Profile:",
+        column="profile",
+        table="users",
+        max_history=3,
+        separator=" | ",
+    )
     assert result.table == "users" and result.rows == depot.users.num_rows == 15
     last = history.row(4)[-3:]  # the three most recent items, oldest first
     age = depot.vocab("age")[int(np.asarray(depot.users["age"])[4])]
@@ -55,26 +62,32 @@ def test_user_prompts_follow_the_history_and_identical_prompts_are_generated_onc
     assert after.meta["added_columns"]["users.profile_text"]["item_template"] == "{title}"
     # every user row with the same category history gets one generation
     shared = Recording()
-    grouped = augment_depot(depot_copy, shared, template="{history}", column="cats", table="users",
-                            item_template="{category}", max_history=1)
+    grouped = augment_depot(
+        depot_copy,
+        shared,
+        template="{history}",
+        column="cats",
+        table="users",
+        item_template="{category}",
+        max_history=1,
+    )
     assert grouped.distinct == len(set(shared.prompts)) == len(shared.prompts) < 15
 
 
 def test_user_profiles_resume_after_a_stop(depot_copy: Path, tmp_path: Path) -> None:
     reference = Path(shutil.copytree(depot_copy, tmp_path / "reference"))
-    augment_depot(reference, Recording(), template="Read: {history}", column="profile", table="users",
-                  chunk_size=4)
+    augment_depot(reference, Recording(), template="Read: {history}", column="profile", table="users", chunk_size=4)
 
     def stop(chunk: int, done: int, total: int) -> None:
         raise Stop
 
     first = Recording()
     with pytest.raises(Stop):
-        augment_depot(depot_copy, first, template="Read: {history}", column="profile", table="users", chunk_size=4,
-                      on_chunk=stop)
+        augment_depot(
+            depot_copy, first, template="Read: {history}", column="profile", table="users", chunk_size=4, on_chunk=stop
+        )
     again = Recording()
-    result = augment_depot(depot_copy, again, template="Read: {history}", column="profile", table="users",
-                           chunk_size=4)
+    result = augment_depot(depot_copy, again, template="Read: {history}", column="profile", table="users", chunk_size=4)
     assert result.resumed == 4 and len(first.prompts) + len(again.prompts) == result.distinct
     assert not set(first.prompts) & set(again.prompts)
     assert Depot(depot_copy).users.strings("profile_text") == Depot(reference).users.strings("profile_text")
@@ -109,12 +122,26 @@ def test_chat_template_wraps_each_prompt(tmp_path: Path) -> None:
         LocalGenerator(str(tiny_llama(tmp_path / "plain")), chat_template="on")
 
 
-def test_an_encoder_is_refused_before_its_weights_load(bert_dir: Path, depot_copy: Path,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_encoder_is_refused_before_its_weights_load(
+    bert_dir: Path, depot_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (bert_dir / "model.safetensors").rename(bert_dir / "hidden.safetensors")  # loading weights would fail otherwise
     try:
-        code = main(["augment", "--depot", str(depot_copy), "--model", str(bert_dir), "--template", "{title}",
-                     "--column", "x", "--device", "cpu"])
+        code = main(
+            [
+                "augment",
+                "--depot",
+                str(depot_copy),
+                "--model",
+                str(bert_dir),
+                "--template",
+                "{title}",
+                "--column",
+                "x",
+                "--device",
+                "cpu",
+            ]
+        )
     finally:
         (bert_dir / "hidden.safetensors").rename(bert_dir / "model.safetensors")
     assert code == 2
@@ -122,9 +149,30 @@ def test_an_encoder_is_refused_before_its_weights_load(bert_dir: Path, depot_cop
 
 
 def test_users_on_the_command_line(depot_copy: Path, llama_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["augment", "--depot", str(depot_copy), "--model", str(llama_dir), "--users", "--template",
-                 "Reader of: {history}\nInterests:", "--item-template", "{category}", "--separator", "\\n",
-                 "--max-history", "4", "--column", "interests", "--max-new-tokens", "3", "--device", "cpu"])
+    code = main(
+        [
+            "augment",
+            "--depot",
+            str(depot_copy),
+            "--model",
+            str(llama_dir),
+            "--users",
+            "--template",
+            "Reader of: {history}\nInterests:",
+            "--item-template",
+            "{category}",
+            "--separator",
+            "\\n",
+            "--max-history",
+            "4",
+            "--column",
+            "interests",
+            "--max-new-tokens",
+            "3",
+            "--device",
+            "cpu",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0, out
     assert "added user columns interests" in out and "flatten" in out
@@ -135,14 +183,20 @@ def test_the_once_preset_reads_the_generated_summaries(llama_dir: Path, depot_co
     pytest.importorskip("lego_text")
     from lego_core.experiment import Experiment
 
-    experiment = {"data": {"path": str(depot_copy), "item_attributes": ["title"], "max_history": 5},
-                  "model": {"preset": "once", "hidden_size": 16,
-                            "content_options": {"model": str(llama_dir), "dtype": "float32", "max_length": 48}},
-                  "train": {"device": "cpu"}}
+    experiment = {
+        "data": {"path": str(depot_copy), "item_attributes": ["title"], "max_history": 5},
+        "model": {
+            "preset": "once",
+            "hidden_size": 16,
+            "content_options": {"model": str(llama_dir), "dtype": "float32", "max_length": 48},
+        },
+        "train": {"device": "cpu"},
+    }
     with pytest.raises(ConfigError, match="no item column 'summary'.*lego augment --column summary"):
         Experiment.from_dict(experiment).build(torch.device("cpu"))
-    augment_depot(depot_copy, lambda prompts, seed: [f"about {p[:12]}" for p in prompts], column="summary",
-                  template="{title}")
+    augment_depot(
+        depot_copy, lambda prompts, seed: [f"about {p[:12]}" for p in prompts], column="summary", template="{title}"
+    )
     model = Experiment.from_dict(experiment).build(torch.device("cpu"))
     from lego_llm.layout import item_texts
 

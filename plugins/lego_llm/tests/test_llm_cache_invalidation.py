@@ -15,8 +15,10 @@ from lego_llm.testing import depot_store
 
 def _prepared(folder: Path, depot: Path) -> LMOperator:
     context, store = depot_store(depot, attributes=("title",), hidden_size=16)
-    op = LMOperator(options=LMConfig(model=str(folder), tune_from=-1, split=True, template="{title}",
-                                     max_length=16), context=context)
+    op = LMOperator(
+        options=LMConfig(model=str(folder), tune_from=-1, split=True, template="{title}", max_length=16),
+        context=context,
+    )
     op.prepare(store)
     return op
 

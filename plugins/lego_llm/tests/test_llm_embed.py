@@ -19,8 +19,15 @@ from lego_llm.testing import depot_store
 
 
 def test_rows_equal_the_lm_operator_before_its_projection(bert_dir: Path, depot_copy: Path) -> None:
-    result = embed_depot(depot_copy, str(bert_dir), attributes=["title", "category"], max_length=20,
-                         batch_size=7, name="tiny", device="cpu")
+    result = embed_depot(
+        depot_copy,
+        str(bert_dir),
+        attributes=["title", "category"],
+        max_length=20,
+        batch_size=7,
+        name="tiny",
+        device="cpu",
+    )
     assert result.path == depot_copy / "embeddings" / "tiny.npy" and result.shape == (60, 32)
     vectors = np.load(result.path)
     assert vectors.dtype == np.float32 and vectors.shape == (60, 32)
@@ -32,30 +39,50 @@ def test_rows_equal_the_lm_operator_before_its_projection(bert_dir: Path, depot_
     np.testing.assert_allclose(vectors, expected, atol=1e-5, rtol=1e-5)
     sidecar = json.loads(result.sidecar.read_text())
     assert sidecar["model"] == str(bert_dir) and sidecar["pooling"] == "mean" and sidecar["max_length"] == 20
-    assert sidecar["attributes"] == ["title", "category"] and sidecar["template"] == "title: {title}; category: {category}"
+    assert (
+        sidecar["attributes"] == ["title", "category"] and sidecar["template"] == "title: {title}; category: {category}"
+    )
     assert sidecar["shape"] == [60, 32] and sidecar["depot"]["items"] == 60
     assert sorted(p.name for p in result.path.parent.iterdir()) == ["tiny.json", "tiny.npy"]  # no temp files left
 
 
 def test_template_pooling_and_normalize(llama_dir: Path, depot_copy: Path) -> None:
-    result = embed_depot(depot_copy, str(llama_dir), template="News: {title} ({category})", name="llama",
-                         normalize=True, device="cpu")
+    result = embed_depot(
+        depot_copy, str(llama_dir), template="News: {title} ({category})", name="llama", normalize=True, device="cpu"
+    )
     vectors = np.load(result.path)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
     sidecar = json.loads(result.sidecar.read_text())
     assert sidecar["pooling"] == "last" and sidecar["attributes"] == ["title", "category"] and sidecar["normalize"]
 
 
-def test_cli_prints_the_path_and_a_toml_snippet_that_parses(capsys: pytest.CaptureFixture[str], bert_dir: Path,
-                                                              depot_copy: Path) -> None:
-    code = main(["embed", "--depot", str(depot_copy), "--model", str(bert_dir), "--attributes", "title,abstract",
-                 "--max-length", "16", "--name", "bert-titles", "--device", "cpu"])
+def test_cli_prints_the_path_and_a_toml_snippet_that_parses(
+    capsys: pytest.CaptureFixture[str], bert_dir: Path, depot_copy: Path
+) -> None:
+    code = main(
+        [
+            "embed",
+            "--depot",
+            str(depot_copy),
+            "--model",
+            str(bert_dir),
+            "--attributes",
+            "title,abstract",
+            "--max-length",
+            "16",
+            "--name",
+            "bert-titles",
+            "--device",
+            "cpu",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert str(depot_copy / "embeddings" / "bert-titles.npy") in out
-    snippet = loads_toml(out[out.index("[model]"):])
-    assert snippet == {"model": {"content": "id", "content_options": {"pretrained": "embeddings/bert-titles.npy",
-                                                                       "freeze": True}}}
+    snippet = loads_toml(out[out.index("[model]") :])
+    assert snippet == {
+        "model": {"content": "id", "content_options": {"pretrained": "embeddings/bert-titles.npy", "freeze": True}}
+    }
 
 
 def test_errors_name_the_argument(capsys: pytest.CaptureFixture[str], bert_dir: Path, depot_copy: Path) -> None:
@@ -70,13 +97,26 @@ def test_errors_name_the_argument(capsys: pytest.CaptureFixture[str], bert_dir: 
 
 def test_decoupled_design_trains_on_the_frozen_file(bert_dir: Path, depot_copy: Path, tmp_path: Path) -> None:
     result = embed_depot(depot_copy, str(bert_dir), name="tiny", device="cpu")
-    exp = Experiment.from_dict({
-        "data": {"path": str(depot_copy), "item_attributes": ["title"], "max_history": 10},
-        "model": {"content": "id", "behavior": "mean", "predictor": "dot", "hidden_size": 16,
-                  "content_options": {"pretrained": "embeddings/tiny.npy", "freeze": True}},
-        "train": {"epochs": 1, "batch_size": 8, "max_steps_per_epoch": 4, "device": "cpu", "lr": 0.01,
-                  "metrics": ["auc", "gauc"]},
-    })
+    exp = Experiment.from_dict(
+        {
+            "data": {"path": str(depot_copy), "item_attributes": ["title"], "max_history": 10},
+            "model": {
+                "content": "id",
+                "behavior": "mean",
+                "predictor": "dot",
+                "hidden_size": 16,
+                "content_options": {"pretrained": "embeddings/tiny.npy", "freeze": True},
+            },
+            "train": {
+                "epochs": 1,
+                "batch_size": 8,
+                "max_steps_per_epoch": 4,
+                "device": "cpu",
+                "lr": 0.01,
+                "metrics": ["auc", "gauc"],
+            },
+        }
+    )
     results = exp.run(output=tmp_path / "runs")
     assert all(np.isfinite(v) for split in ("valid", "test") for v in results[split].values())
     assert results["run"]["steps"] == 4

@@ -15,17 +15,34 @@ from lego_core.experiment import Experiment
 def experiment(depot: Path, **content_options: object) -> dict:
     return {
         "data": {"path": str(depot), "item_attributes": ["title", "category"], "max_history": 10, "max_length": 8},
-        "model": {"content": "lm", "behavior": "mean", "predictor": "dot", "hidden_size": 16,
-                  "content_options": {"max_length": 16, **content_options}},
-        "train": {"epochs": 1, "batch_size": 8, "max_steps_per_epoch": 3, "device": "cpu", "lr": 0.01,
-                  "content_lr": 0.01, "metrics": ["auc", "gauc", "mrr"], "monitor": "gauc"},
+        "model": {
+            "content": "lm",
+            "behavior": "mean",
+            "predictor": "dot",
+            "hidden_size": 16,
+            "content_options": {"max_length": 16, **content_options},
+        },
+        "train": {
+            "epochs": 1,
+            "batch_size": 8,
+            "max_steps_per_epoch": 3,
+            "device": "cpu",
+            "lr": 0.01,
+            "content_lr": 0.01,
+            "metrics": ["auc", "gauc", "mrr"],
+            "monitor": "gauc",
+        },
     }
 
 
-@pytest.mark.parametrize(("options", "layers"), [({"tune_from": -1, "split": True, "lora_r": 2}, ("3",)),
-                                                ({"tune_from": -2}, ("2", "3"))], ids=["split-lora", "top-two-layers"])
-def test_train_then_cached_scores_equal_uncached(options: dict, layers: tuple[str, ...], bert_dir: Path,
-                                                 depot_copy: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("options", "layers"),
+    [({"tune_from": -1, "split": True, "lora_r": 2}, ("3",)), ({"tune_from": -2}, ("2", "3"))],
+    ids=["split-lora", "top-two-layers"],
+)
+def test_train_then_cached_scores_equal_uncached(
+    options: dict, layers: tuple[str, ...], bert_dir: Path, depot_copy: Path, tmp_path: Path
+) -> None:
     exp = Experiment.from_dict(experiment(depot_copy, model=str(bert_dir), **options))
     results = exp.run(output=tmp_path / "runs")
     assert results["run"]["steps"] == 3

@@ -22,8 +22,9 @@ def _op(folder: Path, depot: Path, **options: object) -> FlattenOperator:
     return FlattenOperator(options=FlattenConfig(model=str(folder), template="{title}", **options), context=context)
 
 
-def test_the_sequence_is_the_history_oldest_first_with_separators_within_the_budget(bert_dir: Path,
-                                                                                    depot_dir: Path) -> None:
+def test_the_sequence_is_the_history_oldest_first_with_separators_within_the_budget(
+    bert_dir: Path, depot_dir: Path
+) -> None:
     depot = Depot(depot_dir)
     titles = depot.items.strings("title_text")
     tokenizer = AutoTokenizer.from_pretrained(bert_dir)
@@ -57,16 +58,34 @@ def test_empty_histories_give_finite_vectors_and_users_differ(bert_dir: Path, de
     assert not torch.allclose(out[1], out[2])
 
 
-def test_through_the_engine_cached_equals_uncached_and_only_adapters_are_saved(bert_dir: Path, depot_copy: Path,
-                                                                               tmp_path: Path) -> None:
+def test_through_the_engine_cached_equals_uncached_and_only_adapters_are_saved(
+    bert_dir: Path, depot_copy: Path, tmp_path: Path
+) -> None:
     experiment = {
         "data": {"path": str(depot_copy), "item_attributes": ["title"], "max_history": 10},
-        "model": {"content": "lm", "behavior": "flatten", "predictor": "dot", "hidden_size": 16,
-                  "content_options": {"model": str(bert_dir), "max_length": 16, "tune_from": -1, "split": True},
-                  "behavior_options": {"model": str(bert_dir), "template": "{title}", "max_length": 64,
-                                       "item_max_length": 12, "lora_r": 2}},
-        "train": {"epochs": 1, "batch_size": 8, "max_steps_per_epoch": 3, "device": "cpu", "lr": 0.01,
-                  "metrics": ["auc", "gauc"], "monitor": "gauc"},
+        "model": {
+            "content": "lm",
+            "behavior": "flatten",
+            "predictor": "dot",
+            "hidden_size": 16,
+            "content_options": {"model": str(bert_dir), "max_length": 16, "tune_from": -1, "split": True},
+            "behavior_options": {
+                "model": str(bert_dir),
+                "template": "{title}",
+                "max_length": 64,
+                "item_max_length": 12,
+                "lora_r": 2,
+            },
+        },
+        "train": {
+            "epochs": 1,
+            "batch_size": 8,
+            "max_steps_per_epoch": 3,
+            "device": "cpu",
+            "lr": 0.01,
+            "metrics": ["auc", "gauc"],
+            "monitor": "gauc",
+        },
     }
     exp = Experiment.from_dict(experiment)
     results = exp.run(output=tmp_path / "runs")
@@ -86,6 +105,8 @@ def test_the_flatten_preset_resolves(tmp_path: Path) -> None:
     from lego_core.plugin.host import PluginHost
     from lego_core.registry import Registries
 
-    resolved = resolve({"data": {"path": str(tmp_path), "item_attributes": ["title"]}, "model": {"preset": "flatten"}},
-                       Registries(PluginHost()))
+    resolved = resolve(
+        {"data": {"path": str(tmp_path), "item_attributes": ["title"]}, "model": {"preset": "flatten"}},
+        Registries(PluginHost()),
+    )
     assert resolved.bricks["behavior"].cls is FlattenOperator and resolved.bricks["content"].cls.name == "lm"

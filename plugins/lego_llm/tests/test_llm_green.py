@@ -50,7 +50,9 @@ def test_unreadable_counters_fall_back_to_the_estimate(tmp_path: Path, monkeypat
     sum(i * i for i in range(300_000))  # some CPU time
     record = green.segment(first, green.snapshot(settings), settings)
     assert record["methods"] == {"cpu": "estimate", "memory": "estimate", "gpu": "none (the run used no GPU)"}
-    assert record["joules"]["cpu"] == pytest.approx(record["cpu_seconds"] * 10.0, abs=0.01) and record["cpu_seconds"] > 0
+    assert (
+        record["joules"]["cpu"] == pytest.approx(record["cpu_seconds"] * 10.0, abs=0.01) and record["cpu_seconds"] > 0
+    )
     assert any("RAPL" in n for n in record["notes"]) and "no NVML here" in record["notes"]
     with pytest.raises(ConfigError, match='source = "measured"'):
         green.segment(first, green.snapshot(settings), GreenSettings(measure=True, source="measured"))
@@ -70,8 +72,9 @@ def test_apc_follows_greenrec():
     assert apc(0.5, 1.0) == 0.0
 
 
-def test_a_run_reports_energy_carbon_and_apc_and_a_resume_adds_up(depot_copy: Path, tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_run_reports_energy_carbon_and_apc_and_a_resume_adds_up(
+    depot_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(green, "POWERCAP", tmp_path / "none")
     monkeypatch.setattr(green, "read_nvml", lambda devices=None: ({}, "no NVML here"))
     experiment = {
@@ -98,9 +101,11 @@ def test_a_run_reports_energy_carbon_and_apc_and_a_resume_adds_up(depot_copy: Pa
 
 
 def test_off_by_default_and_apc_without_auc_warns(depot_copy: Path, tmp_path: Path) -> None:
-    base = {"data": {"path": str(depot_copy), "item_attributes": ["title"]},
-            "model": {"content": "id", "behavior": "mean", "predictor": "dot", "hidden_size": 8},
-            "train": {"epochs": 1, "batch_size": 32, "device": "cpu", "metrics": ["gauc"], "monitor": "gauc"}}
+    base = {
+        "data": {"path": str(depot_copy), "item_attributes": ["title"]},
+        "model": {"content": "id", "behavior": "mean", "predictor": "dot", "hidden_size": 8},
+        "train": {"epochs": 1, "batch_size": 32, "device": "cpu", "metrics": ["gauc"], "monitor": "gauc"},
+    }
     exp = Experiment.from_dict(base)
     assert "green" not in exp.run(output=tmp_path / "a") and not (exp.run_dir / "green.json").exists()
     exp = Experiment.from_dict({**base, "plugins": {"green": {"apc": True}}})

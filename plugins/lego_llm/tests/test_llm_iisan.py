@@ -15,8 +15,11 @@ from lego_llm.testing import depot_store, lm_context
 @pytest.mark.parametrize("which", ["bert", "llama"])
 def test_contract(which: str, bert_dir: Path, llama_dir: Path) -> None:
     folder = bert_dir if which == "bert" else llama_dir
-    check_content_operator(IISANOperator, IISANConfig(model=str(folder), adapter_size=8, dropout=0.0),
-                           context=lm_context(78 if which == "bert" else 289))
+    check_content_operator(
+        IISANOperator,
+        IISANConfig(model=str(folder), adapter_size=8, dropout=0.0),
+        context=lm_context(78 if which == "bert" else 289),
+    )
 
 
 def test_layer_selection(bert_dir: Path) -> None:

@@ -21,8 +21,13 @@ PROMPT = "History:\n{history}\nCandidate: {candidate}\nLike it?"
 
 def _predictor(folder: Path, depot: Path, **options: object) -> LLMRecPredictor:
     context, _ = depot_store(depot, attributes=("title",), hidden_size=8)
-    defaults = {"prompt": PROMPT, "item_template": "{title}", "max_history": 3, "item_max_length": 12,
-                "max_length": 120}
+    defaults = {
+        "prompt": PROMPT,
+        "item_template": "{title}",
+        "max_history": 3,
+        "item_max_length": 12,
+        "max_length": 120,
+    }
     return LLMRecPredictor(options=LLMRecConfig(model=str(folder), **{**defaults, **options}), context=context).eval()
 
 
@@ -51,8 +56,9 @@ def test_the_prompt_holds_the_recent_history_and_the_candidate(llama_dir: Path, 
 
 
 @pytest.mark.parametrize("family", ["llama", "gpt2", "opt", "phi"])
-def test_shared_prefix_scores_equal_one_prompt_at_a_time(family: str, depot_dir: Path, tmp_path: Path,
-                                                         llama_dir: Path) -> None:
+def test_shared_prefix_scores_equal_one_prompt_at_a_time(
+    family: str, depot_dir: Path, tmp_path: Path, llama_dir: Path
+) -> None:
     folder = llama_dir if family == "llama" else tiny_decoder(tmp_path / family, family)
     shared = _predictor(folder, depot_dir)
     plain = _predictor(folder, depot_dir, share_prefix=False)
@@ -103,10 +109,17 @@ def test_bad_options_are_clear_errors(llama_dir: Path, depot_dir: Path) -> None:
 def _experiment(depot: Path, folder: Path, **model: object) -> dict:
     return {
         "data": {"path": str(depot), "item_attributes": ["title"], "max_history": 5},
-        "model": {"preset": "llmrec-zeroshot",
-                  "predictor_options": {"model": str(folder), "dtype": "float32", "max_history": 3,
-                                        "item_max_length": 12, "max_length": 120},
-                  **model},
+        "model": {
+            "preset": "llmrec-zeroshot",
+            "predictor_options": {
+                "model": str(folder),
+                "dtype": "float32",
+                "max_history": 3,
+                "item_max_length": 12,
+                "max_length": 120,
+            },
+            **model,
+        },
         "train": {"device": "cpu", "metrics": ["auc", "gauc", "mrr"], "monitor": "gauc", "eval_batch_size": 64},
     }
 

@@ -90,11 +90,16 @@ def _depot_without_text(path: Path) -> Depot:
         "year": Column("int", np.array([1999, 2001, 2020])),
     }
     users = {"history": Column("items", Ragged.from_lists([[0, 1]]))}
-    train = {"user": Column("int", np.array([0])), "item": Column("int", np.array([2])),
-             "label": Column("int", np.array([1])), "group": Column("int", np.array([0]))}
-    content = DepotContent(tables={"items": items, "users": users, "train": train},
-                           vocabs={"words": ["<pad>", "<unk>", "space", "cats", "markets"],
-                                   "category": ["<unk>", "movies", "finance"]})
+    train = {
+        "user": Column("int", np.array([0])),
+        "item": Column("int", np.array([2])),
+        "label": Column("int", np.array([1])),
+        "group": Column("int", np.array([0])),
+    }
+    content = DepotContent(
+        tables={"items": items, "users": users, "train": train},
+        vocabs={"words": ["<pad>", "<unk>", "space", "cats", "markets"], "category": ["<unk>", "movies", "finance"]},
+    )
     return Depot(write_depot(path, content))
 
 
@@ -116,9 +121,12 @@ def test_token_cache_built_once_and_keyed(depot_copy: Path, bert_dir: Path) -> N
     assert len(first.ids) == depot.items.num_rows and first.ids.lengths.max() <= 16 and first.ids.lengths.min() >= 1
     row = first.ids.row(0)
     assert row[0] == tokenizer.cls_token_id and row[-1] == tokenizer.sep_token_id  # special tokens kept
-    keys = {first.key, tokenize_items(depot, tokenizer, layout, 8).key,
-            tokenize_items(depot, tokenizer, make_layout(["title"], "T: {title}"), 16).key,
-            tokenize_items(depot, tokenizer, make_layout(["title", "category"], None), 16).key}
+    keys = {
+        first.key,
+        tokenize_items(depot, tokenizer, layout, 8).key,
+        tokenize_items(depot, tokenizer, make_layout(["title"], "T: {title}"), 16).key,
+        tokenize_items(depot, tokenizer, make_layout(["title", "category"], None), 16).key,
+    }
     assert len(keys) == 4
     assert len(list((depot_copy / "cache").iterdir())) == 4
     np.testing.assert_array_equal(first.ids.values, again.ids.values)

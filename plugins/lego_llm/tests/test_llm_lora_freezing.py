@@ -29,23 +29,30 @@ def test_lora_trainable_counts_bert(bert_dir: Path) -> None:
     counts = _trainable(op)
     assert all("lora_" in n for n in counts) and sum(counts.values()) == 4 * 512
     assert len(op.lora_modules) == 8
-    top2 = LMOperator(options=LMConfig(model=str(bert_dir), lora_r=4, tune_from=-2), context=lm_context(50, hidden_size=32))
+    top2 = LMOperator(
+        options=LMConfig(model=str(bert_dir), lora_r=4, tune_from=-2), context=lm_context(50, hidden_size=32)
+    )
     assert sum(_trainable(top2).values()) == 2 * 512
     assert all(".layer.2." in n or ".layer.3." in n for n in top2.lora_modules)
 
 
 def test_lora_trainable_counts_llama(llama_dir: Path) -> None:
     # hidden 32, 4 heads, 2 KV heads: q_proj 32 -> 32 (r*32 + 32*r), v_proj 32 -> 16 (r*32 + 16*r)
-    op = LMOperator(options=LMConfig(model=str(llama_dir), lora_r=4, lora_alpha=8), context=lm_context(50, hidden_size=32))
+    op = LMOperator(
+        options=LMConfig(model=str(llama_dir), lora_r=4, lora_alpha=8), context=lm_context(50, hidden_size=32)
+    )
     assert sum(_trainable(op).values()) == 4 * (256 + 192)
-    custom = LMOperator(options=LMConfig(model=str(llama_dir), lora_r=2, lora_targets=["o_proj"]),
-                        context=lm_context(50, hidden_size=32))
+    custom = LMOperator(
+        options=LMConfig(model=str(llama_dir), lora_r=2, lora_targets=["o_proj"]),
+        context=lm_context(50, hidden_size=32),
+    )
     assert all("o_proj.lora_" in n for n in _trainable(custom))
 
 
 @pytest.mark.parametrize(("tune_from", "trained_layers"), [(-1, {3}), (2, {2, 3}), (None, {0, 1, 2, 3})])
-def test_tune_from_freezes_embeddings_and_lower_layers(bert_dir: Path, tune_from: int | None,
-                                                       trained_layers: set[int]) -> None:
+def test_tune_from_freezes_embeddings_and_lower_layers(
+    bert_dir: Path, tune_from: int | None, trained_layers: set[int]
+) -> None:
     op = LMOperator(options=LMConfig(model=str(bert_dir), tune_from=tune_from), context=lm_context(50))
     names = [n for n, p in op.named_parameters() if p.requires_grad]
     layers = {int(n.split(".layer.")[1].split(".")[0]) for n in names if ".layer." in n}
@@ -55,7 +62,7 @@ def test_tune_from_freezes_embeddings_and_lower_layers(bert_dir: Path, tune_from
     assert "projection.weight" in names
     full = {n for n, _ in op.model.named_parameters() if ".layer." in n}
     expected = {n for n in full if int(n.split(".layer.")[1].split(".")[0]) in trained_layers}
-    assert {n[len("model."):] for n in names if ".layer." in n} == expected
+    assert {n[len("model.") :] for n in names if ".layer." in n} == expected
 
 
 def test_tune_from_llama_trains_final_norm(llama_dir: Path) -> None:
@@ -106,7 +113,7 @@ def test_lora_checkpoint_holds_no_base_weights_and_reloads(which: str, bert_dir:
     parent = Parent()
     parent.content.load_state_dict(state)
     saved = _roundtrip(parent.state_dict())
-    assert all(k.startswith("head.") or k[len("content."):] in state for k in saved)
+    assert all(k.startswith("head.") or k[len("content.") :] in state for k in saved)
     torch.manual_seed(1)
     fresh = Parent()
     result = fresh.load_state_dict(saved, strict=True)

@@ -17,15 +17,23 @@ from lego_llm.testing import depot_store, lm_context
 BERT_VOCAB, LLAMA_VOCAB = 78, 289
 
 
-@pytest.mark.parametrize("extra", [{}, {"lora_r": 4}, {"tune_from": -2}, {"lora_r": 2, "tune_from": 1},
-                                   {"tune_from": 2, "split": True}, {"pooling": "cls", "projection": "always"}],
-                         ids=["full", "lora", "tune", "lora-tune", "split", "cls"])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {"lora_r": 4},
+        {"tune_from": -2},
+        {"lora_r": 2, "tune_from": 1},
+        {"tune_from": 2, "split": True},
+        {"pooling": "cls", "projection": "always"},
+    ],
+    ids=["full", "lora", "tune", "lora-tune", "split", "cls"],
+)
 def test_contract_bert(bert_dir: Path, extra: dict) -> None:
     check_content_operator(LMOperator, LMConfig(model=str(bert_dir), **extra), context=lm_context(BERT_VOCAB))
 
 
-@pytest.mark.parametrize("extra", [{}, {"lora_r": 4, "tune_from": -2, "split": True}],
-                         ids=["full", "lora-split"])
+@pytest.mark.parametrize("extra", [{}, {"lora_r": 4, "tune_from": -2, "split": True}], ids=["full", "lora-split"])
 def test_contract_llama(llama_dir: Path, extra: dict) -> None:
     check_content_operator(LMOperator, LMConfig(model=str(llama_dir), **extra), context=lm_context(LLAMA_VOCAB))
 
@@ -48,7 +56,9 @@ def _padded(ids: list[list[int]], side: str, pad: int) -> tuple[torch.Tensor, to
     for row in ids:
         fill = [pad] * (width - len(row))
         rows.append(row + fill if side == "right" else fill + row)
-        masks.append([True] * len(row) + [False] * len(fill) if side == "right" else [False] * len(fill) + [True] * len(row))
+        masks.append(
+            [True] * len(row) + [False] * len(fill) if side == "right" else [False] * len(fill) + [True] * len(row)
+        )
     return torch.tensor(rows), torch.tensor(masks)
 
 
@@ -59,18 +69,31 @@ def test_pooling_same_for_left_and_right_padding(which: str, pooling: str, bert_
     op = LMOperator(options=LMConfig(model=str(folder), pooling=pooling), context=lm_context(50)).eval()
     ids = [[2, 10, 11, 12, 3], [2, 20, 3], [2, 30, 31, 3]]
     with torch.no_grad():
-        out = {side: op(ItemBatch(index=torch.arange(3), tokens={"lm": t}, masks={"lm": m}))
-               for side in ("left", "right") for t, m in [_padded(ids, side, 0)]}
-        alone = torch.cat([op(ItemBatch(index=torch.tensor([i]), tokens={"lm": torch.tensor([r])},
-                                        masks={"lm": torch.ones(1, len(r), dtype=torch.bool)}))
-                           for i, r in enumerate(ids)])
+        out = {
+            side: op(ItemBatch(index=torch.arange(3), tokens={"lm": t}, masks={"lm": m}))
+            for side in ("left", "right")
+            for t, m in [_padded(ids, side, 0)]
+        }
+        alone = torch.cat(
+            [
+                op(
+                    ItemBatch(
+                        index=torch.tensor([i]),
+                        tokens={"lm": torch.tensor([r])},
+                        masks={"lm": torch.ones(1, len(r), dtype=torch.bool)},
+                    )
+                )
+                for i, r in enumerate(ids)
+            ]
+        )
     torch.testing.assert_close(out["left"], out["right"], atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(out["right"], alone, atol=1e-5, rtol=1e-4)
 
 
 def test_pooling_picks_the_right_token(llama_dir: Path) -> None:
-    op = LMOperator(options=LMConfig(model=str(llama_dir), projection="auto"),
-                    context=lm_context(50, hidden_size=32)).eval()
+    op = LMOperator(
+        options=LMConfig(model=str(llama_dir), projection="auto"), context=lm_context(50, hidden_size=32)
+    ).eval()
     assert isinstance(op.projection, torch.nn.Identity) and op.pooling == "last"
     ids, mask = _padded([[5, 6, 7], [8, 9]], "right", 2)
     with torch.no_grad():
@@ -96,8 +119,10 @@ def test_gradient_checkpointing_gives_same_gradients(bert_dir: Path) -> None:
     grads = []
     for checkpointing in (False, True):
         torch.manual_seed(0)
-        op = LMOperator(options=LMConfig(model=str(bert_dir), tune_from=-1, gradient_checkpointing=checkpointing),
-                        context=lm_context(50))
+        op = LMOperator(
+            options=LMConfig(model=str(bert_dir), tune_from=-1, gradient_checkpointing=checkpointing),
+            context=lm_context(50),
+        )
         op(items).sum().backward()
         grads.append(torch.cat([p.grad.flatten() for p in op.parameters() if p.requires_grad]))
     torch.testing.assert_close(grads[0], grads[1])

@@ -16,10 +16,26 @@ from lego_llm.lm_operator import LMConfig
 from lego_llm.plugin import PRESETS
 from lego_llm.vision import VisionConfig
 
-EXPECTED = {"plm-nr", "once", "dire", "iisan", "iisan-llama", "bert-dcn", "flatten", "llmrec-zeroshot", "llmrec-lora",
-            "vit-nrms", "clip-fusion"} | {f"{lm}-{m}" for lm in ("bert", "llama") for m in ("naml", "nrms", "lstur", "miner")}
-OPTIONS = {("content", "lm"): LMConfig, ("content", "iisan"): IISANConfig, ("content", "vision"): VisionConfig,
-           ("behavior", "flatten"): FlattenConfig, ("predictor", "llmrec"): LLMRecConfig}
+EXPECTED = {
+    "plm-nr",
+    "once",
+    "dire",
+    "iisan",
+    "iisan-llama",
+    "bert-dcn",
+    "flatten",
+    "llmrec-zeroshot",
+    "llmrec-lora",
+    "vit-nrms",
+    "clip-fusion",
+} | {f"{lm}-{m}" for lm in ("bert", "llama") for m in ("naml", "nrms", "lstur", "miner")}
+OPTIONS = {
+    ("content", "lm"): LMConfig,
+    ("content", "iisan"): IISANConfig,
+    ("content", "vision"): VisionConfig,
+    ("behavior", "flatten"): FlattenConfig,
+    ("predictor", "llmrec"): LLMRecConfig,
+}
 
 
 def _presets() -> dict[str, Preset]:
@@ -29,8 +45,11 @@ def _presets() -> dict[str, Preset]:
 def _llm_tables(preset: Preset) -> list[tuple[str, type, dict[str, Any]]]:
     """(kind, options class, options table) of the preset's lego-llm bricks."""
     model = preset.tables["model"]
-    return [(kind, OPTIONS[kind, model[kind]], model.get(f"{kind}_options", {}))
-            for kind in ("content", "behavior", "predictor") if (kind, model.get(kind)) in OPTIONS]
+    return [
+        (kind, OPTIONS[kind, model[kind]], model.get(f"{kind}_options", {}))
+        for kind in ("content", "behavior", "predictor")
+        if (kind, model.get(kind)) in OPTIONS
+    ]
 
 
 def test_presets_parse_and_are_complete() -> None:
@@ -63,8 +82,10 @@ def test_presets_resolve_with_the_other_plugins(tmp_path) -> None:
     registries = Registries(PluginHost())
     for name, preset in _presets().items():
         assert name in registries[PRESET]
-        experiment: dict[str, Any] = {"data": {"path": str(tmp_path), "item_attributes": ["title"]},
-                                      "model": {"preset": name}}
+        experiment: dict[str, Any] = {
+            "data": {"path": str(tmp_path), "item_attributes": ["title"]},
+            "model": {"preset": name},
+        }
         for kind, _, table in _llm_tables(preset):
             if table.get("model") == "":
                 experiment["model"][f"{kind}_options"] = {"model": "/models/some"}

@@ -32,8 +32,10 @@ def test_default_model_loads_offline_and_embeds_sensibly(monkeypatch: pytest.Mon
     assert op.backbone.source.label == DEFAULT_MODEL and op.family.name == "bert" and op.pooling == "mean"
     assert isinstance(op.projection, torch.nn.Identity)
     with torch.no_grad():
-        v = torch.nn.functional.normalize(_encode(op, ["A cat sits on the mat", "A kitten lies on the rug",
-                                                       "Stock markets fell sharply today"]), dim=-1)
+        v = torch.nn.functional.normalize(
+            _encode(op, ["A cat sits on the mat", "A kitten lies on the rug", "Stock markets fell sharply today"]),
+            dim=-1,
+        )
     assert v[0] @ v[1] > 0.5 > v[0] @ v[2]
 
 
@@ -41,8 +43,9 @@ def test_split_equals_full_model(depot_dir: Path) -> None:
     context, store = depot_store(depot_dir, hidden_size=64)
     torch.manual_seed(0)
     full = LMOperator(options=LMConfig(tune_from=4, lora_r=4, max_length=32), context=context)
-    split = LMOperator(options=LMConfig(tune_from=4, lora_r=4, max_length=32, split=True, split_dtype="float32"),
-                       context=context)
+    split = LMOperator(
+        options=LMConfig(tune_from=4, lora_r=4, max_length=32, split=True, split_dtype="float32"), context=context
+    )
     with torch.no_grad():
         for p in full.parameters():
             if p.requires_grad:
@@ -74,8 +77,11 @@ def test_iisan_over_minilm(depot_dir: Path) -> None:
     assert out.shape == (16, 32) and torch.isfinite(out).all()
 
 
-@pytest.mark.parametrize(("options", "hidden"), [({"lora_r": 8, "tune_from": 0, "split": False}, 64),
-                                                 ({"tune_from": -1, "split": True}, 128)], ids=["lora", "split"])
+@pytest.mark.parametrize(
+    ("options", "hidden"),
+    [({"lora_r": 8, "tune_from": 0, "split": False}, 64), ({"tune_from": -1, "split": True}, 128)],
+    ids=["lora", "split"],
+)
 def test_plm_nr_end_to_end(options: dict, hidden: int, tmp_path: Path) -> None:
     """PLM-NR (preset plm-nr: lm + attention + dot) trained and evaluated through Experiment.run."""
     pytest.importorskip("lego_text")  # the preset's attention user encoder
@@ -83,12 +89,21 @@ def test_plm_nr_end_to_end(options: dict, hidden: int, tmp_path: Path) -> None:
     from lego_core.testing import tiny_depot
 
     depot = tiny_depot(tmp_path / "depot")
-    exp = Experiment.from_dict({
-        "data": {"path": str(depot), "item_attributes": ["title"], "max_history": 10, "max_length": 16},
-        "model": {"preset": "plm-nr", "hidden_size": hidden, "content_options": {"max_length": 16, **options}},
-        "train": {"epochs": 1, "batch_size": 16, "max_steps_per_epoch": 8, "device": "cpu", "lr": 1e-3,
-                  "content_lr": 1e-4, "metrics": ["auc", "gauc", "mrr", "ndcg@5"]},
-    })
+    exp = Experiment.from_dict(
+        {
+            "data": {"path": str(depot), "item_attributes": ["title"], "max_history": 10, "max_length": 16},
+            "model": {"preset": "plm-nr", "hidden_size": hidden, "content_options": {"max_length": 16, **options}},
+            "train": {
+                "epochs": 1,
+                "batch_size": 16,
+                "max_steps_per_epoch": 8,
+                "device": "cpu",
+                "lr": 1e-3,
+                "content_lr": 1e-4,
+                "metrics": ["auc", "gauc", "mrr", "ndcg@5"],
+            },
+        }
+    )
     results = exp.run(output=tmp_path / "runs")
     assert results["run"]["steps"] == 8 and results["run"]["bricks"]["content"] == "llm:lm"
     assert all(np.isfinite(v) for split in ("valid", "test") for v in results[split].values()), results

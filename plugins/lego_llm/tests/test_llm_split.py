@@ -93,8 +93,13 @@ def test_cache_key_changes_with_every_input(bert_dir: Path, depot_copy: Path, tm
     other_weights = tiny_bert(tmp_path / "other", seed=1)  # same config, different weights
     base = {"model": str(bert_dir), "tune_from": 1, "split": True, "max_length": 16}
     variants = [
-        {}, {"template": "Title: {title}"}, {"max_length": 12}, {"tune_from": 2}, {"split_dtype": "float16"},
-        {"model": str(other_weights)}, {"dtype": "bfloat16"},
+        {},
+        {"template": "Title: {title}"},
+        {"max_length": 12},
+        {"tune_from": 2},
+        {"split_dtype": "float16"},
+        {"model": str(other_weights)},
+        {"dtype": "bfloat16"},
     ]
     folders = []
     for change in variants:
@@ -129,8 +134,16 @@ def test_split_unsupported_architecture_is_a_clear_error(bert_dir: Path, tmp_pat
     from transformers import AutoTokenizer, GPTNeoXConfig, GPTNeoXForCausalLM
 
     folder = tmp_path / "neox"
-    GPTNeoXForCausalLM(GPTNeoXConfig(vocab_size=100, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
-                               intermediate_size=32, max_position_embeddings=64)).save_pretrained(folder)
+    GPTNeoXForCausalLM(
+        GPTNeoXConfig(
+            vocab_size=100,
+            hidden_size=16,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=32,
+            max_position_embeddings=64,
+        )
+    ).save_pretrained(folder)
     AutoTokenizer.from_pretrained(bert_dir).save_pretrained(folder)
     with pytest.raises(ConfigError, match="split mode is not supported for architecture 'gpt_neox'"):
         LMOperator(options=LMConfig(model=str(folder), tune_from=-1, split=True), context=lm_context(50))
@@ -143,17 +156,23 @@ def test_split_unsupported_architecture_is_a_clear_error(bert_dir: Path, tmp_pat
 
 def test_building_the_cache_says_so_and_reopening_is_silent(bert_dir: Path, depot_copy: Path, capsys) -> None:
     context, store = depot_store(depot_copy, hidden_size=16)
-    LMOperator(options=LMConfig(model=str(bert_dir), tune_from=1, split=True, max_length=11), context=context).prepare(store)
+    LMOperator(options=LMConfig(model=str(bert_dir), tune_from=1, split=True, max_length=11), context=context).prepare(
+        store
+    )
     lines = [line for line in capsys.readouterr().err.splitlines() if "split cache" in line]
     items = len(store.masks["lm"])
     assert lines[0].startswith(f"building split cache: layers 0-0 of {items:,} items into lm-split-"), lines
     assert lines[-1].startswith("built split cache: layers 0-0") and " in 0:00:" in lines[-1], lines
-    LMOperator(options=LMConfig(model=str(bert_dir), tune_from=1, split=True, max_length=11), context=context).prepare(store)
+    LMOperator(options=LMConfig(model=str(bert_dir), tune_from=1, split=True, max_length=11), context=context).prepare(
+        store
+    )
     assert "split cache" not in capsys.readouterr().err  # the cache exists: opened, not built
 
 
 def test_progress_lines_can_be_turned_off(bert_dir: Path, depot_copy: Path, capsys, monkeypatch) -> None:
     monkeypatch.setenv("LEGO_PROGRESS", "0")
     context, store = depot_store(depot_copy, hidden_size=16)
-    LMOperator(options=LMConfig(model=str(bert_dir), tune_from=1, split=True, max_length=11), context=context).prepare(store)
+    LMOperator(options=LMConfig(model=str(bert_dir), tune_from=1, split=True, max_length=11), context=context).prepare(
+        store
+    )
     assert "split cache" not in capsys.readouterr().err

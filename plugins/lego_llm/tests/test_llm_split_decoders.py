@@ -34,8 +34,9 @@ def test_split_equals_full_model(decoder: tuple[str, Path], lora: int, depot_dir
     full = LMOperator(options=LMConfig(**options), context=context)
     assert full.family.runner is not None and full.pooling == "last"
     if lora:  # the family's default targets exist in this architecture and only the top layers get adapters
-        assert full.lora_modules and all(n.rsplit(".", 1)[-1] in FAMILIES[full.family.name].lora_targets
-                                         for n in full.lora_modules)
+        assert full.lora_modules and all(
+            n.rsplit(".", 1)[-1] in FAMILIES[full.family.name].lora_targets for n in full.lora_modules
+        )
         assert all(n.split(".")[-2] in ("2", "3") or ".2." in n or ".3." in n for n in full.lora_modules)
     _perturb(full)
     split = LMOperator(options=LMConfig(split=True, **options), context=context)
@@ -67,8 +68,16 @@ def test_missing_default_targets_give_a_usable_hint(tmp_path: Path) -> None:
     from lego_llm.testing import tiny_llama
 
     folder = tmp_path / "neox"
-    GPTNeoXModel(GPTNeoXConfig(vocab_size=320, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
-                               intermediate_size=32, max_position_embeddings=64)).save_pretrained(folder)
+    GPTNeoXModel(
+        GPTNeoXConfig(
+            vocab_size=320,
+            hidden_size=16,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=32,
+            max_position_embeddings=64,
+        )
+    ).save_pretrained(folder)
     AutoTokenizer.from_pretrained(tiny_llama(tmp_path / "llama")).save_pretrained(folder)
     with pytest.raises(ConfigError) as err:
         LMOperator(options=LMConfig(model=str(folder), lora_r=2), context=lm_context(50))

@@ -68,8 +68,9 @@ def test_split_and_pixel_caches_give_the_full_model_vectors(tower: Path, image_d
         # by hand: decode, preprocess, the model's own forward, pool, project
         depot = Depot(image_depot)
         rows = items.index.tolist()
-        pixels = full.backbone.processor(images=decode(depot.items.image_bytes("image", rows), rows, "image"),
-                                         return_tensors="pt")["pixel_values"]
+        pixels = full.backbone.processor(
+            images=decode(depot.items.image_bytes("image", rows), rows, "image"), return_tensors="pt"
+        )["pixel_values"]
         expected = full.projection(full_forward(full.backbone, pixels, full.pooling))
         torch.testing.assert_close(ref, expected, atol=1e-5, rtol=1e-4)
 
@@ -92,8 +93,9 @@ def test_frozen_backbone_encodes_each_image_once(image_depot: Path, tmp_path: Pa
     op.eval()
     items = store.batch(torch.tensor([3, 9]))
     rows = [3, 9]
-    pixels = op.backbone.processor(images=decode(Depot(image_depot).items.image_bytes("image", rows), rows, "image"),
-                                   return_tensors="pt")["pixel_values"]
+    pixels = op.backbone.processor(
+        images=decode(Depot(image_depot).items.image_bytes("image", rows), rows, "image"), return_tensors="pt"
+    )["pixel_values"]
     with torch.no_grad():
         out = op.backbone.model(pixel_values=pixels).pooler_output  # CLIP's pooled, post-normed CLS token
         torch.testing.assert_close(op(items), op.projection(out), atol=1e-5, rtol=1e-4)
@@ -107,33 +109,48 @@ def test_a_whole_clip_checkpoint_gives_its_vision_tower(image_depot: Path, tmp_p
     op, _ = _op(folder, image_depot, freeze=True)
     assert type(op.model).__name__ == "CLIPVisionModel"
     reference = CLIPModel.from_pretrained(folder).vision_model
-    torch.testing.assert_close(op.model.embeddings.patch_embedding.weight,
-                               reference.embeddings.patch_embedding.weight)
+    torch.testing.assert_close(op.model.embeddings.patch_embedding.weight, reference.embeddings.patch_embedding.weight)
 
 
 def test_text_and_image_fusion_trains_both_sides(image_depot: Path, tmp_path: Path, bert_dir: Path) -> None:
     text = LMConfig(model=str(bert_dir), template="{title}", tune_from=-1, max_length=16)
     for fusion in ("concat", "sum", "gate"):
-        op, store = _op(tiny_vit(tmp_path / f"vit-{fusion}"), image_depot, tune_from=-1, split=True, text=text,
-                        fusion=fusion)
+        op, store = _op(
+            tiny_vit(tmp_path / f"vit-{fusion}"), image_depot, tune_from=-1, split=True, text=text, fusion=fusion
+        )
         op.prepare(store)
         out = op(store.batch(torch.arange(5)))
         assert out.shape == (5, 16)
         out.pow(2).sum().backward()
         assert op.text.projection.weight.grad is not None or any(
-            p.grad is not None for n, p in op.text.named_parameters() if "layer.3" in n)
+            p.grad is not None for n, p in op.text.named_parameters() if "layer.3" in n
+        )
         assert any(p.grad is not None for n, p in op.model.named_parameters() if ".3." in n)
 
 
 def test_through_the_engine_cached_equals_uncached(image_depot: Path, tmp_path: Path) -> None:
     folder = tiny_vit(tmp_path / "vit")
-    exp = Experiment.from_dict({
-        "data": {"path": str(image_depot), "item_attributes": ["image"], "max_history": 10},
-        "model": {"content": "vision", "behavior": "mean", "predictor": "dot", "hidden_size": 16,
-                  "content_options": {"model": str(folder), "tune_from": -1, "split": True, "lora_r": 2}},
-        "train": {"epochs": 1, "batch_size": 8, "max_steps_per_epoch": 3, "device": "cpu", "lr": 0.01,
-                  "metrics": ["auc", "gauc"], "monitor": "gauc"},
-    })
+    exp = Experiment.from_dict(
+        {
+            "data": {"path": str(image_depot), "item_attributes": ["image"], "max_history": 10},
+            "model": {
+                "content": "vision",
+                "behavior": "mean",
+                "predictor": "dot",
+                "hidden_size": 16,
+                "content_options": {"model": str(folder), "tune_from": -1, "split": True, "lora_r": 2},
+            },
+            "train": {
+                "epochs": 1,
+                "batch_size": 8,
+                "max_steps_per_epoch": 3,
+                "device": "cpu",
+                "lr": 0.01,
+                "metrics": ["auc", "gauc"],
+                "monitor": "gauc",
+            },
+        }
+    )
     results = exp.run(output=tmp_path / "runs")
     assert np.isfinite(results["test"]["auc"])
     pairs = SplitPairs.from_depot(exp.depot, "test", "impression")
@@ -143,8 +160,9 @@ def test_through_the_engine_cached_equals_uncached(image_depot: Path, tmp_path: 
     np.testing.assert_allclose(cached, plain, rtol=1e-4, atol=1e-5)
 
 
-def test_without_pillow_the_error_names_the_extra(image_depot: Path, tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_pillow_the_error_names_the_extra(
+    image_depot: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import importlib.util
 
     real = importlib.util.find_spec

@@ -14,7 +14,9 @@ from lego_text.additive_attention import AdditiveAttention
 
 @attrs.define(kw_only=True, frozen=True)
 class AdditiveConfig:
-    attention_dim: int = attrs.field(default=200, validator=v.gt(0), metadata={"doc": "Size of the additive attention's query (NAML: 200)."})
+    attention_dim: int = attrs.field(
+        default=200, validator=v.gt(0), metadata={"doc": "Size of the additive attention's query (NAML: 200)."}
+    )
 
 
 class AdditiveOperator(BehaviorOperator):

@@ -14,7 +14,11 @@ from lego_text.views import ViewConfig, ViewOperator
 
 @attrs.define(kw_only=True, frozen=True)
 class AttentionConfig(ViewConfig):
-    num_heads: int = attrs.field(default=8, validator=v.gt(0), metadata={"doc": "Self-attention heads; must divide hidden_size (NRMS: 16 heads of 16)."})
+    num_heads: int = attrs.field(
+        default=8,
+        validator=v.gt(0),
+        metadata={"doc": "Self-attention heads; must divide hidden_size (NRMS: 16 heads of 16)."},
+    )
 
 
 class SelfAttentionTextEncoder(nn.Module):
@@ -64,5 +68,6 @@ class AttentionOperator(ViewOperator):
     def build_text_encoder(self, attribute: Attribute) -> nn.Module:
         opts: AttentionConfig = self.options
         check_heads(self.context.hidden_size, opts.num_heads, f"content operator {self.name!r}")
-        return SelfAttentionTextEncoder(opts.embedding_dim, self.context.hidden_size, opts.num_heads,
-                                        opts.attention_dim, opts.dropout)
+        return SelfAttentionTextEncoder(
+            opts.embedding_dim, self.context.hidden_size, opts.num_heads, opts.attention_dim, opts.dropout
+        )

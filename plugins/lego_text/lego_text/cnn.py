@@ -13,7 +13,9 @@ from lego_text.views import ViewConfig, ViewOperator
 
 @attrs.define(kw_only=True, frozen=True)
 class CNNConfig(ViewConfig):
-    window_size: int = attrs.field(default=3, validator=[v.gt(0), odd], metadata={"doc": "Words per convolution window (odd; NAML: 3)."})
+    window_size: int = attrs.field(
+        default=3, validator=[v.gt(0), odd], metadata={"doc": "Words per convolution window (odd; NAML: 3)."}
+    )
 
 
 class CNNOperator(ViewOperator):
@@ -46,5 +48,10 @@ class CNNOperator(ViewOperator):
 
     def build_text_encoder(self, attribute: Attribute) -> nn.Module:
         opts: CNNConfig = self.options
-        return TextCNN(opts.embedding_dim, self.context.hidden_size, window_size=opts.window_size,
-                       attention_dim=opts.attention_dim, dropout=opts.dropout)
+        return TextCNN(
+            opts.embedding_dim,
+            self.context.hidden_size,
+            window_size=opts.window_size,
+            attention_dim=opts.attention_dim,
+            dropout=opts.dropout,
+        )

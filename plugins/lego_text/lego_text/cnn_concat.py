@@ -16,9 +16,17 @@ from lego_text.text_cnn import TextCNN, odd
 
 @attrs.define(kw_only=True, frozen=True)
 class CNNConcatConfig(EmbeddingConfig):
-    window_size: int = attrs.field(default=3, validator=[v.gt(0), odd], metadata={"doc": "Words per convolution window (odd; LSTUR: 3)."})
-    num_filters: int | None = attrs.field(default=None, validator=v.optional(v.gt(0)), metadata={"doc": "Convolution filters per text attribute (LSTUR: 300); unset means hidden_size."})
-    attention_dim: int = attrs.field(default=200, validator=v.gt(0), metadata={"doc": "Size of the word-level additive attention's query."})
+    window_size: int = attrs.field(
+        default=3, validator=[v.gt(0), odd], metadata={"doc": "Words per convolution window (odd; LSTUR: 3)."}
+    )
+    num_filters: int | None = attrs.field(
+        default=None,
+        validator=v.optional(v.gt(0)),
+        metadata={"doc": "Convolution filters per text attribute (LSTUR: 300); unset means hidden_size."},
+    )
+    attention_dim: int = attrs.field(
+        default=200, validator=v.gt(0), metadata={"doc": "Size of the word-level additive attention's query."}
+    )
 
 
 class CNNConcatOperator(ContentOperator):
@@ -57,11 +65,18 @@ class CNNConcatOperator(ContentOperator):
         self.category_names = list(context.categorical_attributes)
         self.embeddings = ItemEmbeddings(context, opts)
         self.dropout = nn.Dropout(opts.dropout)
-        self.text_encoders = nn.ModuleDict({
-            module_key(name): TextCNN(opts.embedding_dim, filters, window_size=opts.window_size,
-                                      attention_dim=opts.attention_dim, dropout=opts.dropout)
-            for name in self.text_names
-        })
+        self.text_encoders = nn.ModuleDict(
+            {
+                module_key(name): TextCNN(
+                    opts.embedding_dim,
+                    filters,
+                    window_size=opts.window_size,
+                    attention_dim=opts.attention_dim,
+                    dropout=opts.dropout,
+                )
+                for name in self.text_names
+            }
+        )
         width = filters * len(self.text_names) + opts.category_dim * len(self.category_names)
         self.projection = nn.Linear(width, context.hidden_size)
 

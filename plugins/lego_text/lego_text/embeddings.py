@@ -23,11 +23,35 @@ from lego_text.word_vectors import load_word_vectors
 class EmbeddingConfig:
     """Options shared by the content operators of lego-text (each adds its own)."""
 
-    embedding_dim: int = attrs.field(default=300, validator=v.gt(0), metadata={"doc": "Size of the word vectors (300 matches the GloVe vectors NAML, NRMS and LSTUR used); must equal the dimension of `word_vectors` when that is set."})
-    word_vectors: str | None = attrs.field(default=None, metadata={"doc": "A GloVe-format text file (`word v1 v2 ...` per line) to initialise the word tables from; relative paths are tried from the current directory, then the depot. The matrix is cached in the depot's cache/."})
-    freeze_word_vectors: bool = attrs.field(default=False, metadata={"doc": "Keep the loaded word vectors fixed during training (needs `word_vectors`)."})
-    category_dim: int = attrs.field(default=100, validator=v.gt(0), metadata={"doc": "Size of the embeddings of categorical attributes (NAML: 100)."})
-    dropout: float = attrs.field(default=0.2, validator=[v.ge(0.0), v.lt(1.0)], metadata={"doc": "Dropout on word vectors and on the encoders' outputs (NAML/NRMS: 0.2)."})
+    embedding_dim: int = attrs.field(
+        default=300,
+        validator=v.gt(0),
+        metadata={
+            "doc": "Size of the word vectors (300 matches the GloVe vectors NAML, NRMS and LSTUR used); must equal "
+            "the dimension of `word_vectors` when that is set."
+        },
+    )
+    word_vectors: str | None = attrs.field(
+        default=None,
+        metadata={
+            "doc": "A GloVe-format text file (`word v1 v2 ...` per line) to initialise the word tables from; relative "
+            "paths are tried from the current directory, then the depot. The matrix is cached in the depot's "
+            "cache/."
+        },
+    )
+    freeze_word_vectors: bool = attrs.field(
+        default=False, metadata={"doc": "Keep the loaded word vectors fixed during training (needs `word_vectors`)."}
+    )
+    category_dim: int = attrs.field(
+        default=100,
+        validator=v.gt(0),
+        metadata={"doc": "Size of the embeddings of categorical attributes (NAML: 100)."},
+    )
+    dropout: float = attrs.field(
+        default=0.2,
+        validator=[v.ge(0.0), v.lt(1.0)],
+        metadata={"doc": "Dropout on word vectors and on the encoders' outputs (NAML/NRMS: 0.2)."},
+    )
 
 
 def module_key(name: str) -> str:
@@ -38,8 +62,10 @@ def module_key(name: str) -> str:
 def text_attributes(context: ModelContext, operator: str) -> dict[str, Attribute]:
     """The context's text attributes; an error if it has no attribute at all."""
     if not context.item_attributes:
-        raise ConfigError(f"content operator {operator!r} reads item attributes, but the experiment selects "
-                          f"none; list some in data.item_attributes (e.g. [\"title\", \"category\"])")
+        raise ConfigError(
+            f"content operator {operator!r} reads item attributes, but the experiment selects "
+            f'none; list some in data.item_attributes (e.g. ["title", "category"])'
+        )
     return context.text_attributes
 
 
@@ -64,8 +90,9 @@ class ItemEmbeddings(nn.Module):
     def __init__(self, context: ModelContext, options: EmbeddingConfig) -> None:
         super().__init__()
         if options.freeze_word_vectors and options.word_vectors is None:
-            raise ConfigError("content_options.freeze_word_vectors = true needs content_options.word_vectors "
-                              "(a GloVe-format file)")
+            raise ConfigError(
+                "content_options.freeze_word_vectors = true needs content_options.word_vectors (a GloVe-format file)"
+            )
         sizes: dict[str, int] = {}
         self.vocabulary_of: dict[str, str] = {}
         for name, attribute in context.text_attributes.items():
@@ -81,24 +108,29 @@ class ItemEmbeddings(nn.Module):
             if options.word_vectors is not None:
                 self._load(table, vocabulary, context, options)
             self.word_tables[module_key(vocabulary)] = table
-        self.category_tables = nn.ModuleDict({
-            module_key(name): nn.Embedding(attribute.vocab_size, options.category_dim)
-            for name, attribute in context.categorical_attributes.items()
-        })
+        self.category_tables = nn.ModuleDict(
+            {
+                module_key(name): nn.Embedding(attribute.vocab_size, options.category_dim)
+                for name, attribute in context.categorical_attributes.items()
+            }
+        )
         for category_table in self.category_tables.values():
             nn.init.normal_(category_table.get_parameter("weight"), std=0.1)
 
     @staticmethod
     def _load(table: nn.Embedding, vocabulary: str, context: ModelContext, options: EmbeddingConfig) -> None:
         if context.depot_path is None:
-            raise ConfigError("content_options.word_vectors needs the depot's vocabulary, but the model "
-                              "context has no depot_path")
+            raise ConfigError(
+                "content_options.word_vectors needs the depot's vocabulary, but the model context has no depot_path"
+            )
         assert options.word_vectors is not None  # the caller checked
         vectors = load_word_vectors(options.word_vectors, context.depot_path, vocabulary, options.embedding_dim)
         if vectors.matrix.shape[0] != table.num_embeddings:
-            raise ConfigError(f"content_options.word_vectors: the depot vocabulary {vocabulary!r} has "
-                              f"{vectors.matrix.shape[0]} words but the attributes say {table.num_embeddings}; "
-                              "re-create the depot")
+            raise ConfigError(
+                f"content_options.word_vectors: the depot vocabulary {vocabulary!r} has "
+                f"{vectors.matrix.shape[0]} words but the attributes say {table.num_embeddings}; "
+                "re-create the depot"
+            )
         with torch.no_grad():
             table.weight.copy_(torch.from_numpy(vectors.matrix))
         table.weight.requires_grad_(not options.freeze_word_vectors)

@@ -17,8 +17,19 @@ from lego_text.views import ViewConfig, ViewOperator
 @attrs.define(kw_only=True, frozen=True)
 class FastformerConfig(ViewConfig):
     num_layers: int = attrs.field(default=1, validator=v.gt(0), metadata={"doc": "Fastformer layers."})
-    num_heads: int = attrs.field(default=8, validator=v.gt(0), metadata={"doc": "Heads; must divide hidden_size (Fastformer-NR: 16 heads of 16)."})
-    feedforward_size: int | None = attrs.field(default=None, validator=v.optional(v.gt(0)), metadata={"doc": "Width of the feed-forward blocks; unset means 4 x hidden_size (BERT's ratio). The feed-forward blocks dominate the cost: a smaller width trains much faster."})
+    num_heads: int = attrs.field(
+        default=8,
+        validator=v.gt(0),
+        metadata={"doc": "Heads; must divide hidden_size (Fastformer-NR: 16 heads of 16)."},
+    )
+    feedforward_size: int | None = attrs.field(
+        default=None,
+        validator=v.optional(v.gt(0)),
+        metadata={
+            "doc": "Width of the feed-forward blocks; unset means 4 x hidden_size (BERT's ratio). The feed-forward "
+            "blocks dominate the cost: a smaller width trains much faster."
+        },
+    )
 
 
 class FastformerTextEncoder(nn.Module):
@@ -66,7 +77,13 @@ class FastformerOperator(ViewOperator):
         opts: FastformerConfig = self.options
         hidden = self.context.hidden_size
         check_heads(hidden, opts.num_heads, f"content operator {self.name!r}")
-        encoder = FastformerEncoder(opts.embedding_dim, hidden, num_heads=opts.num_heads, num_layers=opts.num_layers,
-                                    feedforward_size=opts.feedforward_size or 4 * hidden,
-                                    max_positions=attribute.max_length, dropout=opts.dropout)
+        encoder = FastformerEncoder(
+            opts.embedding_dim,
+            hidden,
+            num_heads=opts.num_heads,
+            num_layers=opts.num_layers,
+            feedforward_size=opts.feedforward_size or 4 * hidden,
+            max_positions=attribute.max_length,
+            dropout=opts.dropout,
+        )
         return FastformerTextEncoder(encoder, hidden, opts.attention_dim)

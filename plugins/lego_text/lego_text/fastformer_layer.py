@@ -110,21 +110,33 @@ class FastformerEncoder(nn.Module):
         torch.Size([3, 5, 8])
     """
 
-    def __init__(self, input_dim: int, hidden_size: int, *, num_heads: int, num_layers: int,
-                 feedforward_size: int, max_positions: int, dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        input_dim: int,
+        hidden_size: int,
+        *,
+        num_heads: int,
+        num_layers: int,
+        feedforward_size: int,
+        max_positions: int,
+        dropout: float = 0.0,
+    ) -> None:
         super().__init__()
         self.projection: nn.Module = nn.Identity() if input_dim == hidden_size else nn.Linear(input_dim, hidden_size)
         self.positions = nn.Embedding(max_positions, hidden_size)
         self.norm = nn.LayerNorm(hidden_size)
         self.dropout = nn.Dropout(dropout)
-        self.layers = nn.ModuleList(FastformerLayer(hidden_size, num_heads, feedforward_size, dropout)
-                                    for _ in range(num_layers))
+        self.layers = nn.ModuleList(
+            FastformerLayer(hidden_size, num_heads, feedforward_size, dropout) for _ in range(num_layers)
+        )
 
     def forward(self, x: Tensor, mask: Tensor, positions: Tensor) -> Tensor:
         """``x (N, L, E)``, ``mask (N, L)``, ``positions`` ids ``(L,)`` or ``(N, L)`` in ``0..L-1`` -> ``(N, L, D)``."""
         if x.shape[1] > self.positions.num_embeddings:  # positions are 0..L-1 in some order
-            raise ValueError(f"fastformer: a sequence of {x.shape[1]} positions, but the position table "
-                             f"holds {self.positions.num_embeddings} (max_length or max_history)")
+            raise ValueError(
+                f"fastformer: a sequence of {x.shape[1]} positions, but the position table "
+                f"holds {self.positions.num_embeddings} (max_length or max_history)"
+            )
         h = self.dropout(self.norm(self.projection(x) + self.positions(positions)))  # (N, L, D)
         for layer in self.layers:
             h = layer(h, mask)

@@ -16,8 +16,21 @@ from lego_text.masking import real_items_first
 
 @attrs.define(kw_only=True, frozen=True)
 class GRUConfig:
-    mode: str = attrs.field(default="ini", validator=v.in_(["ini", "con"]), metadata={"doc": 'How the long-term embedding enters: "ini" (initial GRU state, LSTUR-ini) or "con" (concatenated with the GRU output, then projected, LSTUR-con).'})
-    user_dropout: float = attrs.field(default=0.5, validator=[v.ge(0.0), v.lt(1.0)], metadata={"doc": "Probability of masking a user's long-term embedding during training (LSTUR: 0.5); 0 disables."})
+    mode: str = attrs.field(
+        default="ini",
+        validator=v.in_(["ini", "con"]),
+        metadata={
+            "doc": 'How the long-term embedding enters: "ini" (initial GRU state, LSTUR-ini) or "con" (concatenated '
+            "with the GRU output, then projected, LSTUR-con)."
+        },
+    )
+    user_dropout: float = attrs.field(
+        default=0.5,
+        validator=[v.ge(0.0), v.lt(1.0)],
+        metadata={
+            "doc": "Probability of masking a user's long-term embedding during training (LSTUR: 0.5); 0 disables."
+        },
+    )
 
 
 class GRUOperator(BehaviorOperator):
@@ -69,8 +82,10 @@ class GRUOperator(BehaviorOperator):
 
     def _long_term(self, user: UserBatch, batch: int) -> Tensor:
         if user is None or user.person is None:
-            raise ValueError("behavior operator 'gru' needs user.person (the depot's user_id column) for the "
-                             "long-term user embedding")
+            raise ValueError(
+                "behavior operator 'gru' needs user.person (the depot's user_id column) for the "
+                "long-term user embedding"
+            )
         long_term = self.long_term(user.person)  # (B, D)
         p = self.options.user_dropout
         if self.training and p > 0:

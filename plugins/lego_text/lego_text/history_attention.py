@@ -15,9 +15,15 @@ from lego_text.multihead_attention import MultiHeadSelfAttention, check_heads
 
 @attrs.define(kw_only=True, frozen=True)
 class HistoryAttentionConfig:
-    num_heads: int = attrs.field(default=8, validator=v.gt(0), metadata={"doc": "Self-attention heads; must divide hidden_size (NRMS: 16)."})
-    attention_dim: int = attrs.field(default=200, validator=v.gt(0), metadata={"doc": "Size of the additive attention's query (NRMS: 200)."})
-    dropout: float = attrs.field(default=0.2, validator=[v.ge(0.0), v.lt(1.0)], metadata={"doc": "Dropout after the self-attention."})
+    num_heads: int = attrs.field(
+        default=8, validator=v.gt(0), metadata={"doc": "Self-attention heads; must divide hidden_size (NRMS: 16)."}
+    )
+    attention_dim: int = attrs.field(
+        default=200, validator=v.gt(0), metadata={"doc": "Size of the additive attention's query (NRMS: 200)."}
+    )
+    dropout: float = attrs.field(
+        default=0.2, validator=[v.ge(0.0), v.lt(1.0)], metadata={"doc": "Dropout after the self-attention."}
+    )
 
 
 class HistoryAttentionOperator(BehaviorOperator):

@@ -19,9 +19,20 @@ from lego_text.multihead_attention import check_heads
 class HistoryFastformerConfig:
     num_layers: int = attrs.field(default=1, validator=v.gt(0), metadata={"doc": "Fastformer layers."})
     num_heads: int = attrs.field(default=8, validator=v.gt(0), metadata={"doc": "Heads; must divide hidden_size."})
-    feedforward_size: int | None = attrs.field(default=None, validator=v.optional(v.gt(0)), metadata={"doc": "Width of the feed-forward blocks; unset means 4 x hidden_size (BERT's ratio). The feed-forward blocks dominate the cost: a smaller width trains much faster."})
-    dropout: float = attrs.field(default=0.2, validator=[v.ge(0.0), v.lt(1.0)], metadata={"doc": "Dropout on the inputs and inside the layers."})
-    attention_dim: int = attrs.field(default=200, validator=v.gt(0), metadata={"doc": "Size of the pooling attention's query."})
+    feedforward_size: int | None = attrs.field(
+        default=None,
+        validator=v.optional(v.gt(0)),
+        metadata={
+            "doc": "Width of the feed-forward blocks; unset means 4 x hidden_size (BERT's ratio). The feed-forward "
+            "blocks dominate the cost: a smaller width trains much faster."
+        },
+    )
+    dropout: float = attrs.field(
+        default=0.2, validator=[v.ge(0.0), v.lt(1.0)], metadata={"doc": "Dropout on the inputs and inside the layers."}
+    )
+    attention_dim: int = attrs.field(
+        default=200, validator=v.gt(0), metadata={"doc": "Size of the pooling attention's query."}
+    )
 
 
 class HistoryFastformerOperator(BehaviorOperator):
@@ -54,9 +65,15 @@ class HistoryFastformerOperator(BehaviorOperator):
         opts: HistoryFastformerConfig = self.options
         hidden = context.hidden_size
         check_heads(hidden, opts.num_heads, f"behavior operator {self.name!r}")
-        self.encoder = FastformerEncoder(hidden, hidden, num_heads=opts.num_heads, num_layers=opts.num_layers,
-                                         feedforward_size=opts.feedforward_size or 4 * hidden,
-                                         max_positions=context.max_history, dropout=opts.dropout)
+        self.encoder = FastformerEncoder(
+            hidden,
+            hidden,
+            num_heads=opts.num_heads,
+            num_layers=opts.num_layers,
+            feedforward_size=opts.feedforward_size or 4 * hidden,
+            max_positions=context.max_history,
+            dropout=opts.dropout,
+        )
         self.pooling = AdditiveAttention(hidden, opts.attention_dim)
 
     def forward(self, history: Tensor, mask: Tensor, user: UserBatch) -> Tensor:

@@ -17,12 +17,32 @@ from lego_text.transformer_stack import TransformerStack
 
 @attrs.define(kw_only=True, frozen=True)
 class HistoryTransformerConfig:
-    num_layers: int = attrs.field(default=1, validator=v.gt(0), metadata={"doc": "Transformer encoder layers (BST: 1 worked best)."})
-    num_heads: int = attrs.field(default=8, validator=v.gt(0), metadata={"doc": "Attention heads; must divide hidden_size (BST: 8)."})
-    feedforward_size: int | None = attrs.field(default=None, validator=v.optional(v.gt(0)), metadata={"doc": "Width of the feed-forward blocks; unset means 4 x hidden_size."})
-    dropout: float = attrs.field(default=0.1, validator=[v.ge(0.0), v.lt(1.0)], metadata={"doc": "Dropout on the inputs and inside the layers."})
-    pooling: str = attrs.field(default="mean", validator=v.in_(["mean", "attention"]), metadata={"doc": 'How the outputs become one vector: "mean" (masked mean) or "attention" (additive attention).'})
-    attention_dim: int = attrs.field(default=200, validator=v.gt(0), metadata={"doc": 'Size of the additive attention\'s query (pooling = "attention" only).'})
+    num_layers: int = attrs.field(
+        default=1, validator=v.gt(0), metadata={"doc": "Transformer encoder layers (BST: 1 worked best)."}
+    )
+    num_heads: int = attrs.field(
+        default=8, validator=v.gt(0), metadata={"doc": "Attention heads; must divide hidden_size (BST: 8)."}
+    )
+    feedforward_size: int | None = attrs.field(
+        default=None,
+        validator=v.optional(v.gt(0)),
+        metadata={"doc": "Width of the feed-forward blocks; unset means 4 x hidden_size."},
+    )
+    dropout: float = attrs.field(
+        default=0.1, validator=[v.ge(0.0), v.lt(1.0)], metadata={"doc": "Dropout on the inputs and inside the layers."}
+    )
+    pooling: str = attrs.field(
+        default="mean",
+        validator=v.in_(["mean", "attention"]),
+        metadata={
+            "doc": 'How the outputs become one vector: "mean" (masked mean) or "attention" (additive attention).'
+        },
+    )
+    attention_dim: int = attrs.field(
+        default=200,
+        validator=v.gt(0),
+        metadata={"doc": 'Size of the additive attention\'s query (pooling = "attention" only).'},
+    )
 
 
 class HistoryTransformerOperator(BehaviorOperator):
@@ -58,9 +78,15 @@ class HistoryTransformerOperator(BehaviorOperator):
         opts: HistoryTransformerConfig = self.options
         hidden = context.hidden_size
         check_heads(hidden, opts.num_heads, f"behavior operator {self.name!r}")
-        self.stack = TransformerStack(hidden, hidden, num_heads=opts.num_heads, num_layers=opts.num_layers,
-                                      feedforward_size=opts.feedforward_size or 4 * hidden,
-                                      max_positions=context.max_history, dropout=opts.dropout)
+        self.stack = TransformerStack(
+            hidden,
+            hidden,
+            num_heads=opts.num_heads,
+            num_layers=opts.num_layers,
+            feedforward_size=opts.feedforward_size or 4 * hidden,
+            max_positions=context.max_history,
+            dropout=opts.dropout,
+        )
         self.pooling = AdditiveAttention(hidden, opts.attention_dim) if opts.pooling == "attention" else None
 
     def forward(self, history: Tensor, mask: Tensor, user: UserBatch) -> Tensor:

@@ -16,7 +16,14 @@ from lego_text.masking import masked_softmax
 
 @attrs.define(kw_only=True, frozen=True)
 class MINERConfig:
-    aggregate: str = attrs.field(default="attention", validator=v.in_(["attention", "max", "mean"]), metadata={"doc": 'How per-interest scores combine: "attention" (MINER\'s target-aware attention), "max" or "mean" (its ablations).'})
+    aggregate: str = attrs.field(
+        default="attention",
+        validator=v.in_(["attention", "max", "mean"]),
+        metadata={
+            "doc": 'How per-interest scores combine: "attention" (MINER\'s target-aware attention), "max" or "mean" '
+            "(its ablations)."
+        },
+    )
 
 
 class MINERPredictor(Predictor):

@@ -56,6 +56,5 @@ class MultiHeadSelfAttention(nn.Module):
         q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each (N, heads, L, d)
         # an all-padding row attends over its padding (finite) instead of producing NaN
         keys = unmask_empty_rows(mask)[:, None, None, :]  # (N, 1, 1, L)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=keys,
-                                             dropout_p=self.dropout if self.training else 0.0)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=keys, dropout_p=self.dropout if self.training else 0.0)
         return out.transpose(1, 2).reshape(n, length, -1)  # (N, L, hidden)

@@ -27,8 +27,15 @@ def lego_register_behavior_operators():
     from lego_text.polyattention import PolyAttentionOperator
     from lego_text.sequence import SequenceOperator
 
-    return [AdditiveOperator, HistoryAttentionOperator, GRUOperator, HistoryTransformerOperator,
-            PolyAttentionOperator, HistoryFastformerOperator, SequenceOperator]
+    return [
+        AdditiveOperator,
+        HistoryAttentionOperator,
+        GRUOperator,
+        HistoryTransformerOperator,
+        PolyAttentionOperator,
+        HistoryFastformerOperator,
+        SequenceOperator,
+    ]
 
 
 @hookimpl

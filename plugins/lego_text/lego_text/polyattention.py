@@ -16,9 +16,20 @@ from lego_text.masking import masked_softmax
 
 @attrs.define(kw_only=True, frozen=True)
 class PolyAttentionConfig:
-    num_interests: int = attrs.field(default=32, validator=v.gt(0), metadata={"doc": "K, the number of interest vectors (MINER: 32)."})
-    attention_dim: int = attrs.field(default=200, validator=v.gt(0), metadata={"doc": "Size of the context codes and of the projection they score."})
-    disagreement_weight: float = attrs.field(default=0.0, validator=v.ge(0.0), metadata={"doc": "beta of MINER's disagreement regulariser, added to the training loss: the mean cosine similarity of a user's interest vectors (MINER: 0.8; 0 turns it off)."})
+    num_interests: int = attrs.field(
+        default=32, validator=v.gt(0), metadata={"doc": "K, the number of interest vectors (MINER: 32)."}
+    )
+    attention_dim: int = attrs.field(
+        default=200, validator=v.gt(0), metadata={"doc": "Size of the context codes and of the projection they score."}
+    )
+    disagreement_weight: float = attrs.field(
+        default=0.0,
+        validator=v.ge(0.0),
+        metadata={
+            "doc": "beta of MINER's disagreement regulariser, added to the training loss: the mean cosine similarity "
+            "of a user's interest vectors (MINER: 0.8; 0 turns it off)."
+        },
+    )
 
 
 class PolyAttentionOperator(BehaviorOperator):

@@ -16,7 +16,11 @@ from lego_text.masking import masked_max, masked_mean
 
 @attrs.define(kw_only=True, frozen=True)
 class PoolingConfig(EmbeddingConfig):
-    pooling: str = attrs.field(default="mean", validator=v.in_(["mean", "max"]), metadata={"doc": 'How word vectors of a text attribute are pooled: "mean" or "max" (over real tokens only).'})
+    pooling: str = attrs.field(
+        default="mean",
+        validator=v.in_(["mean", "max"]),
+        metadata={"doc": 'How word vectors of a text attribute are pooled: "mean" or "max" (over real tokens only).'},
+    )
 
 
 class PoolingOperator(ContentOperator):
@@ -60,7 +64,8 @@ class PoolingOperator(ContentOperator):
         self.projection = nn.Linear(width, context.hidden_size)
 
     def forward(self, items: ItemBatch) -> Tensor:
-        parts = [self.pool(self.embeddings.words(items, name), items.masks[name], dim=1)
-                 for name in self.text_names]  # each (N, E)
+        parts = [
+            self.pool(self.embeddings.words(items, name), items.masks[name], dim=1) for name in self.text_names
+        ]  # each (N, E)
         parts += [self.embeddings.category(items, name) for name in self.category_names]  # each (N, C)
         return self.projection(self.dropout(torch.cat(parts, dim=-1)))  # (N, D)

@@ -13,7 +13,12 @@ from lego_text.masking import positions_from_end
 
 @attrs.define(kw_only=True, frozen=True)
 class SequenceConfig:
-    position_embedding: bool = attrs.field(default=False, metadata={"doc": "Add a learned position embedding (counted back from the most recent item) to each history vector."})
+    position_embedding: bool = attrs.field(
+        default=False,
+        metadata={
+            "doc": "Add a learned position embedding (counted back from the most recent item) to each history vector."
+        },
+    )
 
 
 class SequenceOperator(BehaviorOperator):
@@ -43,7 +48,9 @@ class SequenceOperator(BehaviorOperator):
 
     def __init__(self, *, options: SequenceConfig | None = None, context: ModelContext) -> None:
         super().__init__(options=options, context=context)
-        self.positions = nn.Embedding(context.max_history, context.hidden_size) if self.options.position_embedding else None
+        self.positions = (
+            nn.Embedding(context.max_history, context.hidden_size) if self.options.position_embedding else None
+        )
         if self.positions is not None:
             nn.init.normal_(self.positions.weight, std=0.02)
 
@@ -51,6 +58,8 @@ class SequenceOperator(BehaviorOperator):
         if self.positions is None:
             return history, mask
         if history.shape[1] > self.positions.num_embeddings:
-            raise ValueError(f"behavior operator 'sequence': history of {history.shape[1]} items, but the position "
-                             f"table holds max_history = {self.positions.num_embeddings}")
+            raise ValueError(
+                f"behavior operator 'sequence': history of {history.shape[1]} items, but the position "
+                f"table holds max_history = {self.positions.num_embeddings}"
+            )
         return history + self.positions(positions_from_end(mask)), mask  # (B, H, D)

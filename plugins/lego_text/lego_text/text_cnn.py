@@ -40,8 +40,9 @@ class TextCNN(nn.Module):
         torch.Size([2, 8])
     """
 
-    def __init__(self, input_dim: int, num_filters: int, *, window_size: int, attention_dim: int,
-                 dropout: float = 0.0) -> None:
+    def __init__(
+        self, input_dim: int, num_filters: int, *, window_size: int, attention_dim: int, dropout: float = 0.0
+    ) -> None:
         super().__init__()
         self.conv = nn.Conv1d(input_dim, num_filters, window_size, padding=window_size // 2)
         self.dropout = nn.Dropout(dropout)

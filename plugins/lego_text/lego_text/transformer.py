@@ -17,8 +17,14 @@ from lego_text.views import ViewConfig, ViewOperator
 @attrs.define(kw_only=True, frozen=True)
 class TransformerConfig(ViewConfig):
     num_layers: int = attrs.field(default=2, validator=v.gt(0), metadata={"doc": "Transformer encoder layers."})
-    num_heads: int = attrs.field(default=8, validator=v.gt(0), metadata={"doc": "Attention heads; must divide hidden_size."})
-    feedforward_size: int | None = attrs.field(default=None, validator=v.optional(v.gt(0)), metadata={"doc": "Width of the feed-forward blocks; unset means 4 x hidden_size."})
+    num_heads: int = attrs.field(
+        default=8, validator=v.gt(0), metadata={"doc": "Attention heads; must divide hidden_size."}
+    )
+    feedforward_size: int | None = attrs.field(
+        default=None,
+        validator=v.optional(v.gt(0)),
+        metadata={"doc": "Width of the feed-forward blocks; unset means 4 x hidden_size."},
+    )
 
 
 class TransformerTextEncoder(nn.Module):
@@ -67,7 +73,13 @@ class TransformerOperator(ViewOperator):
         opts: TransformerConfig = self.options
         hidden = self.context.hidden_size
         check_heads(hidden, opts.num_heads, f"content operator {self.name!r}")
-        stack = TransformerStack(opts.embedding_dim, hidden, num_heads=opts.num_heads, num_layers=opts.num_layers,
-                                 feedforward_size=opts.feedforward_size or 4 * hidden,
-                                 max_positions=attribute.max_length, dropout=opts.dropout)
+        stack = TransformerStack(
+            opts.embedding_dim,
+            hidden,
+            num_heads=opts.num_heads,
+            num_layers=opts.num_layers,
+            feedforward_size=opts.feedforward_size or 4 * hidden,
+            max_positions=attribute.max_length,
+            dropout=opts.dropout,
+        )
         return TransformerTextEncoder(stack, hidden, opts.attention_dim)

@@ -26,7 +26,11 @@ from lego_text.embeddings import EmbeddingConfig, ItemEmbeddings, module_key, te
 class ViewConfig(EmbeddingConfig):
     """Options of the multi-view operators (each adds its own)."""
 
-    attention_dim: int = attrs.field(default=200, validator=v.gt(0), metadata={"doc": "Size of the additive attention's query, over words and over views (NAML/NRMS: 200)."})
+    attention_dim: int = attrs.field(
+        default=200,
+        validator=v.gt(0),
+        metadata={"doc": "Size of the additive attention's query, over words and over views (NAML/NRMS: 200)."},
+    )
 
 
 class ViewOperator(ContentOperator):
@@ -46,12 +50,12 @@ class ViewOperator(ContentOperator):
         self.category_names = list(context.categorical_attributes)
         self.embeddings = ItemEmbeddings(context, opts)
         self.word_dropout = nn.Dropout(opts.dropout)
-        self.text_encoders = nn.ModuleDict({
-            module_key(name): self.build_text_encoder(context.text_attributes[name]) for name in self.text_names
-        })
-        self.category_dense = nn.ModuleDict({
-            module_key(name): nn.Linear(opts.category_dim, hidden) for name in self.category_names
-        })
+        self.text_encoders = nn.ModuleDict(
+            {module_key(name): self.build_text_encoder(context.text_attributes[name]) for name in self.text_names}
+        )
+        self.category_dense = nn.ModuleDict(
+            {module_key(name): nn.Linear(opts.category_dim, hidden) for name in self.category_names}
+        )
         views = len(self.text_names) + len(self.category_names)
         self.view_attention = AdditiveAttention(hidden, opts.attention_dim) if views > 1 else None
 

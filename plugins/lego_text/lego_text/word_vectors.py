@@ -63,8 +63,10 @@ def _file_dim(path: Path, sample: int = 100) -> int:
             if number == 1 and len(fields) == 2 and all(x.isdigit() for x in fields):
                 return int(fields[1])  # a word2vec/fastText header: "count dim"
             if len(fields) < 2:
-                raise DataError(f"{path}:{number}: expected a word followed by its numbers separated by spaces, "
-                                f"got {line.rstrip()[:60]!r}")
+                raise DataError(
+                    f"{path}:{number}: expected a word followed by its numbers separated by spaces, "
+                    f"got {line.rstrip()[:60]!r}"
+                )
             counts[len(fields) - 1] += 1
             if number >= sample:
                 break
@@ -90,8 +92,7 @@ def _parse(path: Path, vocabulary: list[str], dim: int) -> tuple[np.ndarray, np.
             if number == 1 and spaces == 1 and line.replace(" ", "").isdigit():
                 continue  # a word2vec/fastText header
             if spaces < dim:
-                raise DataError(f"{path}:{number}: expected a word followed by {dim} numbers, "
-                                f"found {spaces} value(s)")
+                raise DataError(f"{path}:{number}: expected a word followed by {dim} numbers, found {spaces} value(s)")
             word, *numbers = line.rsplit(" ", dim)
             row = index.get(word)
             if row is None or found[row]:  # not needed, or a duplicate (the first one wins)
@@ -129,8 +130,9 @@ def _save_atomic(target: Path, matrix: np.ndarray, stats: dict[str, int]) -> Non
     replace_atomically(target.with_suffix(".json"), lambda f: f.write(json.dumps(stats).encode()))
 
 
-def load_word_vectors(path: str | Path, depot_path: str | Path, vocabulary: str, dim: int, *,
-                      seed: int = 0) -> WordVectors:
+def load_word_vectors(
+    path: str | Path, depot_path: str | Path, vocabulary: str, dim: int, *, seed: int = 0
+) -> WordVectors:
     """The ``(vocab_size, dim)`` matrix of a depot vocabulary from a GloVe-format file, cached.
 
     Args:
@@ -162,19 +164,34 @@ def load_word_vectors(path: str | Path, depot_path: str | Path, vocabulary: str,
     file = _resolve(path, depot_path)
     file_dim = _file_dim(file)
     if file_dim != dim:
-        raise ConfigError(f"content_options.word_vectors: {file} holds vectors of dimension {file_dim}, but "
-                          f"content_options.embedding_dim is {dim}; set embedding_dim = {file_dim}")
+        raise ConfigError(
+            f"content_options.word_vectors: {file} holds vectors of dimension {file_dim}, but "
+            f"content_options.embedding_dim is {dim}; set embedding_dim = {file_dim}"
+        )
     depot = Depot(depot_path)
     words = depot.vocab(vocabulary)
     stat = file.stat()
-    key = cache_key("word-vectors", file=str(file), size=stat.st_size, mtime_ns=stat.st_mtime_ns,
-                    vocabulary=vocabulary, vocab_size=len(words), dim=dim, seed=seed)
+    key = cache_key(
+        "word-vectors",
+        file=str(file),
+        size=stat.st_size,
+        mtime_ns=stat.st_mtime_ns,
+        vocabulary=vocabulary,
+        vocab_size=len(words),
+        dim=dim,
+        seed=seed,
+    )
     cache_file = depot_path / "cache" / f"{key}.npy"
     stats_file = cache_file.with_suffix(".json")
     if cache_file.is_file() and stats_file.is_file():
         stats = json.loads(stats_file.read_text())
-        return WordVectors(matrix=np.load(cache_file), hits=stats["hits"], misses=stats["misses"],
-                           cache_file=cache_file, from_cache=True)
+        return WordVectors(
+            matrix=np.load(cache_file),
+            hits=stats["hits"],
+            misses=stats["misses"],
+            cache_file=cache_file,
+            from_cache=True,
+        )
 
     matrix, found = _parse(file, words, dim)
     found[:2] = False  # padding and unknown are not words
@@ -187,5 +204,6 @@ def load_word_vectors(path: str | Path, depot_path: str | Path, vocabulary: str,
     matrix[0] = 0.0
     stats = {"hits": int(words_found), "misses": int(max(len(words) - 2, 0) - words_found)}
     _save_atomic(cache_file, matrix, stats)
-    return WordVectors(matrix=matrix, hits=stats["hits"], misses=stats["misses"], cache_file=cache_file,
-                       from_cache=False)
+    return WordVectors(
+        matrix=matrix, hits=stats["hits"], misses=stats["misses"], cache_file=cache_file, from_cache=False
+    )

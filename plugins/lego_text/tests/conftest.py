@@ -56,8 +56,8 @@ def self_attention(x: Tensor, mask: Tensor, W: Tensor, b: Tensor, heads: int) ->
     out = torch.zeros(length, hidden)
     for h in range(heads):
         rows = slice(h * d, (h + 1) * d)
-        Wq, Wk, Wv = W[rows], W[hidden:][rows], W[2 * hidden:][rows]
-        bq, bk, bv = b[rows], b[hidden:][rows], b[2 * hidden:][rows]
+        Wq, Wk, Wv = W[rows], W[hidden:][rows], W[2 * hidden :][rows]
+        bq, bk, bv = b[rows], b[hidden:][rows], b[2 * hidden :][rows]
         for i in range(length):
             q = Wq @ x[i] + bq
             alphas = softmax([q @ (Wk @ x[j] + bk) / math.sqrt(d) for j in real])
@@ -172,8 +172,8 @@ def gru(xs: list[Tensor], h: Tensor, module) -> Tensor:
     for x in xs:
         gi, gh = W @ x + bW, U @ h + bU
         r = torch.sigmoid(gi[:n] + gh[:n])
-        z = torch.sigmoid(gi[n:2 * n] + gh[n:2 * n])
-        candidate = torch.tanh(gi[2 * n:] + r * gh[2 * n:])
+        z = torch.sigmoid(gi[n : 2 * n] + gh[n : 2 * n])
+        candidate = torch.tanh(gi[2 * n :] + r * gh[2 * n :])
         h = (1 - z) * candidate + z * h
     return h
 
@@ -189,6 +189,10 @@ def positions_from_end(mask: Tensor) -> list[int]:
 
 @pytest.fixture
 def by_hand():
-    return types.SimpleNamespace(**{name: fn for name, fn in globals().items()
-                                    if callable(fn) and not name.startswith("_") and fn.__module__ == __name__
-                                    and name != "by_hand"})
+    return types.SimpleNamespace(
+        **{
+            name: fn
+            for name, fn in globals().items()
+            if callable(fn) and not name.startswith("_") and fn.__module__ == __name__ and name != "by_hand"
+        }
+    )

@@ -21,11 +21,17 @@ CASES = [
     (GRUOperator, GRUConfig(mode="ini")),
     (GRUOperator, GRUConfig(mode="con", user_dropout=0.0)),
     (HistoryTransformerOperator, HistoryTransformerConfig(num_heads=4)),
-    (HistoryTransformerOperator, HistoryTransformerConfig(num_heads=2, num_layers=2, pooling="attention", attention_dim=8)),
+    (
+        HistoryTransformerOperator,
+        HistoryTransformerConfig(num_heads=2, num_layers=2, pooling="attention", attention_dim=8),
+    ),
     (PolyAttentionOperator, PolyAttentionConfig(num_interests=3, attention_dim=8)),
     (PolyAttentionOperator, PolyAttentionConfig(num_interests=1, attention_dim=4)),
     (HistoryFastformerOperator, HistoryFastformerConfig(num_heads=4, attention_dim=8)),
-    (HistoryFastformerOperator, HistoryFastformerConfig(num_heads=2, num_layers=2, feedforward_size=8, attention_dim=8)),
+    (
+        HistoryFastformerOperator,
+        HistoryFastformerConfig(num_heads=2, num_layers=2, feedforward_size=8, attention_dim=8),
+    ),
     (SequenceOperator, SequenceConfig()),
     (SequenceOperator, SequenceConfig(position_embedding=True)),
 ]

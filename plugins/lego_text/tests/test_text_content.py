@@ -51,9 +51,12 @@ def test_text_content_single_kind_of_attribute(cls, options, keep):
 def test_text_content_empty_text_is_finite(cls, options):
     context = make_context()
     items = random_items(context, n=3)
-    empty = ItemBatch(index=items.index, categories=items.categories,
-                      tokens={k: torch.zeros_like(v) for k, v in items.tokens.items()},
-                      masks={k: torch.zeros_like(v) for k, v in items.masks.items()})
+    empty = ItemBatch(
+        index=items.index,
+        categories=items.categories,
+        tokens={k: torch.zeros_like(v) for k, v in items.tokens.items()},
+        masks={k: torch.zeros_like(v) for k, v in items.masks.items()},
+    )
     op = cls(options=options, context=context).eval()
     assert torch.isfinite(op(empty)).all()
 

@@ -39,16 +39,18 @@ CONTEXT = make_context(hidden_size=D, max_history=5)
 ITEMS = random_items(CONTEXT, n=4)
 SMALL = dict(embedding_dim=6, category_dim=4, attention_dim=5, dropout=0.0)
 HISTORY = torch.randn(4, 5, D)
-HISTORY_MASK = torch.tensor([[True, True, True, False, False], [False, True, True, True, True], [True] * 5,
-                             [False] * 5])  # right padding, left padding, full, empty
+HISTORY_MASK = torch.tensor(
+    [[True, True, True, False, False], [False, True, True, True, True], [True] * 5, [False] * 5]
+)  # right padding, left padding, full, empty
 
 
 def words(op, name: str, n: int) -> torch.Tensor:
     """Item ``n``'s word vectors of attribute ``name`` (zero at padding), read from the word table."""
     table = op.embeddings.word_tables[module_key(op.embeddings.vocabulary_of[name])].weight
     mask = ITEMS.masks[name][n]
-    return torch.stack([table[t] if m else torch.zeros(table.shape[1]) for t, m in zip(ITEMS.tokens[name][n], mask,
-                                                                                       strict=True)])
+    return torch.stack(
+        [table[t] if m else torch.zeros(table.shape[1]) for t, m in zip(ITEMS.tokens[name][n], mask, strict=True)]
+    )
 
 
 def category(op, name: str, n: int) -> torch.Tensor:
@@ -72,8 +74,9 @@ def real(mask_row: torch.Tensor) -> list[int]:
 # ------------------------------------------------------------------ content operators
 @pytest.mark.parametrize("pooling", ["mean", "max"])
 def test_pooling_is_pooled_words_and_categories_projected(pooling):
-    op = PoolingOperator(options=PoolingConfig(pooling=pooling, embedding_dim=6, category_dim=4, dropout=0.0),
-                         context=CONTEXT).eval()
+    op = PoolingOperator(
+        options=PoolingConfig(pooling=pooling, embedding_dim=6, category_dim=4, dropout=0.0), context=CONTEXT
+    ).eval()
     out = op(ITEMS)
     for n in range(len(ITEMS)):
         parts = []
@@ -89,8 +92,10 @@ def test_naml_cnn_views_and_view_attention(by_hand):
     op = CNNOperator(options=CNNConfig(**SMALL), context=CONTEXT).eval()
     out = op(ITEMS)
     for n in range(len(ITEMS)):
-        text = [by_hand.text_cnn(words(op, name, n), ITEMS.masks[name][n], op.text_encoders[module_key(name)])
-                for name in op.text_names]
+        text = [
+            by_hand.text_cnn(words(op, name, n), ITEMS.masks[name][n], op.text_encoders[module_key(name)])
+            for name in op.text_names
+        ]
         assert torch.allclose(out[n], views_fused(op, text, n, by_hand), atol=ATOL)
 
 
@@ -99,8 +104,10 @@ def test_lstur_news_encoder_concatenates_cnn_and_categories(by_hand, filters):
     op = CNNConcatOperator(options=CNNConcatConfig(num_filters=filters, **SMALL), context=CONTEXT).eval()
     out = op(ITEMS)
     for n in range(len(ITEMS)):
-        parts = [by_hand.text_cnn(words(op, name, n), ITEMS.masks[name][n], op.text_encoders[module_key(name)])
-                 for name in op.text_names]
+        parts = [
+            by_hand.text_cnn(words(op, name, n), ITEMS.masks[name][n], op.text_encoders[module_key(name)])
+            for name in op.text_names
+        ]
         parts += [category(op, name, n) for name in op.category_names]
         assert torch.allclose(out[n], op.projection.weight @ torch.cat(parts) + op.projection.bias, atol=ATOL)
 
@@ -112,23 +119,26 @@ def test_nrms_news_encoder_self_attention_then_additive(by_hand):
         text = []
         for name in op.text_names:
             encoder, mask = op.text_encoders[module_key(name)], ITEMS.masks[name][n]
-            h = by_hand.self_attention(words(op, name, n), mask, encoder.self_attention.qkv.weight,
-                                       encoder.self_attention.qkv.bias, 2)
+            h = by_hand.self_attention(
+                words(op, name, n), mask, encoder.self_attention.qkv.weight, encoder.self_attention.qkv.bias, 2
+            )
             text.append(by_hand.additive_module(h, mask, encoder.pooling)[0])
         assert torch.allclose(out[n], views_fused(op, text, n, by_hand), atol=ATOL)
 
 
 def test_transformer_news_encoder(by_hand):
-    op = TransformerOperator(options=TransformerConfig(num_heads=2, num_layers=1, feedforward_size=6, **SMALL),
-                             context=CONTEXT).eval()
+    op = TransformerOperator(
+        options=TransformerConfig(num_heads=2, num_layers=1, feedforward_size=6, **SMALL), context=CONTEXT
+    ).eval()
     out = op(ITEMS)
     for n in range(len(ITEMS)):
         text = []
         for name in op.text_names:
             encoder, mask = op.text_encoders[module_key(name)], ITEMS.masks[name][n]
             stack = encoder.stack
-            h = by_hand.embed_positions(words(op, name, n), torch.arange(len(mask)), stack.projection,
-                                        stack.positions, stack.norm)
+            h = by_hand.embed_positions(
+                words(op, name, n), torch.arange(len(mask)), stack.projection, stack.positions, stack.norm
+            )
             for layer in stack.encoder.layers:
                 h = by_hand.transformer_layer(h, mask, layer)
             text.append(by_hand.additive_module(h, mask, encoder.pooling)[0])
@@ -143,8 +153,9 @@ def test_fastformer_news_encoder(by_hand):
         for name in op.text_names:
             encoder, mask = op.text_encoders[module_key(name)], ITEMS.masks[name][n]
             fast = encoder.encoder
-            h = by_hand.embed_positions(words(op, name, n), torch.arange(len(mask)), fast.projection,
-                                        fast.positions, fast.norm)
+            h = by_hand.embed_positions(
+                words(op, name, n), torch.arange(len(mask)), fast.projection, fast.positions, fast.norm
+            )
             for layer in fast.layers:
                 h = by_hand.fastformer_layer(h, mask, layer, 2)
             text.append(by_hand.additive_module(h, mask, encoder.pooling)[0])
@@ -187,15 +198,19 @@ def test_lstur_ini_and_con(by_hand, mode):
 
 @pytest.mark.parametrize("pooling", ["mean", "attention"])
 def test_bst_transformer_over_the_history(by_hand, pooling):
-    op = HistoryTransformerOperator(options=HistoryTransformerConfig(num_heads=2, feedforward_size=6, dropout=0.0,
-                                                                     pooling=pooling, attention_dim=5),
-                                    context=CONTEXT).eval()
+    op = HistoryTransformerOperator(
+        options=HistoryTransformerConfig(
+            num_heads=2, feedforward_size=6, dropout=0.0, pooling=pooling, attention_dim=5
+        ),
+        context=CONTEXT,
+    ).eval()
     out = op(HISTORY[:3], HISTORY_MASK[:3], None)
     for b in range(3):
         mask = HISTORY_MASK[b]
         stack = op.stack
-        h = by_hand.embed_positions(HISTORY[b], torch.tensor(by_hand.positions_from_end(mask)), stack.projection,
-                                    stack.positions, stack.norm)
+        h = by_hand.embed_positions(
+            HISTORY[b], torch.tensor(by_hand.positions_from_end(mask)), stack.projection, stack.positions, stack.norm
+        )
         for layer in stack.encoder.layers:
             h = by_hand.transformer_layer(h, mask, layer)
         rows = real(mask)
@@ -205,14 +220,16 @@ def test_bst_transformer_over_the_history(by_hand, pooling):
 
 
 def test_fastformer_user_encoder(by_hand):
-    op = HistoryFastformerOperator(options=HistoryFastformerConfig(num_heads=2, feedforward_size=6, dropout=0.0,
-                                                                   attention_dim=5), context=CONTEXT).eval()
+    op = HistoryFastformerOperator(
+        options=HistoryFastformerConfig(num_heads=2, feedforward_size=6, dropout=0.0, attention_dim=5), context=CONTEXT
+    ).eval()
     out = op(HISTORY[:3], HISTORY_MASK[:3], None)
     for b in range(3):
         mask = HISTORY_MASK[b]
         fast = op.encoder
-        h = by_hand.embed_positions(HISTORY[b], torch.tensor(by_hand.positions_from_end(mask)), fast.projection,
-                                    fast.positions, fast.norm)
+        h = by_hand.embed_positions(
+            HISTORY[b], torch.tensor(by_hand.positions_from_end(mask)), fast.projection, fast.positions, fast.norm
+        )
         for layer in fast.layers:
             h = by_hand.fastformer_layer(h, mask, layer, 2)
         assert torch.allclose(out[b], by_hand.additive_module(h, mask, op.pooling)[0], atol=ATOL)
@@ -237,8 +254,9 @@ def test_miner_poly_attention_gives_k_interest_vectors():
 
 def test_miner_disagreement_term_of_the_interest_vectors():
     """beta * L_D with L_D = 1/K^2 sum_ij cos(u_i, u_j), over users with a history (the paper's Eq. 5)."""
-    op = PolyAttentionOperator(options=PolyAttentionConfig(num_interests=3, attention_dim=5, disagreement_weight=0.8),
-                               context=CONTEXT).train()
+    op = PolyAttentionOperator(
+        options=PolyAttentionConfig(num_interests=3, attention_dim=5, disagreement_weight=0.8), context=CONTEXT
+    ).train()
     with torch.no_grad():
         interests, _ = op(HISTORY, HISTORY_MASK, None)
     per_user = []
@@ -272,8 +290,12 @@ def test_miner_target_aware_scores(aggregate):
         for c in range(4):
             s = torch.stack([interests[b, k] @ candidates[b, c] for k in rows])  # s_k = u_k . c
             if aggregate == "attention":  # w_k = softmax_k(gelu(W u_k + b) . c)
-                logits = torch.stack([F.gelu(op.projection.weight @ interests[b, k] + op.projection.bias)
-                                      @ candidates[b, c] for k in rows])
+                logits = torch.stack(
+                    [
+                        F.gelu(op.projection.weight @ interests[b, k] + op.projection.bias) @ candidates[b, c]
+                        for k in rows
+                    ]
+                )
                 w = torch.exp(logits - logits.max()) / torch.exp(logits - logits.max()).sum()
                 want = (w * s).sum()
             else:

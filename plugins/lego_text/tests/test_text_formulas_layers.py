@@ -18,8 +18,9 @@ from lego_text.text_cnn import TextCNN
 from lego_text.transformer_stack import TransformerStack
 
 torch.manual_seed(0)
-MASK = torch.tensor([[True, True, True, False, False], [False, True, True, True, True], [True] * 5,
-                     [False] * 5])  # right padding, left padding, full, empty
+MASK = torch.tensor(
+    [[True, True, True, False, False], [False, True, True, True, True], [True] * 5, [False] * 5]
+)  # right padding, left padding, full, empty
 B, L = MASK.shape
 ATOL = 1e-5
 
@@ -142,5 +143,7 @@ def test_item_embeddings_share_a_vocabulary_and_zero_the_padding():
             for i in range(items.tokens[name].shape[1]):
                 want = table[items.tokens[name][n, i]] if items.masks[name][n, i] else torch.zeros(3)
                 assert torch.equal(words[n, i], want)
-    assert torch.equal(embeddings.category(items, "category"),
-                       embeddings.category_tables["category"].weight[items.categories["category"]])
+    assert torch.equal(
+        embeddings.category(items, "category"),
+        embeddings.category_tables["category"].weight[items.categories["category"]],
+    )

@@ -42,8 +42,9 @@ def test_users_without_history_do_not_count():
 
 
 def test_the_operator_hands_beta_times_the_term_to_the_trainer_once_and_only_in_training():
-    op = PolyAttentionOperator(options=PolyAttentionConfig(num_interests=3, attention_dim=8, disagreement_weight=0.5),
-                               context=make_context())
+    op = PolyAttentionOperator(
+        options=PolyAttentionConfig(num_interests=3, attention_dim=8, disagreement_weight=0.5), context=make_context()
+    )
     history, mask = torch.randn(2, 6, 16), torch.ones(2, 6, dtype=torch.bool)
     op.train()
     interests, _ = op(history, mask, None)
@@ -61,11 +62,17 @@ def test_the_operator_hands_beta_times_the_term_to_the_trainer_once_and_only_in_
 
 def test_the_miner_preset_trains_with_the_regulariser_in_its_loss(tmp_path):
     tiny_depot(tmp_path / "depot")
-    data = {"data": {"path": str(tmp_path / "depot"), "item_attributes": ["title"], "max_history": 8},
-            "model": {"preset": "miner", "hidden_size": 16, "neg_count": 2,
-                      "content_options": {"embedding_dim": 16, "num_heads": 2, "attention_dim": 8},
-                      "behavior_options": {"num_interests": 4, "attention_dim": 8}},
-            "train": {"epochs": 1, "batch_size": 16, "max_steps_per_epoch": 2, "metrics": ["auc"], "monitor": "auc"}}
+    data = {
+        "data": {"path": str(tmp_path / "depot"), "item_attributes": ["title"], "max_history": 8},
+        "model": {
+            "preset": "miner",
+            "hidden_size": 16,
+            "neg_count": 2,
+            "content_options": {"embedding_dim": 16, "num_heads": 2, "attention_dim": 8},
+            "behavior_options": {"num_interests": 4, "attention_dim": 8},
+        },
+        "train": {"epochs": 1, "batch_size": 16, "max_steps_per_epoch": 2, "metrics": ["auc"], "monitor": "auc"},
+    }
     exp = Experiment.from_dict(data)
     assert exp.resolved.bricks["behavior"].options.disagreement_weight == 0.8
     model = exp.build()

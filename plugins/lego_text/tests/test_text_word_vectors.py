@@ -27,8 +27,9 @@ def _glove(path, lines):
 
 def test_text_word_vectors_hits_misses_and_cache(depot, tmp_path):
     words = Depot(depot).vocab("words")
-    glove = _glove(tmp_path / "glove.txt", [f"{words[2]} 1 2 3", "notaword 9 9 9", f"{words[3]} -1 0.5 2e-1",
-                                           f"{words[2]} 7 7 7"])
+    glove = _glove(
+        tmp_path / "glove.txt", [f"{words[2]} 1 2 3", "notaword 9 9 9", f"{words[3]} -1 0.5 2e-1", f"{words[2]} 7 7 7"]
+    )
     first = load_word_vectors(glove, depot, "words", 3)
     assert (first.hits, first.misses) == (2, len(words) - 4)
     assert first.matrix.shape == (len(words), 3)
@@ -56,10 +57,13 @@ def test_text_word_vectors_header_and_spaces_in_words(depot, tmp_path):
     assert vectors.hits == 1
 
 
-@pytest.mark.parametrize(("lines", "message"), [
-    (["a 1 2 3", "b 1 2"], r"glove.txt:2: expected a word followed by 3 numbers, found 2"),
-    (["a 1 2 3", "b 1 2 3", "c 1 x 3"], r"glove.txt:3: 'x' is not a number"),
-])
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (["a 1 2 3", "b 1 2"], r"glove.txt:2: expected a word followed by 3 numbers, found 2"),
+        (["a 1 2 3", "b 1 2 3", "c 1 x 3"], r"glove.txt:3: 'x' is not a number"),
+    ],
+)
 def test_text_word_vectors_malformed_line(depot, tmp_path, lines, message):
     words = Depot(depot).vocab("words")
     lines = [line.replace("c ", f"{words[2]} ", 1) for line in lines]  # parse errors on needed words

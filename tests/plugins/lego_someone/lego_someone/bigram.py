@@ -17,9 +17,18 @@ PRIME = 1_000_003
 
 @attrs.define(kw_only=True, frozen=True)
 class BigramConfig:
-    attribute: str = attrs.field(default="title", metadata={"doc": "The text attribute to read (one of data.item_attributes)."})
-    num_buckets: int = attrs.field(default=4096, validator=v.gt(0), metadata={"doc": "Hash buckets for word pairs; more buckets, fewer collisions, more parameters."})
-    unigrams: bool = attrs.field(default=True, metadata={"doc": "Also pool the single words' embeddings (a one-word text then still has a vector)."})
+    attribute: str = attrs.field(
+        default="title", metadata={"doc": "The text attribute to read (one of data.item_attributes)."}
+    )
+    num_buckets: int = attrs.field(
+        default=4096,
+        validator=v.gt(0),
+        metadata={"doc": "Hash buckets for word pairs; more buckets, fewer collisions, more parameters."},
+    )
+    unigrams: bool = attrs.field(
+        default=True,
+        metadata={"doc": "Also pool the single words' embeddings (a one-word text then still has a vector)."},
+    )
 
 
 class BigramOperator(ContentOperator):
@@ -47,7 +56,9 @@ class BigramOperator(ContentOperator):
     """
 
     name = "bigram"
-    paper = "Joulin et al., Bag of Tricks for Efficient Text Classification, EACL 2017. https://aclanthology.org/E17-2068/"
+    paper = (
+        "Joulin et al., Bag of Tricks for Efficient Text Classification, EACL 2017. https://aclanthology.org/E17-2068/"
+    )
     Options = BigramConfig
 
     def __init__(self, *, options: BigramConfig | None = None, context: ModelContext) -> None:

@@ -21,8 +21,9 @@ from lego_core.engine.task import Task
 
 @attrs.define(kw_only=True, frozen=True)
 class HingeOptions:
-    margin: float = attrs.field(default=1.0, validator=v.gt(0.0),
-                                metadata={"doc": "How far the positive's score must exceed each negative's."})
+    margin: float = attrs.field(
+        default=1.0, validator=v.gt(0.0), metadata={"doc": "How far the positive's score must exceed each negative's."}
+    )
 
 
 class HingeTask(Task):

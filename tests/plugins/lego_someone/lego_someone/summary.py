@@ -29,10 +29,14 @@ class SomeoneSettings(PluginSettings):
     name = "someone"
     description = "lego-someone: write a one-line summary (someone.txt) when a run ends."
 
-    summary: bool = attrs.field(default=False, validator=v.instance_of(bool),
-                                metadata={"doc": "Write someone.txt into the run directory at the end."})
-    metric: str = attrs.field(default="auc", validator=v.instance_of(str),
-                              metadata={"doc": "The test metric the summary quotes."})
+    summary: bool = attrs.field(
+        default=False,
+        validator=v.instance_of(bool),
+        metadata={"doc": "Write someone.txt into the run directory at the end."},
+    )
+    metric: str = attrs.field(
+        default="auc", validator=v.instance_of(str), metadata={"doc": "The test metric the summary quotes."}
+    )
 
 
 def write_summary(results: dict[str, Any], run_dir: Path, settings: SomeoneSettings) -> None:
@@ -40,8 +44,9 @@ def write_summary(results: dict[str, Any], run_dir: Path, settings: SomeoneSetti
         return
     value = results.get("test", {}).get(settings.metric)
     shown = "n/a" if value is None else f"{value:.4f}"
-    (run_dir / SUMMARY_FILE).write_text(f"{run_dir.name}: task {results['run']['task']}, "
-                                        f"test {settings.metric} {shown}\n")
+    (run_dir / SUMMARY_FILE).write_text(
+        f"{run_dir.name}: task {results['run']['task']}, test {settings.metric} {shown}\n"
+    )
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,5 +61,6 @@ def _run(args: argparse.Namespace, context: CommandContext) -> int:
     return 0
 
 
-SUMMARY = Command(name="someone-summary", help="print the summary lego-someone wrote for a run",
-                  add_arguments=_arguments, run=_run)
+SUMMARY = Command(
+    name="someone-summary", help="print the summary lego-someone wrote for a run", add_arguments=_arguments, run=_run
+)

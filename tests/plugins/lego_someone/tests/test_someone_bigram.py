@@ -18,8 +18,11 @@ from lego_core.testing import check_content_operator, make_context, tiny_depot  
 from lego_someone.bigram import BigramConfig, BigramOperator  # noqa: E402
 
 
-@pytest.mark.parametrize("options", [None, BigramConfig(attribute="abstract", num_buckets=8, unigrams=False)],
-                         ids=["defaults", "abstract-bigrams-only"])
+@pytest.mark.parametrize(
+    "options",
+    [None, BigramConfig(attribute="abstract", num_buckets=8, unigrams=False)],
+    ids=["defaults", "abstract-bigrams-only"],
+)
 def test_bigram_contract(options):
     check_content_operator(BigramOperator, options)
 

@@ -65,9 +65,10 @@ def test_one_toml_uses_the_task_the_settings_and_then_the_command(tmp_path, caps
 
 def test_settings_errors_name_the_key_path(tmp_path, capsys):
     tiny_depot(tmp_path / "depot")
-    (tmp_path / "exp.toml").write_text(EXPERIMENT.replace("summary = true", "summary = 1")
-                                       .replace("margin = 0.5", "margin = -1.0")
-                                       + "\n[plugins.someon]\nx = 1\n")
+    (tmp_path / "exp.toml").write_text(
+        EXPERIMENT.replace("summary = true", "summary = 1").replace("margin = 0.5", "margin = -1.0")
+        + "\n[plugins.someon]\nx = 1\n"
+    )
     assert main(["run", str(tmp_path / "exp.toml"), "--output", str(tmp_path / "runs")]) == 2
     err = capsys.readouterr().err
     assert "@ $.plugins.someone.summary" in err
