@@ -4,22 +4,18 @@ PLM-NR is the ``plm-nr`` preset: all-MiniLM-L6-v2 as the news encoder (top
 two layers fine-tuned, the lower four in the split-mode cache), lego-text's
 attention user encoder, a dot product. With caches (``score_split(...,
 cache=True)``, the default) every item is encoded once, every user row once,
-and only the predictor runs per pair. Without, each chunk of
-``eval_batch_size`` pairs runs the plain forward pass: it encodes the distinct
-items of its users' 50-item histories and of its candidates again, so an
-item is encoded once per chunk it appears in.
+and only the predictor runs per pair. Without, the plain forward scores a whole
+impression per line (``eval_batch_size`` impressions a forward): each forward
+encodes the distinct items of its users' histories and candidates once, so an
+item is encoded again in every forward it appears in; that is the strongest way
+that shares nothing between forwards.
 
 Both paths score the same test impressions (the first ``--impressions``).
-The cached path's cost is nearly fixed (every item once, every user row
-once), the uncached one grows with the pairs: with a catalog this small every
-chunk re-encodes almost every item, so the ratio is about the number of
-chunks (pairs / eval_batch_size), and it grows with pairs per item. A larger
-catalog makes each chunk more expensive (up to about 6 items per pair with
-50-item histories and 10 candidates), so the uncached run would take hours
-here; the small one keeps it to about two minutes. Users have about 50
-impressions each (about 720 user rows for 3,600 impressions); a dataset with
-one history row per impression (MIND) makes the cached path encode a row per
-impression (about 1 s more per 2,000 rows here).
+The cached path's cost is nearly fixed (every item read once, every user row
+once); the uncached one grows with the forwards: with a catalog this small each
+forward re-encodes most items, so the ratio is about the number of forwards.
+Users have about 50 impressions each (about 720 user rows for 3,600
+impressions).
 
     cd benchmarks && python plm_eval_cache.py --out ../bench-out/plm_eval_cache.json
 """
