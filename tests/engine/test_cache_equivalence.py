@@ -11,6 +11,7 @@ The default run covers every brick at least once; the full product is marked
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import attrs
 import numpy as np
@@ -67,10 +68,27 @@ def workdir(tmp_path_factory):
     return tmp_path_factory.mktemp("bricks")
 
 
-def _check(experiment_dict, workdir, content, behavior, predictor):
+@pytest.fixture(scope="module")
+def image_depot(depot_path, tmp_path_factory):
+    """The shared depot plus an image column, for content operators that read images (lego-llm's vision)."""
+    import shutil
+
+    testing = pytest.importorskip("lego_llm.testing")
+    copy = Path(shutil.copytree(depot_path, tmp_path_factory.mktemp("images") / "depot"))
+    return testing.add_sample_images(copy)
+
+
+def _reads_images(content) -> bool:
+    return content.qualified == "llm:vision"
+
+
+def _check(experiment_dict, workdir, content, behavior, predictor, request):
     neg_count = 2 if _task(predictor) == "matching" else 0
+    data = {"path": str(request.getfixturevalue("image_depot"))} if _reads_images(content) else {}
     exp = Experiment.from_dict(
-        experiment_dict(model={"neg_count": neg_count, "item_fields": ["category"]}, train={"batch_size": 16}),
+        experiment_dict(
+            data=data, model={"neg_count": neg_count, "item_fields": ["category"]}, train={"batch_size": 16}
+        ),
         host=HOST,
     )
     bricks = {
@@ -102,14 +120,14 @@ def _check(experiment_dict, workdir, content, behavior, predictor):
 
 
 @pytest.mark.parametrize(("content", "behavior", "predictor"), _params(covering_combinations()))
-def test_cached_equals_uncached_for_every_brick(experiment_dict, workdir, content, behavior, predictor):
-    _check(experiment_dict, workdir, content, behavior, predictor)
+def test_cached_equals_uncached_for_every_brick(experiment_dict, workdir, content, behavior, predictor, request):
+    _check(experiment_dict, workdir, content, behavior, predictor, request)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("content", "behavior", "predictor"), _params(all_combinations()))
-def test_cached_equals_uncached_for_every_combination(experiment_dict, workdir, content, behavior, predictor):
-    _check(experiment_dict, workdir, content, behavior, predictor)
+def test_cached_equals_uncached_for_every_combination(experiment_dict, workdir, content, behavior, predictor, request):
+    _check(experiment_dict, workdir, content, behavior, predictor, request)
 
 
 def _has_partner(kind, entry):
