@@ -50,7 +50,12 @@ def test_processors_are_registered_by_the_entry_point() -> None:
 
 @pytest.mark.parametrize("module", MODULES)
 def test_docstring_examples(module: str) -> None:
-    result = doctest.testmod(importlib.import_module(f"lego_datasets.{module}"))
+    # the examples read tests/fixtures beside the package; an installed wheel has no tests folder, so
+    # they are pointed at this checkout's copy of the module (the one these tests sit beside)
+    beside_the_tests = Path(__file__).resolve().parents[1] / "lego_datasets" / f"{module}.py"
+    result = doctest.testmod(
+        importlib.import_module(f"lego_datasets.{module}"), extraglobs={"__file__": str(beside_the_tests)}
+    )
     assert result.failed == 0
 
 
