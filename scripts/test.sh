@@ -36,7 +36,7 @@ if [ "$#" -gt 0 ]; then
   exit 0
 fi
 # Two streams side by side, one core each (torch limited to one thread so they do not fight): the
-# 'all' session (wheels, every test, the examples) is as long as all the other sessions together.
+# core's tests against wheels (tests(all), the longest session) beside every other session.
 export OMP_NUM_THREADS=1
 logs=.nox-logs
 mkdir -p "$logs"
@@ -44,7 +44,7 @@ stage "running the nox matrix: $("${NOX[@]}" --list 2>/dev/null | grep -c '^\* '
 "${NOX[@]}" -s "tests(all)" >"$logs/all.log" 2>&1 &
 all_pid=$!
 set +e
-"${NOX[@]}" -k "not all" >"$logs/rest.log" 2>&1
+{ "${NOX[@]}" -k "not all" && "${NOX[@]}" -s "tests(all-plugins)"; } >"$logs/rest.log" 2>&1
 rest=$?
 stage "stream 1 (every session but tests(all)) ended with $rest"
 wait "$all_pid"

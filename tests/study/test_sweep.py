@@ -203,7 +203,8 @@ def test_kill_minus_nine_then_the_same_command_finishes_only_the_missing_cells(q
 @pytest.mark.slow
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_ctrl_c_saves_the_running_cells_and_the_same_command_continues(quick_experiment, tmp_path, jobs):
-    exp = quick_experiment(train={"epochs": 3, "batch_size": 8, "checkpoint_every": 2})
+    # long enough that the interrupt lands while the cells train, however fast the machine
+    exp = quick_experiment(train={"epochs": 12, "batch_size": 8, "checkpoint_every": 2})
     out_dir = tmp_path / "sweep"
     command = ["sweep", str(exp), "--grid", "model.hidden_size=4,8", "--jobs", str(jobs), "--output", str(out_dir)]
     victim = _lego(*command)
