@@ -153,9 +153,19 @@ def test_two_workers_run_the_cells(quick_experiment, tmp_path, capsys):
     assert len(_cells(out_dir)) == 2
 
 
+def _default_sigint() -> None:
+    # a job started in the background by a script (`nox ... &`) inherits SIGINT ignored, and Python keeps an
+    # ignored SIGINT ignored; the sweep under test is a terminal user's, whose Ctrl-C arrives
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _lego(*args: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "lego_core.cli.main", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "lego_core.cli.main", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_default_sigint,
     )
 
 
