@@ -30,6 +30,7 @@ import torch
 from torch import Tensor
 
 from lego_core.config.converter import CONVERTER
+from lego_core.model.bricks import BehaviorOperator
 from lego_core.model.context import Attribute, ModelContext
 from lego_core.model.inputs import FieldInputs, ItemBatch, UserBatch
 
@@ -218,6 +219,27 @@ def check_behavior_operator(cls: Any, options: Any = None, context: ModelContext
         again = reloaded(history, mask, users)
         again = again[0] if cls.output == "sequence" else again
         assert torch.allclose(again, ref, atol=1e-6), f"{cls.__name__}: output changes after save/load"
+    if type(op).pool_bags is not BehaviorOperator.pool_bags:
+        _check_pool_bags(op, history, mask, users)
+
+
+def _check_pool_bags(op: BehaviorOperator, history: Tensor, mask: Tensor, users: Any) -> None:
+    """The flat-bag path gives what ``forward`` gives on the padded history, gradients included."""
+    name = type(op).__name__
+    assert type(op).output == "vector", f"{name}: pool_bags is for operators that return one vector per user"
+    torch.manual_seed(1)
+    b, _, d = history.shape
+    vectors = torch.randn(9, d, requires_grad=True)  # distinct item vectors the history rows point into
+    index = torch.randint(0, 9, (int(mask.sum()),))
+    padded = vectors.new_zeros(b, mask.shape[1], d).index_put((mask,), vectors[index])
+    counts = mask.sum(dim=1)
+    bagged = op.pool_bags(vectors, index, counts.cumsum(0) - counts, users)
+    assert bagged is not None, f"{name}: pool_bags returned None although the class defines it"
+    reference = op(padded, mask, users)
+    assert torch.allclose(bagged, reference, atol=1e-5), f"{name}: pool_bags differs from forward"
+    (grad_bagged,) = torch.autograd.grad(bagged.pow(2).sum(), vectors)
+    (grad_reference,) = torch.autograd.grad(reference.pow(2).sum(), vectors)
+    assert torch.allclose(grad_bagged, grad_reference, atol=1e-5), f"{name}: pool_bags' gradients differ"
 
 
 def check_predictor(cls: Any, options: Any = None, context: ModelContext | None = None, b: int = 3, k: int = 4) -> None:

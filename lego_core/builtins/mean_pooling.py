@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from lego_core.model.bricks import BehaviorOperator
@@ -19,6 +20,8 @@ class MeanOperator(BehaviorOperator):
         >>> h = torch.tensor([[[1.0, 0.0], [3.0, 2.0], [9.0, 9.0]]])
         >>> op(h, torch.tensor([[True, True, False]]), None)
         tensor([[2., 1.]])
+        >>> op.pool_bags(h[0], torch.tensor([0, 1]), torch.tensor([0]), None)  # the same from a flat bag
+        tensor([[2., 1.]])
     """
 
     name = "mean"
@@ -28,3 +31,8 @@ class MeanOperator(BehaviorOperator):
         # a batched matrix product: no (B, H, D) temporary, as a masked multiply would make
         total = torch.bmm(weights.unsqueeze(1), history).squeeze(1)  # (B, D)
         return total / weights.sum(dim=1, keepdim=True).clamp(min=1.0)
+
+    def pool_bags(self, vectors: Tensor, index: Tensor, offsets: Tensor, user: UserBatch) -> Tensor:
+        # one fused gather-and-mean per row (an empty bag gives zeros, as forward does); its backward
+        # adds into the I distinct rows instead of scattering through a (B, H, D) tensor
+        return F.embedding_bag(index, vectors, offsets, mode="mean")

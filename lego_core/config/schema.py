@@ -166,12 +166,20 @@ class TrainConfig:
             "process-wide."
         ),
     )
+    keep_freed_memory: bool = attrs.field(
+        default=False,
+        metadata=_doc(
+            "Keep memory freed between CPU steps for reuse (glibc malloc's trim and mmap thresholds raised, "
+            "process-wide) instead of page-faulting it in again each step; the resident set stays near its peak. "
+            "On in the lego-ctr presets (a CTR step at batch 2048 gains most); Linux/glibc only."
+        ),
+    )
     amp: bool = attrs.field(default=True, metadata=_doc("bf16 autocast on CUDA (ignored on CPU)."))
     compile: bool = attrs.field(
         default=False,
         metadata=_doc(
-            "Run the bricks through torch.compile(dynamic=True), in place (checkpoints unchanged); 1.61x for NRMS on "
-            "CPU in docs/benchmarks.md; needs a C++ compiler."
+            "Run the bricks through torch.compile(dynamic=True), in place (checkpoints unchanged); on the CPU it no "
+            "longer pays for NRMS (0.87x in docs/benchmarks.md); needs a C++ compiler."
         ),
     )
     checkpoint_every: int = attrs.field(

@@ -47,6 +47,7 @@ from lego_core.engine import rundir
 from lego_core.engine.checkpoint import load_checkpoint
 from lego_core.engine.cold_start import breakdown, seen_in_training
 from lego_core.engine.evaluate import Evaluator, compute_metrics
+from lego_core.engine.memory_pool import keep_freed_memory
 from lego_core.engine.progress import Progress
 from lego_core.engine.stop import StopRequest
 from lego_core.engine.tables import cold_start_tables, results_table
@@ -66,6 +67,7 @@ RESUMABLE_KEYS = (
     "train.eval_batch_size",
     "train.cache",
     "train.threads",
+    "train.keep_freed_memory",
     "train.device",
     "train.checkpoint_every",
     "train.cold_start",
@@ -394,6 +396,8 @@ class Run:
         config, train = bound.config, bound.config.train
         if train.threads:
             torch.set_num_threads(train.threads)
+        if train.keep_freed_memory:
+            keep_freed_memory()
         started = time.perf_counter()
         model = self.model = self.build(bound.device)
         dist = bound.dist

@@ -78,16 +78,42 @@ def segment(scores: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> Segme
     return _segments(scores, positive, groups, _by_group(_by_score(scores), groups))
 
 
+# NumPy sorts the values of an integer array with SIMD (np.sort, about 0.06 s for a million on this
+# project's machine) much faster than it argsorts (0.11-0.15 s). Where the order and the pair index
+# fit in one 64-bit integer, the index rides in the low bits of the key and one value sort gives the
+# same permutation as the stable argsort: equal keys cannot happen, and ties fall to the index.
+
+
 def _by_score(scores: np.ndarray) -> np.ndarray:
     """Pair indices by score descending, equal scores in input order (negating keeps the stable tie-break)."""
+    n = scores.shape[0]
+    if 0 < n < 2**32 and _float32_exact_and_finite(scores):  # a model's scores are float32
+        bits = (-scores + 0.0).astype(np.float32).view(np.uint32)  # + 0.0: -0.0 becomes 0.0, its equal
+        # IEEE bits -> unsigned integers in the floats' order: negatives reversed, positives above them
+        ordered = np.where(bits >> 31, ~bits, bits | np.uint32(1 << 31)).astype(np.uint64)
+        keys = (ordered << np.uint64(32)) | np.arange(n, dtype=np.uint64)
+        keys.sort()
+        return (keys & np.uint64(0xFFFFFFFF)).astype(np.int64)
     return np.argsort(-scores, kind="stable")
+
+
+def _float32_exact_and_finite(scores: np.ndarray) -> bool:
+    narrow = scores.astype(np.float32)
+    return bool(np.isfinite(narrow).all()) and bool((narrow == scores).all())
 
 
 def _by_group(by_score: np.ndarray, groups: np.ndarray) -> np.ndarray:
     """``by_score`` stably re-sorted by group: (group, score descending, input order), lexsort's order."""
     grouped = groups[by_score]
-    if grouped.shape[0] and bool((grouped[1:] >= grouped[:-1]).all()):
+    n = grouped.shape[0]
+    if n == 0 or bool((grouped[1:] >= grouped[:-1]).all()):
         return by_score  # one group (the overall AUC) or already in group order
+    low = int(grouped.min())
+    span, index_bits = int(grouped.max()) - low, max(1, (n - 1).bit_length())
+    if span.bit_length() + index_bits <= 63:  # the group and the position in score order in one key
+        keys = ((grouped - low).astype(np.uint64) << np.uint64(index_bits)) | np.arange(n, dtype=np.uint64)
+        keys.sort()
+        return by_score[(keys & np.uint64((1 << index_bits) - 1)).astype(np.int64)]
     return by_score[np.argsort(grouped, kind="stable")]
 
 
@@ -142,6 +168,8 @@ def tied_ascending_ranks(seg: Segments) -> np.ndarray:
     new_run[0] = True
     np.not_equal(seg.scores[1:], seg.scores[:-1], out=new_run[1:])
     new_run[seg.starts] = True
+    if np.count_nonzero(new_run) == n:  # no ties: every run is one pair, its mean rank its own
+        return seg.sizes[seg.group_of] + 1.0 - seg.rank
     run_starts = np.flatnonzero(new_run)
     run_of = np.cumsum(new_run) - 1
     run_last = np.append(run_starts[1:], n) - 1

@@ -95,6 +95,17 @@ class BehaviorOperator(Brick):
     def forward(self, history: Tensor, mask: Tensor, user: UserBatch) -> Any:  # pragma: no cover
         raise NotImplementedError(f"{type(self).__name__} must implement forward(history, mask, user)")
 
+    def pool_bags(self, vectors: Tensor, index: Tensor, offsets: Tensor, user: UserBatch) -> Tensor | None:
+        """Optional fast path for an operator that pools a bag of items, order and padding aside.
+
+        ``vectors`` ``(I, D)`` are item vectors; ``index`` ``(N,)`` lists every row's real history
+        items (rows into ``vectors``), row after row in history order; row ``b`` starts at
+        ``offsets[b]`` (``(B,)``). Return the user vectors ``(B, D)`` equal to what ``forward`` gives
+        on the padded history; the engine then never builds the ``(B, H, D)`` history (a training
+        step of a CTR model spends most of its time there). None (the default): use ``forward``.
+        """
+        return None
+
 
 class Predictor(Brick):
     """User representation + candidates ``(B, K, D)`` -> scores ``(B, K)`` (logits).

@@ -85,6 +85,21 @@ class Recommender(nn.Module):
         self.check.behavior(user, user_mask, rows.numel(), history_vectors.shape[-1], sequence)
         return user, user_mask
 
+    def behave_bags(self, vectors: Tensor, index: Tensor, mask: Tensor, rows: Tensor) -> Tensor | None:
+        """User vectors ``(B, D)`` through the behavior's flat-bag path, or None when it has none.
+
+        ``index`` ``(N,)`` holds the real history items of ``rows`` (rows into ``vectors``), row
+        after row: ``mask``'s True entries in row-major order (real items come first in a row).
+        """
+        if self.behavior.output != "vector":
+            return None
+        counts = mask.sum(dim=1)
+        offsets = counts.cumsum(0) - counts  # (B,) where each row's items start in index
+        user = self.behavior.pool_bags(vectors, index, offsets, self.users.batch(rows))
+        if user is not None:
+            self.check.behavior(user, None, rows.numel(), vectors.shape[-1], False)
+        return user
+
     def fields(self, rows: Tensor, candidates: Tensor) -> FieldInputs:
         """The predictor's fields: ``(B, K)`` ids per item field (``(B, K, L)`` for a multi-valued one,
         padded with 0), ``(B,)`` per user field (``(B, L)``)."""
@@ -112,7 +127,9 @@ class Recommender(nn.Module):
         Each distinct item among the real history items and the candidates is
         encoded once, and each distinct user row of the batch goes through the
         behavior operator once (a ranking batch holds each user many times);
-        padded history slots are never encoded.
+        padded history slots are never encoded. A behavior with a flat-bag path
+        (:meth:`BehaviorOperator.pool_bags`, e.g. ``mean``) pools straight from
+        the distinct item vectors: no ``(U, H, D)`` history is built.
         """
         rows = rows.to(self.items.device)
         candidates = candidates.to(self.items.device)
@@ -123,10 +140,15 @@ class Recommender(nn.Module):
         unique, inverse = torch.unique(wanted, return_inverse=True)
         vectors = self.encode_items(unique)  # (I, D)
         n_hist = int(mask.sum())
-        history_vectors = vectors.new_zeros(*history.shape, vectors.shape[-1])  # (U, H, D)
-        history_vectors[mask] = vectors[inverse[:n_hist]]
         candidate_vectors = vectors[inverse[n_hist:]].view(*candidates.shape, -1)  # (B, K, D)
-        user, user_mask = self.behave(history_vectors, mask, distinct)
+        user_mask: Tensor | None = None
+        bagged = self.behave_bags(vectors, inverse[:n_hist], mask, distinct)
+        if bagged is not None:
+            user = bagged
+        else:
+            history_vectors = vectors.new_zeros(*history.shape, vectors.shape[-1])  # (U, H, D)
+            history_vectors[mask] = vectors[inverse[:n_hist]]
+            user, user_mask = self.behave(history_vectors, mask, distinct)
         if distinct.numel() != rows.numel() or not torch.equal(distinct, rows):  # back to the batch's order
             user = user[row_of]
             user_mask = None if user_mask is None else user_mask[row_of]
@@ -174,6 +196,11 @@ class Recommender(nn.Module):
             page = rows[s : s + page_size]
             history = self.users.history[page]
             mask = self.users.mask[page]
+            bagged = self.behave_bags(item_cache, history[mask], mask, page)
+            if bagged is not None:
+                reps.append(bagged)
+                masks.append(None)
+                continue
             vectors = item_cache[history] * mask.unsqueeze(-1).to(item_cache.dtype)
             rep, rep_mask = self.behave(vectors, mask, page)
             reps.append(rep)

@@ -38,6 +38,13 @@ def test_user_rows_are_encoded_once_and_each_pair_gets_its_own_user(experiment_d
         return original(history, mask, user)
 
     model.behavior.forward = counting
+    original_bags = model.behavior.pool_bags  # the mean operator's flat-bag path
+
+    def counting_bags(vectors, index, offsets, user):
+        calls.append(offsets.numel())
+        return original_bags(vectors, index, offsets, user)
+
+    model.behavior.pool_bags = counting_bags
     candidates = torch.randint(0, model.items.num_items, (4, 3))
     for rows in (torch.tensor([7, 2, 9, 4]), torch.tensor([3, 3, 1, 3])):
         together = model(rows, candidates)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import copy
+
+import pytest
 import torch
 
+from lego_core.engine.lazy_adam import LazyAdam
 from lego_core.engine.optim import Optimizers, clip_gradients, make_optimizer, sparse_parameters
 from lego_core.experiment import Experiment
 
@@ -14,7 +18,7 @@ def test_the_id_table_is_sparse_by_default_and_goes_to_sparse_adam(experiment_di
     table = model.content.table
     assert table.sparse and id(table.weight) in sparse_parameters(model)
     optimizers = make_optimizer(model, exp.config.train)
-    assert isinstance(optimizers, Optimizers) and isinstance(optimizers.sparse, torch.optim.SparseAdam)
+    assert isinstance(optimizers, Optimizers) and isinstance(optimizers.sparse, LazyAdam)
     assert all(id(p) != id(table.weight) for g in optimizers.dense.param_groups for p in g["params"])
 
 
@@ -58,3 +62,40 @@ def test_sparse_and_dense_tables_learn_the_same_within_noise(tmp_path, experimen
         results[sparse] = exp.run(output=tmp_path / str(sparse))["test"]["auc"]
     assert results[True] > 0.6 and results[False] > 0.6
     assert abs(results[True] - results[False]) < 0.05, results
+
+
+def test_lazy_adam_is_sparse_adam_row_for_row_and_loads_its_state():
+    torch.manual_seed(0)
+    tables = [torch.nn.Embedding(50, 4, sparse=True) for _ in range(3)]
+    for t in tables[1:]:
+        t.weight.data.copy_(tables[0].weight.data)
+    lazy = LazyAdam(tables[0].parameters(), lr=0.05, betas=(0.8, 0.95), eps=1e-6)
+    reference = torch.optim.SparseAdam(tables[1].parameters(), lr=0.05, betas=(0.8, 0.95), eps=1e-6)
+    for _ in range(6):
+        ids = torch.randint(0, 50, (20,))  # repeated ids: a row's gradients add up
+        weights = torch.randn(20, 4)
+        for table, optimizer in ((tables[0], lazy), (tables[1], reference)):
+            optimizer.zero_grad()
+            (table(ids) * weights).sum().backward()
+            optimizer.step()
+        torch.testing.assert_close(tables[0].weight, tables[1].weight, rtol=1e-5, atol=1e-6)
+    resumed = LazyAdam(tables[2].parameters(), lr=0.05, betas=(0.8, 0.95), eps=1e-6)
+    tables[2].weight.data.copy_(tables[1].weight.data)
+    # SparseAdam's checkpoint resumes as LazyAdam (a copy, as from a file: loading shares the tensors)
+    resumed.load_state_dict(copy.deepcopy(reference.state_dict()))
+    for _ in range(3):
+        ids, weights = torch.randint(0, 50, (20,)), torch.randn(20, 4)
+        for table, optimizer in ((tables[1], reference), (tables[2], resumed)):
+            optimizer.zero_grad()
+            (table(ids) * weights).sum().backward()
+            optimizer.step()
+    torch.testing.assert_close(tables[2].weight, tables[1].weight, rtol=1e-5, atol=1e-6)
+    state = resumed.state[tables[2].weight]  # rejoined into one buffer of both moments on loading
+    assert state["exp_avg"]._base is state["exp_avg_sq"]._base is not None
+
+
+def test_lazy_adam_refuses_a_dense_gradient():
+    weight = torch.nn.Parameter(torch.zeros(3, 2))
+    weight.grad = torch.ones(3, 2)
+    with pytest.raises(RuntimeError, match="sparse gradients"):
+        LazyAdam([weight]).step()

@@ -13,6 +13,7 @@ from torch import Tensor, nn
 
 from lego_core.model.bricks import Predictor
 from lego_core.model.context import ModelContext
+from lego_core.model.dropout import Dropout
 from lego_core.model.inputs import FieldInputs
 from lego_ctr.fields import FieldEmbedding, field_dim_option
 from lego_ctr.mlp import MLP, activation_option, batch_norm_option, dropout_option, hidden_units_option
@@ -68,7 +69,7 @@ class MaskBlock(nn.Module):
         self.mask = nn.Sequential(nn.Linear(embedding_dim, aggregation), nn.ReLU(), nn.Linear(aggregation, hidden_dim))
         self.hidden = nn.Linear(hidden_dim, output_dim, bias=False)
         self.norm = nn.LayerNorm(output_dim)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, v_emb: Tensor, v_hid: Tensor) -> Tensor:
         """``(N, embedding_dim)``, ``(N, hidden_dim)`` -> ``(N, output_dim)``."""

@@ -13,6 +13,7 @@ import attrs
 from attrs import validators as v
 from torch import Tensor, nn
 
+from lego_core.model.dropout import Dropout
 from lego_ctr.dice import Dice
 
 ACTIVATIONS = ("relu", "prelu", "leaky_relu", "tanh", "sigmoid", "gelu", "dice")
@@ -100,7 +101,7 @@ class MLP(nn.Module):
                 layers.append(nn.BatchNorm1d(units))
             layers.append(make_activation(activation, units))
             if dropout > 0:
-                layers.append(nn.Dropout(dropout))
+                layers.append(Dropout(dropout))
             dim = units
         if output_dim is not None:
             layers.append(nn.Linear(dim, output_dim))

@@ -29,7 +29,8 @@ def inner_products(x: Tensor) -> Tensor:
         tensor([[2., 1., 5.]])
     """
     rows, cols = pair_indices(x.shape[1])
-    return (x[:, rows] * x[:, cols]).sum(dim=-1)  # (N, P)
+    # every inner product at once, (N, F, F), then the pairs above the diagonal: no (N, P, E) temporaries
+    return torch.bmm(x, x.transpose(1, 2))[:, rows, cols]  # (N, P)
 
 
 def outer_product(x: Tensor) -> Tensor:

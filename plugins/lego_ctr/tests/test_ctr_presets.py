@@ -27,7 +27,8 @@ def test_preset_files_load_through_the_plugin_host(registries):
         for variant in VARIANTS:
             preset = registries[PRESET].get(f"{name}-{variant}").obj
             assert preset.name == f"{name}-{variant}" and preset.description and "http" in preset.paper
-            assert set(preset.tables) == {"model"}, "presets set [model] only"
+            assert set(preset.tables) == {"model", "train"}, "presets set [model] and [train] only"
+            assert preset.tables["train"] == {"keep_freed_memory": True}  # the allocator keeps what a step frees
             model = preset.tables["model"]
             assert model["predictor"] == name and model["neg_count"] == 0
             assert model["behavior"] == ("sequence" if name == "din" else "mean")

@@ -51,6 +51,7 @@ from lego_core.data.depot import cache_key
 from lego_core.errors import DataError
 from lego_core.model.bricks import ContentOperator
 from lego_core.model.context import ModelContext
+from lego_core.model.dropout import Dropout
 from lego_core.model.inputs import ItemBatch
 from lego_llm.backbone import TOKENS, load_backbone, page_order, run_model
 from lego_llm.checkpoint import keep_only_trained
@@ -129,7 +130,7 @@ class SideBlock(nn.Module):
         self.norm = nn.LayerNorm(hidden)
         self.down = nn.Linear(hidden, bottleneck)
         self.up = nn.Linear(bottleneck, hidden)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         nn.init.zeros_(self.up.weight)
         nn.init.zeros_(self.up.bias)
 

@@ -7,6 +7,7 @@ from attrs import validators as v
 from torch import Tensor, nn
 
 from lego_core.model.context import Attribute
+from lego_core.model.dropout import Dropout
 from lego_text.additive_attention import AdditiveAttention
 from lego_text.multihead_attention import MultiHeadSelfAttention, check_heads
 from lego_text.views import ViewConfig, ViewOperator
@@ -27,7 +28,7 @@ class SelfAttentionTextEncoder(nn.Module):
     def __init__(self, input_dim: int, hidden_size: int, num_heads: int, attention_dim: int, dropout: float) -> None:
         super().__init__()
         self.self_attention = MultiHeadSelfAttention(input_dim, hidden_size, num_heads)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.pooling = AdditiveAttention(hidden_size, attention_dim)
 
     def forward(self, words: Tensor, mask: Tensor) -> Tensor:

@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from lego_core.model.bricks import ContentOperator
 from lego_core.model.context import ModelContext
+from lego_core.model.dropout import Dropout
 from lego_core.model.inputs import ItemBatch
 from lego_text.embeddings import EmbeddingConfig, ItemEmbeddings, module_key, text_attributes
 from lego_text.text_cnn import TextCNN, odd
@@ -64,7 +65,7 @@ class CNNConcatOperator(ContentOperator):
         self.text_names = list(text_attributes(context, self.name))
         self.category_names = list(context.categorical_attributes)
         self.embeddings = ItemEmbeddings(context, opts)
-        self.dropout = nn.Dropout(opts.dropout)
+        self.dropout = Dropout(opts.dropout)
         self.text_encoders = nn.ModuleDict(
             {
                 module_key(name): TextCNN(

@@ -7,6 +7,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from lego_core.model.dropout import Dropout
 from lego_text.masking import masked_softmax
 from lego_text.multihead_attention import check_heads
 
@@ -84,7 +85,7 @@ class FastformerLayer(nn.Module):
             nn.Linear(hidden_size, feedforward_size), nn.GELU(), nn.Linear(feedforward_size, hidden_size)
         )
         self.output_norm = nn.LayerNorm(hidden_size)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
         x = self.attention_norm(x + self.dropout(self.attention(x, mask)))  # (N, L, D)
@@ -125,7 +126,7 @@ class FastformerEncoder(nn.Module):
         self.projection: nn.Module = nn.Identity() if input_dim == hidden_size else nn.Linear(input_dim, hidden_size)
         self.positions = nn.Embedding(max_positions, hidden_size)
         self.norm = nn.LayerNorm(hidden_size)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.layers = nn.ModuleList(
             FastformerLayer(hidden_size, num_heads, feedforward_size, dropout) for _ in range(num_layers)
         )

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import attrs
 from attrs import validators as v
-from torch import Tensor, nn
+from torch import Tensor
 
 from lego_core.model.bricks import BehaviorOperator
 from lego_core.model.context import ModelContext
+from lego_core.model.dropout import Dropout
 from lego_core.model.inputs import UserBatch
 from lego_text.additive_attention import AdditiveAttention
 from lego_text.multihead_attention import MultiHeadSelfAttention, check_heads
@@ -57,7 +58,7 @@ class HistoryAttentionOperator(BehaviorOperator):
         hidden = context.hidden_size
         check_heads(hidden, opts.num_heads, f"behavior operator {self.name!r}")
         self.self_attention = MultiHeadSelfAttention(hidden, hidden, opts.num_heads)
-        self.dropout = nn.Dropout(opts.dropout)
+        self.dropout = Dropout(opts.dropout)
         self.pooling = AdditiveAttention(hidden, opts.attention_dim)
 
     def forward(self, history: Tensor, mask: Tensor, user: UserBatch) -> Tensor:

@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from lego_core.model.bricks import ContentOperator
 from lego_core.model.context import ModelContext
+from lego_core.model.dropout import Dropout
 from lego_core.model.inputs import ItemBatch
 from lego_text.embeddings import EmbeddingConfig, ItemEmbeddings, text_attributes
 from lego_text.masking import masked_max, masked_mean
@@ -59,7 +60,7 @@ class PoolingOperator(ContentOperator):
         self.category_names = list(context.categorical_attributes)
         self.embeddings = ItemEmbeddings(context, opts)
         self.pool = masked_mean if opts.pooling == "mean" else masked_max
-        self.dropout = nn.Dropout(opts.dropout)
+        self.dropout = Dropout(opts.dropout)
         width = opts.embedding_dim * len(self.text_names) + opts.category_dim * len(self.category_names)
         self.projection = nn.Linear(width, context.hidden_size)
 

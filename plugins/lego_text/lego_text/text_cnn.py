@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from lego_core.model.dropout import Dropout
 from lego_text.additive_attention import AdditiveAttention
 
 
@@ -45,7 +46,7 @@ class TextCNN(nn.Module):
     ) -> None:
         super().__init__()
         self.conv = nn.Conv1d(input_dim, num_filters, window_size, padding=window_size // 2)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.attention = AdditiveAttention(num_filters, attention_dim)
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:

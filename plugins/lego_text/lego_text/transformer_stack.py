@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from lego_core.model.dropout import Dropout
 from lego_text.masking import unmask_empty_rows
 from lego_text.multihead_attention import check_heads
 
@@ -51,7 +52,7 @@ class TransformerStack(nn.Module):
         self.projection: nn.Module = nn.Identity() if input_dim == hidden_size else nn.Linear(input_dim, hidden_size)
         self.positions = nn.Embedding(max_positions, hidden_size)
         self.norm = nn.LayerNorm(hidden_size)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         layer = nn.TransformerEncoderLayer(
             hidden_size, num_heads, feedforward_size, dropout, activation="gelu", batch_first=True
         )

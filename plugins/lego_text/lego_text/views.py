@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from lego_core.model.bricks import ContentOperator
 from lego_core.model.context import Attribute, ModelContext
+from lego_core.model.dropout import Dropout
 from lego_core.model.inputs import ItemBatch
 from lego_text.additive_attention import AdditiveAttention
 from lego_text.embeddings import EmbeddingConfig, ItemEmbeddings, module_key, text_attributes
@@ -49,7 +50,7 @@ class ViewOperator(ContentOperator):
         self.text_names = list(text_attributes(context, self.name))
         self.category_names = list(context.categorical_attributes)
         self.embeddings = ItemEmbeddings(context, opts)
-        self.word_dropout = nn.Dropout(opts.dropout)
+        self.word_dropout = Dropout(opts.dropout)
         self.text_encoders = nn.ModuleDict(
             {module_key(name): self.build_text_encoder(context.text_attributes[name]) for name in self.text_names}
         )
