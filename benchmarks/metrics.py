@@ -4,8 +4,9 @@ Run::
 
     python benchmarks/metrics.py --out metrics.json [--pairs 1000000] [--groups 100000]
 
-Data: ``--pairs`` random scores (uniform floats; a second run with scores
-rounded to 2 decimals has many ties) and labels (10% positive), each pair in
+Data: ``--pairs`` random scores (uniform floats: as float32 values, what a
+model's scores are, then as float64 values; a third run with scores rounded to
+2 decimals has many ties) and labels (10% positive), each pair in
 one of ``--groups`` sparse random group ids, so group sizes are roughly
 Poisson with mean ``pairs / groups``; some groups are single-class.
 
@@ -111,6 +112,8 @@ def run_variant(variant: str, args: argparse.Namespace) -> dict[str, object]:
     scores, labels, groups = make_data(args.pairs, args.groups, args.seed)
     if variant == "ties":
         scores = np.round(scores, 2)
+    elif variant == "float32":  # what a model's scores are: the evaluation's scores come from float32 tensors
+        scores = scores.astype(np.float32).astype(np.float64)
     split = split_groups(scores, labels, groups)
     cases: dict[str, tuple[Metric, GroupFn | None]] = {
         "auc": (AUCMetric(), None),  # one group: the baseline is one NumPy call
@@ -175,7 +178,7 @@ def main() -> None:
         "groups": args.groups,
         "baseline": "per-group NumPy loop (groups split beforehand, untimed)",
     }
-    for variant in ("distinct", "ties"):
+    for variant in ("float32", "distinct", "ties"):
         result[variant] = run_variant(variant, args)
     result.update(python=platform.python_version(), numpy=np.__version__, cpu_count=os.cpu_count())
     args.out.parent.mkdir(parents=True, exist_ok=True)

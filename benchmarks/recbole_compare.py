@@ -107,8 +107,12 @@ def export_split(depot_path: Path, raw: Path, out: Path) -> Path:
 
 
 # --------------------------------------------------------------------------- RecBole's side (its venv)
-def recbole_worker(args: argparse.Namespace) -> None:
-    """Train and test one RecBole model; print its results as one JSON line (runs in RecBole's venv)."""
+def recbole_setup(args: argparse.Namespace, extra: dict[str, Any] | None = None) -> tuple[Any, Any, Any, Any]:
+    """RecBole's trainer and its train, valid and test loaders for ``args.model`` (runs in RecBole's venv).
+
+    Applies the two shims (NumPy 1.x aliases, ``torch.load(weights_only=False)``) in this process;
+    ``extra`` overrides RecBole's settings (e.g. ``train_batch_size``, ``mlp_hidden_size``).
+    """
     import numpy as np
 
     for old, new in (("float_", np.float64), ("complex_", np.complex128), ("unicode_", np.str_)):
@@ -155,7 +159,7 @@ def recbole_worker(args: argparse.Namespace) -> None:
     }
     if args.embedding_size:
         overrides["embedding_size"] = args.embedding_size
-    started = time.perf_counter()
+    overrides.update(extra or {})
     config = Config(model=args.model, dataset=DATASET, config_dict=overrides)
     init_seed(config["seed"], config["reproducibility"])
     dataset = create_dataset(config)
@@ -163,6 +167,13 @@ def recbole_worker(args: argparse.Namespace) -> None:
     init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
     model = get_model(config["model"])(config, train._dataset).to(config["device"])
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
+    return trainer, train, valid, test
+
+
+def recbole_worker(args: argparse.Namespace) -> None:
+    """Train and test one RecBole model; print its results as one JSON line (runs in RecBole's venv)."""
+    started = time.perf_counter()
+    trainer, train, valid, test = recbole_setup(args)
     best_valid, _ = trainer.fit(train, valid, saved=True, show_progress=False)
     result = trainer.evaluate(test, load_best_model=True, show_progress=False)
     print(
@@ -208,13 +219,26 @@ def run_recbole(
         command.append("--title")
     if args.recbole_embedding_size:
         command += ["--embedding-size", str(args.recbole_embedding_size)]
+    try:
+        return run_worker(command, checkpoints)
+    except WorkerFailed as failed:
+        return {"error": str(failed)}
+
+
+class WorkerFailed(Exception):
+    """RecBole's worker process exited with an error or printed no result (the message: its output's end)."""
+
+
+def run_worker(command: list[str], checkpoints: str) -> dict[str, Any]:
+    """Run a worker in RecBole's virtualenv (in ``checkpoints``, removed after) and parse its RESULT line."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     done = subprocess.run(command, capture_output=True, text=True, cwd=checkpoints, env=env)
     shutil.rmtree(checkpoints, ignore_errors=True)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     if done.returncode != 0 or not lines:
-        return {"error": (done.stderr or done.stdout).strip()[-3000:]}
-    return json.loads(lines[-1].removeprefix("RESULT "))
+        raise WorkerFailed((done.stderr or done.stdout).strip()[-3000:])
+    result: dict[str, Any] = json.loads(lines[-1].removeprefix("RESULT "))
+    return result
 
 
 # --------------------------------------------------------------------------- Lego's side

@@ -79,6 +79,7 @@ def measure(args: dict[str, Any]) -> dict[str, Any]:
             "device": "cpu",
             "seed": 1,
             "compile": args["compile"],
+            **({} if args["keep_freed_memory"] is None else {"keep_freed_memory": args["keep_freed_memory"]}),
         },
     }
     exp = Experiment.from_dict(data, host=host, name=args["preset"])
@@ -116,6 +117,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--attributes", default="title,category")
     parser.add_argument(
+        "--keep-freed-memory",
+        choices=["on", "off"],
+        help="set train.keep_freed_memory (default: as the preset has it); off, the allocator hands freed memory "
+        "back and the resident set shows what the process holds, not the allocator's high-water mark",
+    )
+    parser.add_argument(
         "--compile",
         action="store_true",
         help="also measure each preset with train.compile = true (the ratio is written)",
@@ -145,6 +152,7 @@ def main() -> None:
                 "threads": args.threads,
                 "output": str(work / "runs"),
                 "compile": compiled,
+                "keep_freed_memory": {"on": True, "off": False, None: None}[args.keep_freed_memory],
             }
             name = preset + (" compiled" if compiled else "")
             with context.Pool(1) as pool:
@@ -164,6 +172,7 @@ def main() -> None:
             "history": args.history,
             "items": args.items,
             "threads": args.threads,
+            "keep_freed_memory": args.keep_freed_memory or "as the preset has it",
             "models": results,
         },
     )
