@@ -19,7 +19,8 @@ median epoch after the first (the first holds one-off warm-up). The two librarie
 by model and ``--repeat`` times, one process at a time, so both see the same machine load; the
 ratio of a model is taken within each round and its median reported.
 
-RecBole runs in its own virtualenv (see ``recbole_compare.py`` for how it is made and its shims).
+RecBole runs in its own virtualenv (see ``recbole_compare.py`` for how it is made; the shims are in
+``recbole_side.py``).
 """
 
 from __future__ import annotations
@@ -37,7 +38,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from recbole_compare import ITEM_FIELDS, USER_FIELDS, WorkerFailed, export_split, recbole_setup, run_worker  # noqa: E402
+from recbole_side import (  # noqa: E402
+    ITEM_FIELDS,
+    USER_FIELDS,
+    WorkerFailed,
+    add_worker_arguments,
+    export_split,
+    recbole_setup,
+    run_worker,
+)
 
 # RecBole model -> (Lego preset, the predictor options that give it RecBole's default architecture)
 PAIRS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -118,10 +127,7 @@ def run_lego(preset: str, options: dict[str, Any], depot: Path, runs: Path, args
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--model", help=argparse.SUPPRESS)
-    parser.add_argument("--data", help=argparse.SUPPRESS)
-    parser.add_argument("--checkpoints", help=argparse.SUPPRESS)
+    add_worker_arguments(parser)
     parser.add_argument("--raw", help="folder with RecBole's ml-100k atomic files (lego_datasets.fetch_ml100k)")
     parser.add_argument("--out", help="JSON file of results")
     parser.add_argument("--recbole-python", default=".cache/recbole-venv/bin/python")

@@ -75,6 +75,7 @@ def benchmarks(args: argparse.Namespace) -> list[Bench]:
     return [
         Bench("metrics", {"metrics": ["metrics.py", "--repeat", "3"]}, ["metrics"]),
         Bench("id_scaling", {"id_scaling": ["id_scaling.py", "--steps", "60"]}, ["id_scaling"]),
+        Bench("kernels", {"kernels": ["kernels.py"]}, ["kernels"]),
         Bench(
             "ctr_epoch_time",
             {

@@ -235,7 +235,17 @@ def split_mode(f: Figures) -> str:
     )
 
 
+def kernels(f: Figures) -> str:
+    rows = [
+        [name, f"{m['ours_ms']:.3f} ms", f"{m['baseline_ms']:.3f} ms ({m['baseline']})", f"**{m['speedup']:.2f}x**"]
+        for name, m in f.items()
+        if isinstance(m, dict) and "speedup" in m
+    ]
+    return f"{f['what']}.\n\n" + _table(["what", "Lego", "baseline", "speedup"], rows)
+
+
 RENDER: dict[str, Callable[[Figures], str]] = {
+    "kernels": kernels,
     "metrics": metrics,
     "id_scaling": id_scaling,
     "ctr_epoch_time": ctr_epoch_time,

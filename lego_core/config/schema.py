@@ -171,7 +171,7 @@ class TrainConfig:
         metadata=_doc(
             "Keep memory freed between CPU steps for reuse (glibc malloc's trim and mmap thresholds raised, "
             "process-wide) instead of page-faulting it in again each step; the resident set stays near its peak. "
-            "On in the lego-ctr presets (a CTR step at batch 2048 gains most); Linux/glibc only."
+            "On in the lego-ctr presets; the measured effect (docs/benchmarks.md) is mixed. Linux/glibc only."
         ),
     )
     amp: bool = attrs.field(default=True, metadata=_doc("bf16 autocast on CUDA (ignored on CPU)."))

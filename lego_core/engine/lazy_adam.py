@@ -4,12 +4,12 @@ The update is ``torch.optim.SparseAdam``'s, term for term: each touched row's fi
 moments decay and take the new gradient, and the row moves by ``lr * sqrt(1 - b2^t) / (1 - b1^t) *
 m / (sqrt(v) + eps)``, with ``t`` the optimizer's step count; untouched rows and their moments stay
 as they are. The difference is how: ``SparseAdam`` reads and adds the moments through sparse-tensor
-operations (``sparse_mask``, sparse additions) whose cost grows with the table (on this project's
-CPU machine, 10 ms of an 11 ms step of ``id + mean + dot`` at 200,000 items), where this gathers the
-touched rows (``index_select``), updates them densely, and writes them back (``index_copy_``,
-``index_add_``): time in the rows touched, not in the catalogue. The state (``step``, ``exp_avg``,
-``exp_avg_sq``) and the options (``lr``, ``betas``, ``eps``, ``maximize``) are ``SparseAdam``'s, so
-a checkpoint written with one resumes with the other.
+operations (``sparse_mask``, sparse additions), where this gathers the touched rows
+(``index_select``), updates them densely, and writes them back (``index_copy_``, ``index_add_``):
+1.29x SparseAdam's step on a (200,000, 256) table with 1,400 rows touched
+(``benchmarks/kernels.py``). The state (``step``, ``exp_avg``, ``exp_avg_sq``) and the options
+(``lr``, ``betas``, ``eps``, ``maximize``) are ``SparseAdam``'s, so a checkpoint written with one
+resumes with the other.
 """
 
 from __future__ import annotations

@@ -4,14 +4,13 @@ Each training step allocates and frees the same large temporaries (a CTR batch's
 field matrix and its gradients are megabytes each). glibc's malloc returns freed memory at the top
 of its heap to the kernel once more than ``M_TRIM_THRESHOLD`` is free, and serves blocks above
 ``M_MMAP_THRESHOLD`` with fresh ``mmap`` calls, so the next step page-faults every one of those pages
-in again (and the kernel zeroes them): up to a third of a small CTR model's step on this project's
-CPU machine. PyTorch's CUDA caching allocator keeps freed blocks for the same reason; on the CPU
-torch uses malloc, whose two thresholds ``mallopt`` can raise. That is what this module does,
-process-wide, once (``train.keep_freed_memory``: off by default, on in the lego-ctr presets, where
-it measured 25-35% off an FM epoch on MovieLens-100K; on the text presets it measured no gain and
-a higher resident set, docs/benchmarks.md). The cost: the resident set stays near the process's
-peak instead of shrinking between steps, as it does on a GPU. Anywhere but Linux with glibc it
-does nothing.
+in again (and the kernel zeroes them). PyTorch's CUDA caching allocator keeps freed blocks for
+the same reason; on the CPU torch uses malloc, whose two thresholds ``mallopt`` can raise. That
+is what this module does, process-wide, once (``train.keep_freed_memory``: off by default, on in
+the lego-ctr presets; the measured effect is mixed, 0.87x-1.07x for CTR presets and 0.91x-1.03x
+for text presets in docs/benchmarks.md). The cost: the resident set stays near the process's peak
+instead of shrinking between steps, as it does on a GPU. Anywhere but Linux with glibc it does
+nothing.
 """
 
 from __future__ import annotations

@@ -101,8 +101,8 @@ class BehaviorOperator(Brick):
         ``vectors`` ``(I, D)`` are item vectors; ``index`` ``(N,)`` lists every row's real history
         items (rows into ``vectors``), row after row in history order; row ``b`` starts at
         ``offsets[b]`` (``(B,)``). Return the user vectors ``(B, D)`` equal to what ``forward`` gives
-        on the padded history; the engine then never builds the ``(B, H, D)`` history (a training
-        step of a CTR model spends most of its time there). None (the default): use ``forward``.
+        on the padded history; the engine then never builds the ``(B, H, D)`` history (one of a CTR
+        training step's largest costs). None (the default): use ``forward``.
         """
         return None
 

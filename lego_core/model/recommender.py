@@ -91,8 +91,8 @@ class Recommender(nn.Module):
         ``index`` ``(N,)`` holds the real history items of ``rows`` (rows into ``vectors``), row
         after row: ``mask``'s True entries in row-major order (real items come first in a row).
         """
-        if self.behavior.output != "vector":
-            return None
+        if self.behavior.output != "vector" or type(self.behavior).pool_bags is BehaviorOperator.pool_bags:
+            return None  # no flat-bag path: nothing to count on the hot path
         counts = mask.sum(dim=1)
         offsets = counts.cumsum(0) - counts  # (B,) where each row's items start in index
         user = self.behavior.pool_bags(vectors, index, offsets, self.users.batch(rows))
