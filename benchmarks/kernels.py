@@ -7,7 +7,9 @@
 - the dense optimizer step: AdamW fused vs torch's per-tensor CPU loop (``foreach=False``, its CPU
   default), on the 25 parameter tensors of a DeepFM-sized model (embedding 64);
 - the sparse table step: ``LazyAdam`` vs ``torch.optim.SparseAdam`` on one (200,000, 256) table with
-  1,400 distinct rows touched a step (what id + mean + dot touches at batch 64).
+  1,400 distinct rows touched a step (what id + mean + dot touches at batch 64);
+- FM's second-order term, forward + backward: ``lego_ctr.fm.pairwise_interaction`` vs autograd
+  through ``0.5 * (x.sum(1)**2 - (x**2).sum(1)).sum(-1)``, on a (2048, 9, 64) field matrix.
 
 Each figure is the median of ``--repeat`` timed calls after warm-up calls; the two sides alternate.
 """
@@ -96,6 +98,20 @@ def sparse_case(repeat: int, rows: int = 200_000, touched: int = 1_400) -> dict[
     )
 
 
+def fm_case(repeat: int) -> dict[str, Any]:
+    from lego_ctr.fm import pairwise_interaction
+
+    x = torch.randn(2048, 9, 64, requires_grad=True)
+
+    def ours() -> None:
+        pairwise_interaction(x).sum().backward()
+
+    def autograd() -> None:
+        (0.5 * (x.sum(dim=1).pow(2) - x.pow(2).sum(dim=1)).sum(dim=-1)).sum().backward()
+
+    return figure(*alternate(ours, autograd, repeat), "autograd through the FM identity")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True)
@@ -112,6 +128,7 @@ def main() -> None:
             "dropout (320, 30, 256), forward + backward": dropout_case((320, 30, 256), args.repeat),
             "AdamW step, 25 tensors of a DeepFM": adamw_case(args.repeat),
             "sparse table step, (200000, 256), 1400 rows": sparse_case(args.repeat),
+            "FM second-order term (2048, 9, 64), forward + backward": fm_case(args.repeat),
         },
     )
 

@@ -34,8 +34,8 @@ from lego_core.metrics.base import Metric, MetricValue
 from lego_core.metrics.segments import (
     Segments,
     SortedPairs,
-    cumulative_positives,
-    tied_ascending_ranks,
+    positive_ascending_rank_sums,
+    positive_ordinals,
 )
 
 
@@ -55,8 +55,7 @@ def _mean_over_groups(values: np.ndarray, usable: np.ndarray) -> MetricValue:
 
 def _auc_per_group(seg: Segments) -> tuple[np.ndarray, np.ndarray]:
     """Per-group ROC AUC by Mann-Whitney U, and the mask of groups having both classes."""
-    ranks = tied_ascending_ranks(seg)
-    rank_sum_pos = seg.per_group_sum(np.where(seg.positive, ranks, 0.0))
+    rank_sum_pos = positive_ascending_rank_sums(seg)
     n_pos = seg.n_pos.astype(np.float64)
     pairs = n_pos * seg.n_neg
     usable = pairs > 0
@@ -68,7 +67,7 @@ def _auc_per_group(seg: Segments) -> tuple[np.ndarray, np.ndarray]:
 
 def _top_k_positives(seg: Segments, k: int) -> np.ndarray:
     """Per group, the number of positives ranked ``<= k``."""
-    return np.bincount(seg.group_of[seg.positive & (seg.rank <= k)], minlength=seg.num_groups)
+    return np.bincount(seg.positive_group[seg.positive_rank <= k], minlength=seg.num_groups)
 
 
 class AUCMetric(SortedMetric):
@@ -123,9 +122,11 @@ class MRRMetric(SortedMetric):
         seg = pairs.grouped
         if seg.num_groups == 0:
             return MetricValue(float("nan"))
-        # Ranks of negatives become +inf, so the minimum per group is the first positive's.
-        first = np.minimum.reduceat(np.where(seg.positive, seg.rank, np.inf), seg.starts)
-        return _mean_over_groups(1.0 / first, seg.n_pos > 0)
+        # Positives are in sorted order, so a group's first positive is its best-ranked one.
+        first = positive_ordinals(seg) == 1
+        reciprocal = np.zeros(seg.num_groups)
+        reciprocal[seg.positive_group[first]] = 1.0 / seg.positive_rank[first]
+        return _mean_over_groups(reciprocal, seg.n_pos > 0)
 
 
 class MindMRRMetric(SortedMetric):
@@ -142,7 +143,7 @@ class MindMRRMetric(SortedMetric):
 
     def compute_sorted(self, pairs: SortedPairs) -> MetricValue:
         seg = pairs.grouped
-        reciprocal_sum = seg.per_group_sum(np.where(seg.positive, 1.0 / seg.rank, 0.0))
+        reciprocal_sum = seg.per_group_positive_sum(1.0 / seg.positive_rank)
         usable = seg.n_pos > 0
         return _mean_over_groups(reciprocal_sum / np.maximum(seg.n_pos, 1), usable)
 
@@ -163,8 +164,10 @@ class NDCGMetric(SortedMetric):
     def compute_sorted(self, pairs: SortedPairs) -> MetricValue:
         seg = pairs.grouped
         k = int(self.k or 0)
-        gains = np.where(seg.positive & (seg.rank <= k), 1.0 / np.log2(seg.rank + 1.0), 0.0)
-        dcg = seg.per_group_sum(gains)
+        top = seg.positive_rank <= k
+        dcg = np.bincount(
+            seg.positive_group[top], weights=1.0 / np.log2(seg.positive_rank[top] + 1.0), minlength=seg.num_groups
+        )
         # ideal[m] = IDCG for m positives in the top k; m never exceeds max(n_pos).
         depth = min(k, int(seg.n_pos.max(initial=0)))
         ideal = np.concatenate(([0.0], np.cumsum(1.0 / np.log2(np.arange(2, depth + 2)))))
@@ -238,6 +241,6 @@ class LRAPMetric(SortedMetric):
 
     def compute_sorted(self, pairs: SortedPairs) -> MetricValue:
         seg = pairs.grouped
-        precision_at_i = np.where(seg.positive, cumulative_positives(seg) / seg.rank, 0.0)
+        precision_at_i = positive_ordinals(seg) / seg.positive_rank
         usable = seg.n_pos > 0
-        return _mean_over_groups(seg.per_group_sum(precision_at_i) / np.maximum(seg.n_pos, 1), usable)
+        return _mean_over_groups(seg.per_group_positive_sum(precision_at_i) / np.maximum(seg.n_pos, 1), usable)

@@ -10,7 +10,8 @@ gather by group index. Nothing here loops over groups in Python.
 sorts a split's pairs once (a stable sort by score, then a stable sort of
 that order by group) and every grouped metric, and the overall AUC, reads
 the same sorted arrays (:meth:`Metric.compute_sorted`), instead of each
-metric sorting a million pairs again.
+metric sorting a million pairs again. The sorts themselves are in
+:mod:`~lego_core.metrics.sort_keys`.
 
 Example:
     >>> seg = segment(np.array([0.1, 0.9, 0.5]), np.array([1, 0, 1]), np.array([7, 7, 3]))
@@ -25,6 +26,8 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
+from lego_core.metrics.sort_keys import group_order, score_order
+
 
 @attrs.frozen
 class Segments:
@@ -34,7 +37,10 @@ class Segments:
     ``group_of`` (index ``0..G-1`` of the pair's group) and ``rank`` (1-based
     rank within its group; equal scores keep input order). Per group (length
     ``G``, groups in increasing id order): ``starts`` (offset of its first
-    pair), ``sizes``, ``n_pos`` and ``n_neg``.
+    pair), ``sizes``, ``n_pos`` and ``n_neg``. Per positive pair (in sorted
+    order): ``positive_at`` (its position), ``positive_group`` and
+    ``positive_rank``; metrics that only look at positives reduce these short
+    arrays instead of masking all ``n`` pairs.
     """
 
     scores: np.ndarray
@@ -45,6 +51,9 @@ class Segments:
     sizes: np.ndarray
     n_pos: np.ndarray
     n_neg: np.ndarray
+    positive_at: np.ndarray
+    positive_group: np.ndarray
+    positive_rank: np.ndarray
 
     @property
     def num_groups(self) -> int:
@@ -53,6 +62,10 @@ class Segments:
     def per_group_sum(self, values: np.ndarray) -> np.ndarray:
         """Sum of a per-pair array (sorted order) within each group, as float64."""
         return np.bincount(self.group_of, weights=values, minlength=self.num_groups)
+
+    def per_group_positive_sum(self, values: np.ndarray) -> np.ndarray:
+        """Sum of a per-positive array (``positive_at`` order) within each group, as float64."""
+        return np.bincount(self.positive_group, weights=values, minlength=self.num_groups)
 
 
 def as_flat(scores: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -71,66 +84,40 @@ def as_flat(scores: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> tuple
 def segment(scores: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> Segments:
     """Sort pairs by ``(group, score descending)`` and compute group boundaries and counts.
 
-    :func:`numpy.lexsort` is stable, so pairs with equal scores in one group
-    keep their input order: rank-based metrics break ties that way.
+    The sort is stable, so pairs with equal scores in one group keep their
+    input order: rank-based metrics break ties that way.
     """
     scores, positive, groups = as_flat(scores, labels, groups)
-    return _segments(scores, positive, groups, _by_group(_by_score(scores), groups))
+    return grouped_segments(scores, positive, *group_order(score_order(scores), groups))
 
 
-# NumPy sorts the values of an integer array with SIMD (np.sort, about 0.06 s for a million on this
-# project's machine) much faster than it argsorts (0.11-0.15 s). Where the order and the pair index
-# fit in one 64-bit integer, the index rides in the low bits of the key and one value sort gives the
-# same permutation as the stable argsort: equal keys cannot happen, and ties fall to the index.
-
-
-def _by_score(scores: np.ndarray) -> np.ndarray:
-    """Pair indices by score descending, equal scores in input order (negating keeps the stable tie-break)."""
-    n = scores.shape[0]
-    if 0 < n < 2**32 and _float32_exact_and_finite(scores):  # a model's scores are float32
-        bits = (-scores + 0.0).astype(np.float32).view(np.uint32)  # + 0.0: -0.0 becomes 0.0, its equal
-        # IEEE bits -> unsigned integers in the floats' order: negatives reversed, positives above them
-        ordered = np.where(bits >> 31, ~bits, bits | np.uint32(1 << 31)).astype(np.uint64)
-        keys = (ordered << np.uint64(32)) | np.arange(n, dtype=np.uint64)
-        keys.sort()
-        return (keys & np.uint64(0xFFFFFFFF)).astype(np.int64)
-    return np.argsort(-scores, kind="stable")
-
-
-def _float32_exact_and_finite(scores: np.ndarray) -> bool:
-    narrow = scores.astype(np.float32)
-    return bool(np.isfinite(narrow).all()) and bool((narrow == scores).all())
-
-
-def _by_group(by_score: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """``by_score`` stably re-sorted by group: (group, score descending, input order), lexsort's order."""
-    grouped = groups[by_score]
-    n = grouped.shape[0]
-    if n == 0 or bool((grouped[1:] >= grouped[:-1]).all()):
-        return by_score  # one group (the overall AUC) or already in group order
-    low = int(grouped.min())
-    span, index_bits = int(grouped.max()) - low, max(1, (n - 1).bit_length())
-    if span.bit_length() + index_bits <= 63:  # the group and the position in score order in one key
-        keys = ((grouped - low).astype(np.uint64) << np.uint64(index_bits)) | np.arange(n, dtype=np.uint64)
-        keys.sort()
-        return by_score[(keys & np.uint64((1 << index_bits) - 1)).astype(np.int64)]
-    return by_score[np.argsort(grouped, kind="stable")]
-
-
-def _segments(scores: np.ndarray, positive: np.ndarray, groups: np.ndarray, order: np.ndarray) -> Segments:
-    scores, positive, groups = scores[order], positive[order], groups[order]
-
-    n = scores.shape[0]
+def grouped_segments(scores: np.ndarray, positive: np.ndarray, order: np.ndarray, group_keys: np.ndarray) -> Segments:
+    """Segments of the pairs in ``order``; ``group_keys`` (in that order) are equal exactly within a group."""
+    n = order.shape[0]
     new_group = np.empty(n, dtype=bool)
     new_group[:1] = True
-    np.not_equal(groups[1:], groups[:-1], out=new_group[1:])
+    np.not_equal(group_keys[1:], group_keys[:-1], out=new_group[1:])
     starts = np.flatnonzero(new_group)
     group_of = np.cumsum(new_group) - 1
     rank = np.arange(1, n + 1) - starts[group_of]
+    return _counted(scores[order], positive[order], group_of, rank, starts)
 
+
+def one_segment(scores: np.ndarray, positive: np.ndarray, order: np.ndarray) -> Segments:
+    """All pairs as one group in ``order`` (the overall AUC): no keys to compare, no ranks to offset."""
+    n = order.shape[0]
+    starts = np.zeros(min(n, 1), dtype=np.int64)
+    return _counted(scores[order], positive[order], np.zeros(n, dtype=np.int64), np.arange(1, n + 1), starts)
+
+
+def _counted(
+    scores: np.ndarray, positive: np.ndarray, group_of: np.ndarray, rank: np.ndarray, starts: np.ndarray
+) -> Segments:
     num_groups = starts.shape[0]
-    sizes = np.diff(np.append(starts, n))
-    n_pos = np.bincount(group_of[positive], minlength=num_groups)
+    sizes = np.diff(np.append(starts, scores.shape[0]))
+    positive_at = np.flatnonzero(positive)
+    positive_group = group_of[positive_at]
+    n_pos = np.bincount(positive_group, minlength=num_groups)
     return Segments(
         scores=scores,
         positive=positive,
@@ -140,15 +127,34 @@ def _segments(scores: np.ndarray, positive: np.ndarray, groups: np.ndarray, orde
         sizes=sizes,
         n_pos=n_pos,
         n_neg=sizes - n_pos,
+        positive_at=positive_at,
+        positive_group=positive_group,
+        positive_rank=rank[positive_at],
     )
 
 
-def cumulative_positives(seg: Segments) -> np.ndarray:
-    """Per pair, the number of positives at or above its rank within its group."""
-    total = np.cumsum(seg.positive)
-    # Positives in all earlier groups, subtracted to restart the count per group.
-    before = total[seg.starts] - seg.positive[seg.starts]
-    return total - before[seg.group_of]
+def positive_ordinals(seg: Segments) -> np.ndarray:
+    """Per positive (``positive_at`` order), how many positives of its group rank at or above it."""
+    p = seg.positive_group.shape[0]
+    first = np.empty(p, dtype=bool)
+    first[:1] = True
+    np.not_equal(seg.positive_group[1:], seg.positive_group[:-1], out=first[1:])
+    # The position of the group's first positive, carried forward over the group's other positives.
+    group_start = np.maximum.accumulate(np.where(first, np.arange(p), 0))
+    return np.arange(1, p + 1) - group_start
+
+
+def positive_ascending_rank_sums(seg: Segments) -> np.ndarray:
+    """Per group, the sum of its positives' ascending ranks, ties averaged (Mann-Whitney's ``R_pos``).
+
+    Without ties a positive's ascending rank is ``size + 1 - rank``, so the sum
+    needs only the positives; with ties it reads :func:`tied_ascending_ranks`
+    at them.
+    """
+    scores = seg.scores
+    if scores.shape[0] > 1 and bool((scores[1:] == scores[:-1]).any()):
+        return seg.per_group_positive_sum(tied_ascending_ranks(seg)[seg.positive_at])
+    return seg.n_pos * (seg.sizes + 1.0) - seg.per_group_positive_sum(seg.positive_rank.astype(np.float64))
 
 
 def tied_ascending_ranks(seg: Segments) -> np.ndarray:
@@ -198,18 +204,17 @@ class SortedPairs:
     @property
     def by_score(self) -> np.ndarray:
         if self._by_score is None:
-            self._by_score = _by_score(self.scores)
+            self._by_score = score_order(self.scores)
         return self._by_score
 
     @property
     def grouped(self) -> Segments:
         if self._grouped is None:
-            self._grouped = _segments(self.scores, self.positive, self.groups, _by_group(self.by_score, self.groups))
+            self._grouped = grouped_segments(self.scores, self.positive, *group_order(self.by_score, self.groups))
         return self._grouped
 
     @property
     def overall(self) -> Segments:
         if self._overall is None:
-            one = np.zeros(self.scores.shape[0], dtype=np.int64)
-            self._overall = _segments(self.scores, self.positive, one, self.by_score)
+            self._overall = one_segment(self.scores, self.positive, self.by_score)
         return self._overall

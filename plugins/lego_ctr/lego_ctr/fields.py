@@ -26,6 +26,7 @@ from typing import Any
 
 import attrs
 import torch
+import torch.nn.functional as F
 from attrs import validators as v
 from torch import Tensor, nn
 
@@ -85,24 +86,26 @@ def is_multi_valued(attribute: Attribute) -> bool:
     return attribute.kind == "tokens"
 
 
-def pooled(values: Tensor, ids: Tensor, multi_valued: bool, reduce: str = "mean") -> Tensor:
-    """Per-id rows ``values`` ``(..., [L,] W)`` -> ``(..., W)``: as they are, or pooled over the non-padding ids.
+def embed_field(table: nn.Module, ids: Tensor, multi_valued: bool, reduce: str = "mean") -> Tensor:
+    """A field's rows of ``table`` for ``ids`` ``(..., [L])`` -> ``(..., W)``; a multi-valued field pooled.
 
     For a multi-valued field ``ids`` are ``(..., L)`` with 0 as padding; ``reduce`` is ``"mean"``
     (the embedding of the field) or ``"sum"`` (its first-order weight: a logistic regression over
-    the multi-hot values). A row with no value gives zeros.
+    the multi-hot values). A row with no value gives zeros. The pooling is one
+    :func:`torch.nn.functional.embedding_bag` (padding excluded from the sum and the count), not a
+    gather, a mask multiply and a sum, each with its ``(..., L, W)`` temporary and its backward.
 
     Example:
         >>> ids = torch.tensor([[2, 1, 0], [0, 0, 0]])
-        >>> table = torch.tensor([[9.0], [1.0], [3.0]])  # row 0 (padding) is never used
-        >>> pooled(table[ids], ids, True).tolist(), pooled(table[ids], ids, True, "sum").tolist()
+        >>> table = nn.Embedding.from_pretrained(torch.tensor([[9.0], [1.0], [3.0]]))  # row 0: padding
+        >>> embed_field(table, ids, True).tolist(), embed_field(table, ids, True, "sum").tolist()
         ([[2.0], [0.0]], [[4.0], [0.0]])
     """
     if not multi_valued:
-        return values
-    present = (ids != 0).unsqueeze(-1).to(values.dtype)  # (..., L, 1)
-    total = (values * present).sum(dim=-2)  # (..., W)
-    return total if reduce == "sum" else total / present.sum(dim=-2).clamp(min=1.0)
+        return table(ids)
+    length = ids.shape[-1]
+    pooled = F.embedding_bag(ids.reshape(-1, length), table.get_parameter("weight"), mode=reduce, padding_idx=0)
+    return pooled.view(*ids.shape[:-1], pooled.shape[-1])
 
 
 class FieldEmbedding(nn.Module):
@@ -162,8 +165,8 @@ class FieldEmbedding(nn.Module):
         parts = [user_vec, self.item_projection(candidates)]  # (B, K, E) each
         for name, table in self.item_tables.items():
             ids = field_ids(fields.item, name, "item", self.item_multi[name])  # (B, K) or (B, K, L)
-            parts.append(pooled(table(ids), ids, self.item_multi[name]))  # (B, K, E)
+            parts.append(embed_field(table, ids, self.item_multi[name]))  # (B, K, E)
         for name, table in self.user_tables.items():
             ids = field_ids(fields.user, name, "user", self.user_multi[name])  # (B,) or (B, L)
-            parts.append(pooled(table(ids), ids, self.user_multi[name]).unsqueeze(1).expand(b, k, self.field_dim))
+            parts.append(embed_field(table, ids, self.user_multi[name]).unsqueeze(1).expand(b, k, self.field_dim))
         return torch.stack(parts, dim=2)  # (B, K, F, E)

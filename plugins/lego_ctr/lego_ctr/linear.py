@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from lego_core.model.context import ModelContext
 from lego_core.model.inputs import FieldInputs
-from lego_ctr.fields import field_ids, is_multi_valued, pooled
+from lego_ctr.fields import embed_field, field_ids, is_multi_valued
 
 
 class FieldLinear(nn.Module):
@@ -50,8 +50,8 @@ class FieldLinear(nn.Module):
         out = self.item(candidates).squeeze(-1) + self.user(user) + self.bias  # (B, K)
         for name, table in self.item_weights.items():
             ids = field_ids(fields.item, name, "item", self.item_multi[name])  # (B, K) or (B, K, L)
-            out = out + pooled(table(ids), ids, self.item_multi[name], "sum").squeeze(-1)  # (B, K)
+            out = out + embed_field(table, ids, self.item_multi[name], "sum").squeeze(-1)  # (B, K)
         for name, table in self.user_weights.items():
             ids = field_ids(fields.user, name, "user", self.user_multi[name])  # (B,) or (B, L)
-            out = out + pooled(table(ids), ids, self.user_multi[name], "sum")  # (B, 1) broadcast over K
+            out = out + embed_field(table, ids, self.user_multi[name], "sum")  # (B, 1) broadcast over K
         return out

@@ -97,6 +97,15 @@ def test_fm_pairwise_term_is_the_sum_over_pairs():
     assert torch.allclose(pairwise_interaction(x), explicit_pairs(x), atol=1e-5)
 
 
+def test_fm_pairwise_gradient_is_that_of_the_sum_over_pairs():
+    x = torch.randn(5, 4, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(pairwise_interaction, (x,))
+    weights = torch.randn(5, dtype=torch.float64)
+    (mine,) = torch.autograd.grad((pairwise_interaction(x) * weights).sum(), x)
+    (explicit,) = torch.autograd.grad((explicit_pairs(x) * weights).sum(), x)
+    assert torch.allclose(mine, explicit)
+
+
 def test_fm_predictor_is_first_order_plus_pairs(context, make_inputs, by_hand):
     model = FMPredictor(context=context)
     with torch.no_grad():
