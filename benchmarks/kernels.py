@@ -9,7 +9,13 @@
 - the sparse table step: ``LazyAdam`` vs ``torch.optim.SparseAdam`` on one (200,000, 256) table with
   1,400 distinct rows touched a step (what id + mean + dot touches at batch 64);
 - FM's second-order term, forward + backward: ``lego_ctr.fm.pairwise_interaction`` vs autograd
-  through ``0.5 * (x.sum(1)**2 - (x**2).sum(1)).sum(-1)``, on a (2048, 9, 64) field matrix.
+  through ``0.5 * (x.sum(1)**2 - (x**2).sum(1)).sum(-1)``, on a (2048, 9, 64) field matrix;
+- the history mean of a CTR batch, forward + backward: ``lego_core.model.table_ops.bag_reduce`` vs
+  ``torch.nn.functional.embedding_bag``, 1,830 bags of 10-50 entries (47,000 in all, as a MovieLens-100K
+  batch of 2,048 rows holds) over 1,600 rows of 64, a dense random upstream gradient (as a model's);
+- a categorical field, forward + backward: ``table_ops.lookup`` vs ``torch.nn.functional.embedding``
+  (2,048 ids into a (943, 64) table) and ``table_ops.padded_bag`` vs ``embedding_bag`` with
+  ``padding_idx=0`` (a genres-like (2,048, 6) field of 20 values, mean).
 
 Each figure is the median of ``--repeat`` timed calls after warm-up calls; the two sides alternate.
 """
@@ -28,6 +34,7 @@ from _common import write
 from lego_core.engine.lazy_adam import LazyAdam
 from lego_core.engine.memory_pool import keep_freed_memory
 from lego_core.model.dropout import dropout
+from lego_core.model.table_ops import bag_reduce, lookup, padded_bag
 
 CTR_SHAPES = [(943, 64), (1682, 64), (8, 64), (3, 64), (22, 64), (72, 64), (19, 64), (943, 1), (1682, 1), (8, 1)]
 CTR_SHAPES += [(3, 1), (22, 1), (72, 1), (19, 1), (576, 128), (128,), (128, 128), (128,), (128, 128), (128,)]
@@ -112,6 +119,52 @@ def fm_case(repeat: int) -> dict[str, Any]:
     return figure(*alternate(ours, autograd, repeat), "autograd through the FM identity")
 
 
+def history_bag_case(repeat: int) -> dict[str, Any]:
+    generator = torch.Generator().manual_seed(0)
+    counts = torch.randint(10, 51, (1830,), generator=generator)
+    index = torch.randint(0, 1600, (int(counts.sum()),), generator=generator)
+    offsets = counts.cumsum(0) - counts
+    weight = torch.randn(1600, 64, requires_grad=True)
+    grad = torch.randn(1830, 64)  # a dense upstream gradient, as a model's
+
+    def ours() -> None:
+        bag_reduce(weight, index, offsets, "mean").backward(grad)
+
+    def torch_own() -> None:
+        torch.nn.functional.embedding_bag(index, weight, offsets, mode="mean").backward(grad)
+
+    return figure(*alternate(ours, torch_own, repeat), "torch.nn.functional.embedding_bag")
+
+
+def lookup_case(repeat: int) -> dict[str, Any]:
+    ids = torch.randint(0, 943, (2048,))
+    weight = torch.randn(943, 64, requires_grad=True)
+    grad = torch.randn(2048, 64)
+
+    def ours() -> None:
+        lookup(weight, ids).backward(grad)
+
+    def torch_own() -> None:
+        torch.nn.functional.embedding(ids, weight).backward(grad)
+
+    return figure(*alternate(ours, torch_own, repeat), "torch.nn.functional.embedding")
+
+
+def padded_bag_case(repeat: int) -> dict[str, Any]:
+    ids = torch.randint(1, 20, (2048, 6))
+    ids[:, 3:] = 0  # three values a row, then padding
+    weight = torch.randn(20, 64, requires_grad=True)
+    grad = torch.randn(2048, 64)
+
+    def ours() -> None:
+        padded_bag(weight, ids, "mean").backward(grad)
+
+    def torch_own() -> None:
+        torch.nn.functional.embedding_bag(ids, weight, mode="mean", padding_idx=0).backward(grad)
+
+    return figure(*alternate(ours, torch_own, repeat), "embedding_bag with padding_idx=0")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True)
@@ -129,6 +182,9 @@ def main() -> None:
             "AdamW step, 25 tensors of a DeepFM": adamw_case(args.repeat),
             "sparse table step, (200000, 256), 1400 rows": sparse_case(args.repeat),
             "FM second-order term (2048, 9, 64), forward + backward": fm_case(args.repeat),
+            "history mean, 1830 bags / 47k entries, forward + backward": history_bag_case(args.repeat),
+            "field lookup, 2048 ids into (943, 64), forward + backward": lookup_case(args.repeat),
+            "multi-valued field mean, (2048, 6) ids, forward + backward": padded_bag_case(args.repeat),
         },
     )
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from lego_core.model.bricks import BehaviorOperator
 from lego_core.model.inputs import UserBatch
+from lego_core.model.table_ops import bag_reduce
 
 
 class MeanOperator(BehaviorOperator):
@@ -34,5 +34,5 @@ class MeanOperator(BehaviorOperator):
 
     def pool_bags(self, vectors: Tensor, index: Tensor, offsets: Tensor, user: UserBatch) -> Tensor:
         # one fused gather-and-mean per row (an empty bag gives zeros, as forward does); its backward
-        # adds into the I distinct rows instead of scattering through a (B, H, D) tensor
-        return F.embedding_bag(index, vectors, offsets, mode="mean")
+        # is the transposed bag into the I distinct rows, not a scatter through a (B, H, D) tensor
+        return bag_reduce(vectors, index, offsets, mode="mean")

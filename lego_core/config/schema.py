@@ -178,8 +178,8 @@ class TrainConfig:
     compile: bool = attrs.field(
         default=False,
         metadata=_doc(
-            "Run the bricks through torch.compile(dynamic=True), in place (checkpoints unchanged); on the CPU it no "
-            "longer pays for NRMS (0.87x in docs/benchmarks.md); needs a C++ compiler."
+            "Run the bricks through torch.compile(dynamic=True), in place (checkpoints unchanged); on the CPU it does "
+            "not pay for NRMS (docs/benchmarks.md, train.compile); needs a C++ compiler."
         ),
     )
     checkpoint_every: int = attrs.field(

@@ -7,8 +7,8 @@ of its heap to the kernel once more than ``M_TRIM_THRESHOLD`` is free, and serve
 in again (and the kernel zeroes them). PyTorch's CUDA caching allocator keeps freed blocks for
 the same reason; on the CPU torch uses malloc, whose two thresholds ``mallopt`` can raise. That
 is what this module does, process-wide, once (``train.keep_freed_memory``: off by default, on in
-the lego-ctr presets; the measured effect is mixed, 0.87x-1.07x for CTR presets and 0.91x-1.03x
-for text presets in docs/benchmarks.md). The cost: the resident set stays near the process's peak
+the lego-ctr presets; what it buys each preset is measured in docs/benchmarks.md, "What
+`train.keep_freed_memory` buys"). The cost: the resident set stays near the process's peak
 instead of shrinking between steps, as it does on a GPU. Anywhere but Linux with glibc it does
 nothing.
 """

@@ -22,6 +22,7 @@ from lego_core.model.bricks import BehaviorOperator, ContentOperator, Predictor
 from lego_core.model.checks import OutputCheck
 from lego_core.model.inputs import FieldInputs
 from lego_core.model.stores import ItemStore, UserStore
+from lego_core.model.unique_ids import unique_ids
 
 
 class Recommender(nn.Module):
@@ -85,20 +86,22 @@ class Recommender(nn.Module):
         self.check.behavior(user, user_mask, rows.numel(), history_vectors.shape[-1], sequence)
         return user, user_mask
 
-    def behave_bags(self, vectors: Tensor, index: Tensor, mask: Tensor, rows: Tensor) -> Tensor | None:
+    def behave_bags(self, vectors: Tensor, index: Tensor, counts: Tensor, rows: Tensor) -> Tensor | None:
         """User vectors ``(B, D)`` through the behavior's flat-bag path, or None when it has none.
 
         ``index`` ``(N,)`` holds the real history items of ``rows`` (rows into ``vectors``), row
-        after row: ``mask``'s True entries in row-major order (real items come first in a row).
+        after row, ``counts`` ``(B,)`` how many each row has (:meth:`UserStore.real_history`).
         """
-        if self.behavior.output != "vector" or type(self.behavior).pool_bags is BehaviorOperator.pool_bags:
-            return None  # no flat-bag path: nothing to count on the hot path
-        counts = mask.sum(dim=1)
-        offsets = counts.cumsum(0) - counts  # (B,) where each row's items start in index
-        user = self.behavior.pool_bags(vectors, index, offsets, self.users.batch(rows))
+        if not self.has_bags():
+            return None
+        user = self.behavior.pool_bags(vectors, index, counts.cumsum(0) - counts, self.users.batch(rows))
         if user is not None:
             self.check.behavior(user, None, rows.numel(), vectors.shape[-1], False)
         return user
+
+    def has_bags(self) -> bool:
+        """Whether the behavior operator has a flat-bag path (:meth:`BehaviorOperator.pool_bags`)."""
+        return self.behavior.output == "vector" and type(self.behavior).pool_bags is not BehaviorOperator.pool_bags
 
     def fields(self, rows: Tensor, candidates: Tensor) -> FieldInputs:
         """The predictor's fields: ``(B, K)`` ids per item field (``(B, K, L)`` for a multi-valued one,
@@ -133,20 +136,19 @@ class Recommender(nn.Module):
         """
         rows = rows.to(self.items.device)
         candidates = candidates.to(self.items.device)
-        distinct, row_of = torch.unique(rows, return_inverse=True)  # (U,), (B,)
-        history = self.users.history[distinct]  # (U, H)
-        mask = self.users.mask[distinct]  # (U, H)
-        wanted = torch.cat([history[mask], candidates.reshape(-1)])
-        unique, inverse = torch.unique(wanted, return_inverse=True)
+        distinct, row_of = unique_ids(rows, self.users.num_users)  # (U,), (B,)
+        history, counts = self.users.real_history(distinct)  # (N,), (U,)
+        unique, inverse = unique_ids(torch.cat([history, candidates.reshape(-1)]), self.items.num_items)
         vectors = self.encode_items(unique)  # (I, D)
-        n_hist = int(mask.sum())
+        n_hist = history.numel()
         candidate_vectors = vectors[inverse[n_hist:]].view(*candidates.shape, -1)  # (B, K, D)
         user_mask: Tensor | None = None
-        bagged = self.behave_bags(vectors, inverse[:n_hist], mask, distinct)
+        bagged = self.behave_bags(vectors, inverse[:n_hist], counts, distinct)
         if bagged is not None:
             user = bagged
         else:
-            history_vectors = vectors.new_zeros(*history.shape, vectors.shape[-1])  # (U, H, D)
+            mask = self.users.mask[distinct]  # (U, H)
+            history_vectors = vectors.new_zeros(*mask.shape, vectors.shape[-1])  # (U, H, D)
             history_vectors[mask] = vectors[inverse[:n_hist]]
             user, user_mask = self.behave(history_vectors, mask, distinct)
         if distinct.numel() != rows.numel() or not torch.equal(distinct, rows):  # back to the batch's order
@@ -180,7 +182,7 @@ class Recommender(nn.Module):
         test split touches a fraction of a large catalogue).
         """
         distinct = torch.unique(rows.to(self.items.device))
-        history = self.users.history[distinct][self.users.mask[distinct]]
+        history, _ = self.users.real_history(distinct)
         needed = torch.unique(torch.cat([history, items.to(self.items.device).reshape(-1)]))
         vectors = self.encode_items(needed)
         cache = vectors.new_zeros(self.items.num_items, vectors.shape[-1])
@@ -194,13 +196,15 @@ class Recommender(nn.Module):
         masks: list[Tensor | None] = []
         for s in range(0, rows.numel(), page_size):
             page = rows[s : s + page_size]
+            if self.has_bags():
+                items, counts = self.users.real_history(page)
+                bagged = self.behave_bags(item_cache, items, counts, page)
+                if bagged is not None:
+                    reps.append(bagged)
+                    masks.append(None)
+                    continue
             history = self.users.history[page]
             mask = self.users.mask[page]
-            bagged = self.behave_bags(item_cache, history[mask], mask, page)
-            if bagged is not None:
-                reps.append(bagged)
-                masks.append(None)
-                continue
             vectors = item_cache[history] * mask.unsqueeze(-1).to(item_cache.dtype)
             rep, rep_mask = self.behave(vectors, mask, page)
             reps.append(rep)

@@ -105,6 +105,10 @@ class UserStore:
             raise DataError(f"{depot.path}: users.history holds item indices outside 0..{depot.items.num_rows - 1}")
         self.history = torch.from_numpy(history.astype(np.int64)).to(self.device)  # (U, H)
         self.mask = torch.from_numpy(mask).to(self.device)  # (U, H)
+        # the same histories without padding, row after row, for the batches that need only the real items
+        self.lengths = self.mask.sum(dim=1)  # (U,)
+        self.starts = self.lengths.cumsum(0) - self.lengths  # (U,) where each row's items begin in flat
+        self.flat_history = self.history[self.mask]  # (sum of lengths,)
         self.has_person = "user_id" in users
         person = np.asarray(users["user_id"]) if self.has_person else np.zeros(self.num_users)
         self.person = torch.from_numpy(person.astype(np.int64)).to(self.device)
@@ -117,6 +121,17 @@ class UserStore:
             else:
                 values = np.asarray(column)
             self.categories[name] = torch.from_numpy(np.asarray(values, dtype=np.int64)).to(self.device)
+
+    def real_history(self, rows: Tensor) -> tuple[Tensor, Tensor]:
+        """The real history items of ``rows`` ``(B,)``, one row after another ``(N,)``, and their counts ``(B,)``.
+
+        The same as ``history[rows][mask[rows]]`` and ``mask[rows].sum(1)``, without gathering the padding.
+        """
+        counts = self.lengths[rows]
+        n = int(counts.sum())
+        # each entry's place in flat_history: its row's start there, plus its place within the row
+        shift = torch.repeat_interleave(self.starts[rows] - (counts.cumsum(0) - counts), counts, output_size=n)
+        return self.flat_history[shift + torch.arange(n, device=self.device)], counts
 
     def batch(self, rows: Tensor) -> UserBatch:
         rows = rows.to(self.device)

@@ -69,3 +69,12 @@ def test_the_evaluation_item_cache_encodes_only_what_the_pairs_read(experiment_d
     torch.testing.assert_close(cache[index], full[index])
     others = torch.tensor(sorted(set(range(model.items.num_items)) - read))
     assert torch.count_nonzero(cache[others]) == 0
+
+
+def test_real_history_equals_the_masked_padded_history(experiment_dict):
+    model = Experiment.from_dict(experiment_dict(model={"content": "id"})).build(torch.device("cpu"))
+    users = model.users
+    rows = torch.tensor([3, 0, 3, 1])  # repeated and unsorted
+    items, counts = users.real_history(rows)
+    assert torch.equal(items, users.history[rows][users.mask[rows]])
+    assert torch.equal(counts, users.mask[rows].sum(1))

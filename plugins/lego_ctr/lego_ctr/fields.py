@@ -26,12 +26,12 @@ from typing import Any
 
 import attrs
 import torch
-import torch.nn.functional as F
 from attrs import validators as v
 from torch import Tensor, nn
 
 from lego_core.model.context import Attribute, ModelContext
 from lego_core.model.inputs import FieldInputs
+from lego_core.model.table_ops import lookup, padded_bag
 
 EMBEDDING_STD = 0.1  # the scale of the core's ID embedding table, so all fields start alike
 
@@ -91,9 +91,10 @@ def embed_field(table: nn.Module, ids: Tensor, multi_valued: bool, reduce: str =
 
     For a multi-valued field ``ids`` are ``(..., L)`` with 0 as padding; ``reduce`` is ``"mean"``
     (the embedding of the field) or ``"sum"`` (its first-order weight: a logistic regression over
-    the multi-hot values). A row with no value gives zeros. The pooling is one
-    :func:`torch.nn.functional.embedding_bag` (padding excluded from the sum and the count), not a
-    gather, a mask multiply and a sum, each with its ``(..., L, W)`` temporary and its backward.
+    the multi-hot values). A row with no value gives zeros. The pooling is one bag reduction
+    (:func:`lego_core.model.table_ops.padded_bag`: padding excluded from the sum and the count), not
+    a gather, a mask multiply and a sum, each with its ``(..., L, W)`` temporary and its backward;
+    the lookups and bags of :mod:`lego_core.model.table_ops` have the faster CPU backward.
 
     Example:
         >>> ids = torch.tensor([[2, 1, 0], [0, 0, 0]])
@@ -101,11 +102,8 @@ def embed_field(table: nn.Module, ids: Tensor, multi_valued: bool, reduce: str =
         >>> embed_field(table, ids, True).tolist(), embed_field(table, ids, True, "sum").tolist()
         ([[2.0], [0.0]], [[4.0], [0.0]])
     """
-    if not multi_valued:
-        return table(ids)
-    length = ids.shape[-1]
-    pooled = F.embedding_bag(ids.reshape(-1, length), table.get_parameter("weight"), mode=reduce, padding_idx=0)
-    return pooled.view(*ids.shape[:-1], pooled.shape[-1])
+    weight = table.get_parameter("weight")
+    return padded_bag(weight, ids, reduce) if multi_valued else lookup(weight, ids)
 
 
 class FieldEmbedding(nn.Module):
