@@ -106,9 +106,11 @@ class UserStore:
         self.history = torch.from_numpy(history.astype(np.int64)).to(self.device)  # (U, H)
         self.mask = torch.from_numpy(mask).to(self.device)  # (U, H)
         # the same histories without padding, row after row, for the batches that need only the real items
+        # (32-bit where the catalogue allows: half the memory of the padded copy's 64-bit ids)
         self.lengths = self.mask.sum(dim=1)  # (U,)
         self.starts = self.lengths.cumsum(0) - self.lengths  # (U,) where each row's items begin in flat
-        self.flat_history = self.history[self.mask]  # (sum of lengths,)
+        narrow = torch.int32 if depot.items.num_rows <= torch.iinfo(torch.int32).max else torch.int64
+        self.flat_history = self.history[self.mask].to(narrow)  # (sum of lengths,)
         self.has_person = "user_id" in users
         person = np.asarray(users["user_id"]) if self.has_person else np.zeros(self.num_users)
         self.person = torch.from_numpy(person.astype(np.int64)).to(self.device)
@@ -131,7 +133,7 @@ class UserStore:
         n = int(counts.sum())
         # each entry's place in flat_history: its row's start there, plus its place within the row
         shift = torch.repeat_interleave(self.starts[rows] - (counts.cumsum(0) - counts), counts, output_size=n)
-        return self.flat_history[shift + torch.arange(n, device=self.device)], counts
+        return self.flat_history[shift + torch.arange(n, device=self.device)].long(), counts
 
     def batch(self, rows: Tensor) -> UserBatch:
         rows = rows.to(self.device)
