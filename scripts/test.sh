@@ -4,7 +4,7 @@
 # `all` combination against wheels built from the tree) in two streams side by side; with arguments,
 # just `nox ARGS` (e.g. -s "tests(core)").
 # Usage: bash scripts/test.sh [nox arguments, e.g. -s "tests(core)"]
-# On a quiet 2-core machine: about 1.5 minutes of installing the first time, then about 7 of the matrix.
+# On a quiet 2-core machine: about 1.5 minutes of installing the first time, then about 8 of the matrix.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -42,7 +42,7 @@ logs=.nox-logs
 mkdir -p "$logs"
 stage "running the nox matrix: $("${NOX[@]}" --list 2>/dev/null | grep -c '^\* ') sessions in two streams (logs in $logs/)"
 # stream 2: the core's tests against wheels, then lint, typecheck and tests(core); stream 1: the rest
-# (the plugin combinations, then the plugins' tests and the examples against wheels); about 7 minutes each
+# (the plugin combinations, then the plugins' tests and the examples against wheels); about 7-8 minutes each
 { "${NOX[@]}" -s "tests(all)" && "${NOX[@]}" -s lint typecheck "tests(core)"; } >"$logs/all.log" 2>&1 &
 all_pid=$!
 set +e
