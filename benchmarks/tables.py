@@ -139,12 +139,12 @@ def _memory_row(name: str, m: Figures) -> list[str]:
     at = m["memory_mb"]
     nan = {"rss": float("nan"), "peak": float("nan")}
     step, last, validated = (at.get(k, nan) for k in ("step_50", "epoch_1_last_step", "epoch_1_validated"))
-    growth = last["peak"] / step["peak"] - 1
+    growth = m["growth_after_step_50"]  # of the peak (train_throughput.py)
     return [
         name,
         f"{step['peak']:.0f} MB",
         f"{last['peak']:.0f} MB",
-        "n/a" if growth != growth else f"**{growth * 100:+.1f}%**",
+        "n/a" if growth is None else f"**{growth * 100:+.1f}%**",
         f"{step['rss']:.0f} / {last['rss']:.0f} MB",
         f"{validated['rss']:.0f} MB",
     ]

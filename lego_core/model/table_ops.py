@@ -2,13 +2,12 @@
 
 The forwards are torch's own (:func:`torch.nn.functional.embedding_bag`, ``index_select``); only the
 gradients of the table are computed another way, because torch 2.x's CPU backward kernels for them
-were among the largest costs of a CTR step (the history mean's alone about a quarter of an FM step
-on MovieLens-100K); ``benchmarks/kernels.py`` measures each against torch's:
+were among the largest costs of a CTR step (the history mean's most of all); ``benchmarks/kernels.py``
+measures each against torch's:
 
 - a lookup's gradient is one ``index_add_`` of the output's gradient rows into a zero table, not
-  ``embedding_dense_backward`` (for a CTR model's small tables; for a text model's word table of
-  30,000 x 256 it measured 0.96x and 1.20x torch's in two runs and left NRMS's steps per second
-  unchanged, so lego-text keeps ``nn.Embedding``);
+  ``embedding_dense_backward`` (for a CTR model's small tables; for a text model's word table the
+  kernels benchmark finds it within noise of torch's, so lego-text keeps ``nn.Embedding``);
 - a bag's gradient is itself a bag: the output gradients of the bags each row was read by, summed
   by one ``embedding_bag`` over the entries sorted by row (the transposed bag), not
   ``_embedding_bag_dense_backward``.
@@ -93,14 +92,15 @@ class _BagReduce(torch.autograd.Function):
         sizes = torch.diff(offsets, append=offsets.new_tensor([n]))  # (B,) entries per bag
         bag_of = torch.repeat_interleave(torch.arange(sizes.numel(), device=index.device), sizes, output_size=n)
         # the entries row by row: the transposed bags (row numbers as the narrowest integers that hold
-        # them: torch sorts 16-bit keys 3x and 32-bit ones 1.8x faster than 64-bit ones)
+        # them: torch's CPU sort is faster on narrower keys)
         order = torch.argsort(index.to(_narrowest(ctx.num_rows)), stable=True)
+        bags_by_row = bag_of[order]
         per_row = torch.bincount(index, minlength=ctx.num_rows)
         weights = None
         if ctx.mode == "mean":
-            weights = (1.0 / sizes.clamp(min=1).to(grad.dtype))[bag_of[order]]
+            weights = (1.0 / sizes.clamp(min=1).to(grad.dtype))[bags_by_row]
         grad_weight = F.embedding_bag(
-            bag_of[order], grad.contiguous(), per_row.cumsum(0) - per_row, mode="sum", per_sample_weights=weights
+            bags_by_row, grad.contiguous(), per_row.cumsum(0) - per_row, mode="sum", per_sample_weights=weights
         )
         return grad_weight, None, None, None
 

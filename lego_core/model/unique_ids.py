@@ -6,8 +6,8 @@ import torch
 from torch import Tensor
 
 # a table of ``domain`` flags costs O(domain); a sort costs O(n log n): the table wins while the
-# domain is at most a few times the number of ids (measured on the CPU: 0.26 vs 0.71 ms for 49,000
-# ids of 1,683; slower than the sort for 49,000 ids of 200,000)
+# domain is at most a few times the number of ids (a MovieLens-100K batch: ~49,000 ids of 1,683
+# items), the sort once the domain is far larger (the same ids of 200,000 items)
 DENSE_DOMAIN_FACTOR = 4
 
 
