@@ -172,7 +172,9 @@ def _lego(*args: str) -> subprocess.Popen:
 @pytest.mark.slow
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_kill_minus_nine_then_the_same_command_finishes_only_the_missing_cells(quick_experiment, tmp_path, jobs):
-    exp = quick_experiment(train={"epochs": 2, "batch_size": 16, "checkpoint_every": 3})
+    # cells of a few seconds: the kill lands before the second pair of cells can finish, even when a
+    # loaded machine delays this poll (with 0.35 s cells, all four once finished before the kill)
+    exp = quick_experiment(train={"epochs": 12, "batch_size": 8, "checkpoint_every": 2})
     out_dir = tmp_path / "sweep"
     command = [
         "sweep",
